@@ -1,0 +1,159 @@
+/* Identify Controller/Namespace pages, NS descriptor lists and discovery entries, built from facts.
+ * Values the Linux host depends on (OAES, SGLS, IOCCSZ, KAS, NUL-terminated NQN) are set here. */
+#include "nvme/identify.h"
+
+#include <string.h>
+
+#include <isa-l/crc.h>
+
+void nvme_strpad(char *dst, size_t size, const char *src, char pad)
+{
+	size_t n = src ? strnlen(src, size) : 0;
+
+	memcpy(dst, src ? src : "", n);
+	memset(dst + n, pad, size - n);
+}
+
+void nvme_copy_window(void *dst, size_t len, const void *page, size_t page_len, uint64_t offset)
+{
+	size_t take = 0;
+
+	if (offset < page_len) {
+		take = page_len - (size_t)offset;
+		if (take > len)
+			take = len;
+		memcpy(dst, (const uint8_t *)page + offset, take);
+	}
+	memset((uint8_t *)dst + take, 0, len - take);
+}
+
+void nvme_id_ctrl_build(struct nvme_id_ctrl *id, const struct nvme_ctrl_facts *f)
+{
+	memset(id, 0, sizeof(*id));
+	/* No PCI vendor: fabrics controllers report 0, as nvmet does. */
+	nvme_strpad(id->sn, sizeof(id->sn), f->serial, ' ');
+	nvme_strpad(id->mn, sizeof(id->mn), f->model, ' ');
+	nvme_strpad(id->fr, sizeof(id->fr), f->firmware, ' ');
+	id->rab = 6;
+	id->cmic = NVME_CTRL_CMIC_MULTI_CTRL; /* dynamic model: many controllers per subsystem */
+	id->mdts = f->mdts;
+	id->cntlid = f->cntlid;
+	id->ver = f->version;
+	id->cntrltype = f->discovery ? NVME_CTRL_CNTRLTYPE_DISC : NVME_CTRL_CNTRLTYPE_IO;
+	id->ctratt = NVME_CTRL_CTRATT_128_ID;
+	id->acl = 3;
+	id->aerl = f->aerl;
+	id->frmw = (1 << 1) | 1; /* one slot, slot 1 read-only */
+	id->lpa = NVME_CTRL_LPA_SMART_PER_NS | NVME_CTRL_LPA_CMD_EFFECTS | NVME_CTRL_LPA_EXTENDED;
+	id->elpe = 0; /* one error log entry, 0-based */
+	id->npss = 0;
+	id->kas = f->kas;
+	id->sqes = (6 << 4) | 6;
+	id->cqes = (4 << 4) | 4;
+	id->maxcmd = f->maxcmd;
+	nvme_strpad(id->subnqn, sizeof(id->subnqn), f->subnqn, '\0');
+
+	if (f->discovery) {
+		/* A discovery controller has no namespaces, no I/O and no namespace events. */
+		id->sgls = NVME_CTRL_SGLS_SUPPORTED | NVME_CTRL_SGLS_KEYED | NVME_CTRL_SGLS_OFFSETS;
+		id->ioccsz = sizeof(struct nvme_command) / 16;
+		id->iorcsz = sizeof(struct nvme_completion) / 16;
+		id->msdbd = 1;
+		return;
+	}
+	id->oaes = NVME_CTRL_OAES_NS_ATTR;
+	id->nn = f->max_nsid;
+	id->mnan = f->max_nsid;
+	id->oncs = NVME_CTRL_ONCS_COMPARE | NVME_CTRL_ONCS_DSM | NVME_CTRL_ONCS_WRITE_ZEROES;
+	id->vwc = f->volatile_write_cache ? NVME_CTRL_VWC_PRESENT : 0;
+	id->awun = 0;
+	id->awupf = 0;
+	id->sgls = NVME_CTRL_SGLS_SUPPORTED | NVME_CTRL_SGLS_KEYED | NVME_CTRL_SGLS_OFFSETS;
+	/* IOCCSZ counts the 64-byte SQE plus in-capsule data, in 16-byte units. */
+	id->ioccsz = (uint32_t)(sizeof(struct nvme_command) + f->inline_data_size) / 16;
+	id->iorcsz = sizeof(struct nvme_completion) / 16;
+	id->icdoff = 0;
+	id->msdbd = 1;
+	/* One power state, the only one, to keep nvme-cli's id-ctrl tidy. */
+	id->psd[0].max_power = 0x9c4; /* 25 W in 0.01 W units, like nvmet */
+	id->psd[0].entry_lat = 0x10;
+	id->psd[0].exit_lat = 0x4;
+}
+
+void nvme_id_ns_build(struct nvme_id_ns *id, const struct nvme_ns_facts *f)
+{
+	memset(id, 0, sizeof(*id));
+	id->nsze = f->nlbas;
+	id->ncap = f->nlbas;
+	id->nuse = f->nlbas;
+	id->nlbaf = 0; /* one format, 0-based */
+	id->flbas = 0;
+	id->lbaf[0].ds = f->lba_shift;
+	id->nmic = 1; /* may be attached to several controllers */
+	if (f->deallocate)
+		id->dlfeat = NVME_NS_DLFEAT_WRITE_ZEROES | NVME_NS_DLFEAT_READ_ZEROES;
+	id->nsfeat = NVME_NS_FEAT_IO_OPT;
+	/* Preferred write granularity/alignment: one 4 KiB page, 0-based in LBAs. */
+	uint16_t per_page = f->lba_shift < 12 ? (uint16_t)(1u << (12 - f->lba_shift)) : 1;
+	id->npwg = id->npwa = id->npdg = id->npda = id->nows = per_page - 1;
+	id->anagrpid = f->anagrpid;
+	id->nsattr = f->readonly ? 1 : 0;
+	memcpy(id->nguid, f->nguid, sizeof(id->nguid));
+	memcpy(id->eui64, f->eui64, sizeof(id->eui64));
+}
+
+static uint8_t *desc_put(uint8_t *p, uint8_t *end, uint8_t nidt, const void *id, uint8_t len)
+{
+	struct nvme_ns_id_desc d = { .nidt = nidt, .nidl = len };
+
+	if (p + sizeof(d) + len > end)
+		return p;
+	memcpy(p, &d, sizeof(d));
+	memcpy(p + sizeof(d), id, len);
+	return p + sizeof(d) + len;
+}
+
+void nvme_ns_desc_list_build(uint8_t *buf, size_t len, const struct nvme_ns_facts *f)
+{
+	uint8_t *p = buf, *end = buf + len;
+	uint8_t csi = NVME_CSI_NVM;
+
+	memset(buf, 0, len);
+	p = desc_put(p, end, NVME_NIDT_EUI64, f->eui64, sizeof(f->eui64));
+	p = desc_put(p, end, NVME_NIDT_NGUID, f->nguid, sizeof(f->nguid));
+	p = desc_put(p, end, NVME_NIDT_UUID, f->uuid, sizeof(f->uuid));
+	desc_put(p, end, NVME_NIDT_CSI, &csi, sizeof(csi));
+}
+
+void nvmf_disc_entry_build(struct nvmf_disc_log_entry *e, const struct nvmf_disc_entry_facts *f)
+{
+	memset(e, 0, sizeof(*e));
+	e->trtype = NVMF_TRTYPE_TCP;
+	e->adrfam = f->ipv6 ? NVMF_ADRFAM_IP6 : NVMF_ADRFAM_IP4;
+	e->subtype = f->subtype;
+	e->treq = f->treq;
+	e->portid = f->portid;
+	e->cntlid = NVME_CNTLID_DYNAMIC;
+	e->asqsz = f->asqsz;
+	if (f->subtype == NVMF_SUBTYPE_CURRENT_DISCOVERY)
+		e->eflags = NVMF_DISC_EFLAGS_DUPRETINFO;
+	/* TRSVCID and TRADDR are ASCII strings padded with spaces (NVMe-oF 1.1, Figure 38). */
+	nvme_strpad(e->trsvcid, sizeof(e->trsvcid), f->trsvcid, ' ');
+	nvme_strpad(e->traddr, sizeof(e->traddr), f->traddr, ' ');
+	nvme_strpad(e->subnqn, sizeof(e->subnqn), f->subnqn, '\0');
+	e->tsas[0] = NVMF_TCP_SECTYPE_NONE;
+}
+
+void nvme_derive_id(uint8_t out[16], const char *name, uint32_t number, bool as_uuid)
+{
+	/* Four CRC32C lanes with distinct seeds give 128 well-mixed, reproducible bits. */
+	for (uint32_t lane = 0; lane < 4; lane++) {
+		uint32_t crc = crc32_iscsi((unsigned char *)name, (int)strlen(name), 0x9e3779b9u * (lane + 1));
+		crc = crc32_iscsi((unsigned char *)&number, sizeof(number), crc);
+		memcpy(out + lane * 4, &crc, sizeof(crc));
+	}
+	if (as_uuid) {
+		out[6] = (uint8_t)((out[6] & 0x0f) | 0x80); /* version 8: custom */
+		out[8] = (uint8_t)((out[8] & 0x3f) | 0x80); /* RFC 4122 variant */
+	}
+}

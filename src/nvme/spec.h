@@ -1,0 +1,641 @@
+/* NVMe base and NVMe-oF wire structures and constants (little-endian on the wire).
+ * Layouts follow the NVMe 2.0 base spec and the NVMe-oF 1.1 spec; every struct is size-checked. */
+#ifndef TIGHTROPE_NVME_SPEC_H
+#define TIGHTROPE_NVME_SPEC_H
+
+#include <assert.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Wire structs are read in place, so the host must share the wire's byte order. */
+#if __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
+#error "tightrope reads wire structs in place and needs a little-endian host"
+#endif
+
+#define NVME_STATIC_SIZE(type, size) static_assert(sizeof(type) == (size), #type " size")
+#define NVME_STATIC_OFFSET(type, field, off) \
+	static_assert(offsetof(type, field) == (off), #type "." #field " offset")
+
+/* Well-known NQNs and sizes. */
+#define NVME_DISC_SUBSYS_NQN "nqn.2014-08.org.nvmexpress.discovery"
+#define NVME_NQN_SIZE 256
+#define NVME_NQN_MIN_LEN 11 /* "nqn.yyyy-mm" */
+#define NVMF_TRSVCID_SIZE 32
+#define NVMF_TRADDR_SIZE 256
+
+/* ---- Submission / completion queue entries ---- */
+
+struct nvme_sgl_desc {
+	uint64_t addr;
+	uint32_t length;
+	uint8_t rsvd[3];
+	uint8_t type; /* descriptor type << 4 | subtype */
+} __attribute__((packed));
+NVME_STATIC_SIZE(struct nvme_sgl_desc, 16);
+
+/* SGL identifiers used by NVMe/TCP (type << 4 | subtype). */
+#define NVME_SGL_DATA_BLOCK_OFFSET 0x01 /* in-capsule data, addr is an offset */
+#define NVME_SGL_TRANSPORT_DATA_BLOCK 0x5a /* data moved by C2HData / R2T+H2CData */
+
+/* A generic command: the fields every opcode shares, plus cdw10..15. */
+struct nvme_command {
+	uint8_t opcode;
+	uint8_t flags; /* FUSE 1:0, PSDT 7:6 */
+	uint16_t command_id;
+	uint32_t nsid;
+	uint32_t cdw2;
+	uint32_t cdw3;
+	uint64_t metadata;
+	struct nvme_sgl_desc dptr;
+	uint32_t cdw10;
+	uint32_t cdw11;
+	uint32_t cdw12;
+	uint32_t cdw13;
+	uint32_t cdw14;
+	uint32_t cdw15;
+} __attribute__((packed));
+NVME_STATIC_SIZE(struct nvme_command, 64);
+NVME_STATIC_OFFSET(struct nvme_command, dptr, 24);
+NVME_STATIC_OFFSET(struct nvme_command, cdw10, 40);
+
+#define NVME_CMD_PSDT_MASK 0xc0
+#define NVME_CMD_PSDT_SGL 0x40 /* SGLs for data, metadata is a contiguous buffer */
+
+/* Fabrics commands reuse opcode 0x7f with a fabrics type at byte 4. */
+struct nvmf_common_command {
+	uint8_t opcode;
+	uint8_t rsvd1;
+	uint16_t command_id;
+	uint8_t fctype;
+	uint8_t rsvd2[19];
+	struct nvme_sgl_desc dptr;
+	uint8_t specific[24];
+} __attribute__((packed));
+NVME_STATIC_SIZE(struct nvmf_common_command, 64);
+
+struct nvmf_connect_command {
+	uint8_t opcode;
+	uint8_t rsvd1;
+	uint16_t command_id;
+	uint8_t fctype;
+	uint8_t rsvd2[19];
+	struct nvme_sgl_desc dptr;
+	uint16_t recfmt;
+	uint16_t qid;
+	uint16_t sqsize; /* 0-based */
+	uint8_t cattr;
+	uint8_t rsvd3;
+	uint32_t kato; /* milliseconds */
+	uint8_t rsvd4[12];
+} __attribute__((packed));
+NVME_STATIC_SIZE(struct nvmf_connect_command, 64);
+NVME_STATIC_OFFSET(struct nvmf_connect_command, recfmt, 40);
+NVME_STATIC_OFFSET(struct nvmf_connect_command, qid, 42);
+NVME_STATIC_OFFSET(struct nvmf_connect_command, sqsize, 44);
+NVME_STATIC_OFFSET(struct nvmf_connect_command, kato, 48);
+
+struct nvmf_connect_data {
+	uint8_t hostid[16];
+	uint16_t cntlid;
+	uint8_t rsvd4[238];
+	char subsysnqn[NVME_NQN_SIZE];
+	char hostnqn[NVME_NQN_SIZE];
+	uint8_t rsvd5[256];
+} __attribute__((packed));
+NVME_STATIC_SIZE(struct nvmf_connect_data, 1024);
+NVME_STATIC_OFFSET(struct nvmf_connect_data, cntlid, 16);
+NVME_STATIC_OFFSET(struct nvmf_connect_data, subsysnqn, 256);
+NVME_STATIC_OFFSET(struct nvmf_connect_data, hostnqn, 512);
+
+struct nvmf_property_command {
+	uint8_t opcode;
+	uint8_t rsvd1;
+	uint16_t command_id;
+	uint8_t fctype;
+	uint8_t rsvd2[35];
+	uint8_t attrib; /* bit 0: 0 = 4-byte, 1 = 8-byte property */
+	uint8_t rsvd3[3];
+	uint32_t offset;
+	uint64_t value; /* Property Set only */
+	uint8_t rsvd4[8];
+} __attribute__((packed));
+NVME_STATIC_SIZE(struct nvmf_property_command, 64);
+NVME_STATIC_OFFSET(struct nvmf_property_command, attrib, 40);
+NVME_STATIC_OFFSET(struct nvmf_property_command, offset, 44);
+NVME_STATIC_OFFSET(struct nvmf_property_command, value, 48);
+
+struct nvme_completion {
+	uint64_t result; /* dw0 in the low half, dw1 in the high half */
+	uint16_t sq_head;
+	uint16_t sq_id;
+	uint16_t command_id;
+	uint16_t status; /* phase bit 0, then the status field */
+} __attribute__((packed));
+NVME_STATIC_SIZE(struct nvme_completion, 16);
+NVME_STATIC_OFFSET(struct nvme_completion, command_id, 12);
+
+/* ---- Opcodes ---- */
+
+enum nvme_admin_opcode {
+	nvme_admin_delete_sq = 0x00,
+	nvme_admin_create_sq = 0x01,
+	nvme_admin_get_log_page = 0x02,
+	nvme_admin_delete_cq = 0x04,
+	nvme_admin_create_cq = 0x05,
+	nvme_admin_identify = 0x06,
+	nvme_admin_abort_cmd = 0x08,
+	nvme_admin_set_features = 0x09,
+	nvme_admin_get_features = 0x0a,
+	nvme_admin_async_event = 0x0c,
+	nvme_admin_keep_alive = 0x18,
+	nvme_admin_fabrics = 0x7f,
+};
+
+enum nvme_io_opcode {
+	nvme_cmd_flush = 0x00,
+	nvme_cmd_write = 0x01,
+	nvme_cmd_read = 0x02,
+	nvme_cmd_compare = 0x05,
+	nvme_cmd_write_zeroes = 0x08,
+	nvme_cmd_dsm = 0x09,
+	nvme_fabrics_command = 0x7f,
+};
+
+enum nvmf_fabrics_type {
+	nvmf_type_property_set = 0x00,
+	nvmf_type_connect = 0x01,
+	nvmf_type_property_get = 0x04,
+	nvmf_type_auth_send = 0x05,
+	nvmf_type_auth_receive = 0x06,
+	nvmf_type_disconnect = 0x08,
+};
+
+/* Read/Write/Compare/Write Zeroes: SLBA in cdw10-11, NLB (0-based) in cdw12 15:0. */
+#define NVME_RW_FUA (1u << 30)
+#define NVME_WZ_DEAC (1u << 25)
+/* Dataset Management: cdw10 7:0 = number of ranges - 1, cdw11 bit 2 = deallocate. */
+#define NVME_DSMGMT_AD (1u << 2)
+struct nvme_dsm_range {
+	uint32_t cattr;
+	uint32_t nlb;
+	uint64_t slba;
+} __attribute__((packed));
+NVME_STATIC_SIZE(struct nvme_dsm_range, 16);
+#define NVME_DSM_MAX_RANGES 256
+
+/* ---- Status codes: (SCT << 8) | SC, as the kernel writes them; DNR is bit 14. ---- */
+enum nvme_status {
+	NVME_SC_SUCCESS = 0x000,
+	NVME_SC_INVALID_OPCODE = 0x001,
+	NVME_SC_INVALID_FIELD = 0x002,
+	NVME_SC_CMDID_CONFLICT = 0x003,
+	NVME_SC_DATA_XFER_ERROR = 0x004,
+	NVME_SC_INTERNAL = 0x006,
+	NVME_SC_ABORT_REQ = 0x007,
+	NVME_SC_ABORT_QUEUE = 0x008,
+	NVME_SC_INVALID_NS = 0x00b,
+	NVME_SC_CMD_SEQ_ERROR = 0x00c,
+	NVME_SC_SGL_INVALID_DATA = 0x00f, /* Data SGL Length Invalid */
+	NVME_SC_SGL_INVALID_TYPE = 0x011,
+	NVME_SC_SGL_INVALID_OFFSET = 0x016,
+	NVME_SC_KA_TIMEOUT_INVALID = 0x01a,
+	NVME_SC_NS_WRITE_PROTECTED = 0x020,
+	NVME_SC_LBA_RANGE = 0x080,
+	NVME_SC_CAP_EXCEEDED = 0x081,
+	NVME_SC_NS_NOT_READY = 0x082,
+
+	NVME_SC_QID_INVALID = 0x101,
+	NVME_SC_QUEUE_SIZE = 0x102,
+	NVME_SC_ASYNC_LIMIT = 0x105,
+	NVME_SC_INVALID_LOG_PAGE = 0x109,
+	NVME_SC_FEATURE_NOT_SAVEABLE = 0x10d,
+	NVME_SC_FEATURE_NOT_CHANGEABLE = 0x10e,
+	NVME_SC_CONNECT_FORMAT = 0x180,
+	NVME_SC_CONNECT_CTRL_BUSY = 0x181,
+	NVME_SC_CONNECT_INVALID_PARAM = 0x182,
+	NVME_SC_CONNECT_RESTART_DISC = 0x183,
+	NVME_SC_CONNECT_INVALID_HOST = 0x184,
+
+	NVME_SC_WRITE_FAULT = 0x280,
+	NVME_SC_READ_ERROR = 0x281,
+	NVME_SC_COMPARE_FAILED = 0x285,
+	NVME_SC_ACCESS_DENIED = 0x286,
+
+	NVME_SC_DNR = 0x4000,
+};
+#define NVME_SC_MASK 0x7ff
+
+/* Connect failure: the result names the bad field (IATTR 0 = command, 1 = connect data). */
+#define NVMF_IPO_IATTR(iattr, offset) (((uint32_t)(iattr) << 16) | (uint16_t)(offset))
+
+/* ---- Controller properties (registers) ---- */
+enum {
+	NVME_REG_CAP = 0x00,
+	NVME_REG_VS = 0x08,
+	NVME_REG_CC = 0x14,
+	NVME_REG_CSTS = 0x1c,
+	NVME_REG_NSSR = 0x20,
+};
+#define NVME_VS(major, minor, tertiary) (((major) << 16) | ((minor) << 8) | (tertiary))
+#define NVME_CC_ENABLE (1u << 0)
+#define NVME_CC_SHN_MASK (3u << 14)
+#define NVME_CC_IOSQES(cc) (((cc) >> 16) & 0xf)
+#define NVME_CC_IOCQES(cc) (((cc) >> 20) & 0xf)
+#define NVME_CC_MPS(cc) (((cc) >> 7) & 0xf)
+#define NVME_CC_CSS(cc) (((cc) >> 4) & 0x7)
+#define NVME_CSTS_RDY (1u << 0)
+#define NVME_CSTS_CFS (1u << 1)
+#define NVME_CSTS_SHST_CMPLT (2u << 2)
+#define NVME_CSTS_SHST_MASK (3u << 2)
+
+/* ---- Identify ---- */
+enum nvme_identify_cns {
+	NVME_ID_CNS_NS = 0x00,
+	NVME_ID_CNS_CTRL = 0x01,
+	NVME_ID_CNS_NS_ACTIVE_LIST = 0x02,
+	NVME_ID_CNS_NS_DESC_LIST = 0x03,
+	NVME_ID_CNS_CS_NS = 0x05,
+	NVME_ID_CNS_CS_CTRL = 0x06,
+	NVME_ID_CNS_NS_CS_INDEP = 0x08,
+};
+#define NVME_CSI_NVM 0
+
+struct nvme_id_power_state {
+	uint16_t max_power;
+	uint8_t rsvd2;
+	uint8_t flags;
+	uint32_t entry_lat;
+	uint32_t exit_lat;
+	uint8_t read_tput, read_lat, write_tput, write_lat;
+	uint16_t idle_power;
+	uint8_t idle_scale;
+	uint8_t rsvd19;
+	uint16_t active_power;
+	uint8_t active_work_scale;
+	uint8_t rsvd23[9];
+} __attribute__((packed));
+NVME_STATIC_SIZE(struct nvme_id_power_state, 32);
+
+struct nvme_id_ctrl {
+	uint16_t vid;
+	uint16_t ssvid;
+	char sn[20];
+	char mn[40];
+	char fr[8];
+	uint8_t rab;
+	uint8_t ieee[3];
+	uint8_t cmic;
+	uint8_t mdts;
+	uint16_t cntlid;
+	uint32_t ver;
+	uint32_t rtd3r;
+	uint32_t rtd3e;
+	uint32_t oaes;
+	uint32_t ctratt;
+	uint16_t rrls;
+	uint8_t rsvd102[9];
+	uint8_t cntrltype;
+	uint8_t fguid[16];
+	uint16_t crdt1, crdt2, crdt3;
+	uint8_t rsvd134[122];
+	uint16_t oacs;
+	uint8_t acl;
+	uint8_t aerl;
+	uint8_t frmw;
+	uint8_t lpa;
+	uint8_t elpe;
+	uint8_t npss;
+	uint8_t avscc;
+	uint8_t apsta;
+	uint16_t wctemp;
+	uint16_t cctemp;
+	uint16_t mtfa;
+	uint32_t hmpre;
+	uint32_t hmmin;
+	uint8_t tnvmcap[16];
+	uint8_t unvmcap[16];
+	uint32_t rpmbs;
+	uint16_t edstt;
+	uint8_t dsto;
+	uint8_t fwug;
+	uint16_t kas;
+	uint16_t hctma;
+	uint16_t mntmt;
+	uint16_t mxtmt;
+	uint32_t sanicap;
+	uint32_t hmminds;
+	uint16_t hmmaxd;
+	uint16_t nvmsetidmax;
+	uint16_t endgidmax;
+	uint8_t anatt;
+	uint8_t anacap;
+	uint32_t anagrpmax;
+	uint32_t nanagrpid;
+	uint32_t pels;
+	uint16_t domainid;
+	uint8_t rsvd358[10];
+	uint8_t megcap[16];
+	uint8_t rsvd384[128];
+	uint8_t sqes;
+	uint8_t cqes;
+	uint16_t maxcmd;
+	uint32_t nn;
+	uint16_t oncs;
+	uint16_t fuses;
+	uint8_t fna;
+	uint8_t vwc;
+	uint16_t awun;
+	uint16_t awupf;
+	uint8_t icsvscc;
+	uint8_t nwpc;
+	uint16_t acwu;
+	uint16_t ocfs;
+	uint32_t sgls;
+	uint32_t mnan;
+	uint8_t maxdna[16];
+	uint32_t maxcna;
+	uint8_t rsvd564[204];
+	char subnqn[NVME_NQN_SIZE];
+	uint8_t rsvd1024[768];
+	/* NVMe-oF attributes */
+	uint32_t ioccsz;
+	uint32_t iorcsz;
+	uint16_t icdoff;
+	uint8_t fcatt;
+	uint8_t msdbd;
+	uint16_t ofcs;
+	uint8_t rsvd1806[242];
+	struct nvme_id_power_state psd[32];
+	uint8_t vs[1024];
+} __attribute__((packed));
+NVME_STATIC_SIZE(struct nvme_id_ctrl, 4096);
+NVME_STATIC_OFFSET(struct nvme_id_ctrl, sn, 4);
+NVME_STATIC_OFFSET(struct nvme_id_ctrl, mn, 24);
+NVME_STATIC_OFFSET(struct nvme_id_ctrl, fr, 64);
+NVME_STATIC_OFFSET(struct nvme_id_ctrl, mdts, 77);
+NVME_STATIC_OFFSET(struct nvme_id_ctrl, cntlid, 78);
+NVME_STATIC_OFFSET(struct nvme_id_ctrl, oaes, 92);
+NVME_STATIC_OFFSET(struct nvme_id_ctrl, cntrltype, 111);
+NVME_STATIC_OFFSET(struct nvme_id_ctrl, oacs, 256);
+NVME_STATIC_OFFSET(struct nvme_id_ctrl, kas, 320);
+NVME_STATIC_OFFSET(struct nvme_id_ctrl, anatt, 342);
+NVME_STATIC_OFFSET(struct nvme_id_ctrl, sqes, 512);
+NVME_STATIC_OFFSET(struct nvme_id_ctrl, nn, 516);
+NVME_STATIC_OFFSET(struct nvme_id_ctrl, sgls, 536);
+NVME_STATIC_OFFSET(struct nvme_id_ctrl, subnqn, 768);
+NVME_STATIC_OFFSET(struct nvme_id_ctrl, ioccsz, 1792);
+NVME_STATIC_OFFSET(struct nvme_id_ctrl, psd, 2048);
+
+#define NVME_CTRL_OAES_NS_ATTR (1u << 8)
+#define NVME_CTRL_OAES_ANA_CHANGE (1u << 11)
+#define NVME_CTRL_CTRATT_128_ID (1u << 0) /* 128-bit host identifier */
+#define NVME_CTRL_LPA_SMART_PER_NS (1u << 0)
+#define NVME_CTRL_LPA_CMD_EFFECTS (1u << 1)
+#define NVME_CTRL_LPA_EXTENDED (1u << 2)
+#define NVME_CTRL_ONCS_COMPARE (1u << 0)
+#define NVME_CTRL_ONCS_DSM (1u << 2)
+#define NVME_CTRL_ONCS_WRITE_ZEROES (1u << 3)
+#define NVME_CTRL_VWC_PRESENT (1u << 0)
+#define NVME_CTRL_SGLS_SUPPORTED (1u << 0)
+#define NVME_CTRL_SGLS_KEYED (1u << 2)
+#define NVME_CTRL_SGLS_OFFSETS (1u << 20)
+#define NVME_CTRL_CMIC_MULTI_CTRL (1u << 1)
+#define NVME_CTRL_CNTRLTYPE_IO 1
+#define NVME_CTRL_CNTRLTYPE_DISC 2
+
+struct nvme_lbaf {
+	uint16_t ms;
+	uint8_t ds; /* log2 of the LBA data size */
+	uint8_t rp;
+} __attribute__((packed));
+NVME_STATIC_SIZE(struct nvme_lbaf, 4);
+
+struct nvme_id_ns {
+	uint64_t nsze;
+	uint64_t ncap;
+	uint64_t nuse;
+	uint8_t nsfeat;
+	uint8_t nlbaf;
+	uint8_t flbas;
+	uint8_t mc;
+	uint8_t dpc;
+	uint8_t dps;
+	uint8_t nmic;
+	uint8_t rescap;
+	uint8_t fpi;
+	uint8_t dlfeat;
+	uint16_t nawun;
+	uint16_t nawupf;
+	uint16_t nacwu;
+	uint16_t nabsn;
+	uint16_t nabo;
+	uint16_t nabspf;
+	uint16_t noiob;
+	uint8_t nvmcap[16];
+	uint16_t npwg;
+	uint16_t npwa;
+	uint16_t npdg;
+	uint16_t npda;
+	uint16_t nows;
+	uint16_t mssrl;
+	uint32_t mcl;
+	uint8_t msrc;
+	uint8_t rsvd81;
+	uint8_t nulbaf;
+	uint8_t rsvd83[9];
+	uint32_t anagrpid;
+	uint8_t rsvd96[3];
+	uint8_t nsattr; /* bit 0: write protected */
+	uint16_t nvmsetid;
+	uint16_t endgid;
+	uint8_t nguid[16];
+	uint8_t eui64[8];
+	struct nvme_lbaf lbaf[64];
+	uint8_t vs[3712];
+} __attribute__((packed));
+NVME_STATIC_SIZE(struct nvme_id_ns, 4096);
+NVME_STATIC_OFFSET(struct nvme_id_ns, nsfeat, 24);
+NVME_STATIC_OFFSET(struct nvme_id_ns, dlfeat, 33);
+NVME_STATIC_OFFSET(struct nvme_id_ns, npwg, 64);
+NVME_STATIC_OFFSET(struct nvme_id_ns, anagrpid, 92);
+NVME_STATIC_OFFSET(struct nvme_id_ns, nsattr, 99);
+NVME_STATIC_OFFSET(struct nvme_id_ns, nguid, 104);
+NVME_STATIC_OFFSET(struct nvme_id_ns, eui64, 120);
+NVME_STATIC_OFFSET(struct nvme_id_ns, lbaf, 128);
+
+#define NVME_NS_FEAT_THIN (1u << 0)
+#define NVME_NS_FEAT_IO_OPT (1u << 4)
+#define NVME_NS_DLFEAT_WRITE_ZEROES (1u << 3)
+#define NVME_NS_DLFEAT_READ_ZEROES 0x1
+
+/* Namespace identification descriptor list (CNS 03h): 4096 bytes of these, then zeros. */
+struct nvme_ns_id_desc {
+	uint8_t nidt;
+	uint8_t nidl;
+	uint16_t rsvd;
+} __attribute__((packed));
+NVME_STATIC_SIZE(struct nvme_ns_id_desc, 4);
+enum {
+	NVME_NIDT_EUI64 = 0x01,
+	NVME_NIDT_NGUID = 0x02,
+	NVME_NIDT_UUID = 0x03,
+	NVME_NIDT_CSI = 0x04,
+};
+
+/* ---- Log pages ---- */
+enum nvme_log_id {
+	NVME_LOG_ERROR = 0x01,
+	NVME_LOG_SMART = 0x02,
+	NVME_LOG_FW_SLOT = 0x03,
+	NVME_LOG_CHANGED_NS = 0x04,
+	NVME_LOG_CMD_EFFECTS = 0x05,
+	NVME_LOG_DISC = 0x70,
+};
+#define NVME_LOG_RAE (1u << 15) /* Retain Asynchronous Event, cdw10 */
+
+struct nvme_error_log_entry {
+	uint64_t error_count;
+	uint16_t sqid;
+	uint16_t cmdid;
+	uint16_t status_field;
+	uint16_t param_error_location;
+	uint64_t lba;
+	uint32_t nsid;
+	uint8_t vs;
+	uint8_t trtype;
+	uint8_t rsvd30[2];
+	uint64_t cs;
+	uint16_t trtype_spec_info;
+	uint8_t rsvd42[21];
+	uint8_t log_page_version;
+} __attribute__((packed));
+NVME_STATIC_SIZE(struct nvme_error_log_entry, 64);
+
+struct nvme_smart_log {
+	uint8_t critical_warning;
+	uint8_t temperature[2];
+	uint8_t avail_spare;
+	uint8_t spare_thresh;
+	uint8_t percent_used;
+	uint8_t endu_grp_crit_warn_sumry;
+	uint8_t rsvd7[25];
+	uint8_t data_units_read[16];
+	uint8_t data_units_written[16];
+	uint8_t host_reads[16];
+	uint8_t host_writes[16];
+	uint8_t ctrl_busy_time[16];
+	uint8_t power_cycles[16];
+	uint8_t power_on_hours[16];
+	uint8_t unsafe_shutdowns[16];
+	uint8_t media_errors[16];
+	uint8_t num_err_log_entries[16];
+	uint32_t warning_temp_time;
+	uint32_t critical_comp_time;
+	uint16_t temp_sensor[8];
+	uint32_t thm_temp1_trans_count;
+	uint32_t thm_temp2_trans_count;
+	uint32_t thm_temp1_total_time;
+	uint32_t thm_temp2_total_time;
+	uint8_t rsvd232[280];
+} __attribute__((packed));
+NVME_STATIC_SIZE(struct nvme_smart_log, 512);
+NVME_STATIC_OFFSET(struct nvme_smart_log, data_units_read, 32);
+NVME_STATIC_OFFSET(struct nvme_smart_log, host_reads, 64);
+
+struct nvme_fw_slot_log {
+	uint8_t afi;
+	uint8_t rsvd1[7];
+	char frs[7][8];
+	uint8_t rsvd64[448];
+} __attribute__((packed));
+NVME_STATIC_SIZE(struct nvme_fw_slot_log, 512);
+
+#define NVME_CHANGED_NS_MAX 1024
+struct nvme_changed_ns_log {
+	uint32_t nsid[NVME_CHANGED_NS_MAX]; /* 0xffffffff in entry 0: more than 1024 changed */
+} __attribute__((packed));
+NVME_STATIC_SIZE(struct nvme_changed_ns_log, 4096);
+
+struct nvme_effects_log {
+	uint32_t acs[256];
+	uint32_t iocs[256];
+	uint8_t rsvd[2048];
+} __attribute__((packed));
+NVME_STATIC_SIZE(struct nvme_effects_log, 4096);
+#define NVME_CMD_EFFECTS_CSUPP (1u << 0)
+#define NVME_CMD_EFFECTS_LBCC (1u << 1)
+#define NVME_CMD_EFFECTS_NCC (1u << 2)
+#define NVME_CMD_EFFECTS_NIC (1u << 3)
+
+/* Discovery log page (LID 70h): a 1024-byte header, then 1024-byte entries. */
+struct nvmf_disc_log_entry {
+	uint8_t trtype;
+	uint8_t adrfam;
+	uint8_t subtype;
+	uint8_t treq;
+	uint16_t portid;
+	uint16_t cntlid;
+	uint16_t asqsz;
+	uint16_t eflags;
+	uint8_t rsvd12[20];
+	char trsvcid[NVMF_TRSVCID_SIZE];
+	uint8_t rsvd64[192];
+	char subnqn[NVME_NQN_SIZE];
+	char traddr[NVMF_TRADDR_SIZE];
+	uint8_t tsas[256]; /* TCP: byte 0 is sectype */
+} __attribute__((packed));
+NVME_STATIC_SIZE(struct nvmf_disc_log_entry, 1024);
+NVME_STATIC_OFFSET(struct nvmf_disc_log_entry, trsvcid, 32);
+NVME_STATIC_OFFSET(struct nvmf_disc_log_entry, subnqn, 256);
+NVME_STATIC_OFFSET(struct nvmf_disc_log_entry, traddr, 512);
+
+struct nvmf_disc_log_header {
+	uint64_t genctr;
+	uint64_t numrec;
+	uint16_t recfmt;
+	uint8_t rsvd14[1006];
+} __attribute__((packed));
+NVME_STATIC_SIZE(struct nvmf_disc_log_header, 1024);
+
+enum {
+	NVMF_TRTYPE_TCP = 3,
+	NVMF_ADRFAM_IP4 = 1,
+	NVMF_ADRFAM_IP6 = 2,
+	NVMF_SUBTYPE_DISCOVERY = 1, /* referral to another discovery service */
+	NVMF_SUBTYPE_NVME = 2,
+	NVMF_SUBTYPE_CURRENT_DISCOVERY = 3,
+	NVMF_TREQ_NOT_SPECIFIED = 0,
+	NVMF_TREQ_DISABLE_SQFLOW = (1 << 2),
+	NVMF_TCP_SECTYPE_NONE = 0,
+	NVMF_DISC_EFLAGS_DUPRETINFO = (1 << 0),
+	NVMF_DISC_EFLAGS_NCC = (1 << 2), /* not connected to a CDC */
+	NVME_CNTLID_DYNAMIC = 0xffff,
+};
+
+/* ---- Features ---- */
+enum nvme_feature_id {
+	NVME_FEAT_ARBITRATION = 0x01,
+	NVME_FEAT_POWER_MGMT = 0x02,
+	NVME_FEAT_TEMP_THRESH = 0x04,
+	NVME_FEAT_ERR_RECOVERY = 0x05,
+	NVME_FEAT_VOLATILE_WC = 0x06,
+	NVME_FEAT_NUM_QUEUES = 0x07,
+	NVME_FEAT_IRQ_COALESCE = 0x08,
+	NVME_FEAT_IRQ_CONFIG = 0x09,
+	NVME_FEAT_WRITE_ATOMIC = 0x0a,
+	NVME_FEAT_ASYNC_EVENT = 0x0b,
+	NVME_FEAT_AUTO_PST = 0x0c,
+	NVME_FEAT_HOST_MEM_BUF = 0x0d,
+	NVME_FEAT_TIMESTAMP = 0x0e,
+	NVME_FEAT_KATO = 0x0f,
+	NVME_FEAT_HOST_BEHAVIOR = 0x16,
+	NVME_FEAT_HOST_ID = 0x81,
+};
+
+/* Asynchronous events: result dw0 = type | info << 8 | log page << 16. */
+#define NVME_AER_TYPE_NOTICE 0x2
+#define NVME_AER_NOTICE_NS_CHANGED 0x00
+#define NVME_AEN_CFG_NS_ATTR (1u << 8)
+#define NVME_AER_RESULT(type, info, lid) ((uint32_t)(type) | ((uint32_t)(info) << 8) | ((uint32_t)(lid) << 16))
+
+#endif

@@ -1,0 +1,46 @@
+/* Logging to stderr: the whole line is formatted first and written with one write(2), so lines
+ * from different threads never interleave. */
+#include "util/log.h"
+
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <time.h>
+#include <unistd.h>
+
+static _Atomic int log_level = TR_LOG_INFO;
+
+void tr_log_set_level(enum tr_log_level level)
+{
+	atomic_store_explicit(&log_level, level, memory_order_relaxed);
+}
+
+enum tr_log_level tr_log_get_level(void)
+{
+	return (enum tr_log_level)atomic_load_explicit(&log_level, memory_order_relaxed);
+}
+
+void tr_log(enum tr_log_level level, const char *fmt, ...)
+{
+	static const char *const names[] = { "error", "warn", "info", "debug" };
+	char line[1024];
+	struct timespec ts;
+	struct tm tm;
+	va_list ap;
+	int n;
+
+	if (level > tr_log_get_level())
+		return;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	localtime_r(&ts.tv_sec, &tm);
+	n = snprintf(line, sizeof(line), "%02d:%02d:%02d.%03ld tightrope %s: ", tm.tm_hour, tm.tm_min,
+		     tm.tm_sec, ts.tv_nsec / 1000000, names[level]);
+	va_start(ap, fmt);
+	n += vsnprintf(line + n, sizeof(line) - (size_t)n, fmt, ap);
+	va_end(ap);
+	if (n > (int)sizeof(line) - 2)
+		n = (int)sizeof(line) - 2;
+	line[n++] = '\n';
+	if (write(STDERR_FILENO, line, (size_t)n) < 0)
+		return;
+}
