@@ -1,0 +1,183 @@
+/* `tightrope ctl`: send one request to a running target's control socket and print the reply. */
+#include <errno.h>
+#include <getopt.h>
+#include <json-c/json.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "cli/cli.h"
+#include "target/control.h"
+
+static void ctl_usage(FILE *out)
+{
+	fprintf(out,
+		"usage: tightrope ctl [-S SOCKET] [-o json] <request>\n"
+		"\n"
+		"  list                                  subsystems, namespaces, controllers, queue counters\n"
+		"  add-ns SUBSYS PATH [--nsid N] [--readonly] [--buffered]\n"
+		"  remove-ns SUBSYS NSID\n"
+		"  allow-host SUBSYS HOSTNQN\n"
+		"  forbid-host SUBSYS HOSTNQN            also tears down that host's controllers\n"
+		"  save [PATH]                           write the running config (default: the --config file)\n");
+}
+
+static json_object *ctl_request(const char *path, json_object *req)
+{
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	const char *out = json_object_to_json_string_ext(req, JSON_C_TO_STRING_PLAIN);
+	char *buf = NULL;
+	size_t have = 0, cap = 0;
+	json_object *reply;
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", path);
+	if (fd < 0 || connect(fd, (struct sockaddr *)&sun, sizeof(sun))) {
+		fprintf(stderr, "tightrope: cannot reach the target's control socket %s: %s\n", path,
+			strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return NULL;
+	}
+	if (send(fd, out, strlen(out), MSG_NOSIGNAL) < 0 || send(fd, "\n", 1, MSG_NOSIGNAL) < 0) {
+		fprintf(stderr, "tightrope: control socket: %s\n", strerror(errno));
+		close(fd);
+		return NULL;
+	}
+	for (;;) {
+		ssize_t n;
+
+		if (have + 4096 + 1 > cap) {
+			char *nb = realloc(buf, cap = cap ? cap * 2 : 65536);
+
+			if (!nb)
+				break;
+			buf = nb;
+		}
+		n = recv(fd, buf + have, cap - have - 1, 0);
+		if (n <= 0)
+			break;
+		have += (size_t)n;
+	}
+	close(fd);
+	if (!buf)
+		return NULL;
+	buf[have] = 0;
+	reply = json_tokener_parse(buf);
+	free(buf);
+	if (!reply)
+		fprintf(stderr, "tightrope: the target's reply is not JSON\n");
+	return reply;
+}
+
+static void print_list(json_object *reply)
+{
+	json_object *subs, *v;
+
+	if (!json_object_object_get_ex(reply, "subsystems", &subs))
+		return;
+	for (size_t i = 0; i < json_object_array_length(subs); i++) {
+		json_object *s = json_object_array_get_idx(subs, i), *nss, *ctrls;
+
+		json_object_object_get_ex(s, "nqn", &v);
+		printf("%s\n", json_object_get_string(v));
+		if (json_object_object_get_ex(s, "namespaces", &nss)) {
+			for (size_t j = 0; j < json_object_array_length(nss); j++) {
+				json_object *n = json_object_array_get_idx(nss, j), *a, *b, *c;
+
+				json_object_object_get_ex(n, "nsid", &a);
+				json_object_object_get_ex(n, "path", &b);
+				json_object_object_get_ex(n, "size", &c);
+				printf("  ns %d  %s  %lld bytes\n", json_object_get_int(a), json_object_get_string(b),
+				       (long long)json_object_get_int64(c));
+			}
+		}
+		if (json_object_object_get_ex(s, "controllers", &ctrls)) {
+			for (size_t j = 0; j < json_object_array_length(ctrls); j++) {
+				json_object *c = json_object_array_get_idx(ctrls, j), *a, *b, *q;
+
+				json_object_object_get_ex(c, "cntlid", &a);
+				json_object_object_get_ex(c, "hostnqn", &b);
+				json_object_object_get_ex(c, "queues", &q);
+				printf("  ctrl %d  host %s  %zu queues\n", json_object_get_int(a),
+				       json_object_get_string(b), json_object_array_length(q));
+			}
+		}
+	}
+}
+
+int cmd_ctl(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "socket", required_argument, NULL, 'S' }, { "output-format", required_argument, NULL, 'o' },
+		{ "nsid", required_argument, NULL, 'n' },   { "readonly", no_argument, NULL, 'r' },
+		{ "buffered", no_argument, NULL, 'b' },     { "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	const char *path = TGT_DEFAULT_CTL_PATH, *verb;
+	bool json = false, readonly = false, buffered = false;
+	long nsid = 0;
+	json_object *req, *reply, *ok;
+	int c, rc;
+
+	while ((c = getopt_long(argc, argv, "S:o:n:rbh", opts, NULL)) != -1) {
+		switch (c) {
+		case 'S': path = optarg; break;
+		case 'o': json = !strcmp(optarg, "json"); break;
+		case 'n': nsid = strtol(optarg, NULL, 10); break;
+		case 'r': readonly = true; break;
+		case 'b': buffered = true; break;
+		case 'h': ctl_usage(stdout); return 0;
+		default: ctl_usage(stderr); return 2;
+		}
+	}
+	if (optind >= argc) {
+		ctl_usage(stderr);
+		return 2;
+	}
+	verb = argv[optind++];
+	req = json_object_new_object();
+	json_object_object_add(req, "cmd", json_object_new_string(verb));
+	int nargs = argc - optind;
+	if (!strcmp(verb, "add-ns") && nargs == 2) {
+		json_object_object_add(req, "subsys", json_object_new_string(argv[optind]));
+		json_object_object_add(req, "path", json_object_new_string(argv[optind + 1]));
+		json_object_object_add(req, "nsid", json_object_new_int((int)nsid));
+		json_object_object_add(req, "readonly", json_object_new_boolean(readonly));
+		json_object_object_add(req, "buffered", json_object_new_boolean(buffered));
+	} else if (!strcmp(verb, "remove-ns") && nargs == 2) {
+		json_object_object_add(req, "subsys", json_object_new_string(argv[optind]));
+		json_object_object_add(req, "nsid", json_object_new_int(atoi(argv[optind + 1])));
+	} else if ((!strcmp(verb, "allow-host") || !strcmp(verb, "forbid-host")) && nargs == 2) {
+		json_object_object_add(req, "subsys", json_object_new_string(argv[optind]));
+		json_object_object_add(req, "host", json_object_new_string(argv[optind + 1]));
+	} else if (!strcmp(verb, "save") && nargs <= 1) {
+		if (nargs)
+			json_object_object_add(req, "path", json_object_new_string(argv[optind]));
+	} else if (!(!strcmp(verb, "list") && nargs == 0)) {
+		fprintf(stderr, "tightrope: ctl %s: wrong arguments\n", verb);
+		ctl_usage(stderr);
+		json_object_put(req);
+		return 2;
+	}
+	reply = ctl_request(path, req);
+	json_object_put(req);
+	if (!reply)
+		return 1;
+	rc = json_object_object_get_ex(reply, "ok", &ok) && json_object_get_boolean(ok) ? 0 : 1;
+	if (json || (rc == 0 && strcmp(verb, "list")))
+		printf("%s\n", json_object_to_json_string_ext(reply, JSON_C_TO_STRING_PRETTY));
+	else if (rc == 0)
+		print_list(reply);
+	else {
+		json_object *e;
+
+		json_object_object_get_ex(reply, "error", &e);
+		fprintf(stderr, "tightrope: ctl %s: %s\n", verb, json_object_get_string(e));
+	}
+	json_object_put(reply);
+	return rc;
+}

@@ -1,0 +1,43 @@
+/* `tightrope`: one command, one subcommand per job (target, ctl, ...), in nvme-cli's spirit. */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli/cli.h"
+
+#define TIGHTROPE_VERSION "0.1.0"
+
+static void usage(FILE *out)
+{
+	fprintf(out,
+		"usage: tightrope <command> [options]\n"
+		"\n"
+		"commands:\n"
+		"  target    run an NVMe/TCP target exporting RAM, files and block devices\n"
+		"  ctl       talk to a running target: list, add-ns, remove-ns, allow-host, forbid-host, save\n"
+		"  version   print the version\n"
+		"\n"
+		"'tightrope <command> --help' explains each command.\n");
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 2) {
+		usage(stderr);
+		return 2;
+	}
+	if (!strcmp(argv[1], "target"))
+		return cmd_target(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "ctl"))
+		return cmd_ctl(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "version") || !strcmp(argv[1], "--version")) {
+		printf("tightrope %s\n", TIGHTROPE_VERSION);
+		return 0;
+	}
+	if (!strcmp(argv[1], "help") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
+		usage(stdout);
+		return 0;
+	}
+	fprintf(stderr, "tightrope: unknown command '%s'\n", argv[1]);
+	usage(stderr);
+	return 2;
+}

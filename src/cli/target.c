@@ -1,0 +1,291 @@
+/* `tightrope target`: parse the command line (or a config file) into subsystems, namespaces,
+ * hosts and listeners, then run the target until SIGINT/SIGTERM. */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cli/cli.h"
+#include "target/control.h"
+#include "util/log.h"
+
+#define DEFAULT_SUBSYS_NQN "nqn.2026-11.io.tightrope:default"
+
+static void target_usage(FILE *out)
+{
+	fprintf(out,
+		"usage: tightrope target [options]\n"
+		"\n"
+		"  -l, --listen ADDR:PORT     listen here (repeatable; IPv6 as [::1]:4420); default 127.0.0.1:4420\n"
+		"  -D, --discovery-port PORT  also serve discovery alone on PORT (8009 by convention)\n"
+		"  -n, --subsys NQN           add a subsystem; the options below apply to the last one\n"
+		"  -N, --ns SPEC              add a namespace: mem:SIZE, a file or a block device,\n"
+		"                             with optional ,ro ,buffered ,nsid=N ,lbs=512|4096\n"
+		"  -H, --allow-host NQN       allow only these hosts (repeatable; default: any host)\n"
+		"      --serial SN            serial number (default: derived from the NQN)\n"
+		"      --model MN             model number (default: tightrope)\n"
+		"  -c, --config FILE          load an nvmetcli-style JSON config (and 'ctl save' writes it back)\n"
+		"  -S, --ctl PATH             control socket (default " TGT_DEFAULT_CTL_PATH "; 'none' = off)\n"
+		"  -w, --workers N            worker threads (default: one per CPU)\n"
+		"  -v, --verbose              debug logging\n"
+		"\n"
+		"Without --subsys or --config, exports %s with one 1 GiB RAM namespace.\n",
+		DEFAULT_SUBSYS_NQN);
+}
+
+/* "ADDR:PORT", "[v6]:PORT", "ADDR" or ":PORT" */
+static int split_hostport(const char *arg, char *addr, size_t alen, char *port, size_t plen)
+{
+	const char *colon;
+
+	if (arg[0] == '[') {
+		const char *end = strchr(arg, ']');
+
+		if (!end || (size_t)(end - arg - 1) >= alen)
+			return -EINVAL;
+		snprintf(addr, alen, "%.*s", (int)(end - arg - 1), arg + 1);
+		colon = end[1] == ':' ? end + 1 : NULL;
+	} else {
+		colon = strrchr(arg, ':');
+		if (colon && strchr(arg, ':') != colon)
+			colon = NULL; /* a bare IPv6 address */
+		snprintf(addr, alen, "%.*s", colon ? (int)(colon - arg) : (int)strlen(arg), arg);
+	}
+	snprintf(port, plen, "%s", colon && colon[1] ? colon + 1 : "4420");
+	if (!addr[0])
+		snprintf(addr, alen, "0.0.0.0");
+	return strspn(port, "0123456789") == strlen(port) && atoi(port) > 0 && atoi(port) < 65536 ? 0 : -EINVAL;
+}
+
+static int parse_ns_spec(char *spec, struct tgt_ns_params *p)
+{
+	char *save = NULL, *tok = strtok_r(spec, ",", &save);
+
+	memset(p, 0, sizeof(*p));
+	p->path = tok;
+	if (!tok || !*tok)
+		return -EINVAL;
+	while ((tok = strtok_r(NULL, ",", &save))) {
+		if (!strcmp(tok, "ro") || !strcmp(tok, "readonly"))
+			p->readonly = true;
+		else if (!strcmp(tok, "buffered"))
+			p->buffered = true;
+		else if (!strncmp(tok, "nsid=", 5))
+			p->nsid = (uint32_t)strtoul(tok + 5, NULL, 10);
+		else if (!strncmp(tok, "lbs=", 4))
+			p->lba_size = (uint32_t)strtoul(tok + 4, NULL, 10);
+		else
+			return -EINVAL;
+	}
+	return 0;
+}
+
+struct pending_subsys {
+	char *nqn, *serial, *model;
+	char *ns[TGT_MAX_NSID];
+	int nr_ns;
+	char *hosts[64];
+	int nr_hosts;
+};
+
+static int build_subsys(struct pending_subsys *ps)
+{
+	struct tgt_subsys *s = tgt_subsys_create(ps->nqn, ps->serial, ps->model);
+
+	if (!s) {
+		fprintf(stderr, "tightrope: subsystem %s: %s\n", ps->nqn,
+			errno == EEXIST ? "given twice" : "not a valid NQN (nqn.yyyy-mm.domain:name)");
+		return -EINVAL;
+	}
+	for (int i = 0; i < ps->nr_hosts; i++) {
+		if (tgt_subsys_allow_host(s, ps->hosts[i])) {
+			fprintf(stderr, "tightrope: --allow-host %s: not a valid host NQN\n", ps->hosts[i]);
+			return -EINVAL;
+		}
+	}
+	for (int i = 0; i < ps->nr_ns; i++) {
+		struct tgt_ns_params p;
+		char *spec = strdup(ps->ns[i]);
+		int err = spec ? parse_ns_spec(spec, &p) : -ENOMEM;
+
+		if (!err)
+			err = tgt_subsys_add_ns(s, &p);
+		free(spec);
+		if (err < 0) {
+			fprintf(stderr, "tightrope: --ns %s: %s\n", ps->ns[i],
+				err == -EINVAL ? "bad namespace spec or size" : strerror(-err));
+			return err;
+		}
+	}
+	return 0;
+}
+
+int cmd_target(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "listen", required_argument, NULL, 'l' },
+		{ "discovery-port", required_argument, NULL, 'D' },
+		{ "subsys", required_argument, NULL, 'n' },
+		{ "ns", required_argument, NULL, 'N' },
+		{ "allow-host", required_argument, NULL, 'H' },
+		{ "serial", required_argument, NULL, 's' },
+		{ "model", required_argument, NULL, 'm' },
+		{ "config", required_argument, NULL, 'c' },
+		{ "ctl", required_argument, NULL, 'S' },
+		{ "workers", required_argument, NULL, 'w' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	static struct pending_subsys subs[32];
+	char *listens[16];
+	int nr_listens = 0, nr_subs = 0, c, err = 0, ctl_fd = -1;
+	const char *config = NULL, *ctl_path = TGT_DEFAULT_CTL_PATH, *disc_port = NULL;
+	long workers = sysconf(_SC_NPROCESSORS_ONLN);
+	sigset_t mask;
+
+	memset(subs, 0, sizeof(subs));
+	while ((c = getopt_long(argc, argv, "l:D:n:N:H:c:S:w:vh", opts, NULL)) != -1) {
+		struct pending_subsys *cur = nr_subs ? &subs[nr_subs - 1] : NULL;
+
+		switch (c) {
+		case 'l':
+			if (nr_listens == 16)
+				goto too_many;
+			listens[nr_listens++] = optarg;
+			break;
+		case 'D':
+			disc_port = optarg;
+			break;
+		case 'n':
+			if (nr_subs == 32)
+				goto too_many;
+			subs[nr_subs++].nqn = optarg;
+			break;
+		case 'N':
+		case 'H':
+		case 's':
+		case 'm':
+			if (!cur) {
+				/* Options before any --subsys belong to the default subsystem. */
+				cur = &subs[nr_subs++];
+				cur->nqn = DEFAULT_SUBSYS_NQN;
+			}
+			if (c == 'N' && cur->nr_ns < TGT_MAX_NSID)
+				cur->ns[cur->nr_ns++] = optarg;
+			else if (c == 'H' && cur->nr_hosts < 64)
+				cur->hosts[cur->nr_hosts++] = optarg;
+			else if (c == 's')
+				cur->serial = optarg;
+			else if (c == 'm')
+				cur->model = optarg;
+			else
+				goto too_many;
+			break;
+		case 'c':
+			config = optarg;
+			break;
+		case 'S':
+			ctl_path = optarg;
+			break;
+		case 'w':
+			workers = strtol(optarg, NULL, 10);
+			if (workers < 1 || workers > 256) {
+				fprintf(stderr, "tightrope: --workers must be 1..256\n");
+				return 2;
+			}
+			break;
+		case 'v':
+			tr_log_set_level(TR_LOG_DEBUG);
+			break;
+		case 'h':
+			target_usage(stdout);
+			return 0;
+		default:
+			target_usage(stderr);
+			return 2;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "tightrope: unexpected argument '%s'\n", argv[optind]);
+		return 2;
+	}
+	if (!config && nr_subs == 0) {
+		subs[0].nqn = DEFAULT_SUBSYS_NQN;
+		subs[0].ns[0] = "mem:1G";
+		subs[0].nr_ns = 1;
+		nr_subs = 1;
+	}
+
+	/* Signals are taken by the main loop's signalfd; workers inherit the blocked mask. */
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGPIPE);
+	pthread_sigmask(SIG_BLOCK, &mask, NULL);
+
+	err = tgt_init((int)workers);
+	if (err)
+		goto out;
+	for (int i = 0; i < nr_subs && !err; i++)
+		err = build_subsys(&subs[i]);
+	if (!err && config) {
+		err = tgt_config_load(config);
+		tgt->config_path = strdup(config);
+	}
+	for (int i = 0; i < nr_listens && !err; i++) {
+		char addr[256], port[16];
+
+		err = split_hostport(listens[i], addr, sizeof(addr), port, sizeof(port));
+		if (err)
+			fprintf(stderr, "tightrope: --listen %s: expected ADDR:PORT\n", listens[i]);
+		else
+			err = tgt_listener_add(addr, port, false, (uint16_t)(i + 1));
+	}
+	if (!err && !nr_listens && !tgt->listeners) {
+		tr_info("no --listen given: listening on 127.0.0.1:4420 only");
+		err = tgt_listener_add("127.0.0.1", "4420", false, 1);
+	}
+	if (!err && disc_port) {
+		char addr[256], port[16];
+
+		/* The discovery port shares the first listener's address. */
+		err = split_hostport(nr_listens ? listens[0] : "127.0.0.1", addr, sizeof(addr), port, sizeof(port));
+		if (!err)
+			err = tgt_listener_add(addr, disc_port, true, 0);
+	}
+	if (!err && strcmp(ctl_path, "none")) {
+		char dir[256];
+		char *slash;
+
+		snprintf(dir, sizeof(dir), "%s", ctl_path);
+		slash = strrchr(dir, '/');
+		if (slash && slash != dir) {
+			*slash = 0;
+			mkdir(dir, 0755);
+		}
+		ctl_fd = tgt_control_listen(ctl_path);
+		if (ctl_fd < 0) {
+			tr_err("control socket %s: %s", ctl_path, strerror(-ctl_fd));
+			err = ctl_fd;
+		}
+	}
+	if (!err)
+		err = tgt_run(ctl_fd);
+out:
+	if (ctl_fd >= 0) {
+		close(ctl_fd);
+		unlink(ctl_path);
+	}
+	tgt_shutdown();
+	if (!err)
+		tr_info("stopped");
+	return err ? 1 : 0;
+too_many:
+	fprintf(stderr, "tightrope: too many of option -%c\n", c);
+	return 2;
+}

@@ -1,0 +1,248 @@
+/* Controllers of the dynamic model: creation at admin Connect, registers (CAP/VS/CC/CSTS),
+ * keep-alive expiry, namespace-change events, and teardown that leaves nothing behind. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "target/cmd.h"
+#include "util/log.h"
+
+#define TGT_VERSION NVME_VS(1, 3, 0)
+
+struct tgt_ctrl *tgt_ctrl_create(struct tgt_subsys *s, const char *hostnqn, const uint8_t *hostid,
+				 uint32_t kato_ms, uint16_t portid)
+{
+	struct tgt_ctrl *ctrl = calloc(1, sizeof(*ctrl));
+	uint16_t tries = 0;
+
+	if (!ctrl)
+		return NULL;
+	atomic_init(&ctrl->refs, 1); /* the subsystem's list reference, dropped at teardown */
+	pthread_mutex_init(&ctrl->lock, NULL);
+	ctrl->subsys = s;
+	snprintf(ctrl->hostnqn, sizeof(ctrl->hostnqn), "%s", hostnqn);
+	memcpy(ctrl->hostid, hostid, sizeof(ctrl->hostid));
+	ctrl->kato_ms = kato_ms;
+	ctrl->portid = portid;
+	atomic_init(&ctrl->last_activity_ms, tgt_now_ms());
+
+	pthread_mutex_lock(&s->lock);
+	/* Controller IDs 1..0xFFEF, never one in use (a dead one may linger until its queues close). */
+	for (;;) {
+		struct tgt_ctrl *c;
+		uint16_t id = s->next_cntlid;
+
+		s->next_cntlid = (uint16_t)(id >= 0xffef ? 1 : id + 1);
+		for (c = s->ctrls; c && c->cntlid != id; c = c->next)
+			;
+		if (!c) {
+			ctrl->cntlid = id;
+			break;
+		}
+		if (++tries == 0xffef) {
+			pthread_mutex_unlock(&s->lock);
+			free(ctrl);
+			return NULL;
+		}
+	}
+	ctrl->next = s->ctrls;
+	s->ctrls = ctrl;
+	pthread_mutex_unlock(&s->lock);
+	return ctrl;
+}
+
+struct tgt_ctrl *tgt_ctrl_lookup(struct tgt_subsys *s, uint16_t cntlid)
+{
+	struct tgt_ctrl *c;
+
+	pthread_mutex_lock(&s->lock);
+	for (c = s->ctrls; c; c = c->next) {
+		if (c->cntlid == cntlid)
+			break;
+	}
+	/* One whose last reference is on its way out is as good as gone. */
+	if (c) {
+		int refs = atomic_load_explicit(&c->refs, memory_order_relaxed);
+
+		do {
+			if (refs == 0) {
+				c = NULL;
+				break;
+			}
+		} while (!atomic_compare_exchange_weak(&c->refs, &refs, refs + 1));
+	}
+	pthread_mutex_unlock(&s->lock);
+	return c;
+}
+
+void tgt_ctrl_get(struct tgt_ctrl *ctrl)
+{
+	atomic_fetch_add_explicit(&ctrl->refs, 1, memory_order_relaxed);
+}
+
+void tgt_ctrl_put(struct tgt_ctrl *ctrl)
+{
+	struct tgt_subsys *s = ctrl->subsys;
+
+	if (atomic_fetch_sub_explicit(&ctrl->refs, 1, memory_order_acq_rel) != 1)
+		return;
+	pthread_mutex_lock(&s->lock);
+	for (struct tgt_ctrl **pp = &s->ctrls; *pp; pp = &(*pp)->next) {
+		if (*pp == ctrl) {
+			*pp = ctrl->next;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&s->lock);
+	tr_info("ctrl %u (%s, host %s) freed", ctrl->cntlid, s->nqn, ctrl->hostnqn);
+	pthread_mutex_destroy(&ctrl->lock);
+	free(ctrl);
+}
+
+/* Tear the controller down: every queue's socket is shut down, so each worker frees its own
+ * queue; the last queue's reference frees the controller. Safe from any thread, idempotent. */
+void tgt_ctrl_fatal(struct tgt_ctrl *ctrl, const char *why)
+{
+	bool first;
+
+	pthread_mutex_lock(&ctrl->lock);
+	first = !ctrl->dead;
+	ctrl->dead = true;
+	for (int i = 0; i <= TGT_MAX_IO_QUEUES; i++) {
+		if (ctrl->queues[i])
+			shutdown(ctrl->queues[i]->fd, SHUT_RDWR);
+	}
+	pthread_mutex_unlock(&ctrl->lock);
+	if (first) {
+		tr_info("ctrl %u (%s, host %s): tearing down: %s", ctrl->cntlid, ctrl->subsys->nqn,
+			ctrl->hostnqn, why);
+		tgt_ctrl_put(ctrl); /* the subsystem list's reference */
+	}
+}
+
+void tgt_ctrl_touch(struct tgt_ctrl *ctrl)
+{
+	atomic_store_explicit(&ctrl->last_activity_ms, tgt_now_ms(), memory_order_relaxed);
+}
+
+void tgt_ctrl_check_keep_alive(struct tgt_ctrl *ctrl, uint64_t now_ms)
+{
+	uint64_t last = atomic_load_explicit(&ctrl->last_activity_ms, memory_order_relaxed);
+
+	if (!ctrl->kato_ms || ctrl->dead || now_ms < last + ctrl->kato_ms)
+		return;
+	/* The Linux target's words, so operators' log searches carry over. */
+	tr_warn("ctrl %u keep-alive timer (%u seconds) expired!", ctrl->cntlid, (ctrl->kato_ms + 999) / 1000);
+	tgt_ctrl_fatal(ctrl, "keep-alive timeout");
+}
+
+uint64_t tgt_ctrl_cap(void)
+{
+	uint64_t cap = 0;
+
+	cap |= (uint64_t)(TGT_MQES - 1); /* MQES, 0-based */
+	cap |= 1ull << 16; /* CQR: contiguous queues required */
+	cap |= 15ull << 24; /* TO: 7.5 s ready timeout */
+	cap |= 1ull << 37; /* CSS: NVM command set */
+	/* MPSMIN = MPSMAX = 0: 4 KiB pages. */
+	return cap;
+}
+
+int tgt_ctrl_property_get(struct tgt_ctrl *ctrl, uint32_t offset, bool eight, uint64_t *value)
+{
+	switch (offset) {
+	case NVME_REG_CAP:
+		if (!eight)
+			return -EINVAL;
+		*value = tgt_ctrl_cap();
+		return 0;
+	case NVME_REG_VS:
+		*value = TGT_VERSION;
+		break;
+	case NVME_REG_CC:
+		*value = ctrl->cc;
+		break;
+	case NVME_REG_CSTS:
+		*value = ctrl->csts;
+		break;
+	default:
+		return -EINVAL;
+	}
+	return eight ? -EINVAL : 0;
+}
+
+int tgt_ctrl_property_set(struct tgt_ctrl *ctrl, uint32_t offset, uint64_t value)
+{
+	uint32_t old = ctrl->cc, cc = (uint32_t)value;
+
+	if (offset != NVME_REG_CC)
+		return -EINVAL;
+	ctrl->cc = cc;
+	if ((cc & NVME_CC_ENABLE) && !(old & NVME_CC_ENABLE)) {
+		/* Only 64-byte SQEs, 16-byte CQEs, 4 KiB pages and the NVM command set exist here. */
+		if (NVME_CC_IOSQES(cc) != 6 || NVME_CC_IOCQES(cc) != 4 || NVME_CC_MPS(cc) != 0 ||
+		    NVME_CC_CSS(cc) != 0) {
+			ctrl->csts = NVME_CSTS_CFS;
+			tr_warn("ctrl %u: host enabled it with unsupported CC %#x", ctrl->cntlid, cc);
+			return 0;
+		}
+		ctrl->csts = NVME_CSTS_RDY;
+	}
+	if (!(cc & NVME_CC_ENABLE) && (old & NVME_CC_ENABLE))
+		ctrl->csts = 0;
+	if ((cc & NVME_CC_SHN_MASK) && !(old & NVME_CC_SHN_MASK)) {
+		/* Nothing is cached in the controller: shutdown is complete at once. */
+		ctrl->csts |= NVME_CSTS_SHST_CMPLT;
+		tr_info("ctrl %u (%s): shutdown by host %s", ctrl->cntlid, ctrl->subsys->nqn, ctrl->hostnqn);
+	}
+	if (!(cc & NVME_CC_SHN_MASK) && (old & NVME_CC_SHN_MASK))
+		ctrl->csts &= ~NVME_CSTS_SHST_MASK;
+	return 0;
+}
+
+/* Control thread: remember the change and wake the admin queue's worker to report it. */
+void tgt_ctrl_ns_changed(struct tgt_ctrl *ctrl, uint32_t nsid)
+{
+	struct tgt_worker *w = NULL;
+
+	pthread_mutex_lock(&ctrl->lock);
+	if (ctrl->nr_changed_ns < NVME_CHANGED_NS_MAX) {
+		bool seen = false;
+
+		for (uint32_t i = 0; i < ctrl->nr_changed_ns; i++)
+			seen |= ctrl->changed_ns[i] == nsid;
+		if (!seen)
+			ctrl->changed_ns[ctrl->nr_changed_ns++] = nsid;
+	} else {
+		ctrl->nr_changed_ns = NVME_CHANGED_NS_MAX + 1;
+	}
+	ctrl->aen_pending = true;
+	if (ctrl->queues[0] && !ctrl->dead)
+		w = ctrl->queues[0]->worker;
+	pthread_mutex_unlock(&ctrl->lock);
+	if (w)
+		tgt_worker_post_aen(w, ctrl);
+}
+
+/* Admin worker: complete a parked AER if an event is due and enabled. */
+void tgt_ctrl_deliver_aens(struct tgt_ctrl *ctrl)
+{
+	struct tgt_cmd *cmd;
+
+	pthread_mutex_lock(&ctrl->lock);
+	if (!ctrl->aen_pending || ctrl->aen_masked || !ctrl->nr_aers || ctrl->dead ||
+	    !(ctrl->aen_cfg & NVME_AEN_CFG_NS_ATTR)) {
+		pthread_mutex_unlock(&ctrl->lock);
+		return;
+	}
+	ctrl->aen_pending = false;
+	ctrl->aen_masked = true;
+	cmd = ctrl->aer_cmds[--ctrl->nr_aers];
+	pthread_mutex_unlock(&ctrl->lock);
+
+	cmd->cqe.result = NVME_AER_RESULT(NVME_AER_TYPE_NOTICE, NVME_AER_NOTICE_NS_CHANGED, NVME_LOG_CHANGED_NS);
+	tr_info("ctrl %u: namespace attribute changed notice sent", ctrl->cntlid);
+	tgt_cmd_complete(cmd, NVME_SC_SUCCESS);
+}

@@ -1,0 +1,246 @@
+/* Fabrics commands: Connect (admin and I/O queues), Property Get/Set and Disconnect.
+ * Connect failures name the offending field (IATTR/IPO), as the NVMe-oF spec asks. */
+#include <stdio.h>
+#include <string.h>
+
+#include "target/cmd.h"
+#include "util/log.h"
+
+#define DISC_DEFAULT_KATO_MS 120000 /* a discovery host that asks for none still gets one */
+
+static uint16_t connect_fail(struct tgt_cmd *cmd, uint16_t status, uint8_t iattr, uint16_t offset)
+{
+	cmd->cqe.result = NVMF_IPO_IATTR(iattr, offset);
+	return status | NVME_SC_DNR;
+}
+
+/* Copy an NQN out of connect data; false if it is not NUL-terminated within its field. */
+static bool nqn_copy(char *dst, const char *src)
+{
+	size_t n = strnlen(src, NVME_NQN_SIZE);
+
+	if (n == NVME_NQN_SIZE || n == 0)
+		return false;
+	memcpy(dst, src, n + 1);
+	return true;
+}
+
+static struct tgt_subsys *connect_find_subsys(struct tgt_queue *q, const char *subnqn)
+{
+	struct tgt_subsys *s;
+
+	if (!strcmp(subnqn, NVME_DISC_SUBSYS_NQN))
+		return tgt->discovery;
+	if (q->listener && q->listener->discovery_only)
+		return NULL;
+	pthread_mutex_lock(&tgt->lock);
+	s = tgt_subsys_find(subnqn);
+	if (s && q->listener && !tgt_subsys_on_port(s, q->listener->portid))
+		s = NULL;
+	pthread_mutex_unlock(&tgt->lock);
+	return s;
+}
+
+static uint16_t connect_admin(struct tgt_cmd *cmd, struct tgt_subsys *s, const struct nvmf_connect_data *d,
+			      const char *hostnqn, uint16_t sqsize, uint32_t kato, bool sqhd_disabled)
+{
+	struct tgt_queue *q = cmd->queue;
+	struct tgt_ctrl *ctrl;
+
+	if (d->cntlid != NVME_CNTLID_DYNAMIC) {
+		tr_warn("%s: Connect asks for static controller %u; only the dynamic model exists", q->peer,
+			d->cntlid);
+		return connect_fail(cmd, NVME_SC_CONNECT_INVALID_PARAM, 1,
+				    offsetof(struct nvmf_connect_data, cntlid));
+	}
+	if (s->discovery && kato == 0)
+		kato = DISC_DEFAULT_KATO_MS;
+	ctrl = tgt_ctrl_create(s, hostnqn, d->hostid, kato, q->listener ? q->listener->portid : 0);
+	if (!ctrl)
+		return NVME_SC_CONNECT_CTRL_BUSY | NVME_SC_DNR;
+	tgt_ctrl_get(ctrl); /* the admin queue's reference */
+	pthread_mutex_lock(&ctrl->lock);
+	ctrl->queues[0] = q;
+	pthread_mutex_unlock(&ctrl->lock);
+	tgt_queue_bind(q, ctrl, 0, (uint16_t)(sqsize + 1), sqhd_disabled);
+	if (!q->cmds) {
+		tgt_ctrl_fatal(ctrl, "out of memory at Connect");
+		return NVME_SC_INTERNAL;
+	}
+	cmd->cqe.result = ctrl->cntlid;
+	tr_info("ctrl %u created: %s controller for %s, host %s from %s, kato %u ms", ctrl->cntlid,
+		s->discovery ? "discovery" : "I/O", s->nqn, hostnqn, q->peer, kato);
+	return NVME_SC_SUCCESS;
+}
+
+static uint16_t connect_io(struct tgt_cmd *cmd, struct tgt_subsys *s, const struct nvmf_connect_data *d,
+			   const char *hostnqn, uint16_t qid, uint16_t sqsize, bool sqhd_disabled)
+{
+	struct tgt_queue *q = cmd->queue;
+	struct tgt_ctrl *ctrl = tgt_ctrl_lookup(s, d->cntlid);
+	uint16_t status = NVME_SC_SUCCESS;
+
+	if (!ctrl) {
+		tr_warn("%s: I/O queue Connect to unknown controller %u of %s", q->peer, d->cntlid, s->nqn);
+		return connect_fail(cmd, NVME_SC_CONNECT_INVALID_PARAM, 1,
+				    offsetof(struct nvmf_connect_data, cntlid));
+	}
+	if (strcmp(ctrl->hostnqn, hostnqn)) {
+		tr_warn("%s: I/O queue Connect to controller %u by another host (%s)", q->peer, ctrl->cntlid,
+			hostnqn);
+		status = connect_fail(cmd, NVME_SC_CONNECT_INVALID_PARAM, 1,
+				      offsetof(struct nvmf_connect_data, hostnqn));
+		goto out;
+	}
+	pthread_mutex_lock(&ctrl->lock);
+	if (ctrl->dead || s->discovery) {
+		status = connect_fail(cmd, NVME_SC_CONNECT_INVALID_PARAM, 1,
+				      offsetof(struct nvmf_connect_data, cntlid));
+	} else if (qid > ctrl->nr_io_queues || ctrl->queues[qid]) {
+		tr_warn("%s: Connect of I/O queue %u, but controller %u has %u queues%s", q->peer, qid,
+			ctrl->cntlid, ctrl->nr_io_queues, ctrl->queues[qid] ? " and that one is taken" : "");
+		status = connect_fail(cmd, NVME_SC_CONNECT_INVALID_PARAM, 0,
+				      offsetof(struct nvmf_connect_command, qid));
+	} else {
+		ctrl->queues[qid] = q;
+	}
+	pthread_mutex_unlock(&ctrl->lock);
+	if (status)
+		goto out;
+	tgt_queue_bind(q, ctrl, qid, (uint16_t)(sqsize + 1), sqhd_disabled);
+	if (!q->cmds) {
+		pthread_mutex_lock(&ctrl->lock);
+		ctrl->queues[qid] = NULL;
+		pthread_mutex_unlock(&ctrl->lock);
+		status = NVME_SC_INTERNAL;
+		goto out;
+	}
+	tr_debug("ctrl %u: I/O queue %u (size %u) connected from %s", ctrl->cntlid, qid, sqsize + 1, q->peer);
+	return NVME_SC_SUCCESS; /* the queue keeps the lookup's reference */
+out:
+	tgt_ctrl_put(ctrl);
+	return status;
+}
+
+static void fabrics_connect(struct tgt_cmd *cmd)
+{
+	const struct nvmf_connect_command *c = (const void *)&cmd->sqe;
+	const struct nvmf_connect_data *d = tgt_cmd_connect_data(cmd);
+	struct tgt_queue *q = cmd->queue;
+	char subnqn[NVME_NQN_SIZE], hostnqn[NVME_NQN_SIZE];
+	struct tgt_subsys *s;
+	uint16_t status;
+
+	if (!d) {
+		status = NVME_SC_SGL_INVALID_DATA | NVME_SC_DNR;
+		goto done;
+	}
+	if (c->recfmt != 0) {
+		status = connect_fail(cmd, NVME_SC_CONNECT_FORMAT, 0, offsetof(struct nvmf_connect_command, recfmt));
+		goto done;
+	}
+	if (!nqn_copy(subnqn, d->subsysnqn)) {
+		status = connect_fail(cmd, NVME_SC_CONNECT_INVALID_PARAM, 1,
+				      offsetof(struct nvmf_connect_data, subsysnqn));
+		goto done;
+	}
+	if (!nqn_copy(hostnqn, d->hostnqn)) {
+		status = connect_fail(cmd, NVME_SC_CONNECT_INVALID_PARAM, 1,
+				      offsetof(struct nvmf_connect_data, hostnqn));
+		goto done;
+	}
+	/* Queue size: at least 2 entries (sqsize is 0-based), at most CAP.MQES + 1. */
+	if (c->sqsize == 0 || c->sqsize >= TGT_MQES) {
+		status = connect_fail(cmd, NVME_SC_CONNECT_INVALID_PARAM, 0,
+				      offsetof(struct nvmf_connect_command, sqsize));
+		goto done;
+	}
+	s = connect_find_subsys(q, subnqn);
+	if (!s) {
+		tr_warn("%s: Connect to unknown subsystem %s (host %s)", q->peer, subnqn, hostnqn);
+		status = connect_fail(cmd, NVME_SC_CONNECT_INVALID_PARAM, 1,
+				      offsetof(struct nvmf_connect_data, subsysnqn));
+		goto done;
+	}
+	pthread_mutex_lock(&s->lock);
+	bool allowed = tgt_subsys_host_allowed(s, hostnqn);
+	pthread_mutex_unlock(&s->lock);
+	if (!allowed) {
+		tr_warn("%s: host %s is not allowed to connect to %s", q->peer, hostnqn, s->nqn);
+		status = connect_fail(cmd, NVME_SC_CONNECT_INVALID_HOST, 1,
+				      offsetof(struct nvmf_connect_data, hostnqn));
+		goto done;
+	}
+	bool sqhd_disabled = c->cattr & NVMF_TREQ_DISABLE_SQFLOW;
+	if (c->qid == 0)
+		status = connect_admin(cmd, s, d, hostnqn, c->sqsize, c->kato, sqhd_disabled);
+	else
+		status = connect_io(cmd, s, d, hostnqn, c->qid, c->sqsize, sqhd_disabled);
+	if (!status)
+		q->rx_framing.max_incapsule = c->qid ? TGT_INLINE_DATA_SIZE : TGT_ADMIN_INLINE_DATA_SIZE;
+done:
+	tgt_cmd_complete(cmd, status);
+}
+
+static void fabrics_property_get(struct tgt_cmd *cmd)
+{
+	const struct nvmf_property_command *p = (const void *)&cmd->sqe;
+	uint64_t value = 0;
+
+	if (tgt_ctrl_property_get(cmd->queue->ctrl, p->offset, p->attrib & 1, &value)) {
+		tgt_cmd_complete(cmd, NVME_SC_INVALID_FIELD | NVME_SC_DNR);
+		return;
+	}
+	cmd->cqe.result = value;
+	tgt_cmd_complete(cmd, NVME_SC_SUCCESS);
+}
+
+static void fabrics_property_set(struct tgt_cmd *cmd)
+{
+	const struct nvmf_property_command *p = (const void *)&cmd->sqe;
+	uint16_t status = NVME_SC_SUCCESS;
+
+	if ((p->attrib & 1) || tgt_ctrl_property_set(cmd->queue->ctrl, p->offset, p->value))
+		status = NVME_SC_INVALID_FIELD | NVME_SC_DNR;
+	tgt_cmd_complete(cmd, status);
+}
+
+static void fabrics_disconnect(struct tgt_cmd *cmd)
+{
+	/* The host closes the connection after our answer; closing first would lose the answer. */
+	tgt_cmd_complete(cmd, NVME_SC_SUCCESS);
+}
+
+uint16_t tgt_parse_fabrics_cmd(struct tgt_cmd *cmd)
+{
+	const struct nvmf_common_command *c = (const void *)&cmd->sqe;
+	struct tgt_queue *q = cmd->queue;
+
+	if (c->fctype == nvmf_type_connect) {
+		if (q->state != TGT_Q_CONNECTING)
+			return NVME_SC_CMD_SEQ_ERROR | NVME_SC_DNR;
+		cmd->execute = fabrics_connect;
+		return 0;
+	}
+	/* Everything else needs a controller, and Property Get/Set only exist on the admin queue. */
+	if (q->state != TGT_Q_LIVE || !q->ctrl)
+		return NVME_SC_CMD_SEQ_ERROR | NVME_SC_DNR;
+	switch (c->fctype) {
+	case nvmf_type_property_get:
+		if (!tgt_queue_is_admin(q))
+			return NVME_SC_INVALID_OPCODE | NVME_SC_DNR;
+		cmd->execute = fabrics_property_get;
+		return 0;
+	case nvmf_type_property_set:
+		if (!tgt_queue_is_admin(q))
+			return NVME_SC_INVALID_OPCODE | NVME_SC_DNR;
+		cmd->execute = fabrics_property_set;
+		return 0;
+	case nvmf_type_disconnect:
+		cmd->execute = fabrics_disconnect;
+		return 0;
+	default:
+		tr_warn("%s: unsupported fabrics command type %#x", q->peer, c->fctype);
+		return NVME_SC_INVALID_OPCODE | NVME_SC_DNR;
+	}
+}

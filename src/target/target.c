@@ -1,0 +1,528 @@
+/* The target as a whole: its registries (subsystems, namespaces, hosts, listeners), worker
+ * start-up and shutdown, and the accept loop that hands connections to workers. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netdb.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <signal.h>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
+
+#include "nvme/identify.h"
+#include "target/cmd.h"
+#include "target/control.h"
+#include "util/log.h"
+
+struct tgt_target *tgt;
+
+uint64_t tgt_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+int tgt_parse_size(const char *s, uint64_t *out)
+{
+	char *end;
+	unsigned long long v;
+	int shift = 0;
+
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno || end == s)
+		return -EINVAL;
+	switch (*end) {
+	case 'k': case 'K': shift = 10; end++; break;
+	case 'm': case 'M': shift = 20; end++; break;
+	case 'g': case 'G': shift = 30; end++; break;
+	case 't': case 'T': shift = 40; end++; break;
+	default: break;
+	}
+	if (*end == 'i' || *end == 'B')
+		end += *end == 'i' && end[1] == 'B' ? 2 : 1;
+	if (*end || (shift && v > (~0ull >> shift)))
+		return -EINVAL;
+	*out = v << shift;
+	return 0;
+}
+
+bool tgt_valid_nqn(const char *nqn)
+{
+	size_t n = strnlen(nqn, NVME_NQN_SIZE);
+
+	/* "nqn.yyyy-mm.reverse-domain:..." or the UUID form; at most 223 bytes by the spec. */
+	return n >= NVME_NQN_MIN_LEN && n <= 223 && !strncmp(nqn, "nqn.", 4);
+}
+
+/* ---- Namespaces ---- */
+
+void tgt_ns_get(struct tgt_ns *ns)
+{
+	atomic_fetch_add_explicit(&ns->refs, 1, memory_order_relaxed);
+}
+
+void tgt_ns_put(struct tgt_ns *ns)
+{
+	if (atomic_fetch_sub_explicit(&ns->refs, 1, memory_order_acq_rel) != 1)
+		return;
+	if (ns->ops)
+		ns->ops->destroy(ns);
+	tr_info("namespace %u (%s) closed", ns->nsid, ns->path);
+	free(ns->path);
+	free(ns);
+}
+
+struct tgt_ns *tgt_ns_open(const char *subnqn, const struct tgt_ns_params *p)
+{
+	struct tgt_ns *ns = calloc(1, sizeof(*ns));
+	uint8_t id[16];
+	int err;
+
+	if (!ns)
+		return NULL;
+	atomic_init(&ns->refs, 1);
+	ns->nsid = p->nsid;
+	ns->readonly = p->readonly;
+	ns->buffered = p->buffered;
+	ns->fd = -1;
+	ns->path = strdup(p->path);
+	if (!ns->path) {
+		free(ns);
+		return NULL;
+	}
+	if (!strncmp(p->path, "mem:", 4)) {
+		uint64_t size;
+
+		err = tgt_parse_size(p->path + 4, &size);
+		if (!err)
+			err = tgt_backend_mem_open(ns, size);
+		ns->lba_shift = p->lba_size == 4096 ? 12 : 9;
+		if (!err && p->lba_size && p->lba_size != 512 && p->lba_size != 4096)
+			err = -EINVAL;
+	} else {
+		err = tgt_backend_file_open(ns, p->path, p);
+	}
+	if (err) {
+		tr_err("namespace %u: cannot open %s: %s", p->nsid, p->path, strerror(-err));
+		free(ns->path);
+		free(ns);
+		errno = -err;
+		return NULL;
+	}
+	ns->nlbas = ns->size >> ns->lba_shift;
+	/* Identifiers derive from NQN + NSID, so they survive restarts unless the config fixes them. */
+	if (p->uuid)
+		memcpy(ns->uuid, p->uuid, 16);
+	else
+		nvme_derive_id(ns->uuid, subnqn, p->nsid, true);
+	if (p->nguid)
+		memcpy(ns->nguid, p->nguid, 16);
+	else
+		nvme_derive_id(ns->nguid, subnqn, p->nsid | 0x80000000u, false);
+	nvme_derive_id(id, subnqn, p->nsid | 0x40000000u, false);
+	memcpy(ns->eui64, id, sizeof(ns->eui64));
+	tr_info("namespace %u: %s backend %s, %llu blocks of %u bytes%s%s", p->nsid, ns->ops->kind, p->path,
+		(unsigned long long)ns->nlbas, 1u << ns->lba_shift, ns->readonly ? ", read-only" : "",
+		ns->buffered && !ns->mem ? ", buffered" : "");
+	return ns;
+}
+
+/* ---- Subsystems ---- */
+
+struct tgt_subsys *tgt_subsys_find(const char *nqn)
+{
+	for (struct tgt_subsys *s = tgt->subsystems; s; s = s->next) {
+		if (!strcmp(s->nqn, nqn))
+			return s;
+	}
+	return NULL;
+}
+
+static void default_serial(const char *nqn, char *out, size_t len)
+{
+	uint8_t id[16];
+
+	nvme_derive_id(id, nqn, 0, false);
+	snprintf(out, len, "%02x%02x%02x%02x%02x%02x%02x%02x%02x%02x", id[0], id[1], id[2], id[3], id[4],
+		 id[5], id[6], id[7], id[8], id[9]);
+}
+
+static struct tgt_subsys *subsys_alloc(const char *nqn, const char *serial, const char *model)
+{
+	struct tgt_subsys *s = calloc(1, sizeof(*s));
+
+	if (!s)
+		return NULL;
+	pthread_mutex_init(&s->lock, NULL);
+	snprintf(s->nqn, sizeof(s->nqn), "%s", nqn);
+	if (serial && *serial)
+		snprintf(s->serial, sizeof(s->serial), "%s", serial);
+	else
+		default_serial(nqn, s->serial, sizeof(s->serial));
+	snprintf(s->model, sizeof(s->model), "%s", model && *model ? model : TGT_DEFAULT_MODEL);
+	s->next_cntlid = 1;
+	s->allow_any_host = true;
+	s->port_mask = ~0u; /* every port, unless a config file links it to some */
+	return s;
+}
+
+struct tgt_subsys *tgt_subsys_create(const char *nqn, const char *serial, const char *model)
+{
+	struct tgt_subsys *s;
+
+	if (!tgt_valid_nqn(nqn) || !strcmp(nqn, NVME_DISC_SUBSYS_NQN)) {
+		errno = EINVAL;
+		return NULL;
+	}
+	pthread_mutex_lock(&tgt->lock);
+	if (tgt_subsys_find(nqn)) {
+		pthread_mutex_unlock(&tgt->lock);
+		errno = EEXIST;
+		return NULL;
+	}
+	s = subsys_alloc(nqn, serial, model);
+	if (s) {
+		struct tgt_subsys **tail = &tgt->subsystems;
+
+		while (*tail)
+			tail = &(*tail)->next;
+		*tail = s;
+		atomic_fetch_add(&tgt->disc_genctr, 1);
+	}
+	pthread_mutex_unlock(&tgt->lock);
+	return s;
+}
+
+bool tgt_subsys_on_port(const struct tgt_subsys *s, uint16_t portid)
+{
+	return portid < 32 && (s->port_mask & (1u << portid));
+}
+
+bool tgt_subsys_host_allowed(struct tgt_subsys *s, const char *hostnqn)
+{
+	if (s->allow_any_host || s->discovery)
+		return true;
+	for (struct tgt_host_entry *h = s->hosts; h; h = h->next) {
+		if (!strcmp(h->nqn, hostnqn))
+			return true;
+	}
+	return false;
+}
+
+int tgt_subsys_allow_host(struct tgt_subsys *s, const char *hostnqn)
+{
+	struct tgt_host_entry *h;
+
+	if (!tgt_valid_nqn(hostnqn))
+		return -EINVAL;
+	pthread_mutex_lock(&s->lock);
+	s->allow_any_host = false;
+	for (h = s->hosts; h && strcmp(h->nqn, hostnqn); h = h->next)
+		;
+	if (!h && (h = calloc(1, sizeof(*h)))) {
+		snprintf(h->nqn, sizeof(h->nqn), "%s", hostnqn);
+		h->next = s->hosts;
+		s->hosts = h;
+	}
+	pthread_mutex_unlock(&s->lock);
+	atomic_fetch_add(&tgt->disc_genctr, 1);
+	return h ? 0 : -ENOMEM;
+}
+
+/* Forbid a host: it loses its listing, and its live controllers go, as a revoked host should. */
+int tgt_subsys_forbid_host(struct tgt_subsys *s, const char *hostnqn)
+{
+	struct tgt_ctrl *victims[64];
+	int n = 0, found = 0;
+
+	pthread_mutex_lock(&s->lock);
+	for (struct tgt_host_entry **pp = &s->hosts; *pp; pp = &(*pp)->next) {
+		if (!strcmp((*pp)->nqn, hostnqn)) {
+			struct tgt_host_entry *h = *pp;
+
+			*pp = h->next;
+			free(h);
+			found = 1;
+			break;
+		}
+	}
+	s->allow_any_host = false;
+	for (struct tgt_ctrl *c = s->ctrls; c && n < 64; c = c->next) {
+		if (!strcmp(c->hostnqn, hostnqn)) {
+			tgt_ctrl_get(c);
+			victims[n++] = c;
+		}
+	}
+	pthread_mutex_unlock(&s->lock);
+	for (int i = 0; i < n; i++) {
+		tgt_ctrl_fatal(victims[i], "host access revoked");
+		tgt_ctrl_put(victims[i]);
+	}
+	atomic_fetch_add(&tgt->disc_genctr, 1);
+	return found || n ? 0 : -ENOENT;
+}
+
+static void notify_ns_change(struct tgt_subsys *s, uint32_t nsid)
+{
+	struct tgt_ctrl *ctrls[256];
+	int n = 0;
+
+	pthread_mutex_lock(&s->lock);
+	for (struct tgt_ctrl *c = s->ctrls; c && n < 256; c = c->next) {
+		tgt_ctrl_get(c);
+		ctrls[n++] = c;
+	}
+	pthread_mutex_unlock(&s->lock);
+	for (int i = 0; i < n; i++) {
+		tgt_ctrl_ns_changed(ctrls[i], nsid);
+		tgt_ctrl_put(ctrls[i]);
+	}
+}
+
+int tgt_subsys_add_ns(struct tgt_subsys *s, const struct tgt_ns_params *params)
+{
+	struct tgt_ns_params p = *params;
+	struct tgt_ns *ns;
+
+	pthread_mutex_lock(&s->lock);
+	if (!p.nsid) {
+		for (p.nsid = 1; p.nsid <= TGT_MAX_NSID && s->ns[p.nsid]; p.nsid++)
+			;
+	}
+	bool taken = p.nsid > TGT_MAX_NSID || s->ns[p.nsid];
+	pthread_mutex_unlock(&s->lock);
+	if (taken)
+		return p.nsid > TGT_MAX_NSID ? -ERANGE : -EEXIST;
+	ns = tgt_ns_open(s->nqn, &p);
+	if (!ns)
+		return -errno;
+	pthread_mutex_lock(&s->lock);
+	if (s->ns[p.nsid]) {
+		pthread_mutex_unlock(&s->lock);
+		tgt_ns_put(ns);
+		return -EEXIST;
+	}
+	s->ns[p.nsid] = ns;
+	atomic_fetch_add_explicit(&s->ns_generation, 1, memory_order_release);
+	pthread_mutex_unlock(&s->lock);
+	notify_ns_change(s, p.nsid);
+	return (int)p.nsid;
+}
+
+int tgt_subsys_remove_ns(struct tgt_subsys *s, uint32_t nsid)
+{
+	struct tgt_ns *ns;
+
+	if (nsid == 0 || nsid > TGT_MAX_NSID)
+		return -ERANGE;
+	pthread_mutex_lock(&s->lock);
+	ns = s->ns[nsid];
+	s->ns[nsid] = NULL;
+	if (ns)
+		atomic_fetch_add_explicit(&s->ns_generation, 1, memory_order_release);
+	pthread_mutex_unlock(&s->lock);
+	if (!ns)
+		return -ENOENT;
+	/* Queues drop their cached references on their next lookup; the backend closes last. */
+	tgt_ns_put(ns);
+	notify_ns_change(s, nsid);
+	tr_info("%s: namespace %u removed", s->nqn, nsid);
+	return 0;
+}
+
+static void subsys_free(struct tgt_subsys *s)
+{
+	for (uint32_t i = 1; i <= TGT_MAX_NSID; i++) {
+		if (s->ns[i])
+			tgt_ns_put(s->ns[i]);
+	}
+	while (s->hosts) {
+		struct tgt_host_entry *h = s->hosts;
+
+		s->hosts = h->next;
+		free(h);
+	}
+	pthread_mutex_destroy(&s->lock);
+	free(s);
+}
+
+/* ---- Listeners ---- */
+
+int tgt_listener_add(const char *addr, const char *port, bool discovery_only, uint16_t portid)
+{
+	struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+				  .ai_flags = AI_PASSIVE | AI_NUMERICHOST | AI_NUMERICSERV };
+	struct addrinfo *res;
+	struct tgt_listener *l;
+	int fd, one = 1, err;
+
+	err = getaddrinfo(addr && *addr ? addr : NULL, port, &hints, &res);
+	if (err) {
+		tr_err("listen %s:%s: %s", addr, port, gai_strerror(err));
+		return -EINVAL;
+	}
+	fd = socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0)
+		goto fail;
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (res->ai_family == AF_INET6)
+		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+	if (bind(fd, res->ai_addr, res->ai_addrlen) || listen(fd, 128))
+		goto fail;
+	l = calloc(1, sizeof(*l));
+	if (!l)
+		goto fail;
+	l->fd = fd;
+	l->portid = portid;
+	l->discovery_only = discovery_only;
+	l->ipv6 = res->ai_family == AF_INET6;
+	memcpy(&l->addr, res->ai_addr, res->ai_addrlen);
+	snprintf(l->traddr, sizeof(l->traddr), "%s", addr && *addr ? addr : "0.0.0.0");
+	snprintf(l->trsvcid, sizeof(l->trsvcid), "%s", port);
+	freeaddrinfo(res);
+	pthread_mutex_lock(&tgt->lock);
+	struct tgt_listener **tail = &tgt->listeners;
+	while (*tail)
+		tail = &(*tail)->next;
+	*tail = l;
+	pthread_mutex_unlock(&tgt->lock);
+	atomic_fetch_add(&tgt->disc_genctr, 1);
+	tr_info("listening on %s%s%s:%s (port id %u%s)", l->ipv6 ? "[" : "", l->traddr, l->ipv6 ? "]" : "",
+		port, portid, discovery_only ? ", discovery only" : "");
+	return 0;
+fail:
+	err = -errno;
+	tr_err("listen %s:%s: %s", addr, port, strerror(errno));
+	if (fd >= 0)
+		close(fd);
+	freeaddrinfo(res);
+	return err;
+}
+
+/* ---- Lifetime ---- */
+
+int tgt_init(int nr_workers)
+{
+	tgt = calloc(1, sizeof(*tgt));
+	if (!tgt)
+		return -ENOMEM;
+	pthread_mutex_init(&tgt->lock, NULL);
+	tgt->discovery = subsys_alloc(NVME_DISC_SUBSYS_NQN, NULL, "Discovery controller");
+	if (!tgt->discovery)
+		return -ENOMEM;
+	tgt->discovery->discovery = true;
+	tgt->nr_workers = nr_workers;
+	tgt->workers = calloc((size_t)nr_workers, sizeof(*tgt->workers));
+	if (!tgt->workers)
+		return -ENOMEM;
+	for (int i = 0; i < nr_workers; i++) {
+		int err = tgt_worker_start(&tgt->workers[i], i);
+
+		if (err) {
+			tr_err("cannot start worker %d: %s", i, strerror(-err));
+			tgt->nr_workers = i;
+			return err;
+		}
+	}
+	return 0;
+}
+
+void tgt_accept(struct tgt_listener *l)
+{
+	for (;;) {
+		int fd = accept4(l->fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+
+		if (fd < 0) {
+			if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+				tr_warn("accept on port %s: %s", l->trsvcid, strerror(errno));
+			return;
+		}
+		/* Round-robin: the host's per-CPU queues spread over the workers. */
+		tgt_worker_post_conn(&tgt->workers[tgt->next_worker++ % (unsigned)tgt->nr_workers], fd, l);
+	}
+}
+
+void tgt_shutdown(void)
+{
+	if (!tgt)
+		return;
+	for (struct tgt_listener *l = tgt->listeners; l; l = l->next)
+		close(l->fd);
+	for (int i = 0; i < tgt->nr_workers; i++)
+		tgt_worker_stop(&tgt->workers[i]);
+	while (tgt->listeners) {
+		struct tgt_listener *l = tgt->listeners;
+
+		tgt->listeners = l->next;
+		free(l);
+	}
+	while (tgt->subsystems) {
+		struct tgt_subsys *s = tgt->subsystems;
+
+		tgt->subsystems = s->next;
+		subsys_free(s);
+	}
+	subsys_free(tgt->discovery);
+	free(tgt->workers);
+	free(tgt->config_path);
+	pthread_mutex_destroy(&tgt->lock);
+	free(tgt);
+	tgt = NULL;
+}
+
+int tgt_run(int ctl_fd)
+{
+	struct epoll_event ev, evs[16];
+	sigset_t mask;
+	int epfd, sfd, stop = 0;
+
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGPIPE);
+	/* Workers inherit this mask, so the signals arrive here and only here. */
+	sfd = signalfd(-1, &mask, SFD_CLOEXEC);
+	epfd = epoll_create1(EPOLL_CLOEXEC);
+	if (sfd < 0 || epfd < 0)
+		return -errno;
+	ev = (struct epoll_event){ .events = EPOLLIN, .data.ptr = NULL };
+	epoll_ctl(epfd, EPOLL_CTL_ADD, sfd, &ev);
+	if (ctl_fd >= 0) {
+		ev = (struct epoll_event){ .events = EPOLLIN, .data.ptr = &ctl_fd };
+		epoll_ctl(epfd, EPOLL_CTL_ADD, ctl_fd, &ev);
+	}
+	for (struct tgt_listener *l = tgt->listeners; l; l = l->next) {
+		ev = (struct epoll_event){ .events = EPOLLIN, .data.ptr = l };
+		epoll_ctl(epfd, EPOLL_CTL_ADD, l->fd, &ev);
+	}
+	tr_info("target ready");
+	while (!stop) {
+		int n = epoll_wait(epfd, evs, 16, -1);
+
+		for (int i = 0; i < n; i++) {
+			if (evs[i].data.ptr == NULL) {
+				struct signalfd_siginfo si;
+
+				if (read(sfd, &si, sizeof(si)) == sizeof(si) && si.ssi_signo != SIGPIPE) {
+					tr_info("%s: stopping", strsignal((int)si.ssi_signo));
+					stop = 1;
+				}
+			} else if (evs[i].data.ptr == &ctl_fd) {
+				tgt_control_serve(ctl_fd);
+			} else {
+				tgt_accept(evs[i].data.ptr);
+			}
+		}
+	}
+	close(epfd);
+	close(sfd);
+	return 0;
+}

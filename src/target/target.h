@@ -1,0 +1,326 @@
+/* The target's objects: subsystems with namespaces and allowed hosts, controllers, TCP queues,
+ * worker threads and listeners, and the functions that connect them. */
+#ifndef TIGHTROPE_TARGET_H
+#define TIGHTROPE_TARGET_H
+
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "nvme/spec.h"
+#include "nvme/tcp_pdu.h"
+
+struct tgt_worker;
+struct tgt_queue;
+struct tgt_ctrl;
+struct tgt_subsys;
+struct tgt_ns;
+struct io_uring;
+
+/* Limits and defaults; the Linux target's values where it has one. */
+#define TGT_MAX_NSID 1024
+#define TGT_MAX_IO_QUEUES 128
+#define TGT_MQES 1024 /* largest queue a host may ask for (CAP.MQES + 1) */
+#define TGT_MDTS 8 /* 2^8 x 4 KiB = 1 MiB per command */
+#define TGT_MAX_XFER (4096u << TGT_MDTS)
+#define TGT_INLINE_DATA_SIZE 16384
+#define TGT_ADMIN_INLINE_DATA_SIZE 8192
+#define TGT_MAXH2CDATA 0x400000
+#define TGT_KAS 10 /* keep-alive granularity: 10 x 100 ms */
+#define TGT_AERL 3 /* up to 4 outstanding AERs */
+#define TGT_DEFAULT_PORT 4420
+#define TGT_DISC_PORT 8009
+#define TGT_DEFAULT_MODEL "tightrope"
+
+/* ---- Backends: one small interface, one file per kind of storage ---- */
+
+enum tgt_io_op { TGT_IO_READ, TGT_IO_WRITE, TGT_IO_FLUSH, TGT_IO_WRITE_ZEROES, TGT_IO_DISCARD };
+
+struct tgt_io {
+	enum tgt_io_op op;
+	bool fua;
+	uint64_t offset; /* bytes */
+	uint64_t len; /* bytes */
+	void *buf; /* data for writes; destination for reads unless the backend maps them */
+	const void *mapped; /* set by a backend that serves a read straight from its memory */
+	uint64_t done_bytes; /* progress across short transfers */
+	struct tgt_ns *ns;
+	void (*complete)(struct tgt_io *io, int err); /* err: 0 or -errno */
+};
+
+struct tgt_backend_ops {
+	const char *kind;
+	/* Start the I/O; completion is always reported through io->complete, maybe inline. */
+	void (*submit)(struct tgt_ns *ns, struct tgt_worker *worker, struct tgt_io *io);
+	void (*destroy)(struct tgt_ns *ns);
+};
+
+/* Open a namespace's storage from a spec: "mem:SIZE", a regular file or a block device. */
+struct tgt_ns_params {
+	const char *path;
+	uint32_t nsid;
+	bool readonly;
+	bool buffered; /* files and block devices: page cache instead of O_DIRECT */
+	uint32_t lba_size; /* 0 = from the device (or 512 for files and RAM) */
+	const uint8_t *uuid; /* NULL = derived from the NQN and NSID */
+	const uint8_t *nguid;
+};
+
+struct tgt_ns {
+	_Atomic int refs;
+	uint32_t nsid;
+	char *path;
+	bool readonly;
+	bool buffered;
+	uint8_t lba_shift;
+	uint64_t nlbas;
+	uint8_t uuid[16];
+	uint8_t nguid[16];
+	uint8_t eui64[8];
+	const struct tgt_backend_ops *ops;
+	void *priv; /* backend state */
+	int fd; /* file/block backends */
+	uint8_t *mem; /* RAM backend */
+	uint64_t size; /* bytes */
+};
+
+int tgt_backend_mem_open(struct tgt_ns *ns, uint64_t size);
+int tgt_backend_file_open(struct tgt_ns *ns, const char *path, const struct tgt_ns_params *p);
+void tgt_backend_file_cqe(struct tgt_worker *w, struct tgt_io *io, int res);
+int tgt_backend_file_zero_fallback(struct tgt_ns *ns, uint64_t off, uint64_t len);
+/* Parse "1G", "512M", "4096" ... into bytes; -EINVAL on junk. */
+int tgt_parse_size(const char *s, uint64_t *out);
+
+struct tgt_ns *tgt_ns_open(const char *subnqn, const struct tgt_ns_params *params);
+void tgt_ns_get(struct tgt_ns *ns);
+void tgt_ns_put(struct tgt_ns *ns);
+
+/* ---- Subsystems ---- */
+
+struct tgt_host_entry {
+	char nqn[NVME_NQN_SIZE];
+	struct tgt_host_entry *next;
+};
+
+struct tgt_subsys {
+	char nqn[NVME_NQN_SIZE];
+	char serial[21];
+	char model[41];
+	bool discovery;
+	bool allow_any_host;
+	pthread_mutex_t lock; /* namespaces, hosts, controllers, ports */
+	struct tgt_host_entry *hosts;
+	struct tgt_ns *ns[TGT_MAX_NSID + 1];
+	_Atomic uint32_t ns_generation; /* bumped on every namespace change, for queue caches */
+	struct tgt_ctrl *ctrls;
+	uint16_t next_cntlid;
+	uint32_t port_mask; /* bit per listener port id that exports this subsystem; 0 = all */
+	struct tgt_subsys *next;
+};
+
+/* ---- Controllers ---- */
+
+struct tgt_ctrl {
+	_Atomic int refs;
+	uint16_t cntlid;
+	struct tgt_subsys *subsys;
+	char hostnqn[NVME_NQN_SIZE];
+	uint8_t hostid[16];
+	uint16_t portid;
+	uint32_t kato_ms;
+	_Atomic uint64_t last_activity_ms; /* any command counts (TBKAS) */
+	pthread_mutex_t lock; /* queues[], dead, changed-namespace list */
+	bool dead;
+	uint16_t nr_io_queues; /* granted by Set Features Number of Queues */
+	struct tgt_queue *queues[TGT_MAX_IO_QUEUES + 1]; /* [0] is the admin queue */
+	/* Registers and features: touched only from the admin queue's worker. */
+	uint32_t cc;
+	uint32_t csts;
+	uint32_t aen_cfg;
+	uint16_t aer_cids[TGT_AERL + 1];
+	struct tgt_cmd *aer_cmds[TGT_AERL + 1];
+	int nr_aers;
+	/* Namespace change notices, filled by control work, drained by the admin worker. */
+	bool aen_masked; /* an event was sent and its log page not yet read */
+	bool aen_pending;
+	uint32_t changed_ns[NVME_CHANGED_NS_MAX];
+	uint32_t nr_changed_ns; /* > NVME_CHANGED_NS_MAX means "more than fit" */
+	uint64_t err_count;
+	struct tgt_ctrl *next;
+};
+
+/* ---- Queues: one TCP connection each ---- */
+
+enum tgt_queue_state {
+	TGT_Q_WAIT_ICREQ,
+	TGT_Q_CONNECTING, /* IC done, waiting for the Fabrics Connect */
+	TGT_Q_LIVE,
+	TGT_Q_CLOSING,
+};
+
+enum tgt_rx_state { TGT_RX_HDR, TGT_RX_PAD, TGT_RX_DATA, TGT_RX_DDGST };
+
+struct tgt_queue_stats {
+	_Atomic uint64_t cmds;
+	_Atomic uint64_t read_cmds;
+	_Atomic uint64_t write_cmds;
+	_Atomic uint64_t read_bytes;
+	_Atomic uint64_t write_bytes;
+	_Atomic uint64_t errors;
+	_Atomic uint32_t inflight;
+};
+
+struct tgt_cmd;
+struct tgt_tx;
+
+struct tgt_queue {
+	int fd;
+	struct tgt_worker *worker;
+	struct tgt_listener *listener;
+	char peer[64];
+	char local_addr[64];
+	char local_port[8];
+	bool local_ipv6;
+	enum tgt_queue_state state;
+	uint16_t qid;
+	uint16_t size; /* entries (sqsize + 1) */
+	bool sqhd_disabled;
+	uint16_t sqhd;
+	struct tgt_ctrl *ctrl;
+	struct nvmf_tcp_framing rx_framing; /* what we accept */
+	struct nvmf_tcp_framing tx_framing; /* what we send */
+	uint32_t maxr2t;
+
+	/* Receive state machine. */
+	enum tgt_rx_state rx_state;
+	uint8_t rx_hdr[NVME_TCP_MAX_HLEN + NVME_TCP_DIGEST_LEN];
+	uint32_t rx_have;
+	struct nvmf_tcp_pdu_layout rx_layout;
+	uint32_t rx_left; /* bytes left in the current RX_PAD/RX_DATA/RX_DDGST step */
+	uint8_t *rx_dst; /* where data goes (NULL = discard) */
+	struct tgt_cmd *rx_cmd;
+	uint32_t rx_crc;
+	uint8_t rx_ddgst[NVME_TCP_DIGEST_LEN];
+	uint8_t *rxbuf;
+	uint32_t rxbuf_len, rxbuf_pos;
+
+	/* Command slots: one before Connect, `size` after it. */
+	struct tgt_cmd *boot_cmd;
+	struct tgt_cmd *cmds;
+	struct tgt_cmd *free_cmds;
+
+	/* Namespace cache, refreshed when the subsystem's generation moves. */
+	uint32_t ns_generation;
+	struct tgt_ns *ns_cache[TGT_MAX_NSID + 1];
+
+	/* Send batching. */
+	struct tgt_tx *tx;
+	bool tx_dirty; /* on the worker's flush list */
+	bool want_pollout;
+	struct tgt_queue *flush_next;
+
+	/* Queue-level PDUs we send: the ICResp and a C2HTermReq with the offending header. */
+	struct nvme_tcp_icresp_pdu icresp;
+	uint8_t term_pdu[sizeof(struct nvme_tcp_term_pdu) + NVME_TCP_TERM_MAX_DATA];
+
+	struct tgt_queue_stats stats;
+	int refs; /* 1 + backend I/Os in flight; worker-local */
+	struct tgt_queue *prev, *next; /* worker's list */
+};
+
+/* ---- Listeners and the target as a whole ---- */
+
+struct tgt_listener {
+	int fd;
+	uint16_t portid;
+	struct sockaddr_storage addr;
+	char traddr[64];
+	char trsvcid[8];
+	bool ipv6;
+	bool discovery_only;
+	struct tgt_listener *next;
+};
+
+struct tgt_msg;
+
+struct tgt_worker {
+	int id;
+	pthread_t thread;
+	int epfd;
+	int evfd; /* mailbox doorbell */
+	pthread_mutex_t mbox_lock;
+	struct tgt_msg *mbox;
+	struct io_uring *ring; /* file/block backends; NULL until first needed */
+	int ring_evfd;
+	unsigned ring_pending; /* SQEs prepared but not yet submitted */
+	unsigned ring_inflight; /* SQEs whose completion has not been reaped */
+	struct tgt_queue *queues;
+	struct tgt_queue *flush_list;
+	_Atomic bool stopping;
+	uint8_t *discard; /* scratch for data we must drain */
+};
+
+struct tgt_target {
+	pthread_mutex_t lock; /* the subsystem list and listeners */
+	struct tgt_subsys *subsystems;
+	struct tgt_subsys *discovery;
+	struct tgt_listener *listeners;
+	struct tgt_worker *workers;
+	int nr_workers;
+	unsigned next_worker;
+	_Atomic uint32_t disc_genctr;
+	char *config_path;
+};
+
+extern struct tgt_target *tgt;
+
+/* target.c: the target's lifetime and registries. */
+int tgt_init(int nr_workers);
+void tgt_shutdown(void);
+uint64_t tgt_now_ms(void);
+struct tgt_subsys *tgt_subsys_create(const char *nqn, const char *serial, const char *model);
+struct tgt_subsys *tgt_subsys_find(const char *nqn); /* caller holds tgt->lock */
+int tgt_subsys_add_ns(struct tgt_subsys *s, const struct tgt_ns_params *params);
+int tgt_subsys_remove_ns(struct tgt_subsys *s, uint32_t nsid);
+int tgt_subsys_allow_host(struct tgt_subsys *s, const char *hostnqn);
+int tgt_subsys_forbid_host(struct tgt_subsys *s, const char *hostnqn);
+bool tgt_subsys_host_allowed(struct tgt_subsys *s, const char *hostnqn); /* caller holds s->lock */
+bool tgt_subsys_on_port(const struct tgt_subsys *s, uint16_t portid);
+int tgt_listener_add(const char *addr, const char *port, bool discovery_only, uint16_t portid);
+bool tgt_valid_nqn(const char *nqn);
+
+/* ctrl.c: controller lifetime, registers, keep-alive and async events. */
+struct tgt_ctrl *tgt_ctrl_create(struct tgt_subsys *s, const char *hostnqn, const uint8_t *hostid,
+				 uint32_t kato_ms, uint16_t portid);
+struct tgt_ctrl *tgt_ctrl_lookup(struct tgt_subsys *s, uint16_t cntlid);
+void tgt_ctrl_get(struct tgt_ctrl *ctrl);
+void tgt_ctrl_put(struct tgt_ctrl *ctrl);
+void tgt_ctrl_fatal(struct tgt_ctrl *ctrl, const char *why);
+void tgt_ctrl_touch(struct tgt_ctrl *ctrl);
+uint64_t tgt_ctrl_cap(void);
+int tgt_ctrl_property_get(struct tgt_ctrl *ctrl, uint32_t offset, bool eight, uint64_t *value);
+int tgt_ctrl_property_set(struct tgt_ctrl *ctrl, uint32_t offset, uint64_t value);
+void tgt_ctrl_ns_changed(struct tgt_ctrl *ctrl, uint32_t nsid);
+void tgt_ctrl_deliver_aens(struct tgt_ctrl *ctrl);
+void tgt_ctrl_check_keep_alive(struct tgt_ctrl *ctrl, uint64_t now_ms);
+
+/* tcp.c: the NVMe/TCP queue. */
+void tgt_queue_start(struct tgt_worker *w, int fd, struct tgt_listener *l);
+void tgt_queue_on_event(struct tgt_queue *q, uint32_t events);
+void tgt_queue_flush(struct tgt_queue *q);
+void tgt_queue_close(struct tgt_queue *q, const char *why);
+void tgt_queue_put(struct tgt_queue *q);
+bool tgt_queue_is_admin(const struct tgt_queue *q);
+
+/* worker.c */
+int tgt_worker_start(struct tgt_worker *w, int id);
+void tgt_worker_stop(struct tgt_worker *w);
+void tgt_worker_post_conn(struct tgt_worker *w, int fd, struct tgt_listener *l);
+void tgt_worker_post_aen(struct tgt_worker *w, struct tgt_ctrl *ctrl);
+struct io_uring *tgt_worker_ring(struct tgt_worker *w);
+void tgt_worker_mark_flush(struct tgt_worker *w, struct tgt_queue *q);
+
+#endif

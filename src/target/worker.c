@@ -1,0 +1,269 @@
+/* Worker threads: each owns an epoll set of queues, an io_uring for file backends and a mailbox
+ * through which the listener hands over connections and control work posts events. */
+#include <errno.h>
+#include <liburing.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include "target/cmd.h"
+#include "util/log.h"
+
+#define RING_ENTRIES 256
+#define TICK_MS 100 /* keep-alive checks run at least this often */
+
+enum tgt_msg_kind { TGT_MSG_CONN, TGT_MSG_AEN };
+
+struct tgt_msg {
+	enum tgt_msg_kind kind;
+	int fd;
+	struct tgt_listener *listener;
+	struct tgt_ctrl *ctrl;
+	struct tgt_msg *next;
+};
+
+/* epoll cookies for the two non-queue descriptors; queues use their own pointer. */
+static char mbox_cookie, ring_cookie;
+
+static void post(struct tgt_worker *w, struct tgt_msg *m)
+{
+	uint64_t one = 1;
+
+	pthread_mutex_lock(&w->mbox_lock);
+	m->next = w->mbox;
+	w->mbox = m;
+	pthread_mutex_unlock(&w->mbox_lock);
+	if (write(w->evfd, &one, sizeof(one)) < 0)
+		tr_err("worker %d: cannot ring its doorbell: %s", w->id, strerror(errno));
+}
+
+void tgt_worker_post_conn(struct tgt_worker *w, int fd, struct tgt_listener *l)
+{
+	struct tgt_msg *m = calloc(1, sizeof(*m));
+
+	if (!m) {
+		close(fd);
+		return;
+	}
+	m->kind = TGT_MSG_CONN;
+	m->fd = fd;
+	m->listener = l;
+	post(w, m);
+}
+
+void tgt_worker_post_aen(struct tgt_worker *w, struct tgt_ctrl *ctrl)
+{
+	struct tgt_msg *m = calloc(1, sizeof(*m));
+
+	if (!m)
+		return;
+	tgt_ctrl_get(ctrl);
+	m->kind = TGT_MSG_AEN;
+	m->ctrl = ctrl;
+	post(w, m);
+}
+
+static void drain_mbox(struct tgt_worker *w)
+{
+	struct tgt_msg *m, *rev = NULL;
+	uint64_t v;
+
+	if (read(w->evfd, &v, sizeof(v)) < 0 && errno != EAGAIN)
+		tr_err("worker %d: mailbox read: %s", w->id, strerror(errno));
+	pthread_mutex_lock(&w->mbox_lock);
+	m = w->mbox;
+	w->mbox = NULL;
+	pthread_mutex_unlock(&w->mbox_lock);
+	/* Posted newest-first; handle in arrival order. */
+	while (m) {
+		struct tgt_msg *next = m->next;
+
+		m->next = rev;
+		rev = m;
+		m = next;
+	}
+	while ((m = rev)) {
+		rev = m->next;
+		if (m->kind == TGT_MSG_CONN) {
+			if (atomic_load(&w->stopping))
+				close(m->fd);
+			else
+				tgt_queue_start(w, m->fd, m->listener);
+		} else {
+			tgt_ctrl_deliver_aens(m->ctrl);
+			tgt_ctrl_put(m->ctrl);
+		}
+		free(m);
+	}
+}
+
+struct io_uring *tgt_worker_ring(struct tgt_worker *w)
+{
+	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = &ring_cookie };
+	struct io_uring *ring;
+
+	if (w->ring)
+		return w->ring;
+	/* Created on first use, so a RAM-only target never pays for it. */
+	ring = calloc(1, sizeof(*ring));
+	if (!ring)
+		return NULL;
+	if (io_uring_queue_init(RING_ENTRIES, ring, 0)) {
+		free(ring);
+		return NULL;
+	}
+	w->ring_evfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (w->ring_evfd < 0 || io_uring_register_eventfd(ring, w->ring_evfd) ||
+	    epoll_ctl(w->epfd, EPOLL_CTL_ADD, w->ring_evfd, &ev)) {
+		tr_err("worker %d: cannot set up io_uring completion events", w->id);
+		if (w->ring_evfd >= 0)
+			close(w->ring_evfd);
+		io_uring_queue_exit(ring);
+		free(ring);
+		return NULL;
+	}
+	w->ring = ring;
+	return ring;
+}
+
+static void reap_ring(struct tgt_worker *w)
+{
+	struct io_uring_cqe *cqes[64];
+	uint64_t v;
+	unsigned n;
+
+	if (read(w->ring_evfd, &v, sizeof(v)) < 0 && errno != EAGAIN)
+		return;
+	while ((n = io_uring_peek_batch_cqe(w->ring, cqes, 64)) > 0) {
+		for (unsigned i = 0; i < n; i++) {
+			struct tgt_io *io = io_uring_cqe_get_data(cqes[i]);
+			int res = cqes[i]->res;
+
+			io_uring_cqe_seen(w->ring, cqes[i]);
+			w->ring_inflight--;
+			tgt_backend_file_cqe(w, io, res);
+		}
+	}
+}
+
+void tgt_worker_mark_flush(struct tgt_worker *w, struct tgt_queue *q)
+{
+	q->tx_dirty = true;
+	q->flush_next = w->flush_list;
+	w->flush_list = q;
+}
+
+/* One batch of sends per queue per loop turn: many completions leave in one sendmsg. */
+static void flush_all(struct tgt_worker *w)
+{
+	while (w->flush_list) {
+		struct tgt_queue *q = w->flush_list;
+
+		w->flush_list = q->flush_next;
+		q->tx_dirty = false;
+		q->refs++;
+		tgt_queue_flush(q);
+		tgt_queue_put(q);
+	}
+}
+
+static void check_keep_alives(struct tgt_worker *w)
+{
+	uint64_t now = tgt_now_ms();
+
+	for (struct tgt_queue *q = w->queues; q; q = q->next) {
+		if (q->ctrl && tgt_queue_is_admin(q) && q->state == TGT_Q_LIVE)
+			tgt_ctrl_check_keep_alive(q->ctrl, now);
+	}
+}
+
+static void *worker_main(void *arg)
+{
+	struct tgt_worker *w = arg;
+	struct epoll_event evs[64];
+	uint64_t last_tick = tgt_now_ms();
+
+	while (!atomic_load(&w->stopping)) {
+		int n;
+
+		if (w->ring && w->ring_pending) {
+			io_uring_submit(w->ring);
+			w->ring_pending = 0;
+		}
+		n = epoll_wait(w->epfd, evs, 64, TICK_MS);
+		if (n < 0 && errno != EINTR) {
+			tr_err("worker %d: epoll_wait: %s", w->id, strerror(errno));
+			break;
+		}
+		for (int i = 0; i < n; i++) {
+			void *p = evs[i].data.ptr;
+
+			if (p == &mbox_cookie)
+				drain_mbox(w);
+			else if (p == &ring_cookie)
+				reap_ring(w);
+			else
+				tgt_queue_on_event(p, evs[i].events);
+		}
+		flush_all(w);
+		if (tgt_now_ms() - last_tick >= TICK_MS) {
+			last_tick = tgt_now_ms();
+			check_keep_alives(w);
+		}
+	}
+	return NULL;
+}
+
+int tgt_worker_start(struct tgt_worker *w, int id)
+{
+	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = &mbox_cookie };
+
+	w->id = id;
+	w->ring_evfd = -1;
+	pthread_mutex_init(&w->mbox_lock, NULL);
+	w->epfd = epoll_create1(EPOLL_CLOEXEC);
+	w->evfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (w->epfd < 0 || w->evfd < 0 || epoll_ctl(w->epfd, EPOLL_CTL_ADD, w->evfd, &ev))
+		return -errno;
+	return -pthread_create(&w->thread, NULL, worker_main, w);
+}
+
+/* Stop the loop, then close what is left: in-flight backend I/O is waited for. */
+void tgt_worker_stop(struct tgt_worker *w)
+{
+	uint64_t one = 1;
+
+	atomic_store(&w->stopping, true);
+	if (write(w->evfd, &one, sizeof(one)) < 0)
+		tr_debug("worker %d: doorbell: %s", w->id, strerror(errno));
+	pthread_join(w->thread, NULL);
+	while (w->queues)
+		tgt_queue_close(w->queues, "target shutting down");
+	if (w->ring) {
+		/* Backend I/O still in flight completes into queues that wait for it. */
+		while (io_uring_sq_ready(w->ring) || w->ring_pending) {
+			io_uring_submit(w->ring);
+			w->ring_pending = 0;
+		}
+		struct io_uring_cqe *cqe;
+		while (io_uring_peek_cqe(w->ring, &cqe) == 0 || w->ring_inflight) {
+			if (io_uring_wait_cqe(w->ring, &cqe))
+				break;
+			struct tgt_io *io = io_uring_cqe_get_data(cqe);
+			int res = cqe->res;
+
+			io_uring_cqe_seen(w->ring, cqe);
+			w->ring_inflight--;
+			tgt_backend_file_cqe(w, io, res);
+		}
+		io_uring_queue_exit(w->ring);
+		free(w->ring);
+		close(w->ring_evfd);
+	}
+	drain_mbox(w);
+	close(w->evfd);
+	close(w->epfd);
+	pthread_mutex_destroy(&w->mbox_lock);
+}
