@@ -1,0 +1,113 @@
+#!/usr/bin/env bash
+# Interop: the real Linux kernel NVMe/TCP host (QEMU VM from ../shared/interop) against
+# `tightrope target` with a RAM and a file namespace: discover, connect with several I/O queues,
+# nvme list, data written by the kernel read back (and checked in our backing file), namespace
+# add/remove seen through AENs, disconnect-all leaves no controller; the capture must decode cleanly.
+# usage: kernel_host.sh TIGHTROPE_BINARY [plain|digest]
+set -euo pipefail
+bin=$(realpath "$1")
+mode=${2:-plain}
+here=$(cd "$(dirname "$0")" && pwd)
+interop=${NVME_INTEROP_DIR:-$(cd "$here/../../.." && pwd)/shared/interop}
+[[ -x $interop/vm-kernel-host.sh ]] || { echo "FAIL: no interop harness at $interop"; exit 1; }
+work=$(mktemp -d /tmp/tightrope-kh.XXXXXX)
+nqn=nqn.2026-11.io.tightrope:interop
+sock=$work/ctl.sock
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+pass=0 failn=0
+ok() { echo "PASS $*"; pass=$((pass + 1)); }
+bad() { echo "FAIL $*"; failn=$((failn + 1)); }
+ctl() { "$bin" ctl -S "$sock" "$@"; }
+tgt_pid= cap_pid= watch_pid=
+cleanup() {
+  [[ -n $watch_pid ]] && kill "$watch_pid" 2>/dev/null || true
+  [[ -n $cap_pid ]] && kill -INT "$cap_pid" 2>/dev/null && wait "$cap_pid" 2>/dev/null || true
+  [[ -n $tgt_pid ]] && kill -TERM "$tgt_pid" 2>/dev/null && wait "$tgt_pid" 2>/dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+truncate -s 64M "$work/ns2.img"
+"$bin" target -l "127.0.0.1:$port" -n "$nqn" --serial TRINTEROP0001 -N mem:128M -N "$work/ns2.img" \
+  -S "$sock" -w 2 >"$work/target.log" 2>&1 &
+tgt_pid=$!
+for _ in $(seq 50); do [[ -S $sock ]] && break; sleep 0.1; done
+[[ -S $sock ]] || { cat "$work/target.log"; echo "FAIL target did not start"; exit 1; }
+
+command -v tshark >/dev/null || DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends tshark >/dev/null
+tshark -i lo -f "tcp port $port" -F pcap -w "$work/cap.pcap" -q -a duration:600 2>"$work/tshark.log" &
+cap_pid=$!
+sleep 2
+
+# Watch from our side: once the kernel's I/O controller is up, record its queues, then add and
+# later remove namespace 3 so the guest can check that AENs reach it.
+(
+  set +e
+  for _ in $(seq 600); do
+    n=$(ctl -o json list | python3 -c '
+import json,sys
+d=json.load(sys.stdin)
+print(max([len(c["queues"]) for s in d["subsystems"] if s["nqn"]==sys.argv[1] for c in s["controllers"]] or [0]))' "$nqn")
+    if [[ ${n:-0} -ge 3 ]]; then
+      echo "$n" >"$work/queues"
+      sleep 1
+      ctl add-ns "$nqn" mem:32M --nsid 3 >"$work/addns.log" 2>&1
+      sleep 4
+      ctl remove-ns "$nqn" 3 >>"$work/addns.log" 2>&1
+      exit 0
+    fi
+    sleep 0.1
+  done
+) &
+watch_pid=$!
+
+opts=""
+[[ $mode == digest ]] && opts="--hdr-digest --data-digest"
+guest="$work/guest.sh"
+{ echo "EXPECT_SERIAL=TRINTEROP0001"; cat "$here/kernel_host_guest.sh"; } >"$guest"
+vmlog=$work/vm.log
+if NVME_INTEROP_CONNECT_OPTS="$opts" NVME_INTEROP_TIMEOUT=240 NVME_INTEROP_LOG="$work/console.log" \
+  "$interop/vm-kernel-host.sh" "$port" "$nqn" "$guest" >"$vmlog" 2>&1; then
+  ok "kernel host ($mode): discover, connect, list, 8 MiB O_DIRECT data test, disconnect-all"
+else
+  bad "kernel host ($mode): $(grep -E 'RESULT=|GUEST-FAIL' "$vmlog" | tail -2 | tr '\n' ' ')"
+  tail -40 "$vmlog"
+fi
+grep -q 'subnqn: *'"$nqn" "$vmlog" && ok "nvme discover lists $nqn" || bad "discover output lacks $nqn"
+grep -q "GUEST: queue_count=" "$vmlog" && ok "$(grep -o 'queue_count=[0-9]*' "$vmlog") (admin + I/O queues)" || bad "no queue count"
+grep -q "GUEST: file namespace data OK" "$vmlog" && ok "file namespace data test in the guest" || bad "file namespace data test"
+grep -q "GUEST: namespace 3 appeared" "$vmlog" && ok "namespace added on the target appeared on the kernel host (AEN)" || bad "namespace add not seen by the kernel host"
+grep -q "GUEST: namespace 3 disappeared" "$vmlog" && ok "namespace removed on the target disappeared from the kernel host" || bad "namespace removal not seen"
+[[ -s $work/queues && $(cat "$work/queues") -ge 3 ]] && ok "control socket saw $(cat "$work/queues") queues on the kernel's controller" || bad "control socket never saw >= 3 queues"
+
+# What the kernel wrote through the file namespace must be in our backing file, byte for byte.
+want=824ee81bde5a619227123b16ac64ecb5443753ea48c2f04054506b9bcaf1d14b
+got=$(head -c $((8 << 20)) "$work/ns2.img" | sha256sum | cut -d' ' -f1)
+[[ $got == "$want" ]] && ok "backing file holds the kernel's 8 MiB pattern" || bad "backing file sha256 $got != $want"
+
+# disconnect-all must leave no controller on the target.
+left=1
+for _ in $(seq 30); do
+  left=$(ctl -o json list | python3 -c 'import json,sys; print(sum(len(s["controllers"]) for s in json.load(sys.stdin)["subsystems"]))')
+  [[ $left == 0 ]] && break
+  sleep 0.1
+done
+[[ $left == 0 ]] && ok "no controller left on the target after disconnect-all" || bad "$left controller(s) left after disconnect-all"
+
+sleep 1
+kill -INT "$cap_pid"; wait "$cap_pid" 2>/dev/null || true; cap_pid=
+if "$interop/pcap-check.sh" "$work/cap.pcap" "$port" >"$work/pcap.log" 2>&1; then
+  ok "pcap-check ($mode): $(tail -3 "$work/pcap.log" | tr "\n" " " | head -c 300)"
+else
+  bad "pcap-check ($mode)"; cat "$work/pcap.log"
+fi
+if [[ $mode == digest ]]; then
+  grep -qiE 'digests? .*good' "$work/pcap.log" && ! grep -qiE '[1-9][0-9]* bad' "$work/pcap.log" &&
+    ok "Wireshark verified header and data digests" || { bad "digest check in capture"; cat "$work/pcap.log"; }
+fi
+
+kill -TERM "$tgt_pid"; rc=0; wait "$tgt_pid" || rc=$?; tgt_pid=
+[[ $rc == 0 ]] && ok "target exits 0 on SIGTERM" || bad "target exit status $rc on SIGTERM"
+grep -q "GUEST-OK\|RESULT=PASS" "$vmlog" || { echo "--- target log"; tail -30 "$work/target.log"; }
+echo "$pass passed, $failn failed"
+((failn == 0))
