@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Install the Debian packages tightrope needs to build and test, if any are missing.
+# usage: scripts/deps.sh [build|test]   (test adds clang's fuzzer runtime, tshark, python3)
+set -euo pipefail
+want=(gcc meson ninja-build pkg-config liburing-dev libisal-dev libjson-c-dev libcmocka-dev)
+[[ ${1:-build} == test ]] && want+=(clang libclang-rt-14-dev python3 tshark)
+missing=()
+for p in "${want[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+((${#missing[@]} == 0)) && exit 0
+echo "deps: installing ${missing[*]}" >&2
+[[ $(id -u) == 0 ]] || { echo "deps: need root to apt-get install ${missing[*]}" >&2; exit 1; }
+export DEBIAN_FRONTEND=noninteractive
+apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null 2>&1 ||
+  { apt-get update -qq >/dev/null && apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null; }

@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# The whole test suite: unit tests (plain and ASan+UBSan builds), bounded fuzzing of every
+# network parser, raw-socket integration tests and the Linux kernel interop tests.
+# usage: tests/run.sh [--quick]   (--quick skips fuzzing and the kernel VM tests)
+set -uo pipefail
+cd "$(dirname "$0")/.."
+quick=0
+[[ ${1:-} == --quick ]] && quick=1
+FUZZ_SECONDS=${FUZZ_SECONDS:-30}
+scripts/deps.sh test || exit 1
+
+pass=0 fail=0 failed=()
+step() { echo; echo "=== $*"; }
+record() { # record NAME RC
+  if [[ $2 == 0 ]]; then pass=$((pass + 1)); echo "--- ok: $1"; else fail=$((fail + 1)); failed+=("$1"); echo "--- FAILED: $1"; fi
+}
+build() { # build DIR [meson options...]
+  local dir=$1; shift
+  [[ -f $dir/build.ninja ]] || meson setup "$dir" "$@" >/dev/null || return 1
+  ninja -C "$dir" >/dev/null || ninja -C "$dir"
+}
+
+step "build (debugoptimized)"
+build build; record "build" $?
+step "build (AddressSanitizer + UndefinedBehaviorSanitizer)"
+build build-asan -Db_sanitize=address,undefined -Db_lundef=false; record "build-asan" $?
+export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
+
+step "unit tests"
+meson test -C build --suite unit --print-errorlogs; record "unit" $?
+step "unit tests under ASan+UBSan"
+meson test -C build-asan --suite unit --print-errorlogs; record "unit-asan" $?
+
+if ((!quick)); then
+  step "fuzzing (${FUZZ_SECONDS}s per harness)"
+  CC=clang build build-fuzz -Dfuzz=true -Dtests=false; record "build-fuzz" $?
+  for f in build-fuzz/tests/fuzz/fuzz_*; do
+    [[ -x $f && ! -d $f ]] || continue
+    mkdir -p build-fuzz/corpus/"${f##*/}"
+    "$f" -max_total_time="$FUZZ_SECONDS" -print_final_stats=0 build-fuzz/corpus/"${f##*/}" >build-fuzz/"${f##*/}".log 2>&1
+    rc=$?; tail -2 build-fuzz/"${f##*/}".log; record "${f##*/}" $rc
+  done
+fi
+
+bin=build-asan/src/tightrope
+step "bad input from raw clients (ASan target)"
+python3 tests/integration/bad_input.py "$bin"; record "bad_input" $?
+step "keep-alive expiry (ASan target)"
+python3 tests/integration/keep_alive.py "$bin"; record "keep_alive" $?
+
+if ((!quick)); then
+  step "Linux kernel host (QEMU) against tightrope target (ASan)"
+  tests/integration/kernel_host.sh "$bin" plain; record "kernel_host_plain" $?
+  step "Linux kernel host with header and data digests"
+  tests/integration/kernel_host.sh "$bin" digest; record "kernel_host_digest" $?
+fi
+
+echo
+((fail)) && echo "failed: ${failed[*]}"
+echo "$pass passed, $fail failed"
+((fail == 0))
