@@ -43,6 +43,8 @@ if ((!quick)); then
 fi
 
 bin=build-asan/src/tightrope
+step "command line, config file and control socket (ASan target)"
+tests/integration/target_cli.sh "$bin"; record "target_cli" $?
 step "bad input from raw clients (ASan target)"
 python3 tests/integration/bad_input.py "$bin"; record "bad_input" $?
 step "keep-alive expiry (ASan target)"

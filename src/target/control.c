@@ -184,6 +184,7 @@ static struct tgt_subsys *subsys_arg(json_object *req, const char **error)
 static json_object *handle(json_object *req)
 {
 	const char *cmd = str_arg(req, "cmd"), *error = NULL;
+	static char msg[512];
 	json_object *reply = NULL;
 	struct tgt_subsys *s;
 	int err = 0;
@@ -204,10 +205,20 @@ static json_object *handle(json_object *req)
 			reply = json_object_new_object();
 			json_object_object_add(reply, "nsid", json_object_new_int(err));
 			err = 0;
+		} else if (err == -EEXIST) {
+			error = "that nsid is already in use";
+		} else if (err == -ERANGE) {
+			error = "nsid out of range (1..1024)";
+		} else if (err < 0) {
+			snprintf(msg, sizeof(msg), "cannot open %s: %s", p.path,
+				 err == -EINVAL ? "bad size or unsupported block size" : strerror(-err));
+			error = msg;
 		}
 	} else if (!strcmp(cmd, "remove-ns")) {
 		if ((s = subsys_arg(req, &error)))
 			err = tgt_subsys_remove_ns(s, (uint32_t)int_arg(req, "nsid", 0));
+		if (err == -ENOENT || err == -ERANGE)
+			error = "no namespace with that nsid";
 	} else if (!strcmp(cmd, "allow-host") || !strcmp(cmd, "forbid-host")) {
 		const char *host = str_arg(req, "host");
 
@@ -215,6 +226,10 @@ static json_object *handle(json_object *req)
 			error = "missing \"host\"";
 		else if (s)
 			err = cmd[0] == 'a' ? tgt_subsys_allow_host(s, host) : tgt_subsys_forbid_host(s, host);
+		if (err == -EINVAL)
+			error = "not a valid host NQN";
+		else if (err == -ENOENT)
+			error = "that host is neither allowed nor connected";
 	} else if (!strcmp(cmd, "save")) {
 		const char *path = str_arg(req, "path");
 

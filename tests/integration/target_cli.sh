@@ -1,0 +1,150 @@
+#!/usr/bin/env bash
+# `tightrope target` and `tightrope ctl` from the outside: command-line and config-file errors are
+# clear, an nvmetcli-format config loads and saves back identically, the control socket adds and
+# removes namespaces and hosts, and IPv6 listeners answer.
+# usage: target_cli.sh TIGHTROPE_BINARY
+set -uo pipefail
+bin=$(realpath "$1")
+work=$(mktemp -d /tmp/tightrope-cli.XXXXXX)
+pass=0 failn=0 pids=()
+ok() { echo "PASS $*"; pass=$((pass + 1)); }
+bad() { echo "FAIL $*"; failn=$((failn + 1)); }
+cleanup() { for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null; wait "$p" 2>/dev/null; done; rm -rf "$work"; }
+trap cleanup EXIT
+freeport() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+# expect_error NAME PATTERN ARGS...: the target must refuse to start, saying PATTERN on stderr.
+expect_error() {
+  local name=$1 pat=$2; shift 2
+  timeout 10 "$bin" target -S none "$@" >"$work/out" 2>&1
+  local rc=$?
+  if [[ $rc != 0 && $rc != 124 ]] && grep -qi -- "$pat" "$work/out"; then
+    ok "refuses $name: $(grep -i -m1 -- "$pat" "$work/out" | sed 's/^.*tightrope [a-z]*: //' | head -c 120)"
+  else
+    bad "$name: rc=$rc, output: $(head -c 300 "$work/out")"
+  fi
+}
+p=$(freeport)
+expect_error "a bad RAM size" "--ns mem:12XB" -l 127.0.0.1:$p -N mem:12XB
+expect_error "an unknown namespace option" "--ns mem:1M,fast" -l 127.0.0.1:$p -N mem:1M,fast
+expect_error "a missing backing file" "cannot open /nonexistent" -l 127.0.0.1:$p -N /nonexistent/disk.img
+expect_error "a bad subsystem NQN" "not a valid NQN" -l 127.0.0.1:$p -n box1 -N mem:1M
+expect_error "the discovery NQN as a subsystem" "not a valid NQN" -l 127.0.0.1:$p -n nqn.2014-08.org.nvmexpress.discovery
+expect_error "a bad host NQN" "allow-host" -l 127.0.0.1:$p -n nqn.2026-11.io.t:a -N mem:1M -H host1
+expect_error "a bad port" "expected ADDR:PORT" -l 127.0.0.1:99999
+expect_error "an address not on this machine" "listen" -l 192.0.2.1:$p
+expect_error "a duplicate subsystem" "given twice" -l 127.0.0.1:$p -n nqn.2026-11.io.t:a -n nqn.2026-11.io.t:a
+expect_error "a bad worker count" "workers" --workers 0
+expect_error "an unreadable config" "not readable JSON" -c /nonexistent.json
+echo '{"subsystems": [{"nqn": "nqn.2026-11.io.t:a", "namespaces": [{"nsid": 1, "device": {"path": "mem:1M", "uuid": "zz"}}]}]}' >"$work/c1.json"
+expect_error "a config with a bad uuid" "bad uuid" -c "$work/c1.json"
+echo '{"subsystems": [{"nqn": "nqn.2026-11.io.t:a", "namespaces": [{"device": {"path": "mem:1M"}}]}]}' >"$work/c2.json"
+expect_error "a config namespace without nsid" "needs \"nsid\"" -c "$work/c2.json"
+echo '{"ports": [{"portid": 1, "addr": {"trtype": "tcp", "traddr": "127.0.0.1", "trsvcid": "'$p'"}, "subsystems": ["nqn.2026-11.io.t:nope"]}]}' >"$work/c3.json"
+expect_error "a port listing an unknown subsystem" "unknown subsystem" -c "$work/c3.json"
+
+# An nvmetcli-style config: two subsystems on two ports, one with an allowed host list.
+pa=$(freeport); pb=$(freeport)
+truncate -s 8M "$work/disk.img"
+cat >"$work/nvmet.json" <<JSON
+{
+  "hosts": [{"nqn": "nqn.2014-08.org.nvmexpress:uuid:11111111-2222-3333-4444-555555555555"}],
+  "ports": [
+    {"addr": {"adrfam": "ipv4", "traddr": "127.0.0.1", "treq": "not specified", "trsvcid": "$pa", "trtype": "tcp"},
+     "portid": 1, "referrals": [], "subsystems": ["nqn.2026-11.io.tightrope:cfg-a"]},
+    {"addr": {"adrfam": "ipv6", "traddr": "::1", "treq": "not specified", "trsvcid": "$pb", "trtype": "tcp"},
+     "portid": 2, "referrals": [], "subsystems": ["nqn.2026-11.io.tightrope:cfg-b"]},
+    {"addr": {"adrfam": "ipv4", "traddr": "127.0.0.1", "trsvcid": "1", "trtype": "rdma"}, "portid": 3, "subsystems": []}
+  ],
+  "subsystems": [
+    {"allowed_hosts": [], "attr": {"allow_any_host": "1", "serial": "CFGA0001", "model": "Config A"},
+     "namespaces": [{"device": {"nguid": "", "path": "mem:16M", "uuid": "5b0b0d5e-1c84-4b2e-9d3f-2a6b7c8d9e0f"}, "enable": 1, "nsid": 1},
+                    {"device": {"path": "$work/disk.img"}, "enable": 1, "nsid": 4, "readonly": true},
+                    {"device": {"path": "mem:1M"}, "enable": 0, "nsid": 5}],
+     "nqn": "nqn.2026-11.io.tightrope:cfg-a"},
+    {"allowed_hosts": ["nqn.2014-08.org.nvmexpress:uuid:11111111-2222-3333-4444-555555555555"],
+     "attr": {"allow_any_host": "0"}, "namespaces": [{"device": {"path": "mem:8M"}, "enable": 1, "nsid": 1}],
+     "nqn": "nqn.2026-11.io.tightrope:cfg-b"}
+  ]
+}
+JSON
+sock=$work/ctl.sock
+"$bin" target -c "$work/nvmet.json" -S "$sock" -w 1 >"$work/t1.log" 2>&1 &
+pids+=($!)
+for _ in $(seq 50); do [[ -S $sock ]] && break; sleep 0.1; done
+list() { "$bin" ctl -S "$sock" -o json list; }
+summary() { # subsystems, namespaces with uuid-independent facts, hosts, ports
+  python3 -c '
+import json,sys
+d=json.load(sys.stdin)
+for p in d["ports"]: print("port", p["portid"], p["traddr"], p["trsvcid"])
+for s in d["subsystems"]:
+  print("subsys", s["nqn"], s["serial"], s["model"], s["allow_any_host"], sorted(s["hosts"]))
+  for n in s["namespaces"]: print("  ns", n["nsid"], n["path"], n["size"], n["lba_size"], n["readonly"])'
+}
+list | summary >"$work/s1" 2>&1
+if grep -q "subsys nqn.2026-11.io.tightrope:cfg-a CFGA0001 Config A True" "$work/s1" &&
+   grep -q "ns 4 $work/disk.img 8388608 512 True" "$work/s1" && ! grep -q "ns 5" "$work/s1" &&
+   grep -q "cfg-b .* False \['nqn.2014-08.org.nvmexpress:uuid:11111111" "$work/s1" &&
+   grep -q "port 2 ::1 $pb" "$work/s1" && ! grep -q "port 3" "$work/s1"; then
+  ok "nvmetcli-format config loaded (serial, model, read-only, disabled ns, allowed hosts, IPv6 port, rdma port skipped)"
+else
+  bad "config load: $(cat "$work/s1" "$work/t1.log" | head -40)"
+fi
+grep -q "only trtype \"tcp\"" "$work/t1.log" && ok "rdma port skipped with a log line" || bad "no log line for the rdma port"
+
+# IPv6: an ICReq to [::1] gets an ICResp.
+python3 - "$pb" <<'PY' && ok "IPv6 listener answers ICReq with ICResp" || bad "IPv6 listener"
+import socket, struct, sys
+s = socket.create_connection(("::1", int(sys.argv[1])), timeout=5)
+s.sendall(struct.pack("<BBBBIHBBI", 0, 0, 128, 0, 128, 0, 0, 0, 0) + bytes(112))
+r = b""
+while len(r) < 128:
+    c = s.recv(128 - len(r))
+    if not c: break
+    r += c
+sys.exit(0 if len(r) == 128 and r[0] == 1 and struct.unpack_from("<I", r, 4)[0] == 128 else 1)
+PY
+
+# Control socket: add, remove, allow, forbid, and their errors.
+ctl() { "$bin" ctl -S "$sock" "$@"; }
+ctl add-ns nqn.2026-11.io.tightrope:cfg-a mem:4M --nsid 7 >/dev/null && list | grep -q '"nsid":7' &&
+  ok "ctl add-ns" || bad "ctl add-ns"
+out=$(ctl add-ns nqn.2026-11.io.tightrope:cfg-a mem:4M --nsid 7 2>&1) && bad "duplicate nsid accepted" || ok "ctl add-ns refuses a taken nsid: $out"
+out=$(ctl add-ns nqn.2026-11.io.tightrope:nope mem:4M 2>&1) && bad "unknown subsystem accepted" || ok "ctl add-ns to an unknown subsystem: $out"
+out=$(ctl add-ns nqn.2026-11.io.tightrope:cfg-a mem:lots 2>&1) && bad "bad size accepted" || ok "ctl add-ns with a bad size: $out"
+ctl remove-ns nqn.2026-11.io.tightrope:cfg-a 7 >/dev/null && ! list | grep -q '"nsid":7' && ok "ctl remove-ns" || bad "ctl remove-ns"
+out=$(ctl remove-ns nqn.2026-11.io.tightrope:cfg-a 7 2>&1) && bad "removing a missing ns succeeded" || ok "ctl remove-ns of a missing nsid: $out"
+ctl allow-host nqn.2026-11.io.tightrope:cfg-a nqn.2014-08.org.nvmexpress:uuid:aaaaaaaa-0000-0000-0000-000000000001 >/dev/null &&
+  list | grep -q 'aaaaaaaa-0000' && ok "ctl allow-host" || bad "ctl allow-host"
+out=$(ctl allow-host nqn.2026-11.io.tightrope:cfg-a badhost 2>&1) && bad "bad host NQN accepted" || ok "ctl allow-host with a bad NQN: $out"
+ctl forbid-host nqn.2026-11.io.tightrope:cfg-a nqn.2014-08.org.nvmexpress:uuid:aaaaaaaa-0000-0000-0000-000000000001 >/dev/null &&
+  ! list | grep -q 'aaaaaaaa-0000' && ok "ctl forbid-host" || bad "ctl forbid-host"
+out=$(ctl frobnicate 2>&1) && bad "unknown ctl verb accepted" || ok "ctl with an unknown verb: $(echo "$out" | head -1)"
+out=$(echo 'not json' | python3 -c 'import socket,sys; s=socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]); s.sendall(b"not json\n"); print(s.recv(4096).decode())' "$sock")
+grep -q '"ok":false' <<<"$out" && ok "control socket answers junk with an error: $out" || bad "control socket junk: $out"
+
+# Save, restart from the saved file: same subsystems, namespaces and namespace UUIDs.
+list | summary >"$work/s1" 2>&1
+ctl save "$work/saved.json" >/dev/null && ok "ctl save" || bad "ctl save"
+list | python3 -c 'import json,sys; print(sorted((s["nqn"], n["nsid"]) for s in json.load(sys.stdin)["subsystems"] for n in s["namespaces"]))' >"$work/ns1"
+grep -q '5b0b0d5e-1c84-4b2e-9d3f-2a6b7c8d9e0f' "$work/saved.json" && ok "saved config keeps the configured UUID" || bad "UUID not saved"
+kill -TERM "${pids[0]}"; wait "${pids[0]}"; rc=$?; pids=()
+[[ $rc == 0 ]] && ok "target exits 0 on SIGTERM" || bad "exit status $rc"
+"$bin" target -c "$work/saved.json" -S "$sock" -w 1 >"$work/t2.log" 2>&1 &
+pids+=($!)
+for _ in $(seq 50); do [[ -S $sock ]] && break; sleep 0.1; done
+sleep 0.3
+list | summary >"$work/s2" 2>&1
+list | python3 -c 'import json,sys; print(sorted((s["nqn"], n["nsid"]) for s in json.load(sys.stdin)["subsystems"] for n in s["namespaces"]))' >"$work/ns2"
+diff <(grep -v '^port 3' "$work/s1") "$work/s2" >/dev/null && cmp -s "$work/ns1" "$work/ns2" &&
+  ok "restart from the saved config gives the same target" || bad "saved config differs: $(diff "$work/s1" "$work/s2")"
+ctl save "$work/saved2.json" >/dev/null
+python3 - "$work/saved.json" "$work/saved2.json" <<'PY' && ok "namespace UUIDs/NGUIDs stable across restarts" || bad "identifiers changed across restart"
+import json, sys
+ids = lambda f: sorted((s["nqn"], n["nsid"], n["device"]["uuid"], n["device"]["nguid"]) for s in json.load(open(f))["subsystems"] for n in s["namespaces"])
+sys.exit(0 if ids(sys.argv[1]) == ids(sys.argv[2]) else 1)
+PY
+
+echo "$pass passed, $failn failed"
+((failn == 0))
