@@ -251,8 +251,10 @@ void tgt_admin_get_log_page(struct tgt_cmd *cmd)
 	if (!status) {
 		if (tgt_cmd_alloc_buf(cmd, cmd->data_len))
 			status = NVME_SC_INTERNAL;
-		else
+		else {
 			nvme_copy_window(cmd->buf, cmd->data_len, page, page_len, offset);
+			cmd->c2h_data = cmd->buf;
+		}
 	}
 	free(page);
 	tgt_cmd_complete(cmd, status);

@@ -196,9 +196,11 @@ void tgt_cmd_complete(struct tgt_cmd *cmd, uint16_t status)
 	if (status)
 		atomic_fetch_add_explicit(&q->stats.errors, 1, memory_order_relaxed);
 
-	if (status == NVME_SC_SUCCESS && cmd->xfer == TGT_XFER_C2H && cmd->data_len) {
+	/* Data goes out only if the handler produced some (c2h_data); a command that returns none,
+	 * like most Get Features, answers with the completion alone. */
+	if (status == NVME_SC_SUCCESS && cmd->xfer == TGT_XFER_C2H && cmd->data_len && cmd->c2h_data) {
 		uint8_t flags = NVME_TCP_F_DATA_LAST;
-		const void *data = cmd->c2h_data ? cmd->c2h_data : cmd->buf;
+		const void *data = cmd->c2h_data;
 
 		/* SUCCESS lets the host skip the CapsuleResp, allowed only without SQ head updates. */
 		if (q->sqhd_disabled)
@@ -243,6 +245,7 @@ uint16_t tgt_cmd_reply(struct tgt_cmd *cmd, const void *data, size_t len)
 	if (tgt_cmd_alloc_buf(cmd, cmd->data_len))
 		return NVME_SC_INTERNAL;
 	nvme_copy_window(cmd->buf, cmd->data_len, data, len, 0);
+	cmd->c2h_data = cmd->buf;
 	return NVME_SC_SUCCESS;
 }
 

@@ -150,6 +150,7 @@ static void reap_ring(struct tgt_worker *w)
 
 void tgt_worker_mark_flush(struct tgt_worker *w, struct tgt_queue *q)
 {
+	q->refs++; /* the flush list's: a queue may close before its turn comes */
 	q->tx_dirty = true;
 	q->flush_next = w->flush_list;
 	w->flush_list = q;
@@ -163,8 +164,8 @@ static void flush_all(struct tgt_worker *w)
 
 		w->flush_list = q->flush_next;
 		q->tx_dirty = false;
-		q->refs++;
-		tgt_queue_flush(q);
+		if (q->state != TGT_Q_CLOSING)
+			tgt_queue_flush(q);
 		tgt_queue_put(q);
 	}
 }
@@ -241,6 +242,7 @@ void tgt_worker_stop(struct tgt_worker *w)
 	pthread_join(w->thread, NULL);
 	while (w->queues)
 		tgt_queue_close(w->queues, "target shutting down");
+	flush_all(w); /* only drops the flush list's references now */
 	if (w->ring) {
 		/* Backend I/O still in flight completes into queues that wait for it. */
 		while (io_uring_sq_ready(w->ring) || w->ring_pending) {
