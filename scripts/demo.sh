@@ -6,7 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/deps.sh build
-[[ -f build/build.ninja ]] || meson setup build >/dev/null
+[[ -f build/build.ninja ]] || meson setup build >build.setup.log 2>&1 || { cat build.setup.log; rm -rf build; exit 1; }
 ninja -C build >/dev/null
 interop=$(cd .. && pwd)/shared/interop
 nqn=nqn.2026-11.io.tightrope:default

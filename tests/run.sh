@@ -16,7 +16,9 @@ record() { # record NAME RC
 }
 build() { # build DIR [meson options...]
   local dir=$1; shift
-  [[ -f $dir/build.ninja ]] || meson setup "$dir" "$@" >/dev/null || return 1
+  if [[ ! -f $dir/build.ninja ]]; then
+    meson setup "$dir" "$@" >"$dir.setup.log" 2>&1 || { tail -20 "$dir.setup.log"; rm -rf "$dir"; return 1; }
+  fi
   ninja -C "$dir" >/dev/null || ninja -C "$dir"
 }
 
