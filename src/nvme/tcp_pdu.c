@@ -183,8 +183,7 @@ int nvmf_tcp_pdu_decode(const struct nvme_tcp_hdr *hdr, enum nvmf_tcp_side recei
 	/* Data present: pdo says where it starts, after the header, its digest and any padding. */
 	if (hdr->pdo < layout->hdr_total || hdr->pdo > plen)
 		return fatal_at(fatal, NVME_TCP_FES_INVALID_PDU_HDR, off_pdo);
-	if ((uint32_t)(hdr->pdo - layout->hdr_total) != nvmf_tcp_data_pad(framing->pda, layout->hdr_total) &&
-	    framing->pda != 0)
+	if ((uint32_t)(hdr->pdo - layout->hdr_total) != nvmf_tcp_data_pad(framing->pda, layout->hdr_total))
 		return fatal_at(fatal, NVME_TCP_FES_INVALID_PDU_HDR, off_pdo);
 	if (framing->ddgst != !!(hdr->flags & NVME_TCP_F_DDGST))
 		return fatal_at(fatal, NVME_TCP_FES_INVALID_PDU_HDR, off_flags);

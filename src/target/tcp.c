@@ -500,6 +500,13 @@ static void cmd_send_r2t(struct tgt_cmd *cmd)
 		tgt_queue_close(q, "send queue overflow");
 }
 
+static uint16_t sgl_refuse(const struct tgt_cmd *cmd, uint16_t status, const char *why)
+{
+	tr_warn("%s: opcode %#x (cid %u): %s (SGL type %#x, %u bytes)", cmd->queue->peer, cmd->sqe.opcode,
+		cmd->sqe.command_id, why, cmd->sqe.dptr.type, cmd->sqe.dptr.length);
+	return status | NVME_SC_DNR;
+}
+
 /* Work out the data transfer from the command's SGL; 0 or an NVMe status. */
 static uint16_t cmd_map_sgl(struct tgt_cmd *cmd, uint32_t incapsule_len)
 {
@@ -511,22 +518,22 @@ static uint16_t cmd_map_sgl(struct tgt_cmd *cmd, uint32_t incapsule_len)
 	cmd->data_len = 0;
 	cmd->incapsule = false;
 	if ((cmd->sqe.flags & NVME_CMD_PSDT_MASK) != NVME_CMD_PSDT_SGL && cmd->sqe.opcode != nvme_admin_fabrics)
-		return incapsule_len ? NVME_SC_INVALID_FIELD | NVME_SC_DNR : 0;
+		return incapsule_len ? sgl_refuse(cmd, NVME_SC_INVALID_FIELD, "in-capsule data without an SGL") : 0;
 
 	switch (sgl->type) {
 	case NVME_SGL_DATA_BLOCK_OFFSET:
 		/* In-capsule data: the SGL must describe exactly what the PDU carries. */
 		if (sgl->addr != 0)
-			return NVME_SC_SGL_INVALID_OFFSET | NVME_SC_DNR;
+			return sgl_refuse(cmd, NVME_SC_SGL_INVALID_OFFSET, "in-capsule SGL with a non-zero offset");
 		if (sgl->length != incapsule_len || sgl->length > max_inline)
-			return NVME_SC_SGL_INVALID_DATA | NVME_SC_DNR;
+			return sgl_refuse(cmd, NVME_SC_SGL_INVALID_DATA, "in-capsule SGL length differs from the data sent");
 		cmd->incapsule = true;
 		cmd->xfer = sgl->length ? TGT_XFER_H2C : TGT_XFER_NONE;
 		cmd->data_len = sgl->length;
 		return 0;
 	case NVME_SGL_TRANSPORT_DATA_BLOCK:
 		if (incapsule_len)
-			return NVME_SC_SGL_INVALID_DATA | NVME_SC_DNR;
+			return sgl_refuse(cmd, NVME_SC_SGL_INVALID_DATA, "transport SGL with in-capsule data");
 		cmd->data_len = sgl->length;
 		/* Direction comes from the opcode: bit 0 = host to controller, bit 1 = controller to host. */
 		if (sgl->length == 0)
@@ -539,13 +546,14 @@ static uint16_t cmd_map_sgl(struct tgt_cmd *cmd, uint32_t incapsule_len)
 		} else if ((cmd->sqe.opcode & 3) == 2) {
 			cmd->xfer = TGT_XFER_C2H;
 		} else {
-			return NVME_SC_INVALID_FIELD | NVME_SC_DNR;
+			return sgl_refuse(cmd, NVME_SC_INVALID_FIELD, "data pointer on an opcode that moves no data");
 		}
 		if (cmd->data_len > TGT_MAX_XFER)
-			return NVME_SC_INVALID_FIELD | NVME_SC_DNR;
+			return sgl_refuse(cmd, NVME_SC_INVALID_FIELD, "transfer larger than MDTS (1 MiB)");
 		return 0;
 	default:
-		return incapsule_len || sgl->length ? NVME_SC_SGL_INVALID_TYPE | NVME_SC_DNR : 0;
+		return incapsule_len || sgl->length ? sgl_refuse(cmd, NVME_SC_SGL_INVALID_TYPE, "unsupported SGL type")
+						    : 0;
 	}
 }
 
