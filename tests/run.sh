@@ -35,7 +35,7 @@ meson test -C build-asan --suite unit --print-errorlogs; record "unit-asan" $?
 
 if ((!quick)); then
   step "fuzzing (${FUZZ_SECONDS}s per harness)"
-  CC=clang build build-fuzz -Dfuzz=true -Dtests=false; record "build-fuzz" $?
+  CC=clang build build-fuzz -Dfuzz=true -Dtests=false -Db_sanitize=address,undefined -Db_lundef=false; record "build-fuzz" $?
   for f in build-fuzz/tests/fuzz/fuzz_*; do
     [[ -x $f && ! -d $f ]] || continue
     mkdir -p build-fuzz/corpus/"${f##*/}"
