@@ -2,13 +2,15 @@
  * Values the Linux host depends on (OAES, SGLS, IOCCSZ, KAS, NUL-terminated NQN) are set here. */
 #include "nvme/identify.h"
 
+#include <stdlib.h>
 #include <string.h>
 
-#include <isa-l/crc.h>
+#include <openssl/evp.h>
 
 void nvme_strpad(char *dst, size_t size, const char *src, char pad)
 {
-	size_t n = src ? strnlen(src, size) : 0;
+	/* NUL padding means a C string: always leave room for its terminator. */
+	size_t n = src ? strnlen(src, pad == '\0' ? size - 1 : size) : 0;
 
 	memcpy(dst, src ? src : "", n);
 	memset(dst + n, pad, size - n);
@@ -55,7 +57,7 @@ void nvme_id_ctrl_build(struct nvme_id_ctrl *id, const struct nvme_ctrl_facts *f
 
 	if (f->discovery) {
 		/* A discovery controller has no namespaces, no I/O and no namespace events. */
-		id->sgls = NVME_CTRL_SGLS_SUPPORTED | NVME_CTRL_SGLS_KEYED | NVME_CTRL_SGLS_OFFSETS;
+		id->sgls = NVME_CTRL_SGLS_SUPPORTED | NVME_CTRL_SGLS_OFFSETS;
 		id->ioccsz = sizeof(struct nvme_command) / 16;
 		id->iorcsz = sizeof(struct nvme_completion) / 16;
 		id->msdbd = 1;
@@ -68,7 +70,7 @@ void nvme_id_ctrl_build(struct nvme_id_ctrl *id, const struct nvme_ctrl_facts *f
 	id->vwc = f->volatile_write_cache ? NVME_CTRL_VWC_PRESENT : 0;
 	id->awun = 0;
 	id->awupf = 0;
-	id->sgls = NVME_CTRL_SGLS_SUPPORTED | NVME_CTRL_SGLS_KEYED | NVME_CTRL_SGLS_OFFSETS;
+	id->sgls = NVME_CTRL_SGLS_SUPPORTED | NVME_CTRL_SGLS_OFFSETS;
 	/* IOCCSZ counts the 64-byte SQE plus in-capsule data, in 16-byte units. */
 	id->ioccsz = (uint32_t)(sizeof(struct nvme_command) + f->inline_data_size) / 16;
 	id->iorcsz = sizeof(struct nvme_completion) / 16;
@@ -146,12 +148,18 @@ void nvmf_disc_entry_build(struct nvmf_disc_log_entry *e, const struct nvmf_disc
 
 void nvme_derive_id(uint8_t out[16], const char *name, uint32_t number, bool as_uuid)
 {
-	/* Four CRC32C lanes with distinct seeds give 128 well-mixed, reproducible bits. */
-	for (uint32_t lane = 0; lane < 4; lane++) {
-		uint32_t crc = crc32_iscsi((unsigned char *)name, (int)strlen(name), 0x9e3779b9u * (lane + 1));
-		crc = crc32_iscsi((unsigned char *)&number, sizeof(number), crc);
-		memcpy(out + lane * 4, &crc, sizeof(crc));
-	}
+	/* SHA-256 of the name and the number (little-endian): reproducible across restarts, and with
+	 * all 128 bits independent, so two namespaces never share an NGUID/UUID in practice. */
+	uint8_t buf[NVME_NQN_SIZE + 4], digest[EVP_MAX_MD_SIZE];
+	size_t n = strnlen(name, NVME_NQN_SIZE);
+	unsigned int dlen = 0;
+
+	memcpy(buf, name, n);
+	for (int i = 0; i < 4; i++)
+		buf[n + (size_t)i] = (uint8_t)(number >> (8 * i));
+	if (!EVP_Digest(buf, n + 4, digest, &dlen, EVP_sha256(), NULL) || dlen < 16)
+		abort(); /* libcrypto without SHA-256 is not a configuration we can run on */
+	memcpy(out, digest, 16);
 	if (as_uuid) {
 		out[6] = (uint8_t)((out[6] & 0x0f) | 0x80); /* version 8: custom */
 		out[8] = (uint8_t)((out[8] & 0x3f) | 0x80); /* RFC 4122 variant */

@@ -156,6 +156,9 @@ int nvmf_tcp_pdu_decode(const struct nvme_tcp_hdr *hdr, enum nvmf_tcp_side recei
 		return fatal_at(fatal, NVME_TCP_FES_INVALID_PDU_HDR, off_flags);
 	if ((hdr->flags & NVME_TCP_F_DATA_SUCCESS) && type != nvme_tcp_c2h_data)
 		return fatal_at(fatal, NVME_TCP_FES_INVALID_PDU_HDR, off_flags);
+	/* SUCCESS stands in for the completion, so it may only ride on the last C2HData. */
+	if ((hdr->flags & NVME_TCP_F_DATA_SUCCESS) && !(hdr->flags & NVME_TCP_F_DATA_LAST))
+		return fatal_at(fatal, NVME_TCP_FES_INVALID_PDU_HDR, off_flags);
 
 	layout->hdr_total = hdr->hlen + (framing->hdgst ? NVME_TCP_DIGEST_LEN : 0);
 	if (plen < layout->hdr_total)
@@ -308,8 +311,11 @@ size_t nvmf_tcp_term_encode(struct nvme_tcp_term_pdu *pdu, enum nvmf_tcp_side se
 		offending_len = NVME_TCP_TERM_MAX_DATA;
 	pdu->hdr.plen = sizeof(*pdu) + offending_len;
 	pdu->fes = fatal->fes;
-	pdu->feil = (uint16_t)(fatal->fei & 0xffff);
-	pdu->feiu = (uint16_t)(fatal->fei >> 16);
+	/* FEI means something only for these two; for every other status it is reserved. */
+	if (fatal->fes == NVME_TCP_FES_INVALID_PDU_HDR || fatal->fes == NVME_TCP_FES_UNSUPPORTED_PARAM) {
+		pdu->feil = (uint16_t)(fatal->fei & 0xffff);
+		pdu->feiu = (uint16_t)(fatal->fei >> 16);
+	}
 	return sizeof(*pdu);
 }
 

@@ -770,6 +770,13 @@ static uint32_t rx_consume(struct tgt_queue *q, const uint8_t *p, uint32_t avail
 			if (nvmf_tcp_pdu_decode((const struct nvme_tcp_hdr *)q->rx_hdr, NVMF_TCP_SIDE_TARGET,
 						&q->rx_framing, q->state == TGT_Q_WAIT_ICREQ, &q->rx_layout,
 						&fatal)) {
+				/* A TermReq is never answered with one (NVMe/TCP 7.4.7): just close. */
+				if (q->rx_hdr[0] == nvme_tcp_h2c_term) {
+					tr_warn("%s: malformed H2CTermReq (plen %u); closing", q->peer,
+						((struct nvme_tcp_hdr *)q->rx_hdr)->plen);
+					tgt_queue_close(q, "malformed H2CTermReq");
+					return take;
+				}
 				queue_fatal(q, fatal.fes, fatal.fei, "malformed PDU header");
 				return take;
 			}

@@ -150,6 +150,18 @@ def run_cases(t, backing, pattern):
                 lambda q: q.send(q.pdu(nv.CAPSULE_CMD, ident, plen=16)[:16]))
     expect_term(t, by, "unknown PDU type 0x0b", FES_INVALID_HDR, 0,
                 lambda q: q.send(q.pdu(0x0B, bytes(16), hlen=24)))
+    q = nv.Queue(port=PORT)
+    q.send(q.pdu(nv.H2C_TERM, struct.pack("<HI", 1, 0) + bytes(10), plen=16)[:16])
+    try:
+        q.recv_pdu()
+        check("malformed H2CTermReq: closed without a reply", False, "got a PDU back")
+    except nv.TermReq:
+        check("malformed H2CTermReq: closed without a reply", False, "got a C2HTermReq back")
+    except (nv.Closed, OSError):
+        check("malformed H2CTermReq: closed without a reply", True)
+    q.close()
+    time.sleep(0.1)
+    check("malformed H2CTermReq: one warning naming the peer", len(warnings_naming(t, q.local)) == 1)
     expect_term(t, by, "C2HData sent by a host", FES_INVALID_HDR, 0,
                 lambda q: q.send(q.pdu(nv.C2H_DATA, bytes(16))))
     write_cmd = nv.sqe(0x01, 1, nsid=1, cdw12=7, sgl_len=4096, sgl_type=nv.SGL_INCAPSULE)
@@ -169,7 +181,7 @@ def run_cases(t, backing, pattern):
         q.fabrics_connect(nv.DISCOVERY_NQN)
         cmd = nv.sqe(0x01, 9, nsid=1, cdw12=39, sgl_len=20480, sgl_type=nv.SGL_INCAPSULE)
         q.send(q.pdu(nv.CAPSULE_CMD, cmd, bytes(20480)))
-    expect_term(t, by, "in-capsule data beyond the advertised 16 KiB", FES_LIMIT, 4, big_incapsule)
+    expect_term(t, by, "in-capsule data beyond the advertised 16 KiB", FES_LIMIT, 0, big_incapsule)
 
     # H2CData cases need a live I/O queue with an R2T outstanding.
     def h2c_case(name, fes, fei, misbehave):
@@ -183,10 +195,10 @@ def run_cases(t, backing, pattern):
         admin.close()
     h2c_case("H2CData for an unknown transfer tag", FES_INVALID_HDR, 10,
              lambda q, cid, ttag, n: q.send_h2c(cid, ttag ^ 0x5A5A, 0, bytes(4096)))
-    # FEI names the offending field (datao, byte 12) here too, as SPDK's target does.
-    h2c_case("H2CData beyond the R2T window", FES_OUT_OF_RANGE, 12,
+    # FEI is reserved (0) for every status but 01h and 06h.
+    h2c_case("H2CData beyond the R2T window", FES_OUT_OF_RANGE, 0,
              lambda q, cid, ttag, n: q.send_h2c(cid, ttag, n - 512, bytes(4096)))
-    h2c_case("H2CData with a gap in the data offsets", FES_OUT_OF_RANGE, 12,
+    h2c_case("H2CData with a gap in the data offsets", FES_OUT_OF_RANGE, 0,
              lambda q, cid, ttag, n: q.send_h2c(cid, ttag, 4096, bytes(4096)))
 
     def finished_transfer(q):

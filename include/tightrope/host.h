@@ -1,0 +1,82 @@
+/* tightrope's NVMe/TCP host library: connect a controller (admin queue + I/O queues) over TCP,
+ * run admin commands synchronously and I/O asynchronously, one I/O queue per thread, no locks. */
+#ifndef TIGHTROPE_HOST_H
+#define TIGHTROPE_HOST_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Wire layouts (struct nvme_command, nvme_completion, nvme_id_ctrl, ...) are in nvme/spec.h. */
+struct nvme_command;
+struct nvme_completion;
+struct nvme_id_ctrl;
+struct nvmf_disc_log_entry;
+
+struct tr_ctrl;
+struct tr_ioq;
+
+/* nvme-cli's names and defaults. */
+struct tr_ctrl_opts {
+	const char *traddr;
+	const char *trsvcid; /* default "4420" */
+	const char *subnqn;
+	const char *hostnqn;
+	uint8_t hostid[16];
+	int nr_io_queues; /* default: online CPUs */
+	int queue_size; /* I/O queue entries, default 128 */
+	int kato_s; /* keep-alive timeout, default 5 (discovery: none) */
+	bool hdr_digest;
+	bool data_digest;
+	int cmd_timeout_ms; /* per-command timeout, default 30000 */
+	int connect_timeout_ms; /* TCP connect + ICReq + Connect, default 10000 */
+};
+
+void tr_ctrl_opts_init(struct tr_ctrl_opts *o);
+
+/* Connect: admin queue, enable, Identify, I/O queues. 0, or -errno with 'why' naming the cause
+ * ("connection refused", "no such subsystem", "host not allowed", "digest mismatch", "timeout"). */
+int tr_ctrl_connect(const struct tr_ctrl_opts *o, struct tr_ctrl **out, char *why, size_t whylen);
+/* Shut the controller down (CC.SHN), close every queue, free everything. */
+void tr_ctrl_disconnect(struct tr_ctrl *c);
+
+const struct nvme_id_ctrl *tr_ctrl_identify_data(const struct tr_ctrl *c);
+uint16_t tr_ctrl_cntlid(const struct tr_ctrl *c);
+int tr_ctrl_nr_io_queues(const struct tr_ctrl *c);
+/* Largest transfer one command may move (MDTS and our own limit), in bytes. */
+uint32_t tr_ctrl_max_xfer(const struct tr_ctrl *c);
+
+/* A synchronous admin command (thread-safe). Returns the NVMe status (0 = success), or -errno
+ * for a transport failure. 'data' is read or written according to the opcode's direction. */
+int tr_ctrl_admin(struct tr_ctrl *c, struct nvme_command *cmd, void *data, uint32_t len,
+		  struct nvme_completion *cqe);
+int tr_ctrl_identify(struct tr_ctrl *c, uint8_t cns, uint32_t nsid, void *buf4k);
+int tr_ctrl_get_log(struct tr_ctrl *c, uint8_t lid, uint32_t nsid, void *buf, uint32_t len);
+
+/* Discovery: connect to the discovery controller, fetch the whole log. *entries is malloc'd. */
+int tr_discover(const struct tr_ctrl_opts *o, struct nvmf_disc_log_entry **entries, uint64_t *nr,
+		uint64_t *genctr, char *why, size_t whylen);
+
+/* ---- I/O queues: each used by one thread at a time ---- */
+
+/* status: the NVMe status (0 = success) or a negative errno for a transport failure. */
+typedef void (*tr_io_cb)(void *arg, int status);
+
+struct tr_ioq *tr_ctrl_ioq(struct tr_ctrl *c, int index);
+/* Submit; -EAGAIN when the queue is full (poll, then retry), -EIO once the queue has failed. */
+int tr_ioq_read(struct tr_ioq *q, uint32_t nsid, uint64_t slba, uint32_t nlb, void *buf, uint32_t len,
+		tr_io_cb cb, void *arg);
+int tr_ioq_write(struct tr_ioq *q, uint32_t nsid, uint64_t slba, uint32_t nlb, const void *buf,
+		 uint32_t len, bool fua, tr_io_cb cb, void *arg);
+int tr_ioq_flush(struct tr_ioq *q, uint32_t nsid, tr_io_cb cb, void *arg);
+int tr_ioq_write_zeroes(struct tr_ioq *q, uint32_t nsid, uint64_t slba, uint32_t nlb, tr_io_cb cb, void *arg);
+int tr_ioq_deallocate(struct tr_ioq *q, uint32_t nsid, uint64_t slba, uint32_t nlb, tr_io_cb cb, void *arg);
+/* Send what is queued and run completions; waits up to timeout_ms (0 = don't wait, -1 = until
+ * at least one completes). Returns completions run, or -errno once the queue has failed. */
+int tr_ioq_poll(struct tr_ioq *q, int timeout_ms);
+int tr_ioq_inflight(const struct tr_ioq *q);
+
+/* A human-readable NVMe status ("LBA Out of Range", ...). */
+const char *tr_status_str(int status);
+
+#endif
