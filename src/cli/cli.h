@@ -4,5 +4,7 @@
 
 int cmd_target(int argc, char **argv);
 int cmd_ctl(int argc, char **argv);
+int cmd_discover(int argc, char **argv);
+int cmd_id_ctrl(int argc, char **argv);
 
 #endif

@@ -14,6 +14,8 @@ static void usage(FILE *out)
 		"commands:\n"
 		"  target    run an NVMe/TCP target exporting RAM, files and block devices\n"
 		"  ctl       talk to a running target: list, add-ns, remove-ns, allow-host, forbid-host, save\n"
+		"  discover  print the discovery log of an NVMe/TCP discovery controller (nvme-cli's flags)\n"
+		"  id-ctrl   connect to a controller and print its Identify Controller data\n"
 		"  version   print the version\n"
 		"\n"
 		"'tightrope <command> --help' explains each command.\n");
@@ -29,6 +31,10 @@ int main(int argc, char **argv)
 		return cmd_target(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "ctl"))
 		return cmd_ctl(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "discover"))
+		return cmd_discover(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "id-ctrl"))
+		return cmd_id_ctrl(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "version") || !strcmp(argv[1], "--version")) {
 		printf("tightrope %s\n", TIGHTROPE_VERSION);
 		return 0;

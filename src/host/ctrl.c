@@ -1,0 +1,494 @@
+/* A host-side controller: admin queue bring-up (Connect, CC.EN, Identify, number of queues),
+ * I/O queues, keep-alive at KATO/2 as the kernel host does, discovery, orderly shutdown. */
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "host/queue.h"
+#include "util/log.h"
+
+#define ADMIN_QUEUE_DEPTH 32 /* NVME_AQ_DEPTH */
+#define HOST_MAX_XFER (1u << 20)
+#define DISCOVERY_NQN "nqn.2014-08.org.nvmexpress.discovery"
+
+struct tr_ioq {
+	struct hq *hq;
+	struct tr_ctrl *ctrl;
+};
+
+struct tr_ctrl {
+	char traddr[NVMF_TRADDR_SIZE + 1], trsvcid[NVMF_TRSVCID_SIZE + 1];
+	char subnqn[NVME_NQN_SIZE], hostnqn[NVME_NQN_SIZE];
+	struct tr_ctrl_opts opts;
+	pthread_mutex_t admin_lock;
+	struct hq *admin;
+	uint16_t cntlid;
+	struct nvme_id_ctrl id;
+	uint32_t max_xfer;
+	int nr_io;
+	struct tr_ioq *ioqs;
+
+	pthread_t ka_thread;
+	bool ka_running;
+	pthread_mutex_t ka_lock;
+	pthread_cond_t ka_cond;
+	bool ka_stop;
+};
+
+void tr_ctrl_opts_init(struct tr_ctrl_opts *o)
+{
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+
+	*o = (struct tr_ctrl_opts){ .trsvcid = "4420", .nr_io_queues = cpus > 0 ? (int)cpus : 1,
+				    .queue_size = 128, .kato_s = 5, .cmd_timeout_ms = 30000,
+				    .connect_timeout_ms = 10000 };
+}
+
+const char *tr_status_str(int status)
+{
+	if (status < 0)
+		return strerror(-status);
+	switch (status & 0x7ff) {
+	case NVME_SC_SUCCESS: return "Success";
+	case NVME_SC_INVALID_OPCODE: return "Invalid Command Opcode";
+	case NVME_SC_INVALID_FIELD: return "Invalid Field in Command";
+	case NVME_SC_DATA_XFER_ERROR: return "Data Transfer Error";
+	case NVME_SC_INTERNAL: return "Internal Error";
+	case NVME_SC_ABORT_REQ: return "Command Abort Requested";
+	case NVME_SC_INVALID_NS: return "Invalid Namespace or Format";
+	case NVME_SC_CMD_SEQ_ERROR: return "Command Sequence Error";
+	case NVME_SC_LBA_RANGE: return "LBA Out of Range";
+	case NVME_SC_NS_WRITE_PROTECTED: return "Namespace is Write Protected";
+	case NVME_SC_TRANSIENT_TR_ERR: return "Transient Transport Error";
+	case NVME_SC_CONNECT_INVALID_PARAM: return "Connect Invalid Parameters";
+	case NVME_SC_CONNECT_INVALID_HOST: return "Connect Invalid Host";
+	case NVME_SC_CONNECT_CTRL_BUSY: return "Connect Controller Busy";
+	default: return "Unknown status";
+	}
+}
+
+static int prop_get(struct hq *q, uint32_t offset, bool wide, uint64_t *value)
+{
+	struct nvmf_property_command c = { .opcode = nvme_admin_fabrics, .fctype = nvmf_type_property_get,
+					   .attrib = wide, .offset = offset };
+	struct nvme_completion cqe = { 0 };
+	int status = hq_exec(q, (struct nvme_command *)&c, NULL, 0, &cqe);
+
+	*value = cqe.result;
+	return status;
+}
+
+static int prop_set(struct hq *q, uint32_t offset, uint32_t value)
+{
+	struct nvmf_property_command c = { .opcode = nvme_admin_fabrics, .fctype = nvmf_type_property_set,
+					   .offset = offset, .value = value };
+
+	return hq_exec(q, (struct nvme_command *)&c, NULL, 0, NULL);
+}
+
+static int admin_exec(struct tr_ctrl *c, struct nvme_command *cmd, void *data, uint32_t len,
+		      struct nvme_completion *cqe)
+{
+	int status;
+
+	pthread_mutex_lock(&c->admin_lock);
+	status = hq_exec(c->admin, cmd, data, len, cqe);
+	pthread_mutex_unlock(&c->admin_lock);
+	return status;
+}
+
+int tr_ctrl_admin(struct tr_ctrl *c, struct nvme_command *cmd, void *data, uint32_t len,
+		  struct nvme_completion *cqe)
+{
+	return admin_exec(c, cmd, data, len, cqe);
+}
+
+int tr_ctrl_identify(struct tr_ctrl *c, uint8_t cns, uint32_t nsid, void *buf4k)
+{
+	struct nvme_command cmd = { .opcode = nvme_admin_identify, .nsid = nsid, .cdw10 = cns };
+
+	return admin_exec(c, &cmd, buf4k, 4096, NULL);
+}
+
+int tr_ctrl_get_log(struct tr_ctrl *c, uint8_t lid, uint32_t nsid, void *buf, uint32_t len)
+{
+	/* Large logs come in MDTS-sized pieces at increasing offsets (LPOL/LPOU). */
+	for (uint32_t off = 0; off < len;) {
+		uint32_t chunk = len - off < c->max_xfer ? len - off : c->max_xfer;
+		uint32_t numd = chunk / 4 - 1;
+		struct nvme_command cmd = { .opcode = nvme_admin_get_log_page, .nsid = nsid,
+					    .cdw10 = lid | (numd & 0xffff) << 16, .cdw11 = numd >> 16,
+					    .cdw12 = off };
+		int status = admin_exec(c, &cmd, (uint8_t *)buf + off, chunk, NULL);
+
+		if (status)
+			return status;
+		off += chunk;
+	}
+	return 0;
+}
+
+static void *keep_alive_main(void *arg)
+{
+	struct tr_ctrl *c = arg;
+	struct timespec next;
+
+	clock_gettime(CLOCK_MONOTONIC, &next);
+	pthread_mutex_lock(&c->ka_lock);
+	while (!c->ka_stop) {
+		uint64_t half = (uint64_t)c->opts.kato_s * 500000000ull;
+
+		next.tv_sec += (time_t)(half / 1000000000ull);
+		next.tv_nsec += (long)(half % 1000000000ull);
+		if (next.tv_nsec >= 1000000000L)
+			next.tv_sec++, next.tv_nsec -= 1000000000L;
+		while (!c->ka_stop && pthread_cond_timedwait(&c->ka_cond, &c->ka_lock, &next) != ETIMEDOUT)
+			;
+		if (c->ka_stop)
+			break;
+		pthread_mutex_unlock(&c->ka_lock);
+		{
+			struct nvme_command cmd = { .opcode = nvme_admin_keep_alive };
+			int status = admin_exec(c, &cmd, NULL, 0, NULL);
+
+			if (status)
+				tr_warn("ctrl %u (%s): keep-alive failed: %s", c->cntlid, c->subnqn, tr_status_str(status));
+		}
+		pthread_mutex_lock(&c->ka_lock);
+	}
+	pthread_mutex_unlock(&c->ka_lock);
+	return NULL;
+}
+
+static int enable_ctrl(struct tr_ctrl *c, char *why, size_t whylen)
+{
+	uint64_t cap = 0, csts = 0;
+	uint64_t deadline;
+	int status = prop_get(c->admin, NVME_REG_CAP, true, &cap);
+
+	if (!status)
+		status = prop_set(c->admin, NVME_REG_CC, NVME_CC_ENABLE | 6u << 16 | 4u << 20);
+	/* CAP.TO is in 500 ms units: how long the controller may take to become ready. */
+	deadline = hq_now_ns() + ((cap >> 24) & 0xff) * 500000000ull + 1000000000ull;
+	while (!status) {
+		status = prop_get(c->admin, NVME_REG_CSTS, false, &csts);
+		if (status || (csts & NVME_CSTS_RDY))
+			break;
+		if (csts & NVME_CSTS_CFS || hq_now_ns() > deadline) {
+			snprintf(why, whylen, "controller %u of %s did not become ready (CSTS %#llx)", c->cntlid,
+				 c->subnqn, (unsigned long long)csts);
+			return -ETIMEDOUT;
+		}
+		usleep(10000);
+	}
+	if (status)
+		snprintf(why, whylen, "enabling controller %u of %s: %s", c->cntlid, c->subnqn, tr_status_str(status));
+	return status;
+}
+
+static int open_queue(struct tr_ctrl *c, uint16_t qid, uint16_t depth, uint32_t kato_ms, struct hq **out,
+		      char *why, size_t whylen)
+{
+	struct hq_params p = { .traddr = c->traddr, .trsvcid = c->trsvcid, .qid = qid, .depth = depth,
+			       .hdgst = c->opts.hdr_digest, .ddgst = c->opts.data_digest,
+			       .timeout_ms = (uint32_t)c->opts.cmd_timeout_ms,
+			       .connect_timeout_ms = (uint32_t)c->opts.connect_timeout_ms };
+	struct hq *q = hq_open(&p, why, whylen);
+	uint16_t cntlid = 0;
+	int status;
+
+	if (!q)
+		return -ECONNREFUSED;
+	status = hq_fabrics_connect(q, c->subnqn, c->hostnqn, c->opts.hostid, qid ? c->cntlid : NVME_CNTLID_DYNAMIC,
+				    kato_ms, &cntlid, why, whylen);
+	if (status) {
+		hq_close(q);
+		return status;
+	}
+	if (qid == 0)
+		c->cntlid = cntlid;
+	*out = q;
+	return 0;
+}
+
+static int setup_io_queues(struct tr_ctrl *c, char *why, size_t whylen)
+{
+	int want = c->opts.nr_io_queues, status;
+	struct nvme_completion cqe = { 0 };
+	struct nvme_command cmd = { .opcode = nvme_admin_set_features, .cdw10 = NVME_FEAT_NUM_QUEUES,
+				    .cdw11 = (uint32_t)(want - 1) | (uint32_t)(want - 1) << 16 };
+	uint32_t inline_max = 0;
+
+	if (want <= 0)
+		return 0;
+	status = admin_exec(c, &cmd, NULL, 0, &cqe);
+	if (status) {
+		snprintf(why, whylen, "Set Features (number of queues): %s", tr_status_str(status));
+		return status;
+	}
+	/* The controller grants 0-based counts for submission and completion queues. */
+	if ((int)(cqe.result & 0xffff) + 1 < want)
+		want = (int)(cqe.result & 0xffff) + 1;
+	if ((int)((cqe.result >> 16) & 0xffff) + 1 < want)
+		want = (int)((cqe.result >> 16) & 0xffff) + 1;
+	if (c->id.ioccsz * 16 > sizeof(struct nvme_command))
+		inline_max = c->id.ioccsz * 16 - (uint32_t)sizeof(struct nvme_command);
+	if (inline_max > 8192)
+		inline_max = 8192; /* what the kernel host sends in a capsule at most */
+	c->ioqs = calloc((size_t)want, sizeof(*c->ioqs));
+	if (!c->ioqs)
+		return -ENOMEM;
+	for (int i = 0; i < want; i++) {
+		int depth = c->opts.queue_size;
+
+		if (c->id.maxcmd && depth > c->id.maxcmd)
+			depth = c->id.maxcmd;
+		status = open_queue(c, (uint16_t)(i + 1), (uint16_t)depth, 0, &c->ioqs[i].hq, why, whylen);
+		if (status)
+			return status;
+		c->ioqs[i].hq->inline_max = inline_max;
+		c->ioqs[i].ctrl = c;
+		c->nr_io = i + 1;
+	}
+	return 0;
+}
+
+static void free_ctrl(struct tr_ctrl *c)
+{
+	if (c->ka_running) {
+		pthread_mutex_lock(&c->ka_lock);
+		c->ka_stop = true;
+		pthread_cond_signal(&c->ka_cond);
+		pthread_mutex_unlock(&c->ka_lock);
+		pthread_join(c->ka_thread, NULL);
+	}
+	for (int i = 0; i < c->nr_io; i++)
+		hq_close(c->ioqs[i].hq);
+	free(c->ioqs);
+	hq_close(c->admin);
+	pthread_mutex_destroy(&c->admin_lock);
+	pthread_mutex_destroy(&c->ka_lock);
+	pthread_cond_destroy(&c->ka_cond);
+	free(c);
+}
+
+static int ctrl_connect(const struct tr_ctrl_opts *o, bool discovery, struct tr_ctrl **out, char *why,
+			size_t whylen)
+{
+	struct tr_ctrl *c = calloc(1, sizeof(*c));
+	pthread_condattr_t ca;
+	int status;
+
+	if (!c)
+		return -ENOMEM;
+	c->opts = *o;
+	snprintf(c->traddr, sizeof(c->traddr), "%s", o->traddr ? o->traddr : "");
+	snprintf(c->trsvcid, sizeof(c->trsvcid), "%s", o->trsvcid ? o->trsvcid : "4420");
+	snprintf(c->subnqn, sizeof(c->subnqn), "%s", discovery ? DISCOVERY_NQN : o->subnqn ? o->subnqn : "");
+	snprintf(c->hostnqn, sizeof(c->hostnqn), "%s", o->hostnqn ? o->hostnqn : "");
+	pthread_mutex_init(&c->admin_lock, NULL);
+	pthread_mutex_init(&c->ka_lock, NULL);
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&c->ka_cond, &ca);
+	pthread_condattr_destroy(&ca);
+	c->max_xfer = 4096;
+
+	status = open_queue(c, 0, ADMIN_QUEUE_DEPTH, discovery ? 0 : (uint32_t)o->kato_s * 1000, &c->admin, why,
+			    whylen);
+	if (!status)
+		status = enable_ctrl(c, why, whylen);
+	if (!status) {
+		status = tr_ctrl_identify(c, NVME_ID_CNS_CTRL, 0, &c->id);
+		if (status)
+			snprintf(why, whylen, "Identify Controller: %s", tr_status_str(status));
+	}
+	if (!status) {
+		/* MDTS is a power of two in units of the minimum page size (4 KiB here). */
+		c->max_xfer = c->id.mdts && c->id.mdts < 9 ? 4096u << c->id.mdts : HOST_MAX_XFER;
+		if (c->max_xfer > HOST_MAX_XFER)
+			c->max_xfer = HOST_MAX_XFER;
+		if (!discovery)
+			status = setup_io_queues(c, why, whylen);
+	}
+	if (!status && !discovery && o->kato_s > 0) {
+		c->ka_running = pthread_create(&c->ka_thread, NULL, keep_alive_main, c) == 0;
+	}
+	if (status) {
+		free_ctrl(c);
+		return status < 0 ? status : -EREMOTEIO;
+	}
+	*out = c;
+	return 0;
+}
+
+int tr_ctrl_connect(const struct tr_ctrl_opts *o, struct tr_ctrl **out, char *why, size_t whylen)
+{
+	if (!o->traddr || !o->subnqn || !o->hostnqn) {
+		snprintf(why, whylen, "traddr, subnqn and hostnqn are required");
+		return -EINVAL;
+	}
+	return ctrl_connect(o, false, out, why, whylen);
+}
+
+void tr_ctrl_disconnect(struct tr_ctrl *c)
+{
+	uint64_t csts = 0;
+
+	if (!c)
+		return;
+	/* Orderly shutdown (CC.SHN = normal) so the target flushes before the queues go. */
+	pthread_mutex_lock(&c->admin_lock);
+	if (!c->admin->error && prop_set(c->admin, NVME_REG_CC, 1u << 14 | 6u << 16 | 4u << 20) == 0) {
+		for (int i = 0; i < 100; i++) {
+			if (prop_get(c->admin, NVME_REG_CSTS, false, &csts) ||
+			    (csts & NVME_CSTS_SHST_MASK) == NVME_CSTS_SHST_CMPLT)
+				break;
+			usleep(10000);
+		}
+	}
+	pthread_mutex_unlock(&c->admin_lock);
+	free_ctrl(c);
+}
+
+const struct nvme_id_ctrl *tr_ctrl_identify_data(const struct tr_ctrl *c)
+{
+	return &c->id;
+}
+
+uint16_t tr_ctrl_cntlid(const struct tr_ctrl *c)
+{
+	return c->cntlid;
+}
+
+int tr_ctrl_nr_io_queues(const struct tr_ctrl *c)
+{
+	return c->nr_io;
+}
+
+uint32_t tr_ctrl_max_xfer(const struct tr_ctrl *c)
+{
+	return c->max_xfer;
+}
+
+int tr_discover(const struct tr_ctrl_opts *o, struct nvmf_disc_log_entry **entries, uint64_t *nr,
+		uint64_t *genctr, char *why, size_t whylen)
+{
+	struct tr_ctrl *c;
+	struct nvmf_disc_log_header *hdr = NULL;
+	int status = ctrl_connect(o, true, &c, why, whylen);
+
+	if (status)
+		return status;
+	/* Read the header, then the whole log; retry if the generation moved in between. */
+	for (int attempt = 0; attempt < 3; attempt++) {
+		struct nvmf_disc_log_header head;
+		uint64_t n;
+		size_t len;
+
+		status = tr_ctrl_get_log(c, NVME_LOG_DISC, 0, &head, sizeof(head));
+		if (status)
+			break;
+		n = head.numrec;
+		if (n > 1024) {
+			snprintf(why, whylen, "discovery log claims %llu records", (unsigned long long)n);
+			status = -EPROTO;
+			break;
+		}
+		len = sizeof(head) + n * sizeof(struct nvmf_disc_log_entry);
+		free(hdr);
+		hdr = malloc(len);
+		if (!hdr) {
+			status = -ENOMEM;
+			break;
+		}
+		status = tr_ctrl_get_log(c, NVME_LOG_DISC, 0, hdr, (uint32_t)len);
+		if (status)
+			break;
+		if (hdr->genctr != head.genctr || hdr->numrec != n)
+			continue;
+		*entries = malloc(n * sizeof(**entries) + 1);
+		if (!*entries) {
+			status = -ENOMEM;
+			break;
+		}
+		memcpy(*entries, hdr + 1, n * sizeof(**entries));
+		*nr = n;
+		*genctr = hdr->genctr;
+		free(hdr);
+		tr_ctrl_disconnect(c);
+		return 0;
+	}
+	if (status && !why[0])
+		snprintf(why, whylen, "Get Log Page (discovery): %s", tr_status_str(status));
+	else if (!status)
+		snprintf(why, whylen, "discovery log kept changing"), status = -EAGAIN;
+	free(hdr);
+	tr_ctrl_disconnect(c);
+	return status;
+}
+
+/* ---- I/O ---- */
+
+struct tr_ioq *tr_ctrl_ioq(struct tr_ctrl *c, int index)
+{
+	return index >= 0 && index < c->nr_io ? &c->ioqs[index] : NULL;
+}
+
+static int rw(struct tr_ioq *q, uint8_t opcode, uint32_t nsid, uint64_t slba, uint32_t nlb, void *buf,
+	      uint32_t len, uint32_t extra, tr_io_cb cb, void *arg)
+{
+	struct nvme_command cmd = { .opcode = opcode, .nsid = nsid, .cdw10 = (uint32_t)slba,
+				    .cdw11 = (uint32_t)(slba >> 32), .cdw12 = ((nlb - 1) & 0xffff) | extra };
+
+	if (nlb == 0 || nlb > 65536 || len > q->ctrl->max_xfer)
+		return -EINVAL;
+	return hq_submit(q->hq, &cmd, buf, len, cb, arg, NULL);
+}
+
+int tr_ioq_read(struct tr_ioq *q, uint32_t nsid, uint64_t slba, uint32_t nlb, void *buf, uint32_t len,
+		tr_io_cb cb, void *arg)
+{
+	return rw(q, nvme_cmd_read, nsid, slba, nlb, buf, len, 0, cb, arg);
+}
+
+int tr_ioq_write(struct tr_ioq *q, uint32_t nsid, uint64_t slba, uint32_t nlb, const void *buf,
+		 uint32_t len, bool fua, tr_io_cb cb, void *arg)
+{
+	/* The buffer is only read; the queue keeps one pointer type for both directions. */
+	return rw(q, nvme_cmd_write, nsid, slba, nlb, (void *)(uintptr_t)buf, len, fua ? NVME_RW_FUA : 0, cb, arg);
+}
+
+int tr_ioq_write_zeroes(struct tr_ioq *q, uint32_t nsid, uint64_t slba, uint32_t nlb, tr_io_cb cb, void *arg)
+{
+	return rw(q, nvme_cmd_write_zeroes, nsid, slba, nlb, NULL, 0, 0, cb, arg);
+}
+
+int tr_ioq_flush(struct tr_ioq *q, uint32_t nsid, tr_io_cb cb, void *arg)
+{
+	struct nvme_command cmd = { .opcode = nvme_cmd_flush, .nsid = nsid };
+
+	return hq_submit(q->hq, &cmd, NULL, 0, cb, arg, NULL);
+}
+
+int tr_ioq_deallocate(struct tr_ioq *q, uint32_t nsid, uint64_t slba, uint32_t nlb, tr_io_cb cb, void *arg)
+{
+	struct nvme_dsm_range range = { .nlb = nlb, .slba = slba };
+	struct nvme_command cmd = { .opcode = nvme_cmd_dsm, .nsid = nsid, .cdw10 = 0, .cdw11 = NVME_DSMGMT_AD };
+
+	return hq_submit_dsm(q->hq, &cmd, &range, cb, arg);
+}
+
+int tr_ioq_poll(struct tr_ioq *q, int timeout_ms)
+{
+	return hq_poll(q->hq, timeout_ms);
+}
+
+int tr_ioq_inflight(const struct tr_ioq *q)
+{
+	return q->hq->inflight;
+}

@@ -1,0 +1,745 @@
+/* The host side of one NVMe/TCP connection: a non-blocking socket driven by hq_poll, so one
+ * thread owns a queue and nothing on the I/O path takes a lock or wakes another thread. */
+#include <errno.h>
+#include <limits.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "host/queue.h"
+#include "util/log.h"
+
+#define HQ_MAX_C2H (8u << 20) /* the largest C2HData we accept, beyond any transfer we ask for */
+
+uint64_t hq_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static int remaining_ms(uint64_t deadline)
+{
+	uint64_t now = hq_now_ns();
+
+	return now >= deadline ? 0 : (int)((deadline - now + 999999) / 1000000);
+}
+
+static int tcp_connect(const char *addr, const char *port, int timeout_ms, char *peer, size_t peerlen,
+		       char *why, size_t whylen)
+{
+	struct addrinfo hints = { .ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICSERV }, *res, *ai;
+	int fd = -1, err, one = 1;
+
+	err = getaddrinfo(addr, port, &hints, &res);
+	if (err) {
+		snprintf(why, whylen, "cannot resolve %s:%s: %s", addr, port, gai_strerror(err));
+		return -EHOSTUNREACH;
+	}
+	err = -ECONNREFUSED;
+	for (ai = res; ai; ai = ai->ai_next) {
+		struct pollfd pfd;
+		socklen_t sl = sizeof(err);
+		int soerr = 0;
+
+		fd = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+		if (fd < 0) {
+			err = -errno;
+			continue;
+		}
+		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+		if (connect(fd, ai->ai_addr, ai->ai_addrlen) && errno != EINPROGRESS) {
+			err = -errno;
+		} else {
+			pfd = (struct pollfd){ .fd = fd, .events = POLLOUT };
+			if (poll(&pfd, 1, timeout_ms) <= 0)
+				err = -ETIMEDOUT;
+			else if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &sl) || soerr)
+				err = -(soerr ? soerr : errno);
+			else
+				err = 0;
+		}
+		if (err == 0)
+			break;
+		close(fd);
+		fd = -1;
+	}
+	if (fd >= 0) {
+		snprintf(peer, peerlen, "%s%s%s:%s", strchr(addr, ':') ? "[" : "", addr, strchr(addr, ':') ? "]" : "",
+			 port);
+	} else {
+		snprintf(why, whylen, "connect to %s:%s: %s", addr, port,
+			 err == -ETIMEDOUT ? "timed out" : err == -ECONNREFUSED ? "connection refused" : strerror(-err));
+	}
+	freeaddrinfo(res);
+	return fd >= 0 ? fd : err;
+}
+
+/* Blocking-with-deadline exchange used only during queue setup. */
+static int recv_full(int fd, void *buf, size_t len, uint64_t deadline)
+{
+	size_t got = 0;
+
+	while (got < len) {
+		struct pollfd pfd = { .fd = fd, .events = POLLIN };
+		ssize_t n;
+
+		if (poll(&pfd, 1, remaining_ms(deadline)) <= 0)
+			return -ETIMEDOUT;
+		n = recv(fd, (uint8_t *)buf + got, len - got, 0);
+		if (n == 0)
+			return -ECONNRESET;
+		if (n < 0 && errno != EAGAIN && errno != EINTR)
+			return -errno;
+		if (n > 0)
+			got += (size_t)n;
+	}
+	return 0;
+}
+
+static int send_full(int fd, const void *buf, size_t len, uint64_t deadline)
+{
+	size_t sent = 0;
+
+	while (sent < len) {
+		struct pollfd pfd = { .fd = fd, .events = POLLOUT };
+		ssize_t n;
+
+		if (poll(&pfd, 1, remaining_ms(deadline)) <= 0)
+			return -ETIMEDOUT;
+		n = send(fd, (const uint8_t *)buf + sent, len - sent, MSG_NOSIGNAL);
+		if (n < 0 && errno != EAGAIN && errno != EINTR)
+			return -errno;
+		if (n > 0)
+			sent += (size_t)n;
+	}
+	return 0;
+}
+
+static int icreq_exchange(struct hq *q, const struct hq_params *p, char *why, size_t whylen)
+{
+	uint64_t deadline = hq_now_ns() + (uint64_t)p->connect_timeout_ms * 1000000ull;
+	struct nvme_tcp_icreq_pdu icreq;
+	union {
+		struct nvme_tcp_icresp_pdu icresp;
+		struct nvme_tcp_term_pdu term;
+		uint8_t raw[128 + NVME_TCP_TERM_MAX_DATA];
+	} in;
+	struct nvmf_tcp_pdu_layout layout;
+	struct nvmf_tcp_fatal fatal;
+	int err;
+
+	nvmf_tcp_icreq_encode(&icreq, p->hdgst, p->ddgst, 0);
+	err = send_full(q->fd, &icreq, sizeof(icreq), deadline);
+	if (!err)
+		err = recv_full(q->fd, in.raw, sizeof(struct nvme_tcp_hdr), deadline);
+	if (err) {
+		snprintf(why, whylen, "ICReq to %s: %s", q->peer, err == -ETIMEDOUT ? "timed out" : strerror(-err));
+		return err;
+	}
+	if (nvmf_tcp_pdu_decode(&in.icresp.hdr, NVMF_TCP_SIDE_HOST, &q->rx, true, &layout, &fatal)) {
+		snprintf(why, whylen, "%s answered ICReq with a malformed PDU (type %u, %s at byte %u)", q->peer,
+			 in.icresp.hdr.type, nvmf_tcp_fes_name(fatal.fes), fatal.fei);
+		return -EPROTO;
+	}
+	err = recv_full(q->fd, in.raw + sizeof(struct nvme_tcp_hdr), layout.plen - sizeof(struct nvme_tcp_hdr),
+			deadline);
+	if (err) {
+		snprintf(why, whylen, "ICResp from %s: %s", q->peer, strerror(-err));
+		return err;
+	}
+	if (layout.type == nvme_tcp_c2h_term) {
+		snprintf(why, whylen, "%s refused ICReq: %s", q->peer, nvmf_tcp_fes_name(in.term.fes));
+		return -EPROTO;
+	}
+	if (nvmf_tcp_icresp_validate(&in.icresp, p->hdgst, p->ddgst, &fatal)) {
+		snprintf(why, whylen, "%s: %s in ICResp (byte %u)%s", q->peer, nvmf_tcp_fes_name(fatal.fes), fatal.fei,
+			 fatal.fei == offsetof(struct nvme_tcp_icresp_pdu, digest) ? ": digest mismatch" : "");
+		return -EPROTO;
+	}
+	q->maxh2cdata = in.icresp.maxdata;
+	q->tx.pda = in.icresp.cpda;
+	return 0;
+}
+
+struct hq *hq_open(const struct hq_params *p, char *why, size_t whylen)
+{
+	struct hq *q = calloc(1, sizeof(*q));
+	int err;
+
+	if (!q) {
+		snprintf(why, whylen, "out of memory");
+		return NULL;
+	}
+	q->qid = p->qid;
+	q->depth = p->depth;
+	q->timeout_ms = p->timeout_ms;
+	q->tx = (struct nvmf_tcp_framing){ .hdgst = p->hdgst, .ddgst = p->ddgst };
+	q->rx = (struct nvmf_tcp_framing){ .hdgst = p->hdgst, .ddgst = p->ddgst, .pda = 0,
+					   .max_data = HQ_MAX_C2H, .max_incapsule = 0 };
+	q->inline_max = 0;
+	q->reqs = calloc(q->depth, sizeof(*q->reqs));
+	q->tx_cap = q->depth * 3 + HQ_H2C_SLOTS * 3;
+	q->txv = calloc((size_t)q->tx_cap, sizeof(*q->txv));
+	q->h2c_slots = calloc(HQ_H2C_SLOTS, sizeof(*q->h2c_slots));
+	q->fd = -1;
+	if (!q->reqs || !q->txv || !q->h2c_slots) {
+		snprintf(why, whylen, "out of memory");
+		hq_close(q);
+		return NULL;
+	}
+	for (int i = 0; i < q->depth; i++)
+		q->reqs[i].next_free = i + 1 < q->depth ? i + 1 : -1;
+	q->free_head = 0;
+	q->r2t_head = q->r2t_tail = -1;
+
+	q->fd = tcp_connect(p->traddr, p->trsvcid, (int)p->connect_timeout_ms, q->peer, sizeof(q->peer), why,
+			    whylen);
+	if (q->fd < 0 || (err = icreq_exchange(q, p, why, whylen)) != 0) {
+		hq_close(q);
+		return NULL;
+	}
+	return q;
+}
+
+void hq_close(struct hq *q)
+{
+	if (!q)
+		return;
+	if (!q->error)
+		hq_fail(q, -ESHUTDOWN, NULL);
+	free(q->reqs);
+	free(q->txv);
+	free(q->h2c_slots);
+	free(q);
+}
+
+static void req_complete(struct hq *q, struct hq_req *r, int status, const struct nvme_completion *cqe)
+{
+	tr_io_cb cb = r->cb;
+	void *arg = r->arg;
+
+	if (r->cqe_out && cqe)
+		*r->cqe_out = *cqe;
+	r->busy = false;
+	q->completed++;
+	r->next_free = q->free_head;
+	q->free_head = (int)(r - q->reqs);
+	q->inflight--;
+	if (cb)
+		cb(arg, status);
+}
+
+void hq_fail(struct hq *q, int err, const char *why)
+{
+	if (q->error)
+		return;
+	q->error = err;
+	if (why) {
+		snprintf(q->why, sizeof(q->why), "%s", why);
+		tr_warn("queue %u to %s: %s", q->qid, q->peer, why);
+	}
+	if (q->fd >= 0) {
+		close(q->fd);
+		q->fd = -1;
+	}
+	for (int i = 0; i < q->depth; i++) {
+		if (q->reqs[i].busy)
+			req_complete(q, &q->reqs[i], err, NULL);
+	}
+	q->tx_count = 0;
+	q->r2t_head = q->r2t_tail = -1;
+}
+
+/* ---- Transmit ---- */
+
+static void tx_add(struct hq *q, void *base, size_t len)
+{
+	int slot = (q->tx_head + q->tx_count) % q->tx_cap;
+
+	q->txv[slot] = (struct iovec){ .iov_base = base, .iov_len = len };
+	q->tx_count++;
+}
+
+/* Turn open R2T windows into H2CData PDUs, as far as header slots and iovecs allow. */
+static void tx_fill_h2c(struct hq *q)
+{
+	while (q->r2t_head >= 0 && q->h2c_used < HQ_H2C_SLOTS && q->tx_cap - q->tx_count >= 3) {
+		struct hq_req *r = &q->reqs[q->r2t_head];
+		uint32_t chunk = r->h2c_end - r->h2c_next;
+		struct nvmf_tcp_framing f = q->tx;
+		size_t hl;
+		__typeof__(q->h2c_slots) slot = &q->h2c_slots[q->h2c_used++];
+
+		if (chunk > q->maxh2cdata)
+			chunk = q->maxh2cdata;
+		hl = nvmf_tcp_data_encode(&slot->hdr, nvme_tcp_h2c_data, &f, r->pdu.cmd.command_id, r->ttag,
+					  r->h2c_next, chunk,
+					  r->h2c_next + chunk == r->h2c_end ? NVME_TCP_F_DATA_LAST : 0);
+		tx_add(q, &slot->hdr, hl);
+		tx_add(q, r->buf + r->h2c_next, chunk);
+		if (q->tx.ddgst) {
+			slot->ddgst = nvmf_tcp_digest(r->buf + r->h2c_next, chunk);
+			tx_add(q, &slot->ddgst, 4);
+		}
+		r->h2c_next += chunk;
+		if (r->h2c_next == r->h2c_end) {
+			r->r2t_queued = false;
+			q->r2t_head = r->next_r2t;
+			if (q->r2t_head < 0)
+				q->r2t_tail = -1;
+		}
+	}
+}
+
+/* Write what is queued; 0 when all is out or the socket is full, -errno on failure. */
+static int tx_pump(struct hq *q)
+{
+	for (;;) {
+		ssize_t n;
+		int cnt;
+
+		if (q->tx_count == 0) {
+			q->h2c_used = 0; /* every slot's bytes are on the wire */
+			tx_fill_h2c(q);
+			if (q->tx_count == 0)
+				return 0;
+		}
+		cnt = q->tx_count;
+		if (q->tx_head + cnt > q->tx_cap)
+			cnt = q->tx_cap - q->tx_head;
+		if (cnt > IOV_MAX)
+			cnt = IOV_MAX;
+		n = sendmsg(q->fd, &(struct msghdr){ .msg_iov = &q->txv[q->tx_head], .msg_iovlen = (size_t)cnt },
+			    MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (n < 0) {
+			if (errno == EAGAIN || errno == EINTR)
+				return 0;
+			return -errno;
+		}
+		while (n > 0) {
+			struct iovec *v = &q->txv[q->tx_head];
+
+			if ((size_t)n >= v->iov_len) {
+				n -= (ssize_t)v->iov_len;
+				q->tx_head = (q->tx_head + 1) % q->tx_cap;
+				q->tx_count--;
+			} else {
+				v->iov_base = (uint8_t *)v->iov_base + n;
+				v->iov_len -= (size_t)n;
+				n = 0;
+			}
+		}
+	}
+}
+
+static int submit(struct hq *q, const struct nvme_command *cmd, void *buf, uint32_t len, tr_io_cb cb, void *arg,
+		  struct nvme_completion *cqe_out, const struct nvme_dsm_range *dsm)
+{
+	struct hq_req *r;
+	uint32_t incapsule = 0;
+	size_t hl;
+	bool h2c;
+
+	if (q->error)
+		return q->error;
+	if (q->free_head < 0 || q->tx_cap - q->tx_count < 3)
+		return -EAGAIN;
+	r = &q->reqs[q->free_head];
+	q->free_head = r->next_free;
+	q->inflight++;
+
+	/* Direction from the opcode: bit 0 host-to-controller; fabrics uses fctype's bit 0. */
+	h2c = cmd->opcode == nvme_admin_fabrics ? (((const struct nvmf_common_command *)cmd)->fctype & 1)
+						: (cmd->opcode & 1);
+	*r = (struct hq_req){ .busy = true, .buf = buf, .len = len, .h2c = h2c && len, .cb = cb, .arg = arg,
+			      .cqe_out = cqe_out, .next_free = -1, .next_r2t = -1 };
+	if (dsm) {
+		r->dsm = *dsm;
+		r->buf = buf = (uint8_t *)&r->dsm;
+		r->len = len = sizeof(*dsm);
+		r->h2c = true;
+	}
+	r->deadline_ns = hq_now_ns() + (uint64_t)q->timeout_ms * 1000000ull;
+	r->pdu.cmd = *cmd;
+	r->pdu.cmd.command_id = (uint16_t)(r - q->reqs);
+	r->pdu.cmd.flags = (uint8_t)((r->pdu.cmd.flags & ~NVME_CMD_PSDT_MASK) | NVME_CMD_PSDT_SGL);
+	r->pdu.cmd.dptr = (struct nvme_sgl_desc){ .length = len, .type = NVME_SGL_TRANSPORT_DATA_BLOCK };
+	if (r->h2c && len <= q->inline_max) {
+		incapsule = len;
+		r->pdu.cmd.dptr.type = NVME_SGL_DATA_BLOCK_OFFSET;
+	}
+	if (!len)
+		r->pdu.cmd.dptr.type = NVME_SGL_TRANSPORT_DATA_BLOCK;
+	hl = nvmf_tcp_cmd_encode(&r->pdu, &q->tx, &r->pdu.cmd, incapsule);
+	tx_add(q, &r->pdu, hl);
+	if (incapsule) {
+		tx_add(q, buf, incapsule);
+		if (q->tx.ddgst) {
+			r->ddgst = nvmf_tcp_digest(buf, incapsule);
+			tx_add(q, &r->ddgst, 4);
+		}
+	}
+	return 0;
+}
+
+int hq_submit(struct hq *q, const struct nvme_command *cmd, void *buf, uint32_t len, tr_io_cb cb, void *arg,
+	      struct nvme_completion *cqe_out)
+{
+	return submit(q, cmd, buf, len, cb, arg, cqe_out, NULL);
+}
+
+int hq_submit_dsm(struct hq *q, const struct nvme_command *cmd, const struct nvme_dsm_range *range, tr_io_cb cb,
+		  void *arg)
+{
+	return submit(q, cmd, NULL, 0, cb, arg, NULL, range);
+}
+
+/* ---- Receive ---- */
+
+static struct hq_req *req_by_cid(struct hq *q, uint16_t cid)
+{
+	return cid < q->depth && q->reqs[cid].busy ? &q->reqs[cid] : NULL;
+}
+
+static int proto_error(struct hq *q, const char *fmt, uint32_t a, uint32_t b)
+{
+	char why[160];
+
+	snprintf(why, sizeof(why), fmt, a, b);
+	hq_fail(q, -EPROTO, why);
+	return -EPROTO;
+}
+
+static int handle_rsp(struct hq *q, const struct nvme_tcp_rsp_pdu *pdu)
+{
+	struct hq_req *r = req_by_cid(q, pdu->cqe.command_id);
+
+	if (!r)
+		return proto_error(q, "completion for command %u, which is not outstanding", pdu->cqe.command_id, 0);
+	req_complete(q, r, pdu->cqe.status >> 1, &pdu->cqe);
+	return 0;
+}
+
+static int handle_r2t(struct hq *q, const struct nvme_tcp_r2t_pdu *pdu)
+{
+	struct hq_req *r = req_by_cid(q, pdu->command_id);
+
+	if (!r || !r->h2c || r->r2t_queued)
+		return proto_error(q, "R2T for command %u, which has no data to send (ttag %u)", pdu->command_id,
+				   pdu->ttag);
+	if (pdu->r2t_length == 0 || pdu->r2t_offset > r->len || pdu->r2t_length > r->len - pdu->r2t_offset)
+		return proto_error(q, "R2T asks for bytes %u+%u, beyond the command's data", pdu->r2t_offset,
+				   pdu->r2t_length);
+	r->ttag = pdu->ttag;
+	r->h2c_next = pdu->r2t_offset;
+	r->h2c_end = pdu->r2t_offset + pdu->r2t_length;
+	r->r2t_queued = true;
+	r->next_r2t = -1;
+	if (q->r2t_tail >= 0)
+		q->reqs[q->r2t_tail].next_r2t = (int)(r - q->reqs);
+	else
+		q->r2t_head = (int)(r - q->reqs);
+	q->r2t_tail = (int)(r - q->reqs);
+	return 0;
+}
+
+static int start_c2h(struct hq *q, const struct nvme_tcp_data_pdu *pdu, const struct nvmf_tcp_pdu_layout *l)
+{
+	struct hq_req *r = req_by_cid(q, pdu->command_id);
+
+	if (!r || r->h2c || !r->buf)
+		return proto_error(q, "C2HData for command %u, which expects no data (%u bytes)", pdu->command_id,
+				   pdu->data_length);
+	if (pdu->data_length != l->data_len || pdu->data_offset != r->c2h_done ||
+	    pdu->data_length > r->len - r->c2h_done)
+		return proto_error(q, "C2HData at offset %u of %u bytes is outside the command's buffer",
+				   pdu->data_offset, pdu->data_length);
+	q->rx_req = r;
+	q->rx_data_start = pdu->data_offset;
+	q->rx_data_off = pdu->data_offset;
+	q->rx_data_len = pdu->data_length;
+	q->rx_data_left = pdu->data_length;
+	q->rx_skip = l->pad;
+	q->rx_data_flags = pdu->hdr.flags;
+	q->rx_ddgst_have = l->ddgst_len ? 0 : 4;
+	return 0;
+}
+
+static int finish_c2h(struct hq *q)
+{
+	struct hq_req *r = q->rx_req;
+
+	q->rx_req = NULL;
+	if (q->rx.ddgst) {
+		uint32_t want, got = nvmf_tcp_digest(r->buf + q->rx_data_start, q->rx_data_len);
+
+		memcpy(&want, q->rx_ddgst, 4);
+		if (want != got)
+			return proto_error(q, "data digest mismatch on C2HData for command %u (%u bytes)",
+					   r->pdu.cmd.command_id, q->rx_data_len);
+	}
+	r->c2h_done += q->rx_data_len;
+	if (q->rx_data_flags & NVME_TCP_F_DATA_SUCCESS) {
+		struct nvme_completion cqe = { .command_id = r->pdu.cmd.command_id, .sq_id = q->qid };
+
+		if (r->c2h_done != r->len)
+			return proto_error(q, "C2HData SUCCESS flag after %u of %u bytes", r->c2h_done, r->len);
+		req_complete(q, r, 0, &cqe);
+	}
+	return 0;
+}
+
+/* Consume what sits in rxbuf; returns completions run or -errno. */
+static int rx_parse(struct hq *q)
+{
+	for (;;) {
+		uint32_t avail = q->rx_end - q->rx_start;
+		const uint8_t *p = q->rxbuf + q->rx_start;
+		struct nvmf_tcp_pdu_layout l;
+		struct nvmf_tcp_fatal fatal;
+		const struct nvme_tcp_hdr *hdr = (const void *)p;
+
+		if (q->rx_req) { /* in the middle of C2HData: padding, data, digest */
+			uint32_t n;
+
+			n = avail < q->rx_skip ? avail : q->rx_skip;
+			q->rx_skip -= n, q->rx_start += n, avail -= n, p += n;
+			n = avail < q->rx_data_left ? avail : q->rx_data_left;
+			memcpy(q->rx_req->buf + q->rx_data_off, p, n);
+			q->rx_data_off += n, q->rx_data_left -= n, q->rx_start += n, avail -= n, p += n;
+			n = avail < 4 - q->rx_ddgst_have ? avail : 4 - q->rx_ddgst_have;
+			memcpy(q->rx_ddgst + q->rx_ddgst_have, p, n);
+			q->rx_ddgst_have += n, q->rx_start += n;
+			if (q->rx_skip || q->rx_data_left || q->rx_ddgst_have < 4)
+				return 0;
+			if (finish_c2h(q))
+				return q->error;
+			continue;
+		}
+		if (avail < sizeof(*hdr))
+			return 0;
+		if (nvmf_tcp_pdu_decode(hdr, NVMF_TCP_SIDE_HOST, &q->rx, false, &l, &fatal))
+			return proto_error(q, "malformed PDU from the controller (fatal status %u, byte %u)", fatal.fes, fatal.fei);
+		if (l.type == nvme_tcp_c2h_data) {
+			if (avail < l.hdr_total)
+				return 0;
+		} else if (avail < l.plen) {
+			if (l.plen > HQ_RXBUF)
+				return proto_error(q, "PDU of %u bytes (type %u) is too long", l.plen, l.type);
+			return 0;
+		}
+		if (l.hdr_total > l.hlen && !nvmf_tcp_hdgst_ok(p, l.hlen))
+			return proto_error(q, "header digest mismatch on a PDU of type %u (%u bytes)", l.type, l.plen);
+		switch (l.type) {
+		case nvme_tcp_rsp:
+			q->rx_start += l.plen;
+			if (handle_rsp(q, (const void *)p))
+				return q->error;
+			break;
+		case nvme_tcp_r2t:
+			q->rx_start += l.plen;
+			if (handle_r2t(q, (const void *)p))
+				return q->error;
+			break;
+		case nvme_tcp_c2h_data:
+			q->rx_start += l.hdr_total;
+			if (start_c2h(q, (const void *)p, &l))
+				return q->error;
+			break;
+		case nvme_tcp_c2h_term: {
+			const struct nvme_tcp_term_pdu *t = (const void *)p;
+			char why[160];
+
+			snprintf(why, sizeof(why), "controller sent C2HTermReq: %s (fei %u)", nvmf_tcp_fes_name(t->fes),
+				 t->feil | ((uint32_t)t->feiu << 16));
+			hq_fail(q, -ECONNRESET, why);
+			return q->error;
+		}
+		default:
+			return proto_error(q, "unexpected PDU type %u (%u bytes)", l.type, l.plen);
+		}
+	}
+}
+
+static int rx_pump(struct hq *q)
+{
+	for (;;) {
+		ssize_t n;
+
+		if (q->rx_start == q->rx_end) {
+			q->rx_start = q->rx_end = 0;
+		} else if (q->rx_start > HQ_RXBUF / 2) {
+			memmove(q->rxbuf, q->rxbuf + q->rx_start, q->rx_end - q->rx_start);
+			q->rx_end -= q->rx_start;
+			q->rx_start = 0;
+		}
+		/* Big C2HData goes straight into the caller's buffer, not through rxbuf. */
+		if (q->rx_req && q->rx_skip == 0 && q->rx_start == q->rx_end && q->rx_data_left >= 4096) {
+			n = recv(q->fd, q->rx_req->buf + q->rx_data_off, q->rx_data_left, MSG_DONTWAIT);
+			if (n > 0) {
+				q->rx_data_off += (uint32_t)n;
+				q->rx_data_left -= (uint32_t)n;
+				if (rx_parse(q) < 0)
+					return q->error;
+				continue;
+			}
+		} else {
+			n = recv(q->fd, q->rxbuf + q->rx_end, HQ_RXBUF - q->rx_end, MSG_DONTWAIT);
+			if (n > 0) {
+				q->rx_end += (uint32_t)n;
+				if (rx_parse(q) < 0)
+					return q->error;
+				continue;
+			}
+		}
+		if (n == 0) {
+			hq_fail(q, -ECONNRESET, "connection closed by the controller");
+			return q->error;
+		}
+		if (errno == EAGAIN || errno == EINTR)
+			return 0;
+		{
+			char why[96];
+
+			snprintf(why, sizeof(why), "receive: %s", strerror(errno));
+			hq_fail(q, -errno, why);
+		}
+		return q->error;
+	}
+}
+
+static void check_timeouts(struct hq *q)
+{
+	uint64_t now = hq_now_ns();
+
+	if (now - q->last_timeout_scan < 100000000ull)
+		return;
+	q->last_timeout_scan = now;
+	for (int i = 0; i < q->depth; i++) {
+		struct hq_req *r = &q->reqs[i];
+
+		if (r->busy && now > r->deadline_ns) {
+			char why[128];
+
+			snprintf(why, sizeof(why), "command %u (opcode %#x) timed out after %u ms", i,
+				 r->pdu.cmd.opcode, q->timeout_ms);
+			hq_fail(q, -ETIMEDOUT, why);
+			return;
+		}
+	}
+}
+
+int hq_poll(struct hq *q, int timeout_ms)
+{
+	uint64_t before = q->completed;
+	int err;
+	uint64_t deadline = timeout_ms > 0 ? hq_now_ns() + (uint64_t)timeout_ms * 1000000ull : 0;
+
+	for (;;) {
+		struct pollfd pfd;
+
+		if (q->error)
+			return q->error;
+		err = tx_pump(q);
+		if (err) {
+			char why[96];
+
+			snprintf(why, sizeof(why), "send: %s", strerror(-err));
+			hq_fail(q, err, why);
+			return err;
+		}
+		if (rx_pump(q) < 0)
+			return q->error;
+		err = tx_pump(q); /* R2Ts just received */
+		if (err) {
+			hq_fail(q, err, "send failed");
+			return err;
+		}
+		check_timeouts(q);
+		if (q->error)
+			return q->error;
+		if (q->completed != before || timeout_ms == 0 || q->inflight == 0)
+			return (int)(q->completed - before);
+		if (timeout_ms > 0 && hq_now_ns() >= deadline)
+			return 0;
+		pfd = (struct pollfd){ .fd = q->fd, .events = POLLIN | (q->tx_count || q->r2t_head >= 0 ? POLLOUT : 0) };
+		poll(&pfd, 1, timeout_ms > 0 ? (remaining_ms(deadline) < 100 ? remaining_ms(deadline) : 100) : 100);
+	}
+}
+
+struct exec_wait {
+	bool done;
+	int status;
+};
+
+static void exec_done(void *arg, int status)
+{
+	struct exec_wait *w = arg;
+
+	w->done = true;
+	w->status = status;
+}
+
+int hq_exec(struct hq *q, const struct nvme_command *cmd, void *buf, uint32_t len, struct nvme_completion *cqe)
+{
+	struct exec_wait w = { 0 };
+	int err = hq_submit(q, cmd, buf, len, exec_done, &w, cqe);
+
+	if (err)
+		return err;
+	while (!w.done) {
+		err = hq_poll(q, -1);
+		if (err < 0 && !w.done)
+			return err;
+	}
+	return w.status;
+}
+
+int hq_fabrics_connect(struct hq *q, const char *subnqn, const char *hostnqn, const uint8_t hostid[16],
+		       uint16_t cntlid_in, uint32_t kato_ms, uint16_t *cntlid, char *why, size_t whylen)
+{
+	struct nvmf_connect_command c = { .opcode = nvme_admin_fabrics, .fctype = nvmf_type_connect,
+					  .qid = q->qid, .sqsize = (uint16_t)(q->depth - 1), .kato = kato_ms };
+	struct nvmf_connect_data d = { .cntlid = cntlid_in };
+	struct nvme_completion cqe = { 0 };
+	uint32_t saved_inline = q->inline_max;
+	int status;
+
+	memcpy(d.hostid, hostid, 16);
+	snprintf(d.subsysnqn, sizeof(d.subsysnqn), "%s", subnqn);
+	snprintf(d.hostnqn, sizeof(d.hostnqn), "%s", hostnqn);
+	q->inline_max = sizeof(d); /* Connect data always travels in the capsule */
+	status = hq_exec(q, (struct nvme_command *)&c, &d, sizeof(d), &cqe);
+	q->inline_max = saved_inline;
+	if (status < 0) {
+		snprintf(why, whylen, "Connect to %s: %s", q->peer, q->why[0] ? q->why : strerror(-status));
+		return status;
+	}
+	if (status) {
+		uint32_t ipo = (uint32_t)cqe.result & 0xffff;
+		const char *what = "refused";
+
+		if ((status & 0x7ff) == NVME_SC_CONNECT_INVALID_HOST)
+			what = "host not allowed";
+		else if ((status & 0x7ff) == NVME_SC_CONNECT_INVALID_PARAM && ipo == offsetof(struct nvmf_connect_data, subsysnqn))
+			what = "no such subsystem";
+		else if ((status & 0x7ff) == NVME_SC_CONNECT_INVALID_PARAM && ipo == offsetof(struct nvmf_connect_data, cntlid))
+			what = "no such controller";
+		else if ((status & 0x7ff) == NVME_SC_CONNECT_INVALID_PARAM && ipo == offsetof(struct nvmf_connect_data, hostnqn))
+			what = "host NQN refused";
+		snprintf(why, whylen, "Connect to %s (%s, queue %u): %s (status %#x: %s)", q->peer, subnqn, q->qid, what,
+			 status, tr_status_str(status));
+		return status;
+	}
+	*cntlid = (uint16_t)cqe.result;
+	return 0;
+}

@@ -1,0 +1,106 @@
+/* The host side of one NVMe/TCP connection (one queue): ICReq, command capsules, R2T/H2CData,
+ * C2HData straight into the caller's buffer, completions, timeouts. Single-threaded by design. */
+#ifndef TIGHTROPE_HOST_QUEUE_H
+#define TIGHTROPE_HOST_QUEUE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/uio.h>
+
+#include "nvme/spec.h"
+#include "nvme/tcp_pdu.h"
+#include "tightrope/host.h"
+
+#define HQ_RXBUF 65536
+#define HQ_H2C_SLOTS 128
+
+struct hq_req {
+	struct nvme_tcp_cmd_pdu pdu;
+	uint8_t pdu_tail[4 + 128]; /* header digest and padding follow the header on the wire */
+	uint32_t ddgst;
+	uint8_t *buf;
+	uint32_t len;
+	bool busy;
+	bool h2c; /* host-to-controller data */
+	uint32_t c2h_done; /* C2HData bytes received so far */
+	/* The open R2T window still to be sent as H2CData. */
+	uint16_t ttag;
+	uint32_t h2c_next, h2c_end;
+	bool r2t_queued;
+	int next_r2t; /* FIFO link of requests with an open R2T window */
+	tr_io_cb cb;
+	void *arg;
+	struct nvme_completion *cqe_out;
+	struct nvme_dsm_range dsm; /* a Deallocate's range lives as long as its command */
+	uint64_t deadline_ns;
+	int next_free;
+};
+
+struct hq {
+	int fd;
+	uint16_t qid;
+	uint16_t depth;
+	char peer[80];
+	struct nvmf_tcp_framing tx, rx;
+	uint32_t maxh2cdata;
+	uint32_t inline_max; /* the most write data sent in the capsule */
+	uint32_t timeout_ms;
+	uint64_t completed;
+	int error; /* sticky: once set, every request has failed and every call returns it */
+	char why[160];
+
+	struct hq_req *reqs;
+	int free_head, inflight;
+	int r2t_head, r2t_tail;
+
+	/* Transmit: iovecs waiting for the socket; H2CData headers live in slots until sent. */
+	struct iovec *txv;
+	int tx_cap, tx_head, tx_count;
+	struct {
+		struct nvme_tcp_data_pdu hdr;
+		uint8_t tail[4 + 128];
+		uint32_t ddgst;
+	} *h2c_slots;
+	int h2c_used;
+
+	/* Receive */
+	uint8_t rxbuf[HQ_RXBUF];
+	uint32_t rx_start, rx_end;
+	struct hq_req *rx_req; /* C2HData being received into rx_req->buf */
+	uint32_t rx_data_off, rx_data_left, rx_skip, rx_data_len, rx_data_start;
+	uint8_t rx_data_flags;
+	uint8_t rx_ddgst[4];
+	uint32_t rx_ddgst_have;
+	uint64_t last_timeout_scan;
+};
+
+struct hq_params {
+	const char *traddr, *trsvcid;
+	uint16_t qid, depth;
+	bool hdgst, ddgst;
+	uint32_t timeout_ms, connect_timeout_ms;
+};
+
+/* TCP connect and the ICReq/ICResp exchange. NULL with 'why' set on failure. */
+struct hq *hq_open(const struct hq_params *p, char *why, size_t whylen);
+void hq_close(struct hq *q);
+
+/* Queue a command; data up to inline_max goes in the capsule for writes. 0, -EAGAIN or q->error. */
+int hq_submit(struct hq *q, const struct nvme_command *cmd, void *buf, uint32_t len, tr_io_cb cb, void *arg,
+	      struct nvme_completion *cqe_out);
+/* The same for a Dataset Management command: the range is copied into the request. */
+int hq_submit_dsm(struct hq *q, const struct nvme_command *cmd, const struct nvme_dsm_range *range, tr_io_cb cb,
+		  void *arg);
+/* Run one command to completion; returns the NVMe status or -errno. */
+int hq_exec(struct hq *q, const struct nvme_command *cmd, void *buf, uint32_t len, struct nvme_completion *cqe);
+int hq_poll(struct hq *q, int timeout_ms);
+/* Fail every outstanding command with 'err' and close the socket; 'why' goes to the log. */
+void hq_fail(struct hq *q, int err, const char *why);
+
+/* Fabrics Connect on this queue; returns the NVMe status or -errno, with the cntlid in *cntlid. */
+int hq_fabrics_connect(struct hq *q, const char *subnqn, const char *hostnqn, const uint8_t hostid[16],
+		       uint16_t cntlid_in, uint32_t kato_ms, uint16_t *cntlid, char *why, size_t whylen);
+
+uint64_t hq_now_ns(void);
+
+#endif
