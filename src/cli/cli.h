@@ -5,6 +5,12 @@
 int cmd_target(int argc, char **argv);
 int cmd_ctl(int argc, char **argv);
 int cmd_discover(int argc, char **argv);
+int cmd_bench(int argc, char **argv);
+
+struct tr_ctrl_opts;
+/* Fill in the host NQN and ID: given ones, else /etc/nvme/hostnqn|hostid, else one generated once
+ * and kept in tightrope's state directory. 0 or -errno. */
+int cli_host_identity(struct tr_ctrl_opts *o, const char *hostnqn, const char *hostid);
 int cmd_id_ctrl(int argc, char **argv);
 
 #endif

@@ -45,7 +45,7 @@ static const char *state_dir(char *buf, size_t len)
 
 /* The host's identity, like nvme-cli: /etc/nvme/hostnqn and hostid when they exist, otherwise a
  * UUID-based NQN generated once and kept in tightrope's state directory. */
-static int host_identity(struct tr_ctrl_opts *o, const char *hostnqn, const char *hostid)
+int cli_host_identity(struct tr_ctrl_opts *o, const char *hostnqn, const char *hostid)
 {
 	char dir[512], path[600], id[64] = "";
 
@@ -168,7 +168,7 @@ static int parse_conn(int argc, char **argv, struct conn_args *a, const char *us
 		fprintf(stderr, "%s is required\n%s", !a->o.traddr ? "--traddr (-a)" : "--nqn (-n)", usage);
 		return 2;
 	}
-	return host_identity(&a->o, hostnqn, hostid) ? 2 : 0;
+	return cli_host_identity(&a->o, hostnqn, hostid) ? 2 : 0;
 }
 
 static const char *trtype_str(uint8_t t)

@@ -15,6 +15,7 @@ static void usage(FILE *out)
 		"  target    run an NVMe/TCP target exporting RAM, files and block devices\n"
 		"  ctl       talk to a running target: list, add-ns, remove-ns, allow-host, forbid-host, save\n"
 		"  discover  print the discovery log of an NVMe/TCP discovery controller (nvme-cli's flags)\n"
+		"  bench     measure a remote namespace and/or a local file or device (fio's options)\n"
 		"  id-ctrl   connect to a controller and print its Identify Controller data\n"
 		"  version   print the version\n"
 		"\n"
@@ -33,6 +34,8 @@ int main(int argc, char **argv)
 		return cmd_ctl(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "discover"))
 		return cmd_discover(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "bench"))
+		return cmd_bench(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "id-ctrl"))
 		return cmd_id_ctrl(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "version") || !strcmp(argv[1], "--version")) {

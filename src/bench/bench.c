@@ -1,0 +1,671 @@
+/* The workload engine behind `tightrope bench`: job threads each owning one I/O queue (remote) or
+ * one io_uring (local), a fio-style offset generator, latency histograms and the verify pattern. */
+#include <errno.h>
+#include <fcntl.h>
+#include <liburing.h>
+#include <linux/fs.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "bench/bench.h"
+#include "nvme/spec.h"
+#include "util/log.h"
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/* ---- Latency histogram ---- */
+
+static int hist_index(uint64_t ns)
+{
+	int msb;
+
+	if (ns < BENCH_HIST_SUB)
+		return (int)ns;
+	msb = 63 - __builtin_clzll(ns);
+	/* Bucket = power of two, then the next five bits below the leading one. */
+	return (msb - 4) * BENCH_HIST_SUB + (int)((ns >> (msb - 5)) & (BENCH_HIST_SUB - 1));
+}
+
+static uint64_t hist_value(int idx)
+{
+	int msb = idx / BENCH_HIST_SUB + 4;
+	uint64_t sub = (uint64_t)(idx % BENCH_HIST_SUB);
+
+	if (idx < BENCH_HIST_SUB)
+		return (uint64_t)idx;
+	/* The middle of the bucket. */
+	return (1ull << msb) + (sub << (msb - 5)) + (1ull << (msb - 6));
+}
+
+void bench_lat_add(struct bench_lat *l, uint64_t ns, uint32_t bytes)
+{
+	int idx = hist_index(ns);
+
+	if (l->ios == 0 || ns < l->min_ns)
+		l->min_ns = ns;
+	if (ns > l->max_ns)
+		l->max_ns = ns;
+	l->ios++;
+	l->bytes += bytes;
+	l->sum_ns += (double)ns;
+	l->sumsq_ns += (double)ns * (double)ns;
+	l->hist[idx < BENCH_HIST_BUCKETS ? idx : BENCH_HIST_BUCKETS - 1]++;
+}
+
+void bench_lat_merge(struct bench_lat *into, const struct bench_lat *from)
+{
+	if (!from->ios)
+		return;
+	if (!into->ios || from->min_ns < into->min_ns)
+		into->min_ns = from->min_ns;
+	if (from->max_ns > into->max_ns)
+		into->max_ns = from->max_ns;
+	into->ios += from->ios;
+	into->bytes += from->bytes;
+	into->sum_ns += from->sum_ns;
+	into->sumsq_ns += from->sumsq_ns;
+	for (int i = 0; i < BENCH_HIST_BUCKETS; i++)
+		into->hist[i] += from->hist[i];
+}
+
+double bench_lat_mean(const struct bench_lat *l)
+{
+	return l->ios ? l->sum_ns / (double)l->ios : 0;
+}
+
+double bench_lat_stddev(const struct bench_lat *l)
+{
+	double mean = bench_lat_mean(l), var;
+
+	if (l->ios < 2)
+		return 0;
+	var = (l->sumsq_ns - (double)l->ios * mean * mean) / (double)(l->ios - 1);
+	return var > 0 ? sqrt(var) : 0;
+}
+
+uint64_t bench_lat_percentile(const struct bench_lat *l, double pct)
+{
+	uint64_t want, seen = 0;
+
+	if (!l->ios)
+		return 0;
+	want = (uint64_t)ceil(pct / 100.0 * (double)l->ios);
+	if (want == 0)
+		want = 1;
+	for (int i = 0; i < BENCH_HIST_BUCKETS; i++) {
+		seen += l->hist[i];
+		if (seen >= want) {
+			uint64_t v = hist_value(i);
+
+			/* Never report beyond what was actually seen. */
+			return v > l->max_ns ? l->max_ns : v < l->min_ns ? l->min_ns : v;
+		}
+	}
+	return l->max_ns;
+}
+
+/* ---- Verify pattern: every 512-byte block says where it belongs, the rest is seeded noise ---- */
+
+#define VERIFY_BLOCK 512
+#define VERIFY_MAGIC 0x7469676874726f70ull /* "tightrop" */
+
+static uint64_t splitmix(uint64_t *s)
+{
+	uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
+
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+	return z ^ (z >> 31);
+}
+
+static void pattern_fill(uint8_t *buf, uint32_t len, uint64_t offset, uint64_t seed)
+{
+	for (uint32_t b = 0; b < len; b += VERIFY_BLOCK) {
+		uint64_t *w = (uint64_t *)(void *)(buf + b), s = (offset + b) ^ seed;
+
+		w[0] = VERIFY_MAGIC;
+		w[1] = offset + b;
+		for (uint32_t i = 2; i < VERIFY_BLOCK / 8; i++)
+			w[i] = splitmix(&s);
+	}
+}
+
+/* Returns the byte offset of the first mismatch within buf, or -1. */
+static int64_t pattern_check(const uint8_t *buf, uint32_t len, uint64_t offset, uint64_t seed)
+{
+	uint8_t expect[VERIFY_BLOCK];
+
+	for (uint32_t b = 0; b < len; b += VERIFY_BLOCK) {
+		pattern_fill(expect, VERIFY_BLOCK, offset + b, seed);
+		if (memcmp(expect, buf + b, VERIFY_BLOCK)) {
+			for (uint32_t i = 0; i < VERIFY_BLOCK; i++)
+				if (expect[i] != buf[b + i])
+					return (int64_t)(b + i);
+		}
+	}
+	return -1;
+}
+
+/* ---- Jobs ---- */
+
+enum slot_op { OP_READ, OP_WRITE, OP_FLUSH };
+
+struct job;
+
+struct slot {
+	struct job *job;
+	uint8_t *buf;
+	uint64_t off;
+	enum slot_op op;
+	bool then_flush;
+	bool busy;
+	uint64_t start_ns;
+};
+
+struct job {
+	int index;
+	const struct bench_target *t;
+	const struct bench_cfg *cfg;
+	struct bench_result *res;
+	struct bench_job_stats *st;
+	pthread_t thread;
+
+	/* engine */
+	struct tr_ioq *ioq;
+	uint32_t lba_shift;
+	struct io_uring ring;
+	bool ring_ok;
+	int fd;
+	int pending_submits;
+
+	/* workload */
+	uint64_t area_start, area_len; /* bytes this job may touch */
+	uint64_t seq_next;
+	uint64_t rng;
+	uint64_t issued_bytes, target_bytes;
+	int inflight;
+	bool stop_issuing;
+	bool verify_phase_read;
+	uint64_t measure_from_ns, end_ns;
+	struct slot *slots;
+	int error;
+	char why[200];
+};
+
+static int engine_submit(struct job *j, struct slot *s);
+
+static void slot_done(struct job *j, struct slot *s, int status)
+{
+	uint64_t done = now_ns();
+
+	j->inflight--;
+	s->busy = false;
+	if (status) {
+		if (!j->error) {
+			j->error = status < 0 ? status : -EIO;
+			snprintf(j->why, sizeof(j->why), "%s at byte %llu failed: %s",
+				 s->op == OP_READ ? "read" : s->op == OP_WRITE ? "write" : "flush",
+				 (unsigned long long)s->off, tr_status_str(status));
+		}
+		j->stop_issuing = true;
+		return;
+	}
+	if (s->op == OP_WRITE && s->then_flush) {
+		/* dsync: the write counts once the flush behind it is done too. */
+		s->op = OP_FLUSH;
+		if (engine_submit(j, s) == 0) {
+			s->busy = true;
+			j->inflight++;
+			return;
+		}
+		j->error = -EIO;
+		j->stop_issuing = true;
+		return;
+	}
+	if (s->op == OP_READ && (j->cfg->verify || j->cfg->verify_only)) {
+		int64_t bad = pattern_check(s->buf, j->cfg->bs, s->off, j->cfg->seed);
+
+		if (bad >= 0 && !j->res->verify_failed) {
+			j->res->verify_failed = true;
+			j->res->verify_offset = s->off + (uint64_t)bad;
+		}
+	}
+	/* Only I/O started after the ramp counts. */
+	if (s->start_ns >= j->measure_from_ns)
+		bench_lat_add(s->op == OP_READ ? &j->st->read : &j->st->write, done - s->start_ns, j->cfg->bs);
+}
+
+/* ---- Remote engine: the host library's I/O queue ---- */
+
+static void remote_cb(void *arg, int status)
+{
+	struct slot *s = arg;
+
+	slot_done(s->job, s, status);
+}
+
+static int remote_submit(struct job *j, struct slot *s)
+{
+	uint32_t nlb = j->cfg->bs >> j->lba_shift;
+	uint64_t slba = s->off >> j->lba_shift;
+
+	switch (s->op) {
+	case OP_READ:
+		return tr_ioq_read(j->ioq, j->t->nsid, slba, nlb, s->buf, j->cfg->bs, remote_cb, s);
+	case OP_WRITE:
+		return tr_ioq_write(j->ioq, j->t->nsid, slba, nlb, s->buf, j->cfg->bs, false, remote_cb, s);
+	default:
+		return tr_ioq_flush(j->ioq, j->t->nsid, remote_cb, s);
+	}
+}
+
+/* ---- Local engine: io_uring on the file or device ---- */
+
+static int local_submit(struct job *j, struct slot *s)
+{
+	struct io_uring_sqe *sqe = io_uring_get_sqe(&j->ring);
+
+	if (!sqe)
+		return -EAGAIN;
+	if (s->op == OP_READ)
+		io_uring_prep_read(sqe, j->fd, s->buf, j->cfg->bs, s->off);
+	else if (s->op == OP_WRITE)
+		io_uring_prep_write(sqe, j->fd, s->buf, j->cfg->bs, s->off);
+	else
+		io_uring_prep_fsync(sqe, j->fd, IORING_FSYNC_DATASYNC);
+	io_uring_sqe_set_data(sqe, s);
+	j->pending_submits++;
+	return 0;
+}
+
+static int engine_submit(struct job *j, struct slot *s)
+{
+	return j->t->remote ? remote_submit(j, s) : local_submit(j, s);
+}
+
+static int engine_poll(struct job *j)
+{
+	if (j->t->remote) {
+		int n = tr_ioq_poll(j->ioq, -1);
+
+		return n < 0 ? n : 0;
+	}
+	{
+		struct io_uring_cqe *cqe;
+		unsigned head, seen = 0;
+		int err = io_uring_submit_and_wait(&j->ring, 1);
+
+		j->pending_submits = 0;
+		if (err < 0 && err != -EINTR)
+			return err;
+		io_uring_for_each_cqe(&j->ring, head, cqe) {
+			struct slot *s = io_uring_cqe_get_data(cqe);
+			int status = 0;
+
+			if (cqe->res < 0)
+				status = cqe->res;
+			else if (s->op != OP_FLUSH && (uint32_t)cqe->res != j->cfg->bs)
+				status = -EIO; /* a short transfer means the end of the file */
+			seen++;
+			slot_done(j, s, status);
+		}
+		io_uring_cq_advance(&j->ring, seen);
+		return 0;
+	}
+}
+
+/* ---- Workload ---- */
+
+static bool rw_is_random(enum bench_rw rw)
+{
+	return rw == BENCH_RANDREAD || rw == BENCH_RANDWRITE || rw == BENCH_RANDRW;
+}
+
+static enum slot_op next_op(struct job *j)
+{
+	switch (j->cfg->rw) {
+	case BENCH_READ:
+	case BENCH_RANDREAD:
+		return OP_READ;
+	case BENCH_WRITE:
+	case BENCH_RANDWRITE:
+		return OP_WRITE;
+	default:
+		return splitmix(&j->rng) % 100 < (uint64_t)j->cfg->rwmixread ? OP_READ : OP_WRITE;
+	}
+}
+
+static bool next_io(struct job *j, struct slot *s)
+{
+	const struct bench_cfg *c = j->cfg;
+	uint64_t now = now_ns(), blocks = j->area_len / c->bs;
+
+	if (j->stop_issuing || blocks == 0)
+		return false;
+	if (j->end_ns && now >= j->end_ns)
+		return false;
+	if (c->verify || c->verify_only) {
+		/* Verify: write the whole area in order, then read it all back. */
+		if (j->seq_next >= j->area_len) {
+			if (j->verify_phase_read || j->inflight)
+				return false;
+			j->verify_phase_read = true;
+			j->seq_next = 0;
+		}
+		s->op = j->verify_phase_read || c->verify_only ? OP_READ : OP_WRITE;
+		if (c->verify_only)
+			j->verify_phase_read = true;
+		s->off = j->area_start + j->seq_next;
+		j->seq_next += c->bs;
+	} else {
+		if (!c->time_based && j->issued_bytes >= j->target_bytes)
+			return false;
+		s->op = next_op(j);
+		if (rw_is_random(c->rw)) {
+			s->off = j->area_start + (splitmix(&j->rng) % blocks) * c->bs;
+		} else {
+			if (j->seq_next + c->bs > blocks * c->bs)
+				j->seq_next = 0;
+			s->off = j->area_start + j->seq_next;
+			j->seq_next += c->bs;
+		}
+	}
+	s->then_flush = c->dsync && s->op == OP_WRITE;
+	if (s->op == OP_WRITE)
+		pattern_fill(s->buf, c->bs, s->off, c->seed);
+	j->issued_bytes += c->bs;
+	s->start_ns = now;
+	return true;
+}
+
+static void *job_main(void *arg)
+{
+	struct job *j = arg;
+	const struct bench_cfg *c = j->cfg;
+	struct rusage ru0, ru1;
+	uint64_t t0, t_measure;
+	bool verify = c->verify || c->verify_only;
+
+	getrusage(RUSAGE_THREAD, &ru0);
+	t0 = now_ns();
+	j->measure_from_ns = t0 + (uint64_t)(c->ramp_s * 1e9);
+	if (c->runtime_s > 0)
+		j->end_ns = t0 + (uint64_t)((c->runtime_s + c->ramp_s) * 1e9);
+	if (verify)
+		j->end_ns = 0; /* a verify pass always covers its whole area */
+
+	for (;;) {
+		/* Keep iodepth commands in flight; wait for completions; repeat. */
+		for (int i = 0; i < c->iodepth && !j->stop_issuing; i++) {
+			struct slot *s = &j->slots[i];
+			int err;
+
+			if (s->busy)
+				continue;
+			if (!next_io(j, s))
+				break;
+			err = engine_submit(j, s);
+			if (err) {
+				j->error = err;
+				snprintf(j->why, sizeof(j->why), "submit: %s", tr_status_str(err));
+				j->stop_issuing = true;
+				break;
+			}
+			s->busy = true;
+			j->inflight++;
+		}
+		if (j->inflight == 0) {
+			/* A verify pass switches to reading back once every write is done. */
+			if (verify && !j->verify_phase_read && !j->stop_issuing && j->seq_next >= j->area_len) {
+				j->verify_phase_read = true;
+				j->seq_next = 0;
+				continue;
+			}
+			break;
+		}
+		if (engine_poll(j) < 0) {
+			if (!j->error) {
+				j->error = -EIO;
+				snprintf(j->why, sizeof(j->why), "the I/O queue failed");
+			}
+			break;
+		}
+	}
+	t_measure = now_ns();
+	getrusage(RUSAGE_THREAD, &ru1);
+	j->st->runtime_s = (double)(t_measure - (j->measure_from_ns < t_measure ? j->measure_from_ns : t0)) / 1e9;
+	{
+		double usr = (double)(ru1.ru_utime.tv_sec - ru0.ru_utime.tv_sec) +
+			     (double)(ru1.ru_utime.tv_usec - ru0.ru_utime.tv_usec) / 1e6;
+		double sys = (double)(ru1.ru_stime.tv_sec - ru0.ru_stime.tv_sec) +
+			     (double)(ru1.ru_stime.tv_usec - ru0.ru_stime.tv_usec) / 1e6;
+		double wall = (double)(t_measure - t0) / 1e9;
+
+		j->st->usr_cpu = wall > 0 ? 100.0 * usr / wall : 0;
+		j->st->sys_cpu = wall > 0 ? 100.0 * sys / wall : 0;
+	}
+	j->st->error = j->error;
+	return NULL;
+}
+
+/* ---- Setup ---- */
+
+static int local_open(const struct bench_target *t, bool write, uint64_t *capacity, uint32_t *lba_size,
+		      char *why, size_t whylen)
+{
+	int fd = open(t->filename, (write ? O_RDWR : O_RDONLY) | (t->buffered ? 0 : O_DIRECT) | O_CLOEXEC);
+	struct stat st;
+
+	if (fd < 0) {
+		snprintf(why, whylen, "cannot open %s: %s", t->filename, strerror(errno));
+		return -errno;
+	}
+	if (fstat(fd, &st)) {
+		close(fd);
+		return -errno;
+	}
+	*lba_size = 512;
+	if (S_ISBLK(st.st_mode)) {
+		int ssz = 512;
+
+		if (ioctl(fd, BLKGETSIZE64, capacity) || ioctl(fd, BLKSSZGET, &ssz)) {
+			snprintf(why, whylen, "%s: cannot read the device size: %s", t->filename, strerror(errno));
+			close(fd);
+			return -EIO;
+		}
+		*lba_size = (uint32_t)ssz;
+	} else {
+		*capacity = (uint64_t)st.st_size;
+	}
+	return fd;
+}
+
+static bool cfg_writes(const struct bench_cfg *c)
+{
+	return (c->verify && !c->verify_only) || c->rw == BENCH_WRITE || c->rw == BENCH_RANDWRITE ||
+	       c->rw == BENCH_RANDRW || c->rw == BENCH_RW;
+}
+
+void bench_result_free(struct bench_result *r)
+{
+	free(r->jobs);
+	r->jobs = NULL;
+}
+
+int bench_run(const struct bench_target *t, const struct bench_cfg *cfg, struct bench_result *res, char *why,
+	      size_t whylen)
+{
+	struct tr_ctrl *ctrl = NULL;
+	struct job *jobs;
+	uint64_t capacity = 0, start, len, t0;
+	uint32_t lba_size = 512;
+	int err = 0, started = 0, fd = -1;
+
+	memset(res, 0, sizeof(*res));
+	res->numjobs = cfg->numjobs;
+	if (t->remote) {
+		struct tr_ctrl_opts o = t->conn;
+		struct nvme_id_ns *id = aligned_alloc(4096, 4096);
+
+		o.nr_io_queues = cfg->numjobs;
+		if (o.queue_size < cfg->iodepth + 1)
+			o.queue_size = cfg->iodepth + 1;
+		err = id ? tr_ctrl_connect(&o, &ctrl, why, whylen) : -ENOMEM;
+		if (!err) {
+			err = tr_ctrl_identify(ctrl, NVME_ID_CNS_NS, t->nsid, id);
+			if (err || id->nsze == 0) {
+				snprintf(why, whylen, "namespace %u of %s: %s", t->nsid, o.subnqn,
+					 err ? tr_status_str(err) : "not active");
+				err = err ? err : -ENODEV;
+			}
+		}
+		if (!err) {
+			lba_size = 1u << id->lbaf[id->flbas & 0xf].ds;
+			capacity = id->nsze * lba_size;
+			if (tr_ctrl_nr_io_queues(ctrl) < cfg->numjobs) {
+				snprintf(why, whylen, "the controller granted %d I/O queues for %d jobs",
+					 tr_ctrl_nr_io_queues(ctrl), cfg->numjobs);
+				err = -ENOSPC;
+			} else if (cfg->bs > tr_ctrl_max_xfer(ctrl)) {
+				snprintf(why, whylen, "bs %u exceeds the controller's largest transfer (%u)", cfg->bs,
+					 tr_ctrl_max_xfer(ctrl));
+				err = -EINVAL;
+			}
+		}
+		free(id);
+		snprintf(res->what, sizeof(res->what), "nvme-tcp %s:%s %s nsid %u", o.traddr, o.trsvcid, o.subnqn,
+			 t->nsid);
+	} else {
+		fd = local_open(t, cfg_writes(cfg), &capacity, &lba_size, why, whylen);
+		err = fd < 0 ? fd : 0;
+		snprintf(res->what, sizeof(res->what), "%s", t->filename);
+	}
+	if (!err && (cfg->bs % lba_size || cfg->bs % VERIFY_BLOCK)) {
+		snprintf(why, whylen, "bs %u is not a multiple of the %u-byte block", cfg->bs, lba_size);
+		err = -EINVAL;
+	}
+	start = cfg->offset;
+	len = cfg->size ? cfg->size : capacity > start ? capacity - start : 0;
+	if (!err && (start % lba_size || start + len > capacity || len < cfg->bs)) {
+		snprintf(why, whylen, "the region %llu+%llu does not fit the %llu bytes there",
+			 (unsigned long long)start, (unsigned long long)len, (unsigned long long)capacity);
+		err = -EINVAL;
+	}
+	res->capacity = capacity;
+	res->lba_size = lba_size;
+	if (err) {
+		if (ctrl)
+			tr_ctrl_disconnect(ctrl);
+		if (fd >= 0)
+			close(fd);
+		return err;
+	}
+
+	jobs = calloc((size_t)cfg->numjobs, sizeof(*jobs));
+	res->jobs = calloc((size_t)cfg->numjobs, sizeof(*res->jobs));
+	if (!jobs || !res->jobs) {
+		free(jobs);
+		err = -ENOMEM;
+		goto out;
+	}
+	t0 = now_ns();
+	for (int i = 0; i < cfg->numjobs; i++) {
+		struct job *j = &jobs[i];
+
+		j->index = i;
+		j->t = t;
+		j->cfg = cfg;
+		j->res = res;
+		j->st = &res->jobs[i];
+		j->fd = fd;
+		j->rng = cfg->seed * 0x9e3779b97f4a7c15ull + (uint64_t)i + 1;
+		/* fio: every job works on the whole region; a verify pass splits it so jobs don't race. */
+		if (cfg->verify || cfg->verify_only) {
+			uint64_t slice = len / (uint64_t)cfg->numjobs / cfg->bs * cfg->bs;
+
+			j->area_start = start + slice * (uint64_t)i;
+			j->area_len = slice;
+		} else {
+			j->area_start = start;
+			j->area_len = len;
+		}
+		j->target_bytes = len;
+		j->slots = calloc((size_t)cfg->iodepth, sizeof(*j->slots));
+		if (!j->slots) {
+			err = -ENOMEM;
+			break;
+		}
+		for (int k = 0; k < cfg->iodepth; k++) {
+			j->slots[k].job = j;
+			j->slots[k].buf = aligned_alloc(4096, (cfg->bs + 4095) / 4096 * 4096);
+			if (!j->slots[k].buf)
+				err = -ENOMEM;
+		}
+		if (t->remote) {
+			j->ioq = tr_ctrl_ioq(ctrl, i);
+			j->lba_shift = (uint32_t)__builtin_ctz(lba_size);
+		} else if (io_uring_queue_init((unsigned)cfg->iodepth * 2, &j->ring, 0) == 0) {
+			j->ring_ok = true;
+		} else {
+			err = -ENOMEM;
+		}
+		if (err)
+			break;
+	}
+	for (int i = 0; !err && i < cfg->numjobs; i++) {
+		if (pthread_create(&jobs[i].thread, NULL, job_main, &jobs[i])) {
+			err = -EAGAIN;
+			break;
+		}
+		started++;
+	}
+	for (int i = 0; i < started; i++)
+		pthread_join(jobs[i].thread, NULL);
+	res->wall_s = (double)(now_ns() - t0) / 1e9;
+	for (int i = 0; i < cfg->numjobs; i++) {
+		struct job *j = &jobs[i];
+
+		if (j->error && !err) {
+			err = j->error;
+			snprintf(why, whylen, "job %d: %s", i, j->why);
+		}
+		bench_lat_merge(&res->total.read, &res->jobs[i].read);
+		bench_lat_merge(&res->total.write, &res->jobs[i].write);
+		if (res->jobs[i].runtime_s > res->total.runtime_s)
+			res->total.runtime_s = res->jobs[i].runtime_s;
+		res->total.usr_cpu += res->jobs[i].usr_cpu;
+		res->total.sys_cpu += res->jobs[i].sys_cpu;
+		if (j->ring_ok)
+			io_uring_queue_exit(&j->ring);
+		for (int k = 0; j->slots && k < cfg->iodepth; k++)
+			free(j->slots[k].buf);
+		free(j->slots);
+	}
+	free(jobs);
+out:
+	if (ctrl)
+		tr_ctrl_disconnect(ctrl);
+	if (fd >= 0)
+		close(fd);
+	return err;
+}
+
+const char *bench_rw_name(enum bench_rw rw)
+{
+	static const char *const names[] = { "read", "write", "randread", "randwrite", "randrw", "rw" };
+
+	return names[rw];
+}
