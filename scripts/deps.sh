@@ -2,7 +2,7 @@
 # Install the Debian packages tightrope needs to build and test, if any are missing.
 # usage: scripts/deps.sh [build|test]   (test adds clang's fuzzer runtime, tshark, python3)
 set -euo pipefail
-want=(gcc meson ninja-build pkg-config liburing-dev libisal-dev libjson-c-dev libcmocka-dev libssl-dev)
+want=(gcc meson ninja-build pkg-config liburing-dev libisal-dev libjson-c-dev libcmocka-dev libssl-dev libfuse3-dev fuse3)
 [[ ${1:-build} == test ]] && want+=(clang libclang-rt-14-dev python3 tshark)
 missing=()
 for p in "${want[@]}"; do

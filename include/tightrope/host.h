@@ -40,6 +40,20 @@ int tr_ctrl_connect(const struct tr_ctrl_opts *o, struct tr_ctrl **out, char *wh
 /* Shut the controller down (CC.SHN), close every queue, free everything. */
 void tr_ctrl_disconnect(struct tr_ctrl *c);
 
+/* ---- Error recovery and events ---- */
+
+/* 0 while every queue is up; else the first queue's error, with 'why' naming it. */
+int tr_ctrl_health(struct tr_ctrl *c, char *why, size_t whylen);
+/* Close every queue (commands in flight complete with an error); the controller can reconnect. */
+void tr_ctrl_teardown(struct tr_ctrl *c);
+/* A fresh association with the same options: admin queue, enable, Identify, I/O queues. */
+int tr_ctrl_reconnect(struct tr_ctrl *c, char *why, size_t whylen);
+/* Keep an Asynchronous Event Request armed and run admin completions without blocking.
+ * Returns 1 with the event's result in *aen when one arrived, 0, or -errno. */
+int tr_ctrl_poll_admin(struct tr_ctrl *c, uint32_t *aen);
+/* The active namespace IDs (up to max); count or -errno. */
+int tr_ctrl_active_ns(struct tr_ctrl *c, uint32_t *nsids, int max);
+
 const struct nvme_id_ctrl *tr_ctrl_identify_data(const struct tr_ctrl *c);
 uint16_t tr_ctrl_cntlid(const struct tr_ctrl *c);
 int tr_ctrl_nr_io_queues(const struct tr_ctrl *c);
@@ -75,6 +89,9 @@ int tr_ioq_deallocate(struct tr_ioq *q, uint32_t nsid, uint64_t slba, uint32_t n
  * at least one completes). Returns completions run, or -errno once the queue has failed. */
 int tr_ioq_poll(struct tr_ioq *q, int timeout_ms);
 int tr_ioq_inflight(const struct tr_ioq *q);
+/* For an event loop that drives queues with poll(): the socket, and whether it has bytes to send. */
+int tr_ioq_fd(const struct tr_ioq *q);
+bool tr_ioq_tx_pending(const struct tr_ioq *q);
 
 /* A human-readable NVMe status ("LBA Out of Range", ...). */
 const char *tr_status_str(int status);

@@ -6,6 +6,13 @@ int cmd_target(int argc, char **argv);
 int cmd_ctl(int argc, char **argv);
 int cmd_discover(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
+int cmd_connect(int argc, char **argv);
+int cmd_connect_all(int argc, char **argv);
+int cmd_list(int argc, char **argv);
+int cmd_list_subsys(int argc, char **argv);
+int cmd_disconnect(int argc, char **argv);
+int cmd_disconnect_all(int argc, char **argv);
+int cmd_id_ns(int argc, char **argv);
 
 struct tr_ctrl_opts;
 /* Fill in the host NQN and ID: given ones, else /etc/nvme/hostnqn|hostid, else one generated once

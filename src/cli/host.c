@@ -6,9 +6,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "host/daemon.h"
 #include "nvme/spec.h"
 #include "tightrope/host.h"
 #include "util/log.h"
@@ -104,6 +106,12 @@ static const struct option conn_long[] = {
 	{ "hdr-digest", no_argument, NULL, 'g' },
 	{ "data-digest", no_argument, NULL, 'G' },
 	{ "output-format", required_argument, NULL, 'o' },
+	{ "reconnect-delay", required_argument, NULL, 'c' },
+	{ "ctrl-loss-tmo", required_argument, NULL, 'l' },
+	{ "fast_io_fail_tmo", required_argument, NULL, 'f' },
+	{ "device", required_argument, NULL, 'd' },
+	{ "namespace-id", required_argument, NULL, 'N' },
+	{ "no-loop", no_argument, NULL, 'L' },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "help", no_argument, NULL, 'h' },
 	{ 0 } };
@@ -111,6 +119,10 @@ static const struct option conn_long[] = {
 struct conn_args {
 	struct tr_ctrl_opts o;
 	bool json;
+	int reconnect_delay, ctrl_loss_tmo, fast_io_fail_tmo;
+	const char *device;
+	uint32_t nsid;
+	bool no_loop;
 };
 
 static long parse_num(const char *s, const char *what, long min, long max)
@@ -126,15 +138,21 @@ static long parse_num(const char *s, const char *what, long min, long max)
 }
 
 /* Parse nvme-cli's connection flags; returns 0, or 1 when --help was given, or 2 on bad usage. */
-static int parse_conn(int argc, char **argv, struct conn_args *a, const char *usage, bool need_nqn)
+static int parse_conn(int argc, char **argv, struct conn_args *a, const char *usage, int need_nqn)
 {
 	const char *hostnqn = NULL, *hostid = NULL;
 	int c;
 
 	tr_ctrl_opts_init(&a->o);
 	a->json = false;
+	a->reconnect_delay = 10; /* nvme-cli's and the kernel's defaults */
+	a->ctrl_loss_tmo = 600;
+	a->fast_io_fail_tmo = -1;
+	a->device = NULL;
+	a->nsid = 1;
+	a->no_loop = false;
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "t:a:s:n:q:I:i:Q:k:gGo:vh", conn_long, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "t:a:s:n:q:I:i:Q:k:gGo:c:l:f:d:N:Lvh", conn_long, NULL)) != -1) {
 		switch (c) {
 		case 't':
 			if (strcmp(optarg, "tcp")) {
@@ -159,11 +177,19 @@ static int parse_conn(int argc, char **argv, struct conn_args *a, const char *us
 			}
 			a->json = !strcmp(optarg, "json");
 			break;
+		case 'c': a->reconnect_delay = (int)parse_num(optarg, "reconnect-delay", 1, 3600); break;
+		case 'l': a->ctrl_loss_tmo = (int)parse_num(optarg, "ctrl-loss-tmo", -1, 1 << 30); break;
+		case 'f': a->fast_io_fail_tmo = (int)parse_num(optarg, "fast_io_fail_tmo", -1, 1 << 30); break;
+		case 'd': a->device = optarg; break;
+		case 'N': a->nsid = (uint32_t)parse_num(optarg, "namespace-id", 1, 0x7fffffff); break;
+		case 'L': a->no_loop = true; break;
 		case 'v': tr_log_set_level(TR_LOG_DEBUG); break;
 		case 'h': fputs(usage, stdout); return 1;
 		default: fputs(usage, stderr); return 2;
 		}
 	}
+	if (need_nqn == 2) /* a verb that needs no address */
+		return cli_host_identity(&a->o, hostnqn, hostid) ? 2 : 0;
 	if (!a->o.traddr || (need_nqn && !a->o.subnqn)) {
 		fprintf(stderr, "%s is required\n%s", !a->o.traddr ? "--traddr (-a)" : "--nqn (-n)", usage);
 		return 2;
@@ -318,4 +344,382 @@ int cmd_id_ctrl(int argc, char **argv)
 	       id->iorcsz, id->icdoff, id->fcatt, id->msdbd);
 	tr_ctrl_disconnect(c);
 	return 0;
+}
+
+/* ---- connect, connect-all, list, list-subsys, disconnect, disconnect-all: the local devices ---- */
+
+static const char *state_dir_path(void)
+{
+	static char dir[512];
+
+	return state_dir(dir, sizeof(dir));
+}
+
+static void hostd_opts_from(struct hostd_opts *h, const struct conn_args *a)
+{
+	*h = (struct hostd_opts){ .conn = a->o, .reconnect_delay_s = a->reconnect_delay,
+				  .ctrl_loss_tmo_s = a->ctrl_loss_tmo, .fast_io_fail_tmo_s = a->fast_io_fail_tmo,
+				  .no_loop = a->no_loop, .state_dir = state_dir_path() };
+}
+
+static const char *jstr(json_object *o, const char *key)
+{
+	json_object *v;
+
+	return json_object_object_get_ex(o, key, &v) ? json_object_get_string(v) : "";
+}
+
+static int64_t jint(json_object *o, const char *key)
+{
+	json_object *v;
+
+	return json_object_object_get_ex(o, key, &v) ? json_object_get_int64(v) : 0;
+}
+
+/* Already attached to this subsystem through this address? (connect-all must not double up) */
+static const char *connected_as(json_object *list, const char *traddr, const char *trsvcid, const char *subnqn)
+{
+	for (size_t i = 0; i < json_object_array_length(list); i++) {
+		json_object *o = json_object_array_get_idx(list, i);
+
+		if (!strcmp(jstr(o, "traddr"), traddr) && !strcmp(jstr(o, "trsvcid"), trsvcid) &&
+		    !strcmp(jstr(o, "subnqn"), subnqn) && strcmp(jstr(o, "state"), "dead"))
+			return jstr(o, "name");
+	}
+	return NULL;
+}
+
+static int connect_one(const struct conn_args *a)
+{
+	struct hostd_opts h;
+	char name[32], why[320] = "";
+	json_object *list = hostd_list(state_dir_path());
+	const char *dup = connected_as(list, a->o.traddr, a->o.trsvcid, a->o.subnqn);
+	int err;
+
+	if (dup) {
+		fprintf(stderr, "already connected to %s at %s:%s as %s\n", a->o.subnqn, a->o.traddr, a->o.trsvcid, dup);
+		json_object_put(list);
+		return 1;
+	}
+	json_object_put(list);
+	hostd_opts_from(&h, a);
+	err = hostd_connect(&h, name, sizeof(name), why, sizeof(why));
+	if (err) {
+		fprintf(stderr, "failed to connect to %s at %s:%s: %s\n", a->o.subnqn, a->o.traddr, a->o.trsvcid, why);
+		return 1;
+	}
+	printf("connecting to device: %s\n", name);
+	return 0;
+}
+
+int cmd_connect(int argc, char **argv)
+{
+	static const char usage[] =
+		"usage: tightrope connect -t tcp -a TRADDR [-s TRSVCID] -n NQN [-q HOSTNQN] [-I HOSTID]\n"
+		"         [-i NR_IO_QUEUES] [-Q QUEUE_SIZE] [-k KATO] [-c RECONNECT_DELAY] [-l CTRL_LOSS_TMO]\n"
+		"         [--fast_io_fail_tmo SEC] [-g] [-G] [--no-loop]\n"
+		"Attach a remote namespace: a host process keeps the controller and shows each namespace as a\n"
+		"file (FUSE) and a block device (/dev/loopN). See `tightrope list`.\n";
+	struct conn_args a;
+	int rc = parse_conn(argc, argv, &a, usage, true);
+
+	if (rc)
+		return rc == 1 ? 0 : rc;
+	if (a.o.nr_io_queues > 4)
+		a.o.nr_io_queues = 4; /* one event loop drives them all; more queues buy nothing here */
+	return connect_one(&a);
+}
+
+int cmd_connect_all(int argc, char **argv)
+{
+	static const char usage[] =
+		"usage: tightrope connect-all -t tcp -a TRADDR [-s TRSVCID] [-q HOSTNQN] [connect's options]\n"
+		"Discover, then connect every NVMe subsystem the discovery log lists.\n";
+	struct nvmf_disc_log_entry *e = NULL;
+	struct conn_args a;
+	uint64_t nr = 0, gen = 0;
+	char why[256] = "";
+	int rc = parse_conn(argc, argv, &a, usage, false), failed = 0;
+
+	if (rc)
+		return rc == 1 ? 0 : rc;
+	if (tr_discover(&a.o, &e, &nr, &gen, why, sizeof(why))) {
+		fprintf(stderr, "failed to discover at %s:%s: %s\n", a.o.traddr, a.o.trsvcid, why);
+		return 1;
+	}
+	if (a.o.nr_io_queues > 4)
+		a.o.nr_io_queues = 4;
+	for (uint64_t i = 0; i < nr; i++) {
+		char svc[NVMF_TRSVCID_SIZE + 1], nqn[NVME_NQN_SIZE + 1];
+		struct conn_args one = a;
+		json_object *list;
+
+		if (e[i].subtype != NVMF_SUBTYPE_NVME || e[i].trtype != NVMF_TRTYPE_TCP)
+			continue;
+		field(svc, e[i].trsvcid, sizeof(e[i].trsvcid));
+		field(nqn, e[i].subnqn, sizeof(e[i].subnqn));
+		/* The log's traddr is the target's view (it may be a NAT or VM address): keep ours. */
+		one.o.trsvcid = !strcmp(a.o.trsvcid, svc) ? a.o.trsvcid : svc;
+		one.o.subnqn = nqn;
+		list = hostd_list(state_dir_path());
+		if (connected_as(list, one.o.traddr, one.o.trsvcid, nqn)) {
+			json_object_put(list);
+			continue;
+		}
+		json_object_put(list);
+		failed |= connect_one(&one);
+	}
+	free(e);
+	return failed;
+}
+
+static void fmt_size(char *out, size_t len, double bytes)
+{
+	static const char *const u[] = { "B", "kB", "MB", "GB", "TB", "PB" };
+	int i = 0;
+
+	while (bytes >= 1000 && i < 5)
+		bytes /= 1000, i++;
+	snprintf(out, len, "%6.2f %2s", bytes, u[i]);
+}
+
+static void state_text(json_object *o, char *out, size_t len)
+{
+	const char *st = jstr(o, "state");
+
+	if (!strcmp(st, "connecting")) {
+		int64_t max = jint(o, "max_attempts");
+		int64_t left = jint(o, "next_attempt_in_s") - ((int64_t)time(NULL) - jint(o, "written_at"));
+
+		snprintf(out, len, "connecting (attempt %lld of %s%lld, next in %lld s)", (long long)jint(o, "attempt") + 1,
+			 max < 0 ? "unlimited" : "", max < 0 ? 0LL : (long long)max, (long long)(left > 0 ? left : 0));
+		if (max < 0)
+			snprintf(out, len, "connecting (attempt %lld, no limit, next in %lld s)",
+				 (long long)jint(o, "attempt") + 1, (long long)(left > 0 ? left : 0));
+	} else if (!strcmp(st, "dead")) {
+		snprintf(out, len, "dead (host process gone; disconnect-all cleans up)");
+	} else {
+		snprintf(out, len, "%s", st);
+	}
+}
+
+int cmd_list(int argc, char **argv)
+{
+	static const char usage[] = "usage: tightrope list [-o normal|json]\nList attached namespaces.\n";
+	json_object *list, *out = NULL, *devs = NULL;
+	struct conn_args a;
+	int rc = parse_conn(argc, argv, &a, usage, 2);
+
+	if (rc)
+		return rc == 1 ? 0 : rc;
+	list = hostd_list(state_dir_path());
+	if (a.json) {
+		out = json_object_new_object();
+		devs = json_object_new_array();
+	} else {
+		printf("%-21s %-6s %-20s %-40s %-9s %-26s %-16s %-8s %s\n", "Node", "Ctrl", "SN", "Model", "Namespace",
+		       "Usage", "Format", "FW Rev", "State");
+		printf("--------------------- ------ -------------------- ---------------------------------------- "
+		       "--------- -------------------------- ---------------- -------- -----\n");
+	}
+	for (size_t i = 0; i < json_object_array_length(list); i++) {
+		json_object *o = json_object_array_get_idx(list, i), *nss;
+		char st[160];
+
+		state_text(o, st, sizeof(st));
+		if (!json_object_object_get_ex(o, "namespaces", &nss) || json_object_array_length(nss) == 0) {
+			if (!a.json)
+				printf("%-21s %-6s %-20s %-40s %-9s %-26s %-16s %-8s %s\n", "-", jstr(o, "name"),
+				       jstr(o, "serial"), jstr(o, "model"), "-", "-", "-", jstr(o, "firmware"), st);
+			continue;
+		}
+		for (size_t k = 0; k < json_object_array_length(nss); k++) {
+			json_object *n = json_object_array_get_idx(nss, k);
+			double bytes = (double)jint(n, "nsze") * (double)jint(n, "lba_size");
+			const char *node = jstr(n, "loop")[0] ? jstr(n, "loop") : jstr(n, "file");
+			char used[16], total[16], usage_s[40], format[24];
+
+			if (a.json) {
+				json_object *d = json_object_new_object();
+
+				json_object_object_add(d, "NameSpace", json_object_new_int((int)jint(n, "nsid")));
+				json_object_object_add(d, "DevicePath", json_object_new_string(node));
+				json_object_object_add(d, "File", json_object_new_string(jstr(n, "file")));
+				json_object_object_add(d, "Controller", json_object_new_string(jstr(o, "name")));
+				json_object_object_add(d, "Firmware", json_object_new_string(jstr(o, "firmware")));
+				json_object_object_add(d, "ModelNumber", json_object_new_string(jstr(o, "model")));
+				json_object_object_add(d, "SerialNumber", json_object_new_string(jstr(o, "serial")));
+				json_object_object_add(d, "UsedBytes", json_object_new_int64((int64_t)bytes));
+				json_object_object_add(d, "MaximumLBA", json_object_new_int64(jint(n, "nsze")));
+				json_object_object_add(d, "PhysicalSize", json_object_new_int64((int64_t)bytes));
+				json_object_object_add(d, "SectorSize", json_object_new_int((int)jint(n, "lba_size")));
+				json_object_object_add(d, "SubsystemNQN", json_object_new_string(jstr(o, "subnqn")));
+				json_object_object_add(d, "State", json_object_new_string(st));
+				json_object_array_add(devs, d);
+				continue;
+			}
+			fmt_size(used, sizeof(used), bytes);
+			fmt_size(total, sizeof(total), bytes);
+			snprintf(usage_s, sizeof(usage_s), "%s / %s", used, total);
+			snprintf(format, sizeof(format), "%-5lld B +  0 B", (long long)jint(n, "lba_size"));
+			printf("%-21s %-6s %-20s %-40s %-9lld %-26s %-16s %-8s %s\n", node, jstr(o, "name"), jstr(o, "serial"),
+			       jstr(o, "model"), (long long)jint(n, "nsid"), usage_s, format, jstr(o, "firmware"), st);
+		}
+	}
+	if (a.json) {
+		json_object_object_add(out, "Devices", devs);
+		printf("%s\n", json_object_to_json_string_ext(out, JSON_C_TO_STRING_PRETTY));
+		json_object_put(out);
+	}
+	json_object_put(list);
+	return 0;
+}
+
+int cmd_list_subsys(int argc, char **argv)
+{
+	static const char usage[] = "usage: tightrope list-subsys [-o normal|json]\n";
+	json_object *list;
+	struct conn_args a;
+	int rc = parse_conn(argc, argv, &a, usage, 2), nsub = 0;
+	size_t n;
+
+	if (rc)
+		return rc == 1 ? 0 : rc;
+	list = hostd_list(state_dir_path());
+	n = json_object_array_length(list);
+	if (a.json) {
+		printf("%s\n", json_object_to_json_string_ext(list, JSON_C_TO_STRING_PRETTY));
+		json_object_put(list);
+		return 0;
+	}
+	/* One block per subsystem NQN, each path (controller) under it, as nvme-cli prints. */
+	for (size_t i = 0; i < n; i++) {
+		const char *nqn = jstr(json_object_array_get_idx(list, i), "subnqn");
+		bool seen = false;
+
+		for (size_t k = 0; k < i; k++)
+			seen |= !strcmp(nqn, jstr(json_object_array_get_idx(list, k), "subnqn"));
+		if (seen)
+			continue;
+		printf("tightrope-subsys%d - NQN=%s\n\\\n", nsub++, nqn);
+		for (size_t k = i; k < n; k++) {
+			json_object *o = json_object_array_get_idx(list, k);
+			char st[160];
+
+			if (strcmp(nqn, jstr(o, "subnqn")))
+				continue;
+			state_text(o, st, sizeof(st));
+			printf(" +- %s tcp traddr=%s,trsvcid=%s %s\n", jstr(o, "name"), jstr(o, "traddr"), jstr(o, "trsvcid"), st);
+		}
+	}
+	json_object_put(list);
+	return 0;
+}
+
+/* Does 'dev' (trN, /dev/loopN or a FUSE file) belong to controller record 'o'? */
+static bool owns_device(json_object *o, const char *dev)
+{
+	json_object *nss;
+
+	if (!strcmp(jstr(o, "name"), dev) || (!strncmp(dev, "/dev/", 5) && !strcmp(jstr(o, "name"), dev + 5)))
+		return true;
+	if (!json_object_object_get_ex(o, "namespaces", &nss))
+		return false;
+	for (size_t k = 0; k < json_object_array_length(nss); k++) {
+		json_object *n = json_object_array_get_idx(nss, k);
+
+		if (!strcmp(jstr(n, "loop"), dev) || !strcmp(jstr(n, "file"), dev))
+			return true;
+	}
+	return false;
+}
+
+static int disconnect_matching(const char *nqn, const char *dev, bool all)
+{
+	json_object *list = hostd_list(state_dir_path());
+	int found = 0, failed = 0;
+
+	for (size_t i = 0; i < json_object_array_length(list); i++) {
+		json_object *o = json_object_array_get_idx(list, i);
+		char why[320] = "";
+
+		if (!all && !(nqn && !strcmp(jstr(o, "subnqn"), nqn)) && !(dev && owns_device(o, dev)))
+			continue;
+		found++;
+		if (hostd_disconnect(state_dir_path(), jstr(o, "name"), why, sizeof(why))) {
+			fprintf(stderr, "%s: %s\n", jstr(o, "name"), why);
+			failed++;
+		}
+	}
+	json_object_put(list);
+	if (nqn && !all)
+		printf("NQN:%s disconnected %d controller(s)\n", nqn, found - failed);
+	if (!found && !all) {
+		fprintf(stderr, "no controller matches %s\n", nqn ? nqn : dev);
+		return 1;
+	}
+	return failed ? 1 : 0;
+}
+
+int cmd_disconnect(int argc, char **argv)
+{
+	static const char usage[] = "usage: tightrope disconnect -n NQN | -d DEVICE (trN, /dev/loopN)\n";
+	struct conn_args a;
+	int rc = parse_conn(argc, argv, &a, usage, 2);
+
+	if (rc)
+		return rc == 1 ? 0 : rc;
+	if (!a.o.subnqn && !a.device) {
+		fputs(usage, stderr);
+		return 2;
+	}
+	return disconnect_matching(a.o.subnqn, a.device, false);
+}
+
+int cmd_disconnect_all(int argc, char **argv)
+{
+	static const char usage[] = "usage: tightrope disconnect-all\nDisconnect every controller; clean up after dead host processes.\n";
+	struct conn_args a;
+	int rc = parse_conn(argc, argv, &a, usage, 2);
+
+	if (rc)
+		return rc == 1 ? 0 : rc;
+	return disconnect_matching(NULL, NULL, true);
+}
+
+int cmd_id_ns(int argc, char **argv)
+{
+	static const char usage[] =
+		"usage: tightrope id-ns -t tcp -a TRADDR [-s TRSVCID] -n NQN [-N NSID] [-q HOSTNQN]\n"
+		"Connect to a controller and print a namespace's Identify Namespace data.\n";
+	struct tr_ctrl *c;
+	struct conn_args a;
+	struct nvme_id_ns *id;
+	char why[256] = "";
+	int rc = parse_conn(argc, argv, &a, usage, true), err;
+
+	if (rc)
+		return rc == 1 ? 0 : rc;
+	a.o.nr_io_queues = 1;
+	if (tr_ctrl_connect(&a.o, &c, why, sizeof(why))) {
+		fprintf(stderr, "failed to connect to %s at %s:%s: %s\n", a.o.subnqn, a.o.traddr, a.o.trsvcid, why);
+		return 1;
+	}
+	id = aligned_alloc(4096, 4096);
+	err = id ? tr_ctrl_identify(c, NVME_ID_CNS_NS, a.nsid, id) : -ENOMEM;
+	if (!err) {
+		printf("NVME Identify Namespace %u:\n", a.nsid);
+		printf("nsze    : %#llx\nncap    : %#llx\nnuse    : %#llx\nnsfeat  : %#x\nnlbaf   : %u\nflbas   : %#x\n",
+		       (unsigned long long)id->nsze, (unsigned long long)id->ncap, (unsigned long long)id->nuse, id->nsfeat,
+		       id->nlbaf, id->flbas);
+		for (int i = 0; i <= id->nlbaf && i < 64; i++)
+			printf("lbaf %2d : ms:%-3u lbads:%-2u rp:%#x %s\n", i, id->lbaf[i].ms, id->lbaf[i].ds, id->lbaf[i].rp,
+			       i == (id->flbas & 0xf) ? "(in use)" : "");
+	} else {
+		fprintf(stderr, "identify namespace %u: %s\n", a.nsid, tr_status_str(err));
+	}
+	free(id);
+	tr_ctrl_disconnect(c);
+	return err ? 1 : 0;
 }

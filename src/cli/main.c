@@ -14,6 +14,12 @@ static void usage(FILE *out)
 		"commands:\n"
 		"  target    run an NVMe/TCP target exporting RAM, files and block devices\n"
 		"  ctl       talk to a running target: list, add-ns, remove-ns, allow-host, forbid-host, save\n"
+		"  connect   attach a remote namespace as a local file and block device (nvme-cli's flags)\n"
+		"  connect-all     discover, then connect every subsystem listed\n"
+		"  list      list attached namespaces, with each controller's state (-o json)\n"
+		"  list-subsys     list attached subsystems and their paths\n"
+		"  disconnect      detach by -n NQN or -d DEVICE; disconnect-all detaches everything\n"
+		"  id-ns     connect and print Identify Namespace\n"
 		"  discover  print the discovery log of an NVMe/TCP discovery controller (nvme-cli's flags)\n"
 		"  bench     measure a remote namespace and/or a local file or device (fio's options)\n"
 		"  id-ctrl   connect to a controller and print its Identify Controller data\n"
@@ -32,6 +38,17 @@ int main(int argc, char **argv)
 		return cmd_target(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "ctl"))
 		return cmd_ctl(argc - 1, argv + 1);
+	static const struct {
+		const char *name;
+		int (*fn)(int, char **);
+	} host_verbs[] = { { "connect", cmd_connect },	   { "connect-all", cmd_connect_all },
+			   { "list", cmd_list },	   { "list-subsys", cmd_list_subsys },
+			   { "disconnect", cmd_disconnect }, { "disconnect-all", cmd_disconnect_all },
+			   { "id-ns", cmd_id_ns } };
+
+	for (size_t i = 0; i < sizeof(host_verbs) / sizeof(host_verbs[0]); i++)
+		if (!strcmp(argv[1], host_verbs[i].name))
+			return host_verbs[i].fn(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "discover"))
 		return cmd_discover(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "bench"))

@@ -2,6 +2,7 @@
  * I/O queues, keep-alive at KATO/2 as the kernel host does, discovery, orderly shutdown. */
 #include <errno.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,6 +35,9 @@ struct tr_ctrl {
 
 	pthread_t ka_thread;
 	bool ka_running;
+	bool aer_armed;
+	struct nvme_completion aer_cqe;
+	_Atomic uint32_t aen_pending;
 	pthread_mutex_t ka_lock;
 	pthread_cond_t ka_cond;
 	bool ka_stop;
@@ -152,10 +156,17 @@ static void *keep_alive_main(void *arg)
 			break;
 		pthread_mutex_unlock(&c->ka_lock);
 		{
+			/* A Keep Alive unanswered within KATO means the path is dead, whatever TCP thinks. */
 			struct nvme_command cmd = { .opcode = nvme_admin_keep_alive };
-			int status = admin_exec(c, &cmd, NULL, 0, NULL);
+			int status;
 
-			if (status)
+			bool was_down;
+
+			pthread_mutex_lock(&c->admin_lock);
+			was_down = c->admin->error != 0;
+			status = was_down ? 0 : hq_exec_tmo(c->admin, &cmd, NULL, 0, NULL, (uint32_t)c->opts.kato_s * 1000);
+			pthread_mutex_unlock(&c->admin_lock);
+			if (status && status != -ESHUTDOWN)
 				tr_warn("ctrl %u (%s): keep-alive failed: %s", c->cntlid, c->subnqn, tr_status_str(status));
 		}
 		pthread_mutex_lock(&c->ka_lock);
@@ -257,7 +268,8 @@ static int setup_io_queues(struct tr_ctrl *c, char *why, size_t whylen)
 	return 0;
 }
 
-static void free_ctrl(struct tr_ctrl *c)
+/* Stop keep-alive and close every queue; outstanding commands complete with an error. */
+void tr_ctrl_teardown(struct tr_ctrl *c)
 {
 	if (c->ka_running) {
 		pthread_mutex_lock(&c->ka_lock);
@@ -265,15 +277,56 @@ static void free_ctrl(struct tr_ctrl *c)
 		pthread_cond_signal(&c->ka_cond);
 		pthread_mutex_unlock(&c->ka_lock);
 		pthread_join(c->ka_thread, NULL);
+		c->ka_running = false;
+		c->ka_stop = false;
 	}
 	for (int i = 0; i < c->nr_io; i++)
 		hq_close(c->ioqs[i].hq);
 	free(c->ioqs);
+	c->ioqs = NULL;
+	c->nr_io = 0;
+	pthread_mutex_lock(&c->admin_lock);
 	hq_close(c->admin);
+	c->admin = NULL;
+	c->aer_armed = false;
+	pthread_mutex_unlock(&c->admin_lock);
+}
+
+static void free_ctrl(struct tr_ctrl *c)
+{
+	tr_ctrl_teardown(c);
 	pthread_mutex_destroy(&c->admin_lock);
 	pthread_mutex_destroy(&c->ka_lock);
 	pthread_cond_destroy(&c->ka_cond);
 	free(c);
+}
+
+/* Admin queue, enable, Identify, I/O queues, keep-alive: the first connect and every reconnect. */
+static int ctrl_bringup(struct tr_ctrl *c, bool discovery, char *why, size_t whylen)
+{
+	int status = open_queue(c, 0, ADMIN_QUEUE_DEPTH, discovery ? 0 : (uint32_t)c->opts.kato_s * 1000, &c->admin,
+				why, whylen);
+
+	if (!status)
+		status = enable_ctrl(c, why, whylen);
+	if (!status) {
+		status = tr_ctrl_identify(c, NVME_ID_CNS_CTRL, 0, &c->id);
+		if (status)
+			snprintf(why, whylen, "Identify Controller: %s", tr_status_str(status));
+	}
+	if (!status) {
+		/* MDTS is a power of two in units of the minimum page size (4 KiB here). */
+		c->max_xfer = c->id.mdts && c->id.mdts < 9 ? 4096u << c->id.mdts : HOST_MAX_XFER;
+		if (c->max_xfer > HOST_MAX_XFER)
+			c->max_xfer = HOST_MAX_XFER;
+		if (!discovery)
+			status = setup_io_queues(c, why, whylen);
+	}
+	if (!status && !discovery && c->opts.kato_s > 0)
+		c->ka_running = pthread_create(&c->ka_thread, NULL, keep_alive_main, c) == 0;
+	if (status)
+		tr_ctrl_teardown(c);
+	return status < 0 ? status : status ? -EREMOTEIO : 0;
 }
 
 static int ctrl_connect(const struct tr_ctrl_opts *o, bool discovery, struct tr_ctrl **out, char *why,
@@ -298,32 +351,88 @@ static int ctrl_connect(const struct tr_ctrl_opts *o, bool discovery, struct tr_
 	pthread_condattr_destroy(&ca);
 	c->max_xfer = 4096;
 
-	status = open_queue(c, 0, ADMIN_QUEUE_DEPTH, discovery ? 0 : (uint32_t)o->kato_s * 1000, &c->admin, why,
-			    whylen);
-	if (!status)
-		status = enable_ctrl(c, why, whylen);
-	if (!status) {
-		status = tr_ctrl_identify(c, NVME_ID_CNS_CTRL, 0, &c->id);
-		if (status)
-			snprintf(why, whylen, "Identify Controller: %s", tr_status_str(status));
-	}
-	if (!status) {
-		/* MDTS is a power of two in units of the minimum page size (4 KiB here). */
-		c->max_xfer = c->id.mdts && c->id.mdts < 9 ? 4096u << c->id.mdts : HOST_MAX_XFER;
-		if (c->max_xfer > HOST_MAX_XFER)
-			c->max_xfer = HOST_MAX_XFER;
-		if (!discovery)
-			status = setup_io_queues(c, why, whylen);
-	}
-	if (!status && !discovery && o->kato_s > 0) {
-		c->ka_running = pthread_create(&c->ka_thread, NULL, keep_alive_main, c) == 0;
-	}
+	status = ctrl_bringup(c, discovery, why, whylen);
 	if (status) {
 		free_ctrl(c);
-		return status < 0 ? status : -EREMOTEIO;
+		return status;
 	}
 	*out = c;
 	return 0;
+}
+
+int tr_ctrl_reconnect(struct tr_ctrl *c, char *why, size_t whylen)
+{
+	tr_ctrl_teardown(c);
+	return ctrl_bringup(c, false, why, whylen);
+}
+
+int tr_ctrl_health(struct tr_ctrl *c, char *why, size_t whylen)
+{
+	int err = 0;
+
+	pthread_mutex_lock(&c->admin_lock);
+	if (!c->admin)
+		err = -ENOTCONN, snprintf(why, whylen, "not connected");
+	else if (c->admin->error)
+		err = c->admin->error, snprintf(why, whylen, "admin queue: %s", c->admin->why[0] ? c->admin->why : strerror(-err));
+	pthread_mutex_unlock(&c->admin_lock);
+	for (int i = 0; !err && i < c->nr_io; i++) {
+		if (c->ioqs[i].hq->error) {
+			err = c->ioqs[i].hq->error;
+			snprintf(why, whylen, "I/O queue %d: %s", i + 1,
+				 c->ioqs[i].hq->why[0] ? c->ioqs[i].hq->why : strerror(-err));
+		}
+	}
+	return err;
+}
+
+static void aer_done(void *arg, int status)
+{
+	struct tr_ctrl *c = arg;
+
+	c->aer_armed = false;
+	if (status == 0)
+		atomic_store(&c->aen_pending, (uint32_t)c->aer_cqe.result | 0x80000000u);
+}
+
+int tr_ctrl_poll_admin(struct tr_ctrl *c, uint32_t *aen)
+{
+	int err = 0;
+	uint32_t ev;
+
+	if (pthread_mutex_trylock(&c->admin_lock))
+		return 0; /* keep-alive is on it; it runs completions too */
+	if (c->admin && !c->admin->error) {
+		if (!c->aer_armed && c->opts.kato_s >= 0) {
+			struct nvme_command cmd = { .opcode = nvme_admin_async_event };
+
+			/* An Asynchronous Event Request waits for as long as it takes: no timeout. */
+			if (hq_submit_tmo(c->admin, &cmd, NULL, 0, aer_done, c, &c->aer_cqe, HQ_NO_TIMEOUT) == 0)
+				c->aer_armed = true;
+		}
+		err = hq_poll(c->admin, 0);
+	}
+	pthread_mutex_unlock(&c->admin_lock);
+	ev = atomic_exchange(&c->aen_pending, 0);
+	if (ev) {
+		*aen = ev & 0x7fffffffu;
+		return 1;
+	}
+	return err < 0 ? err : 0;
+}
+
+int tr_ctrl_active_ns(struct tr_ctrl *c, uint32_t *nsids, int max)
+{
+	uint32_t *list = aligned_alloc(4096, 4096);
+	int n = 0, status;
+
+	if (!list)
+		return -ENOMEM;
+	status = tr_ctrl_identify(c, NVME_ID_CNS_NS_ACTIVE_LIST, 0, list);
+	for (int i = 0; !status && i < 1024 && list[i] && n < max; i++)
+		nsids[n++] = list[i];
+	free(list);
+	return status ? (status < 0 ? status : -EREMOTEIO) : n;
 }
 
 int tr_ctrl_connect(const struct tr_ctrl_opts *o, struct tr_ctrl **out, char *why, size_t whylen)
@@ -343,7 +452,7 @@ void tr_ctrl_disconnect(struct tr_ctrl *c)
 		return;
 	/* Orderly shutdown (CC.SHN = normal) so the target flushes before the queues go. */
 	pthread_mutex_lock(&c->admin_lock);
-	if (!c->admin->error && prop_set(c->admin, NVME_REG_CC, 1u << 14 | 6u << 16 | 4u << 20) == 0) {
+	if (c->admin && !c->admin->error && prop_set(c->admin, NVME_REG_CC, 1u << 14 | 6u << 16 | 4u << 20) == 0) {
 		for (int i = 0; i < 100; i++) {
 			if (prop_get(c->admin, NVME_REG_CSTS, false, &csts) ||
 			    (csts & NVME_CSTS_SHST_MASK) == NVME_CSTS_SHST_CMPLT)
@@ -491,4 +600,14 @@ int tr_ioq_poll(struct tr_ioq *q, int timeout_ms)
 int tr_ioq_inflight(const struct tr_ioq *q)
 {
 	return q->hq->inflight;
+}
+
+int tr_ioq_fd(const struct tr_ioq *q)
+{
+	return q->hq->fd;
+}
+
+bool tr_ioq_tx_pending(const struct tr_ioq *q)
+{
+	return q->hq->tx_count > 0 || q->hq->r2t_head >= 0;
 }

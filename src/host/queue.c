@@ -342,7 +342,7 @@ static int tx_pump(struct hq *q)
 }
 
 static int submit(struct hq *q, const struct nvme_command *cmd, void *buf, uint32_t len, tr_io_cb cb, void *arg,
-		  struct nvme_completion *cqe_out, const struct nvme_dsm_range *dsm)
+		  struct nvme_completion *cqe_out, const struct nvme_dsm_range *dsm, uint32_t timeout_ms)
 {
 	struct hq_req *r;
 	uint32_t incapsule = 0;
@@ -368,7 +368,10 @@ static int submit(struct hq *q, const struct nvme_command *cmd, void *buf, uint3
 		r->len = len = sizeof(*dsm);
 		r->h2c = true;
 	}
-	r->deadline_ns = hq_now_ns() + (uint64_t)q->timeout_ms * 1000000ull;
+	if (timeout_ms == HQ_NO_TIMEOUT)
+		r->deadline_ns = UINT64_MAX;
+	else
+		r->deadline_ns = hq_now_ns() + (uint64_t)(timeout_ms ? timeout_ms : q->timeout_ms) * 1000000ull;
 	r->pdu.cmd = *cmd;
 	r->pdu.cmd.command_id = (uint16_t)(r - q->reqs);
 	r->pdu.cmd.flags = (uint8_t)((r->pdu.cmd.flags & ~NVME_CMD_PSDT_MASK) | NVME_CMD_PSDT_SGL);
@@ -394,13 +397,19 @@ static int submit(struct hq *q, const struct nvme_command *cmd, void *buf, uint3
 int hq_submit(struct hq *q, const struct nvme_command *cmd, void *buf, uint32_t len, tr_io_cb cb, void *arg,
 	      struct nvme_completion *cqe_out)
 {
-	return submit(q, cmd, buf, len, cb, arg, cqe_out, NULL);
+	return submit(q, cmd, buf, len, cb, arg, cqe_out, NULL, 0);
+}
+
+int hq_submit_tmo(struct hq *q, const struct nvme_command *cmd, void *buf, uint32_t len, tr_io_cb cb, void *arg,
+		  struct nvme_completion *cqe_out, uint32_t timeout_ms)
+{
+	return submit(q, cmd, buf, len, cb, arg, cqe_out, NULL, timeout_ms);
 }
 
 int hq_submit_dsm(struct hq *q, const struct nvme_command *cmd, const struct nvme_dsm_range *range, tr_io_cb cb,
 		  void *arg)
 {
-	return submit(q, cmd, NULL, 0, cb, arg, NULL, range);
+	return submit(q, cmd, NULL, 0, cb, arg, NULL, range, 0);
 }
 
 /* ---- Receive ---- */
@@ -689,10 +698,11 @@ static void exec_done(void *arg, int status)
 	w->status = status;
 }
 
-int hq_exec(struct hq *q, const struct nvme_command *cmd, void *buf, uint32_t len, struct nvme_completion *cqe)
+int hq_exec_tmo(struct hq *q, const struct nvme_command *cmd, void *buf, uint32_t len, struct nvme_completion *cqe,
+		uint32_t timeout_ms)
 {
 	struct exec_wait w = { 0 };
-	int err = hq_submit(q, cmd, buf, len, exec_done, &w, cqe);
+	int err = submit(q, cmd, buf, len, exec_done, &w, cqe, NULL, timeout_ms);
 
 	if (err)
 		return err;
@@ -702,6 +712,11 @@ int hq_exec(struct hq *q, const struct nvme_command *cmd, void *buf, uint32_t le
 			return err;
 	}
 	return w.status;
+}
+
+int hq_exec(struct hq *q, const struct nvme_command *cmd, void *buf, uint32_t len, struct nvme_completion *cqe)
+{
+	return hq_exec_tmo(q, cmd, buf, len, cqe, 0);
 }
 
 int hq_fabrics_connect(struct hq *q, const char *subnqn, const char *hostnqn, const uint8_t hostid[16],

@@ -88,6 +88,12 @@ void hq_close(struct hq *q);
 /* Queue a command; data up to inline_max goes in the capsule for writes. 0, -EAGAIN or q->error. */
 int hq_submit(struct hq *q, const struct nvme_command *cmd, void *buf, uint32_t len, tr_io_cb cb, void *arg,
 	      struct nvme_completion *cqe_out);
+/* With its own timeout: 0 = the queue's, HQ_NO_TIMEOUT = never (an Asynchronous Event Request). */
+#define HQ_NO_TIMEOUT UINT32_MAX
+int hq_submit_tmo(struct hq *q, const struct nvme_command *cmd, void *buf, uint32_t len, tr_io_cb cb, void *arg,
+		  struct nvme_completion *cqe_out, uint32_t timeout_ms);
+int hq_exec_tmo(struct hq *q, const struct nvme_command *cmd, void *buf, uint32_t len, struct nvme_completion *cqe,
+		uint32_t timeout_ms);
 /* The same for a Dataset Management command: the range is copied into the request. */
 int hq_submit_dsm(struct hq *q, const struct nvme_command *cmd, const struct nvme_dsm_range *range, tr_io_cb cb,
 		  void *arg);
