@@ -1,0 +1,109 @@
+#!/usr/bin/env bash
+# Link loss: tightrope target in a network namespace behind a veth pair, tightrope connect on the
+# host side with writes in flight; the link goes down for longer than KATO and comes back. Every
+# acknowledged write must be on the target, none lost silently; beyond ctrl-loss-tmo the device
+# must go away leaving nothing behind.
+# usage: tests/integration/link_loss.sh path/to/tightrope
+set -uo pipefail
+bin=$(realpath "$1")
+here=$(cd "$(dirname "$0")" && pwd)
+work=$(mktemp -d /tmp/tightrope-linkloss.XXXXXX)
+ns=trll$$
+nqn=nqn.2026-11.io.tightrope:linkloss
+export TIGHTROPE_STATE_DIR=$work/state
+pass=0 fail=0 tgt=""
+ok() { echo "PASS $*"; pass=$((pass + 1)); }
+bad() { echo "FAIL $*"; fail=$((fail + 1)); }
+cleanup() {
+  "$bin" disconnect-all >/dev/null 2>&1
+  [[ -n $tgt ]] && kill "$tgt" 2>/dev/null && wait "$tgt" 2>/dev/null
+  ip link del "v$ns" 2>/dev/null
+  ip netns del "$ns" 2>/dev/null
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+ip netns add "$ns" || { echo "cannot create a network namespace"; exit 1; }
+ip link add "v$ns" type veth peer name eth0 netns "$ns"
+ip addr add 10.250.0.1/24 dev "v$ns" && ip link set "v$ns" up
+ip -n "$ns" addr add 10.250.0.2/24 dev eth0 && ip -n "$ns" link set eth0 up && ip -n "$ns" link set lo up
+truncate -s 64M "$work/ns1.img"
+ip netns exec "$ns" "$bin" target -l 10.250.0.2:4420 -n "$nqn" -N "$work/ns1.img,nsid=1" -S "$work/ctl.sock" \
+  2>"$work/target.log" &
+tgt=$!
+for _ in $(seq 100); do grep -q "target ready" "$work/target.log" && break; sleep 0.1; done
+
+# KATO 2 s so the loss is noticed quickly; reconnect every second; give up after 60 s.
+"$bin" connect -t tcp -a 10.250.0.2 -s 4420 -n "$nqn" -k 2 -c 1 -l 60 >"$work/connect.out" 2>&1 ||
+  { bad "connect: $(cat "$work/connect.out")"; echo "$pass passed, $fail failed"; exit 1; }
+name=$(awk '{print $NF}' "$work/connect.out")
+log=$TIGHTROPE_STATE_DIR/ctrl/$name.log
+file=$TIGHTROPE_STATE_DIR/mnt/$name/n1
+
+# The writer: numbered 4 KiB blocks, each write acknowledged (pwrite returned) or failed, recorded.
+python3 "$here/link_loss_writer.py" "$file" "$work/acked" "$work/failed" "$work/stop" &
+writer=$!
+sleep 1.5
+ip link set "v$ns" down
+echo "link down at $(date +%T.%N)"
+sleep 6 # three times KATO
+"$bin" list >"$work/list.down"
+grep -q "connecting (attempt" "$work/list.down" && ok "list shows the controller reconnecting: $(grep -o 'connecting ([^)]*)' "$work/list.down" | head -1)" ||
+  bad "list during the outage: $(cat "$work/list.down")"
+ip link set "v$ns" up
+echo "link up at $(date +%T.%N)"
+for _ in $(seq 100); do grep -q "Successfully reconnected" "$log" && break; sleep 0.1; done
+sleep 1.5
+touch "$work/stop"
+wait "$writer"
+
+grep -q "starting error recovery" "$log" && ok "host logged: starting error recovery" || bad "no error recovery in the log"
+grep -q "Failed reconnect attempt" "$log" && ok "host logged: $(grep -o 'Failed reconnect attempt [0-9]*' "$log" | head -1)" ||
+  bad "no failed reconnect attempt logged"
+grep -q "Successfully reconnected" "$log" && ok "host logged: $(grep -o 'Successfully reconnected.*' "$log" | tail -1)" ||
+  bad "no successful reconnect: $(tail -5 "$log")"
+acked=$(wc -l <"$work/acked") failed=$(wc -l <"$work/failed")
+((acked > 100)) && ok "$acked writes acknowledged across the outage ($failed reported as errors)" || bad "only $acked writes acknowledged"
+# Every acknowledged write is on the target's backing file; the host's buffers are gone now.
+python3 - "$work/ns1.img" "$work/acked" <<'EOF' && ok "every acknowledged write is on the target" || bad "acknowledged writes missing on the target"
+import struct, sys
+img = open(sys.argv[1], "rb")
+missing = 0
+for line in open(sys.argv[2]):
+    seq = int(line)
+    img.seek(seq * 4096)
+    block = img.read(4096)
+    if block[:16] != struct.pack("<QQ", 0x6c696e6b6c6f7373, seq):
+        missing += 1
+print(f"{missing} acknowledged blocks missing")
+sys.exit(1 if missing else 0)
+EOF
+# A write that failed must have been reported (here: with fast_io_fail off, nothing should fail).
+[[ $failed == 0 ]] && ok "no write failed while I/O was held for the reconnect" || bad "$failed writes failed: $(head -3 "$work/failed")"
+dd if=/dev/urandom of="$work/after" bs=4k count=64 status=none
+dd if="$work/after" of="$file" bs=4k seek=10000 oflag=direct,dsync conv=notrunc status=none &&
+  cmp <(dd if="$file" bs=4k skip=10000 count=64 iflag=direct status=none) "$work/after" &&
+  ok "the device works again after the reconnect" || bad "I/O after the reconnect failed"
+
+# Beyond ctrl-loss-tmo: the device is removed and nothing is left behind.
+"$bin" disconnect-all >/dev/null
+"$bin" connect -t tcp -a 10.250.0.2 -s 4420 -n "$nqn" -k 2 -c 1 -l 4 >"$work/connect.out" 2>&1 || bad "second connect"
+name=$(awk '{print $NF}' "$work/connect.out")
+pid=$(python3 -c "import json; print(json.load(open('$TIGHTROPE_STATE_DIR/ctrl/$name.json'))['pid'])")
+loops=$(python3 -c "import json; print(' '.join(n['loop'] for n in json.load(open('$TIGHTROPE_STATE_DIR/ctrl/$name.json'))['namespaces'] if n['loop']))")
+ip link set "v$ns" down
+for _ in $(seq 150); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+kill -0 "$pid" 2>/dev/null && bad "host process still running after ctrl-loss-tmo" || ok "host process ended after ctrl-loss-tmo"
+grep -q "Removing ctrl" "$TIGHTROPE_STATE_DIR/ctrl/$name.log" && ok "host logged: $(grep -o 'Removing ctrl.*' "$TIGHTROPE_STATE_DIR/ctrl/$name.log")" ||
+  bad "no removal logged: $(tail -3 "$TIGHTROPE_STATE_DIR/ctrl/$name.log")"
+[[ $("$bin" list | wc -l) == 2 ]] && ok "list shows nothing after the removal" || bad "list after removal: $("$bin" list)"
+grep -q "$TIGHTROPE_STATE_DIR/mnt" /proc/mounts && bad "a FUSE mount is left" || ok "no FUSE mount left"
+left=""
+for l in $loops; do losetup "$l" >/dev/null 2>&1 && left+=" $l"; done
+[[ -z $left ]] && ok "no loop device left ($loops detached)" || bad "loop devices left:$left"
+ip link set "v$ns" up
+kill -TERM "$tgt"; wait "$tgt"; rc=$?; tgt=""
+[[ $rc == 0 ]] && ok "target exits 0" || bad "target exit code $rc"
+grep -qE "Sanitizer|runtime error" "$work/target.log" "$TIGHTROPE_STATE_DIR"/ctrl/*.log && bad "sanitizer report" || ok "no sanitizer report"
+echo "$pass passed, $fail failed"
+((fail == 0))
