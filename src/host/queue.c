@@ -428,12 +428,30 @@ static int proto_error(struct hq *q, const char *fmt, uint32_t a, uint32_t b)
 	return -EPROTO;
 }
 
+/* Is any of r's data still waiting to go out (an open R2T window, or iovecs not yet sent)? */
+static bool req_data_pending(const struct hq *q, const struct hq_req *r)
+{
+	if (r->r2t_queued)
+		return true;
+	for (int i = 0; r->h2c && i < q->tx_count; i++) {
+		const uint8_t *base = q->txv[(q->tx_head + i) % q->tx_cap].iov_base;
+
+		if (base >= r->buf && base < r->buf + r->len)
+			return true;
+	}
+	return false;
+}
+
 static int handle_rsp(struct hq *q, const struct nvme_tcp_rsp_pdu *pdu)
 {
 	struct hq_req *r = req_by_cid(q, pdu->cqe.command_id);
 
 	if (!r)
 		return proto_error(q, "completion for command %u, which is not outstanding", pdu->cqe.command_id, 0);
+	/* Completing it would hand the caller back a buffer we are still sending from. */
+	if (req_data_pending(q, r))
+		return proto_error(q, "completion for command %u while its data was still being sent (%u bytes)",
+				   pdu->cqe.command_id, r->len);
 	req_complete(q, r, pdu->cqe.status >> 1, &pdu->cqe);
 	return 0;
 }
