@@ -878,6 +878,21 @@ static void fail_waiting(struct hostd *h, int err)
 	}
 }
 
+/* Submit every waiting request again (the list is LIFO; requests in flight have no order). */
+static void resubmit_waiting(struct hostd *h)
+{
+	struct io_req *r = h->waiting;
+
+	h->waiting = NULL;
+	while (r) {
+		struct io_req *next = r->next;
+
+		r->next = NULL;
+		req_submit(r);
+		r = next;
+	}
+}
+
 static void start_recovery(struct hostd *h, const char *why)
 {
 	snprintf(h->last_error, sizeof(h->last_error), "%s", why);
@@ -903,22 +918,12 @@ static void try_reconnect(struct hostd *h)
 	h->attempt++;
 	err = tr_ctrl_reconnect(h->ctrl, why, sizeof(why));
 	if (!err) {
-		struct io_req *r = h->waiting;
-
 		tr_info("%s: Successfully reconnected (%d attempt)", h->name, h->attempt);
 		h->state = S_LIVE;
 		h->fail_fast = false;
 		h->last_error[0] = 0;
 		ns_refresh(h);
-		/* Everything that waited goes again, in order of arrival. */
-		h->waiting = NULL;
-		while (r) {
-			struct io_req *next = r->next;
-
-			r->next = NULL;
-			req_submit(r);
-			r = next;
-		}
+		resubmit_waiting(h); /* everything held through the outage goes again */
 		write_state(h);
 		return;
 	}
@@ -1045,18 +1050,7 @@ static void event_loop(struct hostd *h)
 			for (int i = 0; i < tr_ctrl_nr_io_queues(h->ctrl); i++)
 				tr_ioq_poll(tr_ctrl_ioq(h->ctrl, i), 0);
 			/* Requests blocked on a full queue go again now that some completed. */
-			if (h->waiting) {
-				struct io_req *r = h->waiting;
-
-				h->waiting = NULL;
-				while (r) {
-					struct io_req *next = r->next;
-
-					r->next = NULL;
-					req_submit(r);
-					r = next;
-				}
-			}
+			resubmit_waiting(h);
 			rc = tr_ctrl_poll_admin(h->ctrl, &aen);
 			if (rc == 1) {
 				tr_info("%s: asynchronous event %#x: rescanning namespaces", h->name, aen);
