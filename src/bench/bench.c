@@ -384,7 +384,8 @@ static bool next_io(struct job *j, struct slot *s)
 		}
 	}
 	s->then_flush = c->dsync && s->op == OP_WRITE;
-	if (s->op == OP_WRITE)
+	/* Only a verify pass needs each block to name its offset; other writes reuse the buffer as is. */
+	if (s->op == OP_WRITE && (c->verify || c->verify_only))
 		pattern_fill(s->buf, c->bs, s->off, c->seed);
 	j->issued_bytes += c->bs;
 	s->start_ns = now;
@@ -613,6 +614,8 @@ int bench_run(const struct bench_target *t, const struct bench_cfg *cfg, struct 
 			j->slots[k].buf = aligned_alloc(4096, (cfg->bs + 4095) / 4096 * 4096);
 			if (!j->slots[k].buf)
 				err = -ENOMEM;
+			else
+				pattern_fill(j->slots[k].buf, cfg->bs, 0, cfg->seed); /* non-zero data, once */
 		}
 		if (t->remote) {
 			j->ioq = tr_ctrl_ioq(ctrl, i);
