@@ -170,15 +170,12 @@ static int icreq_exchange(struct hq *q, const struct hq_params *p, char *why, si
 	return 0;
 }
 
-struct hq *hq_open(const struct hq_params *p, char *why, size_t whylen)
+struct hq *hq_attach(const struct hq_params *p, int fd, uint32_t maxh2cdata)
 {
 	struct hq *q = calloc(1, sizeof(*q));
-	int err;
 
-	if (!q) {
-		snprintf(why, whylen, "out of memory");
+	if (!q)
 		return NULL;
-	}
 	q->qid = p->qid;
 	q->depth = p->depth;
 	q->timeout_ms = p->timeout_ms;
@@ -186,13 +183,13 @@ struct hq *hq_open(const struct hq_params *p, char *why, size_t whylen)
 	q->rx = (struct nvmf_tcp_framing){ .hdgst = p->hdgst, .ddgst = p->ddgst, .pda = 0,
 					   .max_data = HQ_MAX_C2H, .max_incapsule = 0 };
 	q->inline_max = 0;
+	q->maxh2cdata = maxh2cdata;
 	q->reqs = calloc(q->depth, sizeof(*q->reqs));
 	q->tx_cap = q->depth * 3 + HQ_H2C_SLOTS * 3;
 	q->txv = calloc((size_t)q->tx_cap, sizeof(*q->txv));
 	q->h2c_slots = calloc(HQ_H2C_SLOTS, sizeof(*q->h2c_slots));
-	q->fd = -1;
+	q->fd = -1; /* on failure the caller still owns fd */
 	if (!q->reqs || !q->txv || !q->h2c_slots) {
-		snprintf(why, whylen, "out of memory");
 		hq_close(q);
 		return NULL;
 	}
@@ -200,10 +197,26 @@ struct hq *hq_open(const struct hq_params *p, char *why, size_t whylen)
 		q->reqs[i].next_free = i + 1 < q->depth ? i + 1 : -1;
 	q->free_head = 0;
 	q->r2t_head = q->r2t_tail = -1;
+	q->fd = fd;
+	return q;
+}
 
-	q->fd = tcp_connect(p->traddr, p->trsvcid, (int)p->connect_timeout_ms, q->peer, sizeof(q->peer), why,
-			    whylen);
-	if (q->fd < 0 || (err = icreq_exchange(q, p, why, whylen)) != 0) {
+struct hq *hq_open(const struct hq_params *p, char *why, size_t whylen)
+{
+	char peer[sizeof(((struct hq *)NULL)->peer)] = "";
+	int fd = tcp_connect(p->traddr, p->trsvcid, (int)p->connect_timeout_ms, peer, sizeof(peer), why, whylen);
+	struct hq *q;
+
+	if (fd < 0)
+		return NULL;
+	q = hq_attach(p, fd, 0);
+	if (!q) {
+		close(fd);
+		snprintf(why, whylen, "out of memory");
+		return NULL;
+	}
+	memcpy(q->peer, peer, sizeof(q->peer));
+	if (icreq_exchange(q, p, why, whylen) != 0) {
 		hq_close(q);
 		return NULL;
 	}

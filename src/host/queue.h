@@ -83,6 +83,10 @@ struct hq_params {
 
 /* TCP connect and the ICReq/ICResp exchange. NULL with 'why' set on failure. */
 struct hq *hq_open(const struct hq_params *p, char *why, size_t whylen);
+/* A queue on an already connected socket whose ICReq/ICResp exchange is done (or skipped, as a
+ * fuzzer does); traddr, trsvcid and connect_timeout_ms are unused. The queue owns fd from then on;
+ * NULL (out of memory) leaves it to the caller. */
+struct hq *hq_attach(const struct hq_params *p, int fd, uint32_t maxh2cdata);
 void hq_close(struct hq *q);
 
 /* Queue a command; data up to inline_max goes in the capsule for writes. 0, -EAGAIN or q->error. */
