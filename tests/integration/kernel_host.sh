@@ -51,8 +51,11 @@ print(max([len(c["queues"]) for s in d["subsystems"] if s["nqn"]==sys.argv[1] fo
     if [[ ${n:-0} -ge 3 ]]; then
       echo "$n" >"$work/queues"
       sleep 1
-      ctl add-ns "$nqn" mem:32M --nsid 3 >"$work/addns.log" 2>&1
-      sleep 4
+      # A file namespace, so we can see when the guest has found it (it writes a marker): a fixed
+      # delay raced with a slow guest still busy with its data tests.
+      truncate -s 32M "$work/ns3.img"
+      ctl add-ns "$nqn" "$work/ns3.img" --nsid 3 >"$work/addns.log" 2>&1
+      for _ in $(seq 600); do head -c 8 "$work/ns3.img" | grep -q NS3-SEEN && break; sleep 0.1; done
       ctl remove-ns "$nqn" 3 >>"$work/addns.log" 2>&1
       exit 0
     fi

@@ -32,6 +32,7 @@ i=0
 while [ ! -b /dev/${NVME_CTRL}n3 ] && [ $i -lt 300 ]; do sleep 0.1; i=$((i + 1)); done
 [ -b /dev/${NVME_CTRL}n3 ] || fail "namespace 3 added on the target never appeared (AEN)"
 echo "GUEST: namespace 3 appeared after $((i / 10)) s"
+printf 'NS3-SEEN' | dd of=/dev/${NVME_CTRL}n3 bs=512 conv=sync oflag=direct 2>/dev/null || fail "write to namespace 3"
 i=0
 while [ -b /dev/${NVME_CTRL}n3 ] && [ $i -lt 300 ]; do sleep 0.1; i=$((i + 1)); done
 [ ! -b /dev/${NVME_CTRL}n3 ] || fail "namespace 3 removed on the target is still here (phantom namespace)"
