@@ -52,7 +52,12 @@ python3 tests/integration/bad_input.py "$bin"; record "bad_input" $?
 step "keep-alive expiry (ASan target)"
 python3 tests/integration/keep_alive.py "$bin"; record "keep_alive" $?
 
+step "link loss: tightrope connect across a veth pair that goes down (ASan)"
+tests/integration/link_loss.sh "$bin"; record "link_loss" $?
+
 if ((!quick)); then
+  step "tightrope host (discover, id-ctrl, bench) against the kernel target (QEMU) and our own (ASan)"
+  tests/integration/host_bench.sh "$bin"; record "host_bench" $?
   step "Linux kernel host (QEMU) against tightrope target (ASan)"
   tests/integration/kernel_host.sh "$bin" plain; record "kernel_host_plain" $?
   step "Linux kernel host with header and data digests"
