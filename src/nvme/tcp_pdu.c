@@ -388,3 +388,79 @@ const char *nvmf_tcp_fes_name(uint16_t fes)
 	default: return "unknown";
 	}
 }
+
+/* The fields of one PDU-specific header: [first, last] byte ranges, offsets from the PDU start. */
+struct pdu_field {
+	uint8_t first, last;
+	const char *name;
+};
+
+/* Byte 8 onwards; the common header (0..7) is the same for every type. */
+static const struct pdu_field ic_req_fields[] = {
+	{ 8, 9, "pfv" }, { 10, 10, "hpda" }, { 11, 11, "digest" }, { 12, 15, "maxr2t" }, { 0, 0, NULL } };
+static const struct pdu_field ic_resp_fields[] = {
+	{ 8, 9, "pfv" }, { 10, 10, "cpda" }, { 11, 11, "digest" }, { 12, 15, "maxdata" }, { 0, 0, NULL } };
+static const struct pdu_field term_fields[] = { { 8, 9, "fes" }, { 10, 13, "fei" }, { 0, 0, NULL } };
+/* The SQE as a CapsuleCmd carries it: 8 bytes of common header, then the 64-byte command. */
+static const struct pdu_field cmd_fields[] = {
+	{ 8, 8, "opcode" }, { 9, 9, "command flags" }, { 10, 11, "command id" },
+	{ 12, 15, "nsid" }, { 16, 23, "cdw2-3" }, { 24, 31, "mptr" },
+	{ 32, 39, "sgl address" }, { 40, 43, "sgl length" }, { 44, 46, "reserved" },
+	{ 47, 47, "sgl type" }, { 48, 51, "cdw10" }, { 52, 55, "cdw11" },
+	{ 56, 59, "cdw12" }, { 60, 63, "cdw13" }, { 64, 67, "cdw14" },
+	{ 68, 71, "cdw15" }, { 0, 0, NULL } };
+static const struct pdu_field rsp_fields[] = {
+	{ 8, 15, "result" }, { 16, 17, "sq head" }, { 18, 19, "sq id" }, { 20, 21, "command id" },
+	{ 22, 23, "status" }, { 0, 0, NULL } };
+static const struct pdu_field data_fields[] = {
+	{ 8, 9, "cccid" }, { 10, 11, "ttag" }, { 12, 15, "data offset" }, { 16, 19, "data length" },
+	{ 0, 0, NULL } };
+static const struct pdu_field r2t_fields[] = {
+	{ 8, 9, "cccid" }, { 10, 11, "ttag" }, { 12, 15, "r2t offset" }, { 16, 19, "r2t length" },
+	{ 0, 0, NULL } };
+
+static const struct pdu_field *pdu_specific_fields(uint8_t type)
+{
+	switch (type) {
+	case nvme_tcp_icreq: return ic_req_fields;
+	case nvme_tcp_icresp: return ic_resp_fields;
+	case nvme_tcp_h2c_term:
+	case nvme_tcp_c2h_term: return term_fields;
+	case nvme_tcp_cmd: return cmd_fields;
+	case nvme_tcp_rsp: return rsp_fields;
+	case nvme_tcp_h2c_data:
+	case nvme_tcp_c2h_data: return data_fields;
+	case nvme_tcp_r2t: return r2t_fields;
+	default: return NULL;
+	}
+}
+
+const char *nvmf_tcp_field_name(uint8_t pdu_type, uint32_t offset)
+{
+	const struct pdu_field *f = pdu_specific_fields(pdu_type);
+	uint32_t hlen = pdu_expected_hlen(pdu_type);
+
+	/* The common header means the same in every PDU, even one whose type we do not know. */
+	if (offset == offsetof(struct nvme_tcp_hdr, type))
+		return "type";
+	if (offset == offsetof(struct nvme_tcp_hdr, flags))
+		return "flags";
+	if (offset == offsetof(struct nvme_tcp_hdr, hlen))
+		return "hlen";
+	if (offset == offsetof(struct nvme_tcp_hdr, pdo))
+		return "pdo";
+	if (offset < sizeof(struct nvme_tcp_hdr))
+		return "plen";
+	if (!f)
+		return NULL;
+	for (; f->name; f++) {
+		if (offset >= f->first && offset <= f->last)
+			return f->name;
+	}
+	if (offset < hlen)
+		return "reserved";
+	/* ICReq, ICResp and TermReqs never carry a header digest. */
+	if (offset < hlen + NVME_TCP_DIGEST_LEN && pdu_type_has_digests(pdu_type))
+		return "header digest";
+	return NULL;
+}

@@ -199,5 +199,10 @@ uint32_t nvmf_tcp_data_pad(uint8_t pda, uint32_t hdr_total);
 
 const char *nvmf_tcp_pdu_type_name(uint8_t type);
 const char *nvmf_tcp_fes_name(uint16_t fes);
+/* The name of the header field that covers byte 'offset' of a PDU of this type ("hlen", "pfv",
+ * "data offset", ...): what a log line says instead of a TermReq's bare FEI. "reserved" for a
+ * reserved byte, "header digest" for the 4 bytes after the header, NULL past that or when the type
+ * is unknown and the byte lies beyond the common header. */
+const char *nvmf_tcp_field_name(uint8_t pdu_type, uint32_t offset);
 
 #endif

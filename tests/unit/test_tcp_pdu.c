@@ -587,6 +587,59 @@ static void test_names(void **state)
 	assert_string_equal(nvmf_tcp_fes_name(0), "unknown");
 }
 
+/* Offsets are the spec's, written out by hand, as above: a name on the wrong byte is the bug this
+ * catches, since log lines and TermReq reports name fields by these. */
+static void test_field_names(void **state)
+{
+	static const struct {
+		uint8_t type;
+		uint32_t offset;
+		const char *name;
+	} cases[] = {
+		/* The common header, whatever the type, even an unknown one. */
+		{ T_C2H_DATA, CH_TYPE, "type" }, { T_RSP, CH_FLAGS, "flags" }, { T_R2T, CH_HLEN, "hlen" },
+		{ T_C2H_DATA, CH_PDO, "pdo" }, { T_C2H_DATA, CH_PLEN, "plen" }, { T_RSP, CH_PLEN + 3, "plen" },
+		{ 0x0b, CH_TYPE, "type" }, { 0x0b, CH_PLEN + 1, "plen" }, { 0x0b, 8, NULL },
+		/* ICReq and ICResp: PFV at 8-9, HPDA/CPDA at 10, DGST at 11, MAXR2T/MAXH2CDATA at 12-15. */
+		{ T_ICREQ, 8, "pfv" }, { T_ICREQ, 10, "hpda" }, { T_ICREQ, 11, "digest" },
+		{ T_ICREQ, 12, "maxr2t" }, { T_ICRESP, 9, "pfv" }, { T_ICRESP, 10, "cpda" },
+		{ T_ICRESP, 11, "digest" }, { T_ICRESP, 12, "maxdata" }, { T_ICRESP, 15, "maxdata" },
+		{ T_ICRESP, 16, "reserved" }, { T_ICRESP, 127, "reserved" }, { T_ICRESP, 128, NULL },
+		/* TermReqs: FES at 8-9, FEI at 10-13; no header digest ever. */
+		{ T_C2H_TERM, 8, "fes" }, { T_H2C_TERM, 10, "fei" }, { T_C2H_TERM, 13, "fei" },
+		{ T_C2H_TERM, 14, "reserved" }, { T_C2H_TERM, HLEN_24, NULL },
+		/* CapsuleCmd: the SQE from byte 8; its SGL descriptor from SQE byte 24. */
+		{ T_CMD, 8, "opcode" }, { T_CMD, 10, "command id" }, { T_CMD, 12, "nsid" },
+		{ T_CMD, 8 + 32, "sgl length" }, { T_CMD, 8 + 39, "sgl type" }, { T_CMD, 8 + 40, "cdw10" },
+		{ T_CMD, HLEN_CMD - 1, "cdw15" }, { T_CMD, HLEN_CMD, "header digest" }, { T_CMD, HLEN_CMD + 4, NULL },
+		/* CapsuleResp: the CQE from byte 8, command id at CQE byte 12, status at 14. */
+		{ T_RSP, 8, "result" }, { T_RSP, 8 + 12, "command id" }, { T_RSP, 8 + 14, "status" },
+		{ T_RSP, HLEN_24, "header digest" },
+		/* Data PDUs and R2T: CCCID 8-9, TTAG 10-11, offset 12-15, length 16-19, reserved 20-23. */
+		{ T_C2H_DATA, 8, "cccid" }, { T_H2C_DATA, 10, "ttag" }, { T_C2H_DATA, 12, "data offset" },
+		{ T_C2H_DATA, 16, "data length" }, { T_C2H_DATA, 19, "data length" }, { T_C2H_DATA, 20, "reserved" },
+		{ T_C2H_DATA, HLEN_24 + 3, "header digest" },
+		{ T_R2T, 8, "cccid" }, { T_R2T, 12, "r2t offset" }, { T_R2T, 16, "r2t length" },
+		{ T_R2T, 0xffffffffu, NULL },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		const char *got = nvmf_tcp_field_name(cases[i].type, cases[i].offset);
+
+		if (cases[i].name == NULL ? got != NULL : got == NULL || strcmp(got, cases[i].name) != 0)
+			fail_msg("type %#x offset %u: got \"%s\", want \"%s\"", cases[i].type, cases[i].offset,
+				 got ? got : "(null)", cases[i].name ? cases[i].name : "(null)");
+	}
+
+	/* Every offset a validator reports must have a name, or the host's log line would fall back
+	 * to a bare byte number. */
+	for (uint32_t off = 0; off < HLEN_IC; off++)
+		assert_non_null(nvmf_tcp_field_name(T_ICRESP, off));
+	for (uint32_t off = 0; off < HLEN_CMD + 4; off++)
+		assert_non_null(nvmf_tcp_field_name(T_CMD, off));
+}
+
 /* ---- Rejections ---- */
 
 static void expect_fatal_at(int line, const union pdu *u, enum nvmf_tcp_side rx, const struct nvmf_tcp_framing *f,
@@ -1103,6 +1156,7 @@ int main(void)
 		cmocka_unit_test(test_roundtrip_r2t),
 		cmocka_unit_test(test_data_pad),
 		cmocka_unit_test(test_names),
+		cmocka_unit_test(test_field_names),
 		cmocka_unit_test(test_reject_unknown_type),
 		cmocka_unit_test(test_reject_wrong_direction),
 		cmocka_unit_test(test_reject_wrong_hlen),
