@@ -51,6 +51,8 @@ step "bad input from raw clients (ASan target)"
 python3 tests/integration/bad_input.py "$bin"; record "bad_input" $?
 step "keep-alive expiry (ASan target)"
 python3 tests/integration/keep_alive.py "$bin"; record "keep_alive" $?
+step "bad input from a scripted fake target to tightrope's host (ASan host)"
+python3 tests/integration/bad_target.py "$bin"; record "bad_target" $?
 
 step "link loss: tightrope connect across a veth pair that goes down (ASan)"
 tests/integration/link_loss.sh "$bin"; record "link_loss" $?

@@ -75,6 +75,15 @@ const char *tr_status_str(int status)
 	}
 }
 
+/* A failed admin command in words: when the queue itself broke (-errno), its own reason ("malformed
+ * PDU ...: bad hlen 25") says far more than "Protocol error"; otherwise the NVMe status. */
+static const char *admin_failure(const struct tr_ctrl *c, int status)
+{
+	if (status < 0 && c->admin && c->admin->why[0])
+		return c->admin->why;
+	return tr_status_str(status);
+}
+
 static int prop_get(struct hq *q, uint32_t offset, bool wide, uint64_t *value)
 {
 	struct nvmf_property_command c = { .opcode = nvme_admin_fabrics, .fctype = nvmf_type_property_get,
@@ -158,6 +167,7 @@ static void *keep_alive_main(void *arg)
 		{
 			/* A Keep Alive unanswered within KATO means the path is dead, whatever TCP thinks. */
 			struct nvme_command cmd = { .opcode = nvme_admin_keep_alive };
+			char cause[sizeof(c->admin->why)] = "";
 			int status;
 
 			bool was_down;
@@ -165,9 +175,12 @@ static void *keep_alive_main(void *arg)
 			pthread_mutex_lock(&c->admin_lock);
 			was_down = c->admin->error != 0;
 			status = was_down ? 0 : hq_exec_tmo(c->admin, &cmd, NULL, 0, NULL, (uint32_t)c->opts.kato_s * 1000);
-			pthread_mutex_unlock(&c->admin_lock);
+			/* Copied under the lock: a reconnect may free the queue the reason lives in. */
 			if (status && status != -ESHUTDOWN)
-				tr_warn("ctrl %u (%s): keep-alive failed: %s", c->cntlid, c->subnqn, tr_status_str(status));
+				snprintf(cause, sizeof(cause), "%s", admin_failure(c, status));
+			pthread_mutex_unlock(&c->admin_lock);
+			if (cause[0])
+				tr_warn("ctrl %u (%s): keep-alive failed: %s", c->cntlid, c->subnqn, cause);
 		}
 		pthread_mutex_lock(&c->ka_lock);
 	}
@@ -197,7 +210,7 @@ static int enable_ctrl(struct tr_ctrl *c, char *why, size_t whylen)
 		usleep(10000);
 	}
 	if (status)
-		snprintf(why, whylen, "enabling controller %u of %s: %s", c->cntlid, c->subnqn, tr_status_str(status));
+		snprintf(why, whylen, "enabling controller %u of %s: %s", c->cntlid, c->subnqn, admin_failure(c, status));
 	return status;
 }
 
@@ -238,7 +251,7 @@ static int setup_io_queues(struct tr_ctrl *c, char *why, size_t whylen)
 		return 0;
 	status = admin_exec(c, &cmd, NULL, 0, &cqe);
 	if (status) {
-		snprintf(why, whylen, "Set Features (number of queues): %s", tr_status_str(status));
+		snprintf(why, whylen, "Set Features (number of queues): %s", admin_failure(c, status));
 		return status;
 	}
 	/* The controller grants 0-based counts for submission and completion queues. */
@@ -312,7 +325,7 @@ static int ctrl_bringup(struct tr_ctrl *c, bool discovery, char *why, size_t why
 	if (!status) {
 		status = tr_ctrl_identify(c, NVME_ID_CNS_CTRL, 0, &c->id);
 		if (status)
-			snprintf(why, whylen, "Identify Controller: %s", tr_status_str(status));
+			snprintf(why, whylen, "Identify Controller: %s", admin_failure(c, status));
 	}
 	if (!status) {
 		/* MDTS is a power of two in units of the minimum page size (4 KiB here). */
@@ -533,7 +546,7 @@ int tr_discover(const struct tr_ctrl_opts *o, struct nvmf_disc_log_entry **entri
 		return 0;
 	}
 	if (status && !why[0])
-		snprintf(why, whylen, "Get Log Page (discovery): %s", tr_status_str(status));
+		snprintf(why, whylen, "Get Log Page (discovery): %s", admin_failure(c, status));
 	else if (!status)
 		snprintf(why, whylen, "discovery log kept changing"), status = -EAGAIN;
 	free(hdr);

@@ -1,11 +1,14 @@
 /* The host side of one NVMe/TCP connection: a non-blocking socket driven by hq_poll, so one
  * thread owns a queue and nothing on the I/O path takes a lock or wakes another thread. */
 #include <errno.h>
+#include <inttypes.h>
 #include <limits.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -124,6 +127,81 @@ static int send_full(int fd, const void *buf, size_t len, uint64_t deadline)
 	return 0;
 }
 
+/* The value of the common-header field at 'offset', so a message can say "bad hlen 25". */
+static uint32_t common_field_value(const struct nvme_tcp_hdr *hdr, uint32_t offset)
+{
+	switch (offset) {
+	case offsetof(struct nvme_tcp_hdr, type): return hdr->type;
+	case offsetof(struct nvme_tcp_hdr, flags): return hdr->flags;
+	case offsetof(struct nvme_tcp_hdr, hlen): return hdr->hlen;
+	case offsetof(struct nvme_tcp_hdr, pdo): return hdr->pdo;
+	default: return hdr->plen;
+	}
+}
+
+/* "malformed C2HData PDU (type 7) from the controller: bad hlen 25 (invalid PDU header field)":
+ * what the common-header validator rejected, by field name rather than by byte offset. */
+static void describe_bad_header(char *out, size_t outlen, const struct nvme_tcp_hdr *hdr, const char *from,
+				const struct nvmf_tcp_fatal *fatal)
+{
+	const char *field = nvmf_tcp_field_name(hdr->type, fatal->fei);
+
+	snprintf(out, outlen, "malformed %s PDU (type %u)%s: bad %s %u (%s)", nvmf_tcp_pdu_type_name(hdr->type),
+		 hdr->type, from, field ? field : "field", common_field_value(hdr, fatal->fei),
+		 nvmf_tcp_fes_name(fatal->fes));
+}
+
+/* A C2HTermReq in words: its status and, where the FEI is an offset, the field of our PDU it blames.
+ * 'plen' bytes starting at 't' are at hand; our offending PDU header, if quoted, follows the 24. */
+static void describe_term(char *out, size_t outlen, const struct nvme_tcp_term_pdu *t, uint32_t plen)
+{
+	uint32_t fei = t->feil | ((uint32_t)t->feiu << 16);
+	const char *fes = nvmf_tcp_fes_name(t->fes);
+
+	if (t->fes == NVME_TCP_FES_INVALID_PDU_HDR || t->fes == NVME_TCP_FES_UNSUPPORTED_PARAM) {
+		/* Without the quoted header only the common-header offsets can be named. */
+		bool quoted = plen > sizeof(*t);
+		uint8_t type = quoted ? ((const uint8_t *)t)[sizeof(*t)] : 0xff;
+		const char *field = nvmf_tcp_field_name(type, fei);
+
+		if (field && quoted)
+			snprintf(out, outlen, "C2HTermReq (%s): bad %s in our %s", fes, field,
+				 nvmf_tcp_pdu_type_name(type));
+		else if (field)
+			snprintf(out, outlen, "C2HTermReq (%s): bad %s", fes, field);
+		else
+			snprintf(out, outlen, "C2HTermReq (%s): at byte %u of our %s", fes, fei,
+				 quoted ? nvmf_tcp_pdu_type_name(type) : "PDU");
+	} else if (strcmp(fes, "unknown") == 0) {
+		snprintf(out, outlen, "C2HTermReq (unknown fatal error status %u)", t->fes);
+	} else {
+		snprintf(out, outlen, "C2HTermReq (%s)", fes);
+	}
+}
+
+/* Why an ICResp field is unacceptable, in terms an operator can check against the target. */
+static const char *icresp_rule(uint32_t offset)
+{
+	switch (offset) {
+	case offsetof(struct nvme_tcp_icresp_pdu, pfv): return "only 0, NVMe/TCP 1.0, is supported";
+	case offsetof(struct nvme_tcp_icresp_pdu, cpda): return "this host supports no data alignment, CPDA 0";
+	case offsetof(struct nvme_tcp_icresp_pdu, digest): return "the digests granted differ from those asked for";
+	case offsetof(struct nvme_tcp_icresp_pdu, maxdata): return "must be at least 4096 and a multiple of 4";
+	default: return "invalid";
+	}
+}
+
+static uint32_t icresp_field_value(const struct nvme_tcp_icresp_pdu *icresp, uint32_t offset)
+{
+	switch (offset) {
+	case offsetof(struct nvme_tcp_icresp_pdu, pfv): return icresp->pfv;
+	case offsetof(struct nvme_tcp_icresp_pdu, cpda): return icresp->cpda;
+	case offsetof(struct nvme_tcp_icresp_pdu, digest): return icresp->digest;
+	case offsetof(struct nvme_tcp_icresp_pdu, maxdata): return icresp->maxdata;
+	default: return 0;
+	}
+}
+
 static int icreq_exchange(struct hq *q, const struct hq_params *p, char *why, size_t whylen)
 {
 	uint64_t deadline = hq_now_ns() + (uint64_t)p->connect_timeout_ms * 1000000ull;
@@ -135,6 +213,7 @@ static int icreq_exchange(struct hq *q, const struct hq_params *p, char *why, si
 	} in;
 	struct nvmf_tcp_pdu_layout layout;
 	struct nvmf_tcp_fatal fatal;
+	char what[128];
 	int err;
 
 	nvmf_tcp_icreq_encode(&icreq, p->hdgst, p->ddgst, 0);
@@ -146,8 +225,8 @@ static int icreq_exchange(struct hq *q, const struct hq_params *p, char *why, si
 		return err;
 	}
 	if (nvmf_tcp_pdu_decode(&in.icresp.hdr, NVMF_TCP_SIDE_HOST, &q->rx, true, &layout, &fatal)) {
-		snprintf(why, whylen, "%s answered ICReq with a malformed PDU (type %u, %s at byte %u)", q->peer,
-			 in.icresp.hdr.type, nvmf_tcp_fes_name(fatal.fes), fatal.fei);
+		describe_bad_header(what, sizeof(what), &in.icresp.hdr, "", &fatal);
+		snprintf(why, whylen, "%s answered ICReq with a %s", q->peer, what);
 		return -EPROTO;
 	}
 	err = recv_full(q->fd, in.raw + sizeof(struct nvme_tcp_hdr), layout.plen - sizeof(struct nvme_tcp_hdr),
@@ -157,12 +236,15 @@ static int icreq_exchange(struct hq *q, const struct hq_params *p, char *why, si
 		return err;
 	}
 	if (layout.type == nvme_tcp_c2h_term) {
-		snprintf(why, whylen, "%s refused ICReq: %s", q->peer, nvmf_tcp_fes_name(in.term.fes));
+		describe_term(what, sizeof(what), &in.term, layout.plen);
+		snprintf(why, whylen, "%s refused ICReq with a %s", q->peer, what);
 		return -EPROTO;
 	}
 	if (nvmf_tcp_icresp_validate(&in.icresp, p->hdgst, p->ddgst, &fatal)) {
-		snprintf(why, whylen, "%s: %s in ICResp (byte %u)%s", q->peer, nvmf_tcp_fes_name(fatal.fes), fatal.fei,
-			 fatal.fei == offsetof(struct nvme_tcp_icresp_pdu, digest) ? ": digest mismatch" : "");
+		const char *field = nvmf_tcp_field_name(nvme_tcp_icresp, fatal.fei);
+
+		snprintf(why, whylen, "%s: bad %s %u in ICResp (%s)", q->peer, field ? field : "field",
+			 icresp_field_value(&in.icresp, fatal.fei), icresp_rule(fatal.fei));
 		return -EPROTO;
 	}
 	q->maxh2cdata = in.icresp.maxdata;
@@ -432,11 +514,15 @@ static struct hq_req *req_by_cid(struct hq *q, uint16_t cid)
 	return cid < q->depth && q->reqs[cid].busy ? &q->reqs[cid] : NULL;
 }
 
-static int proto_error(struct hq *q, const char *fmt, uint32_t a, uint32_t b)
+static int proto_error(struct hq *q, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int proto_error(struct hq *q, const char *fmt, ...)
 {
-	char why[160];
+	char why[sizeof(q->why)];
+	va_list ap;
 
-	snprintf(why, sizeof(why), fmt, a, b);
+	va_start(ap, fmt);
+	vsnprintf(why, sizeof(why), fmt, ap);
+	va_end(ap);
 	hq_fail(q, -EPROTO, why);
 	return -EPROTO;
 }
@@ -455,16 +541,44 @@ static bool req_data_pending(const struct hq *q, const struct hq_req *r)
 	return false;
 }
 
+/* The data transfer direction an opcode names in its low two bits (fabrics: fctype's). Only a
+ * command that says controller-to-host must have received all its data when it succeeds; a caller
+ * may hand a buffer to a command that moves none. */
+enum { XFER_NONE = 0, XFER_H2C = 1, XFER_C2H = 2, XFER_BIDI = 3 };
+static int cmd_data_direction(const struct nvme_command *cmd)
+{
+	uint8_t code = cmd->opcode == nvme_admin_fabrics ? ((const struct nvmf_common_command *)cmd)->fctype
+							 : cmd->opcode;
+
+	return code & 3;
+}
+
 static int handle_rsp(struct hq *q, const struct nvme_tcp_rsp_pdu *pdu)
 {
 	struct hq_req *r = req_by_cid(q, pdu->cqe.command_id);
 
 	if (!r)
-		return proto_error(q, "completion for command %u, which is not outstanding", pdu->cqe.command_id, 0);
+		return proto_error(q, "completion for command %u, which is not outstanding", pdu->cqe.command_id);
 	/* Completing it would hand the caller back a buffer we are still sending from. */
 	if (req_data_pending(q, r))
-		return proto_error(q, "completion for command %u while its data was still being sent (%u bytes)",
+		return proto_error(q, "completion for command %u while its data was still being sent (%" PRIu32 " bytes)",
 				   pdu->cqe.command_id, r->len);
+	/* A success that moved less than the whole transfer is not one: a duplicate or stray completion
+	 * that landed on a reused command id looks exactly like this, and taking it would hand the caller
+	 * a buffer the data never reached (or would never send a write's data at all). Command ids are
+	 * reused at once, so this is the only point where such a completion can still be told apart. */
+	if (((pdu->cqe.status >> 1) & 0x7ff) == NVME_SC_SUCCESS && r->len) {
+		bool incapsule = r->pdu.cmd.dptr.type == NVME_SGL_DATA_BLOCK_OFFSET;
+
+		if (cmd_data_direction(&r->pdu.cmd) == XFER_C2H && r->c2h_done != r->len)
+			return proto_error(q, "successful completion for command %u after %" PRIu32 " of its %" PRIu32
+					      " bytes of C2HData",
+					   pdu->cqe.command_id, r->c2h_done, r->len);
+		if (r->h2c && !incapsule && r->h2c_end == 0)
+			return proto_error(q, "successful completion for command %u before any R2T asked for its %" PRIu32
+					      " bytes of data",
+					   pdu->cqe.command_id, r->len);
+	}
 	req_complete(q, r, pdu->cqe.status >> 1, &pdu->cqe);
 	return 0;
 }
@@ -474,11 +588,16 @@ static int handle_r2t(struct hq *q, const struct nvme_tcp_r2t_pdu *pdu)
 	struct hq_req *r = req_by_cid(q, pdu->command_id);
 
 	if (!r || !r->h2c || r->r2t_queued)
-		return proto_error(q, "R2T for command %u, which has no data to send (ttag %u)", pdu->command_id,
+		return proto_error(q, "R2T for command %u, which %s (ttag %u)", pdu->command_id,
+				   !r ? "is not outstanding" : !r->h2c ? "has no data to send"
+				      : "already has an R2T being served",
 				   pdu->ttag);
-	if (pdu->r2t_length == 0 || pdu->r2t_offset > r->len || pdu->r2t_length > r->len - pdu->r2t_offset)
-		return proto_error(q, "R2T asks for bytes %u+%u, beyond the command's data", pdu->r2t_offset,
-				   pdu->r2t_length);
+	if (pdu->r2t_length == 0)
+		return proto_error(q, "R2T for command %u asks for no data (r2t length 0)", pdu->command_id);
+	if (pdu->r2t_offset > r->len || pdu->r2t_length > r->len - pdu->r2t_offset)
+		return proto_error(q, "R2T asks for bytes %" PRIu32 "+%" PRIu32 ", beyond command %u's %" PRIu32
+				      " bytes of data (r2t offset/length)",
+				   pdu->r2t_offset, pdu->r2t_length, pdu->command_id, r->len);
 	r->ttag = pdu->ttag;
 	r->h2c_next = pdu->r2t_offset;
 	r->h2c_end = pdu->r2t_offset + pdu->r2t_length;
@@ -496,13 +615,24 @@ static int start_c2h(struct hq *q, const struct nvme_tcp_data_pdu *pdu, const st
 {
 	struct hq_req *r = req_by_cid(q, pdu->command_id);
 
-	if (!r || r->h2c || !r->buf)
-		return proto_error(q, "C2HData for command %u, which expects no data (%u bytes)", pdu->command_id,
-				   pdu->data_length);
-	if (pdu->data_length != l->data_len || pdu->data_offset != r->c2h_done ||
-	    pdu->data_length > r->len - r->c2h_done)
-		return proto_error(q, "C2HData at offset %u of %u bytes is outside the command's buffer",
-				   pdu->data_offset, pdu->data_length);
+	if (!r)
+		return proto_error(q, "C2HData for command %u, which is not outstanding (%" PRIu32 " bytes)",
+				   pdu->command_id, pdu->data_length);
+	if (r->h2c || !r->buf)
+		return proto_error(q, "C2HData for command %u, which expects no data (%" PRIu32 " bytes)",
+				   pdu->command_id, pdu->data_length);
+	if (pdu->data_length != l->data_len)
+		return proto_error(q, "C2HData for command %u: data length %" PRIu32 " but plen carries %" PRIu32
+				      " data bytes",
+				   pdu->command_id, pdu->data_length, l->data_len);
+	/* Data must arrive in order: anything else would leave holes the completion hides. */
+	if (pdu->data_offset != r->c2h_done)
+		return proto_error(q, "C2HData for command %u: data offset %" PRIu32 ", expected %" PRIu32,
+				   pdu->command_id, pdu->data_offset, r->c2h_done);
+	if (pdu->data_length > r->len - r->c2h_done)
+		return proto_error(q, "C2HData for command %u: data offset %" PRIu32 " + data length %" PRIu32
+				      " runs past its %" PRIu32 "-byte buffer",
+				   pdu->command_id, pdu->data_offset, pdu->data_length, r->len);
 	q->rx_req = r;
 	q->rx_data_start = pdu->data_offset;
 	q->rx_data_off = pdu->data_offset;
@@ -524,7 +654,7 @@ static int finish_c2h(struct hq *q)
 
 		memcpy(&want, q->rx_ddgst, 4);
 		if (want != got)
-			return proto_error(q, "data digest mismatch on C2HData for command %u (%u bytes)",
+			return proto_error(q, "data digest mismatch on C2HData for command %u (%" PRIu32 " bytes)",
 					   r->pdu.cmd.command_id, q->rx_data_len);
 	}
 	r->c2h_done += q->rx_data_len;
@@ -532,7 +662,8 @@ static int finish_c2h(struct hq *q)
 		struct nvme_completion cqe = { .command_id = r->pdu.cmd.command_id, .sq_id = q->qid };
 
 		if (r->c2h_done != r->len)
-			return proto_error(q, "C2HData SUCCESS flag after %u of %u bytes", r->c2h_done, r->len);
+			return proto_error(q, "C2HData SUCCESS flag for command %u after %" PRIu32 " of %" PRIu32 " bytes",
+					   r->pdu.cmd.command_id, r->c2h_done, r->len);
 		req_complete(q, r, 0, &cqe);
 	}
 	return 0;
@@ -567,18 +698,24 @@ static int rx_parse(struct hq *q)
 		}
 		if (avail < sizeof(*hdr))
 			return 0;
-		if (nvmf_tcp_pdu_decode(hdr, NVMF_TCP_SIDE_HOST, &q->rx, false, &l, &fatal))
-			return proto_error(q, "malformed PDU from the controller (fatal status %u, byte %u)", fatal.fes, fatal.fei);
+		if (nvmf_tcp_pdu_decode(hdr, NVMF_TCP_SIDE_HOST, &q->rx, false, &l, &fatal)) {
+			char what[128];
+
+			describe_bad_header(what, sizeof(what), hdr, " from the controller", &fatal);
+			return proto_error(q, "%s", what);
+		}
 		if (l.type == nvme_tcp_c2h_data) {
 			if (avail < l.hdr_total)
 				return 0;
 		} else if (avail < l.plen) {
 			if (l.plen > HQ_RXBUF)
-				return proto_error(q, "PDU of %u bytes (type %u) is too long", l.plen, l.type);
+				return proto_error(q, "%s PDU of %" PRIu32 " bytes is too long (plen)",
+						   nvmf_tcp_pdu_type_name(l.type), l.plen);
 			return 0;
 		}
 		if (l.hdr_total > l.hlen && !nvmf_tcp_hdgst_ok(p, l.hlen))
-			return proto_error(q, "header digest mismatch on a PDU of type %u (%u bytes)", l.type, l.plen);
+			return proto_error(q, "header digest mismatch on a %s PDU (%" PRIu32 " bytes)",
+					   nvmf_tcp_pdu_type_name(l.type), l.plen);
 		switch (l.type) {
 		case nvme_tcp_rsp:
 			q->rx_start += l.plen;
@@ -596,16 +733,16 @@ static int rx_parse(struct hq *q)
 				return q->error;
 			break;
 		case nvme_tcp_c2h_term: {
-			const struct nvme_tcp_term_pdu *t = (const void *)p;
-			char why[160];
+			char what[128], why[sizeof(q->why)];
 
-			snprintf(why, sizeof(why), "controller sent C2HTermReq: %s (fei %u)", nvmf_tcp_fes_name(t->fes),
-				 t->feil | ((uint32_t)t->feiu << 16));
+			describe_term(what, sizeof(what), (const void *)p, l.plen);
+			snprintf(why, sizeof(why), "controller sent %s", what);
 			hq_fail(q, -ECONNRESET, why);
 			return q->error;
 		}
 		default:
-			return proto_error(q, "unexpected PDU type %u (%u bytes)", l.type, l.plen);
+			return proto_error(q, "unexpected %s PDU (type %u, %" PRIu32 " bytes)",
+					   nvmf_tcp_pdu_type_name(l.type), l.type, l.plen);
 		}
 	}
 }
@@ -642,16 +779,29 @@ static int rx_pump(struct hq *q)
 			}
 		}
 		if (n == 0) {
-			hq_fail(q, -ECONNRESET, "connection closed by the controller");
+			char why[sizeof(q->why)];
+
+			/* Say what was cut short: a close between PDUs is far less suspicious than one inside. */
+			if (q->rx_req)
+				snprintf(why, sizeof(why), "connection closed by the controller in the middle of C2HData "
+					 "for command %u (%" PRIu32 " of %" PRIu32 " bytes received)",
+					 q->rx_req->pdu.cmd.command_id, q->rx_data_len - q->rx_data_left, q->rx_data_len);
+			else if (q->rx_end > q->rx_start)
+				snprintf(why, sizeof(why), "connection closed by the controller in the middle of a PDU "
+					 "(%" PRIu32 " bytes of it received)", q->rx_end - q->rx_start);
+			else
+				snprintf(why, sizeof(why), "connection closed by the controller");
+			hq_fail(q, -ECONNRESET, why);
 			return q->error;
 		}
 		if (errno == EAGAIN || errno == EINTR)
 			return 0;
 		{
+			int err = errno; /* snprintf may overwrite errno */
 			char why[96];
 
-			snprintf(why, sizeof(why), "receive: %s", strerror(errno));
-			hq_fail(q, -errno, why);
+			snprintf(why, sizeof(why), "receive: %s", strerror(err));
+			hq_fail(q, -err, why);
 		}
 		return q->error;
 	}
