@@ -60,6 +60,8 @@ tests/integration/link_loss.sh "$bin"; record "link_loss" $?
 if ((!quick)); then
   step "tightrope host (discover, id-ctrl, bench) against the kernel target (QEMU) and our own (ASan)"
   tests/integration/host_bench.sh "$bin"; record "host_bench" $?
+  step "tightrope connect: local devices from our own target (mkfs, mount, checksums) and the kernel's (QEMU)"
+  tests/integration/host_connect.sh "$bin"; record "host_connect" $?
   step "Linux kernel host (QEMU) against tightrope target (ASan)"
   tests/integration/kernel_host.sh "$bin" plain; record "kernel_host_plain" $?
   step "Linux kernel host with header and data digests"

@@ -259,10 +259,10 @@ static int setup_io_queues(struct tr_ctrl *c, char *why, size_t whylen)
 		want = (int)(cqe.result & 0xffff) + 1;
 	if ((int)((cqe.result >> 16) & 0xffff) + 1 < want)
 		want = (int)((cqe.result >> 16) & 0xffff) + 1;
+	/* Use the controller's whole in-capsule size, as the kernel host does: Linux nvmet
+	 * never sends R2T for a write that fits its advertised IOCCSZ. */
 	if (c->id.ioccsz * 16 > sizeof(struct nvme_command))
 		inline_max = c->id.ioccsz * 16 - (uint32_t)sizeof(struct nvme_command);
-	if (inline_max > 8192)
-		inline_max = 8192; /* what the kernel host sends in a capsule at most */
 	c->ioqs = calloc((size_t)want, sizeof(*c->ioqs));
 	if (!c->ioqs)
 		return -ENOMEM;

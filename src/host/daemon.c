@@ -30,6 +30,9 @@
 
 #define MAX_NS 64
 #define ROOT_INO 1
+/* How often a request goes again after its commands were lost with the path, as the kernel's
+ * nvme_max_retries: a command the target never answers must end in an error, not a loop. */
+#define MAX_RETRIES 5
 
 enum hostd_state { S_LIVE, S_CONNECTING, S_DELETING };
 
@@ -70,6 +73,7 @@ struct io_req {
 	uint32_t next_chunk, nr_chunks, inflight;
 	bool transport_err;
 	int nvme_err;
+	int retries; /* times sent again after a transport error */
 	uint64_t first_ns;
 	struct io_req *next;
 };
@@ -398,10 +402,12 @@ static void unmount_users(const char *dev)
 			continue;
 		if (strcmp(src, dev))
 			continue;
-		if (umount2(mp, 0) && umount2(mp, MNT_DETACH) == 0)
+		if (umount2(mp, 0) == 0)
+			tr_info("unmounted %s from %s", dev, mp);
+		else if (umount2(mp, MNT_DETACH) == 0)
 			tr_warn("%s was busy: detached lazily from %s", dev, mp);
 		else
-			tr_info("unmounted %s from %s", dev, mp);
+			tr_warn("cannot unmount %s from %s: %s", dev, mp, strerror(errno));
 	}
 	fclose(f);
 }
@@ -426,6 +432,7 @@ static void loop_detach(struct ns_dev *ns)
 /* ---- I/O requests from FUSE ---- */
 
 static void req_reply(struct io_req *r);
+static void req_fail(struct io_req *r, int err);
 static void req_submit(struct io_req *r);
 
 static void chunk_done(void *arg, int status)
@@ -440,8 +447,17 @@ static void chunk_done(void *arg, int status)
 	if (r->inflight)
 		return;
 	if (r->transport_err) {
-		/* The path is gone: this request waits for the reconnect (or fast_io_fail). */
+		/* The path is gone: this request waits for the reconnect (or fast_io_fail). A command
+		 * that timed out takes the path down with it and would time out again after every
+		 * reconnect (e.g. a write the target never sends R2T for), so the retries are counted. */
 		r->transport_err = false;
+		if (++r->retries > MAX_RETRIES) {
+			tr_warn("%s: %s of %zu bytes at %llu on namespace %u failed: the path broke under it %d times",
+				r->h->name, r->kind == REQ_READ ? "read" : r->kind == REQ_WRITE ? "write" : "command",
+				r->size, (unsigned long long)r->off, r->nsid, r->retries);
+			req_fail(r, EIO);
+			return;
+		}
 		r->next_chunk = 0;
 		r->next = r->h->waiting;
 		r->h->waiting = r;
@@ -554,16 +570,26 @@ static void req_submit(struct io_req *r)
 	}
 }
 
-/* New I/O while the path is down waits (unless fast_io_fail has passed or we are deleting). */
+static bool path_up(struct hostd *h)
+{
+	char why[8];
+
+	return h->ctrl && tr_ctrl_health(h->ctrl, why, sizeof(why)) == 0;
+}
+
+/* New I/O while the path is down waits (unless fast_io_fail has passed). While deleting, I/O still
+ * goes out as long as the path lasts: the teardown itself unmounts a filesystem from our loop device
+ * and flushes it, and those writes must reach the target (the kernel host too keeps I/O going while
+ * a controller is being deleted). With the path gone a deletion never reconnects, so it fails. */
 static void req_start(struct hostd *h, struct io_req *r)
 {
 	r->h = h;
 	r->first_ns = mono_ns();
-	if (h->state == S_DELETING || h->fail_fast) {
+	if (h->fail_fast || (h->state == S_DELETING && !path_up(h))) {
 		req_fail(r, EIO);
 		return;
 	}
-	if (h->state != S_LIVE) {
+	if (h->state == S_CONNECTING) {
 		r->next = h->waiting;
 		h->waiting = r;
 		return;
@@ -1013,11 +1039,28 @@ static int ctl_listen(const char *path)
 
 /* ---- The event loop ---- */
 
+static int io_inflight(struct hostd *h)
+{
+	int n = 0;
+
+	for (int i = 0; h->ctrl && i < tr_ctrl_nr_io_queues(h->ctrl); i++)
+		n += tr_ioq_inflight(tr_ctrl_ioq(h->ctrl, i));
+	return n;
+}
+
+/* Deletion is over once the devices are gone and no request is left, waiting or (while the path
+ * lasts) in flight. */
+static bool deletion_done(struct hostd *h)
+{
+	return h->state == S_DELETING && atomic_load(&h->teardown_done) && !h->waiting &&
+	       !(io_inflight(h) && path_up(h));
+}
+
 static void event_loop(struct hostd *h)
 {
-	while (!(h->state == S_DELETING && atomic_load(&h->teardown_done) && !h->waiting)) {
+	while (!deletion_done(h)) {
 		struct pollfd pfd[2 + 64];
-		int n = 0, nq = h->state == S_LIVE ? tr_ctrl_nr_io_queues(h->ctrl) : 0, timeout = 100;
+		int n = 0, nq = h->state != S_CONNECTING && h->ctrl ? tr_ctrl_nr_io_queues(h->ctrl) : 0, timeout = 100;
 		uint32_t aen;
 
 		if (h->se)
@@ -1068,10 +1111,15 @@ static void event_loop(struct hostd *h)
 			}
 			if (mono_ns() >= h->next_attempt_ns)
 				try_reconnect(h);
-		} else if (h->waiting && h->ctrl) {
-			/* Deleting with a live path: what is queued still completes. */
+		} else if (h->ctrl) {
+			/* Deleting: I/O completes and goes on while the path lasts; a broken path is not
+			 * recovered, so whatever waits for one fails. */
 			for (int i = 0; i < tr_ctrl_nr_io_queues(h->ctrl); i++)
 				tr_ioq_poll(tr_ctrl_ioq(h->ctrl, i), 0);
+			if (path_up(h))
+				resubmit_waiting(h);
+			else
+				fail_waiting(h, EIO);
 		}
 		for (int i = 0; i < h->nr_ns && !h->teardown_started; i++)
 			if (loop_attach_collect(&h->ns[i], false))
@@ -1255,9 +1303,29 @@ int hostd_connect(const struct hostd_opts *o, char *name, size_t namelen, char *
 
 /* ---- list / disconnect from the CLI ---- */
 
+/* A killed host process stays a zombie until its reaper (init, or a container's PID 1, which may be
+ * slow) collects it; it serves nothing by then, so it counts as dead. */
 static bool pid_alive(int pid)
 {
-	return pid > 0 && (kill(pid, 0) == 0 || errno == EPERM);
+	char path[64], buf[512];
+	const char *state;
+	ssize_t n;
+	int fd;
+
+	if (pid <= 0 || (kill(pid, 0) && errno != EPERM))
+		return false;
+	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return errno != ENOENT;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return true;
+	buf[n] = 0;
+	/* "pid (comm) S ...": comm may hold spaces and parentheses, the state follows the last ')'. */
+	state = strrchr(buf, ')');
+	return !(state && (state[1] == ' ') && (state[2] == 'Z' || state[2] == 'X'));
 }
 
 json_object *hostd_list(const char *state_dir)
@@ -1341,15 +1409,25 @@ int hostd_disconnect(const char *state_dir, const char *name, char *why, size_t 
 
 		snprintf(sun.sun_path, sizeof(sun.sun_path), "%s/ctrl/%s.sock", state_dir, name);
 		setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+		ssize_t got = -1;
+
+		errno = 0;
 		if (fd < 0 || connect(fd, (struct sockaddr *)&sun, sizeof(sun)) ||
-		    write(fd, "disconnect\n", 11) != 11 || read(fd, reply, sizeof(reply) - 1) <= 0) {
-			snprintf(why, whylen, "%s (pid %d) did not answer the disconnect: %s", name, pid, strerror(errno));
+		    write(fd, "disconnect\n", 11) != 11 || (got = read(fd, reply, sizeof(reply) - 1)) <= 0) {
+			snprintf(why, whylen, "%s (pid %d) did not answer the disconnect: %s", name, pid,
+				 got == 0 ? "it closed the connection" : strerror(errno));
 			err = -ETIMEDOUT;
 		}
 		if (fd >= 0)
 			close(fd);
 		for (int i = 0; i < 200 && pid_alive(pid); i++)
 			usleep(50000); /* the process exits right after answering */
+		if (err && !pid_alive(pid)) {
+			/* It died instead of answering (killed a moment ago, or crashed while tearing down):
+			 * what it left behind is ours to clean up, as for any dead one. */
+			cleanup_dead(state_dir, o, name);
+			err = 0;
+		}
 	} else {
 		cleanup_dead(state_dir, o, name);
 	}
