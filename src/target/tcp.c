@@ -202,6 +202,18 @@ void tgt_cmd_complete(struct tgt_cmd *cmd, uint16_t status)
 		uint8_t flags = NVME_TCP_F_DATA_LAST;
 		const void *data = cmd->c2h_data;
 
+		/* A read served straight from a RAM namespace may still change before the socket takes
+		 * the bytes (a write on this queue or any other), and the digest must cover what leaves:
+		 * with data digests such a read gets its own copy first. */
+		if (q->tx_framing.ddgst && data != cmd->buf) {
+			if (tgt_cmd_alloc_buf(cmd, cmd->data_len)) {
+				status = NVME_SC_INTERNAL;
+				atomic_fetch_add_explicit(&q->stats.errors, 1, memory_order_relaxed);
+				goto send_rsp;
+			}
+			memcpy(cmd->buf, data, cmd->data_len);
+			data = cmd->buf;
+		}
 		/* SUCCESS lets the host skip the CapsuleResp, allowed only without SQ head updates. */
 		if (q->sqhd_disabled)
 			flags |= NVME_TCP_F_DATA_SUCCESS;
@@ -229,6 +241,7 @@ void tgt_cmd_complete(struct tgt_cmd *cmd, uint16_t status)
 			return;
 	}
 
+send_rsp:
 	cqe->command_id = cmd->sqe.command_id;
 	cqe->sq_id = q->qid;
 	cqe->sq_head = q->sqhd_disabled ? 0 : q->sqhd;

@@ -63,6 +63,10 @@ check "bench --verify on the file namespace (128 KiB, QD8, 2 jobs)" \
   sh -c "'$bin' bench -a 127.0.0.1 -s $tport -n $tnqn --nsid 2 --verify --bs 128k --iodepth 8 --numjobs 2 | grep -q 'verify: OK'"
 check "bench --verify with header and data digests (4 KiB, QD32)" \
   sh -c "'$bin' bench -a 127.0.0.1 -s $tport -n $tnqn --nsid 2 --verify --bs 4k --size 16M --iodepth 32 -g -G | grep -q 'verify: OK'"
+# Reads and writes racing over 256 KiB of the RAM namespace: a read served from namespace memory
+# must carry the digest of the bytes that leave, even when a write lands before the socket takes them.
+check "randrw QD32 on 256 KiB of the RAM namespace with data digests: no digest mismatch" \
+  sh -c "'$bin' bench -a 127.0.0.1 -s $tport -n $tnqn --nsid 1 --rw randrw --size 256k --iodepth 32 --numjobs 2 --runtime 2 --time_based -G 2>&1 | grep -q 'write: IOPS='"
 # Plant a corruption in the backing file: verify must find it at its offset.
 python3 - "$work/ns2.img" <<'EOF'
 import sys
