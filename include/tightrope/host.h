@@ -89,6 +89,8 @@ int tr_ioq_deallocate(struct tr_ioq *q, uint32_t nsid, uint64_t slba, uint32_t n
  * at least one completes). Returns completions run, or -errno once the queue has failed. */
 int tr_ioq_poll(struct tr_ioq *q, int timeout_ms);
 int tr_ioq_inflight(const struct tr_ioq *q);
+/* Why the queue failed ("data digest mismatch on C2HData for command 26 ..."), or NULL while it works. */
+const char *tr_ioq_error(const struct tr_ioq *q);
 /* For an event loop that drives queues with poll(): the socket, and whether it has bytes to send. */
 int tr_ioq_fd(const struct tr_ioq *q);
 bool tr_ioq_tx_pending(const struct tr_ioq *q);

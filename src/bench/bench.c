@@ -215,10 +215,13 @@ static void slot_done(struct job *j, struct slot *s, int status)
 	s->busy = false;
 	if (status) {
 		if (!j->error) {
+			/* A transport failure says more in the queue's own words than as an errno. */
+			const char *cause = status < 0 && j->ioq ? tr_ioq_error(j->ioq) : NULL;
+
 			j->error = status < 0 ? status : -EIO;
 			snprintf(j->why, sizeof(j->why), "%s at byte %llu failed: %s",
 				 s->op == OP_READ ? "read" : s->op == OP_WRITE ? "write" : "flush",
-				 (unsigned long long)s->off, tr_status_str(status));
+				 (unsigned long long)s->off, cause ? cause : tr_status_str(status));
 		}
 		j->stop_issuing = true;
 		return;

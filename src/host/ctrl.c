@@ -615,6 +615,11 @@ int tr_ioq_inflight(const struct tr_ioq *q)
 	return q->hq->inflight;
 }
 
+const char *tr_ioq_error(const struct tr_ioq *q)
+{
+	return q->hq->error ? q->hq->why : NULL;
+}
+
 int tr_ioq_fd(const struct tr_ioq *q)
 {
 	return q->hq->fd;
