@@ -201,18 +201,20 @@ void tgt_cmd_complete(struct tgt_cmd *cmd, uint16_t status)
 	if (status == NVME_SC_SUCCESS && cmd->xfer == TGT_XFER_C2H && cmd->data_len && cmd->c2h_data) {
 		uint8_t flags = NVME_TCP_F_DATA_LAST;
 		const void *data = cmd->c2h_data;
+		bool have_ddgst = false;
 
 		/* A read served straight from a RAM namespace may still change before the socket takes
 		 * the bytes (a write on this queue or any other), and the digest must cover what leaves:
-		 * with data digests such a read gets its own copy first. */
+		 * with data digests such a read is sent from its own copy, digested as it is made. */
 		if (q->tx_framing.ddgst && data != cmd->buf) {
 			if (tgt_cmd_alloc_buf(cmd, cmd->data_len)) {
 				status = NVME_SC_INTERNAL;
 				atomic_fetch_add_explicit(&q->stats.errors, 1, memory_order_relaxed);
 				goto send_rsp;
 			}
-			memcpy(cmd->buf, data, cmd->data_len);
+			cmd->ddgst = nvmf_tcp_digest_copy(cmd->buf, data, cmd->data_len);
 			data = cmd->buf;
+			have_ddgst = true;
 		}
 		/* SUCCESS lets the host skip the CapsuleResp, allowed only without SQ head updates. */
 		if (q->sqhd_disabled)
@@ -225,7 +227,8 @@ void tgt_cmd_complete(struct tgt_cmd *cmd, uint16_t status)
 		if (!err && hl > hdr_total)
 			err = tx_push(q, zero_pad, hl - hdr_total, NULL);
 		if (!err && q->tx_framing.ddgst) {
-			cmd->ddgst = nvmf_tcp_digest(data, cmd->data_len);
+			if (!have_ddgst)
+				cmd->ddgst = nvmf_tcp_digest(data, cmd->data_len);
 			err = tx_push(q, data, cmd->data_len, NULL);
 			if (!err)
 				err = tx_push(q, &cmd->ddgst, sizeof(cmd->ddgst),
