@@ -246,6 +246,7 @@ struct tgt_listener {
 
 struct tgt_msg;
 
+#define TGT_BUF_CLASSES 7 /* 16 KiB << 0..6: up to MDTS, 1 MiB */
 struct tgt_worker {
 	int id;
 	pthread_t thread;
@@ -261,6 +262,11 @@ struct tgt_worker {
 	struct tgt_queue *flush_list;
 	_Atomic bool stopping;
 	uint8_t *discard; /* scratch for data we must drain */
+	/* Command data buffers recycled between this worker's queues, one free list per power-of-two
+	 * size from 16 KiB to 1 MiB: no malloc, page faults or munmap per I/O, and a slot keeps no
+	 * buffer while idle, so a burst on many queues does not pin memory for good. */
+	void *buf_cache[TGT_BUF_CLASSES];
+	size_t buf_cached_bytes;
 };
 
 struct tgt_target {
@@ -318,6 +324,8 @@ bool tgt_queue_is_admin(const struct tgt_queue *q);
 /* worker.c */
 int tgt_worker_start(struct tgt_worker *w, int id);
 void tgt_worker_stop(struct tgt_worker *w);
+/* Free the command buffers the worker recycles (after its queues are gone). */
+void tgt_worker_free_bufs(struct tgt_worker *w);
 void tgt_worker_post_conn(struct tgt_worker *w, int fd, struct tgt_listener *l);
 void tgt_worker_post_aen(struct tgt_worker *w, struct tgt_ctrl *ctrl);
 struct io_uring *tgt_worker_ring(struct tgt_worker *w);

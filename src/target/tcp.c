@@ -18,7 +18,8 @@
 #define RX_DIRECT_MIN 4096 /* receive data straight into the command buffer above this */
 #define TX_IOV_PER_CMD 6
 #define TX_BATCH_IOV 64
-#define CMD_BUF_KEEP TGT_INLINE_DATA_SIZE /* buffers up to this size stay with their slot */
+#define CMD_BUF_MIN 16384 /* the smallest buffer class: every in-capsule write fits */
+#define WORKER_BUF_CACHE_BYTES (16u << 20) /* what a worker keeps for reuse at most */
 
 struct tgt_tx_ent {
 	struct iovec iov;
@@ -133,21 +134,67 @@ static void cmds_init(struct tgt_queue *q, struct tgt_cmd *cmds, uint16_t n, uin
 	}
 }
 
+/* The size class of a transfer: 16 KiB << class covers it; -1 beyond the largest. */
+static int buf_class(uint32_t len)
+{
+	for (int c = 0; c < TGT_BUF_CLASSES; c++)
+		if (len <= (uint32_t)CMD_BUF_MIN << c)
+			return c;
+	return -1;
+}
+
+/* Give the slot's buffer back: to the worker's cache while it holds less than its budget (only the
+ * owning worker's thread releases commands, so the cache needs no lock), else to malloc. */
+static void cmd_buf_put(struct tgt_cmd *cmd)
+{
+	struct tgt_worker *w = cmd->queue->worker;
+	int c = cmd->buf ? buf_class(cmd->buf_cap) : -1;
+
+	if (c >= 0 && cmd->buf_cap == (uint32_t)CMD_BUF_MIN << c && w &&
+	    w->buf_cached_bytes + cmd->buf_cap <= WORKER_BUF_CACHE_BYTES) {
+		*(void **)cmd->buf = w->buf_cache[c];
+		w->buf_cache[c] = cmd->buf;
+		w->buf_cached_bytes += cmd->buf_cap;
+	} else {
+		free(cmd->buf);
+	}
+	cmd->buf = NULL;
+	cmd->buf_cap = 0;
+}
+
 int tgt_cmd_alloc_buf(struct tgt_cmd *cmd, uint32_t len)
 {
+	struct tgt_worker *w = cmd->queue->worker;
+	int c = buf_class(len);
+	uint32_t size = c >= 0 ? (uint32_t)CMD_BUF_MIN << c : len;
 	void *p;
 
 	if (len == 0 || len <= cmd->buf_cap)
 		return 0;
-	free(cmd->buf);
-	cmd->buf = NULL;
-	cmd->buf_cap = 0;
-	/* Page alignment satisfies O_DIRECT on any logical block size. */
-	if (posix_memalign(&p, 4096, len))
+	cmd_buf_put(cmd);
+	if (c >= 0 && w && w->buf_cache[c]) {
+		p = w->buf_cache[c];
+		w->buf_cache[c] = *(void **)p;
+		w->buf_cached_bytes -= size;
+	} else if (posix_memalign(&p, 4096, size)) { /* page alignment suits O_DIRECT on any block size */
 		return -ENOMEM;
+	}
 	cmd->buf = p;
-	cmd->buf_cap = len;
+	cmd->buf_cap = size;
 	return 0;
+}
+
+void tgt_worker_free_bufs(struct tgt_worker *w)
+{
+	for (int c = 0; c < TGT_BUF_CLASSES; c++) {
+		while (w->buf_cache[c]) {
+			void *p = w->buf_cache[c];
+
+			w->buf_cache[c] = *(void **)p;
+			free(p);
+		}
+	}
+	w->buf_cached_bytes = 0;
 }
 
 static void cmd_release(struct tgt_cmd *cmd)
@@ -158,11 +205,7 @@ static void cmd_release(struct tgt_cmd *cmd)
 		tgt_ns_put(cmd->ns);
 		cmd->ns = NULL;
 	}
-	if (cmd->buf_cap > CMD_BUF_KEEP) {
-		free(cmd->buf);
-		cmd->buf = NULL;
-		cmd->buf_cap = 0;
-	}
+	cmd_buf_put(cmd);
 	cmd->in_use = false;
 	cmd->executing = false;
 	atomic_fetch_sub_explicit(&q->stats.inflight, 1, memory_order_relaxed);

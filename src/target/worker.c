@@ -265,6 +265,7 @@ void tgt_worker_stop(struct tgt_worker *w)
 		close(w->ring_evfd);
 	}
 	drain_mbox(w);
+	tgt_worker_free_bufs(w);
 	close(w->evfd);
 	close(w->epfd);
 	pthread_mutex_destroy(&w->mbox_lock);
