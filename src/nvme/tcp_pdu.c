@@ -19,20 +19,6 @@ uint32_t nvmf_tcp_digest(const void *buf, size_t len)
 	return nvmf_tcp_digest_final(nvmf_tcp_digest_update(NVMF_TCP_DIGEST_INIT, buf, len));
 }
 
-uint32_t nvmf_tcp_digest_copy(void *dst, const void *src, size_t len)
-{
-	enum { PIECE = 16384 }; /* well inside L1+L2 on anything we run on */
-	uint32_t crc = NVMF_TCP_DIGEST_INIT;
-
-	for (size_t off = 0; off < len; off += PIECE) {
-		size_t n = len - off < PIECE ? len - off : PIECE;
-
-		memcpy((uint8_t *)dst + off, (const uint8_t *)src + off, n);
-		crc = nvmf_tcp_digest_update(crc, (const uint8_t *)dst + off, n);
-	}
-	return nvmf_tcp_digest_final(crc);
-}
-
 uint32_t nvmf_tcp_digest_iov(const struct iovec *iov, int iovcnt)
 {
 	uint32_t crc = NVMF_TCP_DIGEST_INIT;

@@ -171,9 +171,6 @@ int nvmf_tcp_icresp_validate(const struct nvme_tcp_icresp_pdu *icresp, bool want
 uint32_t nvmf_tcp_digest(const void *buf, size_t len);
 uint32_t nvmf_tcp_digest_iov(const struct iovec *iov, int iovcnt);
 uint32_t nvmf_tcp_digest_update(uint32_t running, const void *buf, size_t len);
-/* Copy len bytes and return their digest, taken from the copy: what is sent then matches its digest
- * even if the source changes meanwhile. Works in cache-sized pieces, so the CRC reads hot lines. */
-uint32_t nvmf_tcp_digest_copy(void *dst, const void *src, size_t len);
 #define NVMF_TCP_DIGEST_INIT 0xffffffffu
 static inline uint32_t nvmf_tcp_digest_final(uint32_t running)
 {

@@ -80,12 +80,17 @@ static void execute_rw(struct tgt_cmd *cmd)
 	uint64_t offset = cmd_slba(cmd) << cmd->ns->lba_shift;
 	bool read = cmd->sqe.opcode == nvme_cmd_read;
 
-	/* A RAM namespace maps reads in place; everything else needs a buffer. */
-	if (read && !cmd->ns->mem && tgt_cmd_alloc_buf(cmd, cmd->data_len)) {
+	/* A RAM namespace maps reads in place, unless a data digest is to be sent: that must cover the
+	 * very bytes that leave, and a write from another queue may change mapped memory before the
+	 * socket takes it, so those reads get a copy taken under the backend's lock. */
+	bool copy = !cmd->ns->mem || cmd->queue->tx_framing.ddgst;
+
+	if (read && copy && tgt_cmd_alloc_buf(cmd, cmd->data_len)) {
 		tgt_cmd_complete(cmd, NVME_SC_INTERNAL);
 		return;
 	}
-	submit(cmd, read ? TGT_IO_READ : TGT_IO_WRITE, offset, cmd->data_len, cmd->buf, io_done);
+	submit(cmd, read ? TGT_IO_READ : TGT_IO_WRITE, offset, cmd->data_len, read && !copy ? NULL : cmd->buf,
+	       io_done);
 }
 
 static void compare_done(struct tgt_io *io, int err)
@@ -105,12 +110,12 @@ static void execute_compare(struct tgt_cmd *cmd)
 {
 	void *scratch = NULL;
 
-	if (!cmd->ns->mem && posix_memalign(&scratch, 4096, cmd->data_len)) {
+	/* Compared from a copy even on a RAM namespace, which a write on another queue may change meanwhile. */
+	if (posix_memalign(&scratch, 4096, cmd->data_len)) {
 		tgt_cmd_complete(cmd, NVME_SC_INTERNAL);
 		return;
 	}
-	submit(cmd, TGT_IO_READ, cmd_slba(cmd) << cmd->ns->lba_shift, cmd->data_len,
-	       scratch ? scratch : cmd->buf, compare_done);
+	submit(cmd, TGT_IO_READ, cmd_slba(cmd) << cmd->ns->lba_shift, cmd->data_len, scratch, compare_done);
 }
 
 static void execute_flush(struct tgt_cmd *cmd)

@@ -44,7 +44,7 @@ struct tgt_io {
 	bool fua;
 	uint64_t offset; /* bytes */
 	uint64_t len; /* bytes */
-	void *buf; /* data for writes; destination for reads unless the backend maps them */
+	void *buf; /* data for writes; destination for reads, or NULL: "map it" (RAM only) */
 	const void *mapped; /* set by a backend that serves a read straight from its memory */
 	uint64_t done_bytes; /* progress across short transfers */
 	struct tgt_ns *ns;

@@ -244,21 +244,6 @@ void tgt_cmd_complete(struct tgt_cmd *cmd, uint16_t status)
 	if (status == NVME_SC_SUCCESS && cmd->xfer == TGT_XFER_C2H && cmd->data_len && cmd->c2h_data) {
 		uint8_t flags = NVME_TCP_F_DATA_LAST;
 		const void *data = cmd->c2h_data;
-		bool have_ddgst = false;
-
-		/* A read served straight from a RAM namespace may still change before the socket takes
-		 * the bytes (a write on this queue or any other), and the digest must cover what leaves:
-		 * with data digests such a read is sent from its own copy, digested as it is made. */
-		if (q->tx_framing.ddgst && data != cmd->buf) {
-			if (tgt_cmd_alloc_buf(cmd, cmd->data_len)) {
-				status = NVME_SC_INTERNAL;
-				atomic_fetch_add_explicit(&q->stats.errors, 1, memory_order_relaxed);
-				goto send_rsp;
-			}
-			cmd->ddgst = nvmf_tcp_digest_copy(cmd->buf, data, cmd->data_len);
-			data = cmd->buf;
-			have_ddgst = true;
-		}
 		/* SUCCESS lets the host skip the CapsuleResp, allowed only without SQ head updates. */
 		if (q->sqhd_disabled)
 			flags |= NVME_TCP_F_DATA_SUCCESS;
@@ -270,8 +255,8 @@ void tgt_cmd_complete(struct tgt_cmd *cmd, uint16_t status)
 		if (!err && hl > hdr_total)
 			err = tx_push(q, zero_pad, hl - hdr_total, NULL);
 		if (!err && q->tx_framing.ddgst) {
-			if (!have_ddgst)
-				cmd->ddgst = nvmf_tcp_digest(data, cmd->data_len);
+			/* Never mapped namespace memory here (execute_rw): these bytes cannot change. */
+			cmd->ddgst = nvmf_tcp_digest(data, cmd->data_len);
 			err = tx_push(q, data, cmd->data_len, NULL);
 			if (!err)
 				err = tx_push(q, &cmd->ddgst, sizeof(cmd->ddgst),
@@ -287,7 +272,6 @@ void tgt_cmd_complete(struct tgt_cmd *cmd, uint16_t status)
 			return;
 	}
 
-send_rsp:
 	cqe->command_id = cmd->sqe.command_id;
 	cqe->sq_id = q->qid;
 	cqe->sq_head = q->sqhd_disabled ? 0 : q->sqhd;

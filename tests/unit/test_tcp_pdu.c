@@ -6,7 +6,6 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -182,29 +181,6 @@ static void test_crc32c_running_and_iov(void **state)
 	}
 	/* CRC32C of nothing is 0: the init and final inversions cancel. */
 	assert_int_equal(nvmf_tcp_digest(s, 0), 0);
-}
-
-/* The copying digest must give the plain digest of the bytes and copy them exactly, across its
- * internal piece boundaries (16 KiB) and for lengths that are not a multiple of anything. */
-static void test_digest_copy(void **state)
-{
-	static const size_t lens[] = { 0, 1, 9, 4096, 16383, 16384, 16385, 131072, 131075 };
-	uint8_t *src = malloc(131075), *dst = malloc(131075 + 1);
-
-	(void)state;
-	assert_non_null(src);
-	assert_non_null(dst);
-	for (size_t i = 0; i < 131075; i++)
-		src[i] = (uint8_t)(i * 2654435761u >> 13);
-	for (size_t i = 0; i < sizeof(lens) / sizeof(lens[0]); i++) {
-		memset(dst, 0xa5, 131075 + 1);
-		assert_int_equal(nvmf_tcp_digest_copy(dst, src, lens[i]), nvmf_tcp_digest(src, lens[i]));
-		if (lens[i])
-			assert_memory_equal(dst, src, lens[i]);
-		assert_int_equal(dst[lens[i]], 0xa5); /* nothing past the end */
-	}
-	free(src);
-	free(dst);
 }
 
 /* HDGST is the CRC32C of the hlen header bytes, sent little-endian; any single flipped bit must be caught. */
@@ -1168,7 +1144,6 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_crc32c_vectors),
 		cmocka_unit_test(test_crc32c_running_and_iov),
-		cmocka_unit_test(test_digest_copy),
 		cmocka_unit_test(test_header_digest),
 		cmocka_unit_test(test_roundtrip_icreq),
 		cmocka_unit_test(test_roundtrip_icresp),

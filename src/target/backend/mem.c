@@ -1,10 +1,57 @@
-/* RAM namespace backend: an anonymous mapping, touched lazily. Reads are served straight from
- * it (no copy); deallocate and write-zeroes give pages back to the kernel. */
+/* RAM namespace backend: an anonymous mapping, touched lazily. Reads without a buffer are served
+ * straight from it (no copy); deallocate and write-zeroes give pages back to the kernel. */
 #include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 
 #include "target/target.h"
+
+/* Queues on different workers may touch the same bytes at once. Writes, zeroing and copied reads
+ * take striped locks by 1 MiB region, so each of them sees or replaces whole blocks and a copied
+ * read (the one a data digest is computed over) is never torn. A mapped read is copied by the
+ * kernel later, inside sendmsg, unlocked: it may see a racing write's bytes, as a read through any
+ * page cache may; NVMe leaves the order of overlapping commands on different queues open. */
+#define MEM_STRIPES 64
+#define MEM_REGION_SHIFT 20
+
+struct mem_ns {
+	pthread_rwlock_t stripes[MEM_STRIPES];
+};
+
+static uint64_t stripes_of(uint64_t off, uint64_t len)
+{
+	uint64_t first = off >> MEM_REGION_SHIFT, last = (off + len - 1) >> MEM_REGION_SHIFT, mask = 0;
+
+	if (len == 0)
+		return 0;
+	if (last - first >= MEM_STRIPES - 1)
+		return ~0ull;
+	for (uint64_t r = first; r <= last; r++)
+		mask |= 1ull << (r % MEM_STRIPES);
+	return mask;
+}
+
+/* In ascending stripe order, so two ranges never wait for each other crosswise. */
+static void stripes_lock(struct mem_ns *m, uint64_t mask, bool exclusive)
+{
+	for (int i = 0; i < MEM_STRIPES; i++) {
+		if (!(mask & (1ull << i)))
+			continue;
+		if (exclusive)
+			pthread_rwlock_wrlock(&m->stripes[i]);
+		else
+			pthread_rwlock_rdlock(&m->stripes[i]);
+	}
+}
+
+static void stripes_unlock(struct mem_ns *m, uint64_t mask)
+{
+	for (int i = 0; i < MEM_STRIPES; i++)
+		if (mask & (1ull << i))
+			pthread_rwlock_unlock(&m->stripes[i]);
+}
 
 static void mem_zero(struct tgt_ns *ns, uint64_t off, uint64_t len)
 {
@@ -23,19 +70,32 @@ static void mem_zero(struct tgt_ns *ns, uint64_t off, uint64_t len)
 
 static void mem_submit(struct tgt_ns *ns, struct tgt_worker *worker, struct tgt_io *io)
 {
+	struct mem_ns *m = ns->priv;
+	uint64_t mask = stripes_of(io->offset, io->len);
+
 	(void)worker;
 	switch (io->op) {
 	case TGT_IO_READ:
-		io->mapped = ns->mem + io->offset;
+		if (!io->buf) {
+			io->mapped = ns->mem + io->offset;
+			break;
+		}
+		stripes_lock(m, mask, false);
+		memcpy(io->buf, ns->mem + io->offset, io->len);
+		stripes_unlock(m, mask);
 		break;
 	case TGT_IO_WRITE:
+		stripes_lock(m, mask, true);
 		memcpy(ns->mem + io->offset, io->buf, io->len);
+		stripes_unlock(m, mask);
 		break;
 	case TGT_IO_FLUSH:
 		break;
 	case TGT_IO_WRITE_ZEROES:
 	case TGT_IO_DISCARD:
+		stripes_lock(m, mask, true);
 		mem_zero(ns, io->offset, io->len);
+		stripes_unlock(m, mask);
 		break;
 	}
 	io->complete(io, 0);
@@ -43,7 +103,13 @@ static void mem_submit(struct tgt_ns *ns, struct tgt_worker *worker, struct tgt_
 
 static void mem_destroy(struct tgt_ns *ns)
 {
+	struct mem_ns *m = ns->priv;
+
 	munmap(ns->mem, ns->size);
+	for (int i = 0; i < MEM_STRIPES; i++)
+		pthread_rwlock_destroy(&m->stripes[i]);
+	free(m);
+	ns->priv = NULL;
 }
 
 static const struct tgt_backend_ops mem_ops = {
@@ -54,15 +120,26 @@ static const struct tgt_backend_ops mem_ops = {
 
 int tgt_backend_mem_open(struct tgt_ns *ns, uint64_t size)
 {
+	struct mem_ns *m;
 	void *p;
 
 	if (size < 4096 || size % 4096)
 		return -EINVAL;
+	m = calloc(1, sizeof(*m));
+	if (!m)
+		return -ENOMEM;
 	p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-	if (p == MAP_FAILED)
-		return -errno;
+	if (p == MAP_FAILED) {
+		int err = -errno;
+
+		free(m);
+		return err;
+	}
+	for (int i = 0; i < MEM_STRIPES; i++)
+		pthread_rwlock_init(&m->stripes[i], NULL);
 	ns->mem = p;
 	ns->size = size;
+	ns->priv = m;
 	ns->ops = &mem_ops;
 	return 0;
 }
