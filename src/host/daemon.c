@@ -97,6 +97,7 @@ struct hostd {
 	int rr;
 	bool fail_fast;
 	pthread_t teardown_thread;
+	bool teardown_threaded; /* teardown_thread exists and is to be joined */
 	_Atomic bool teardown_done;
 	bool teardown_started;
 	const char *exit_reason;
@@ -1010,7 +1011,9 @@ static void start_teardown(struct hostd *h, const char *reason)
 		fail_waiting(h, EIO); /* no path: nothing waiting can ever complete */
 	h->state = S_DELETING;
 	write_state(h);
-	if (pthread_create(&h->teardown_thread, NULL, teardown_main, h))
+	if (pthread_create(&h->teardown_thread, NULL, teardown_main, h) == 0)
+		h->teardown_threaded = true;
+	else
 		teardown_main(h);
 }
 
@@ -1198,6 +1201,8 @@ static void hostd_main(struct hostd *h, int report_fd)
 	close(report_fd);
 
 	event_loop(h);
+	if (h->teardown_threaded)
+		pthread_join(h->teardown_thread, NULL); /* done already: the loop waited for teardown_done */
 
 	/* Teardown: flush each namespace, shut the controller down, leave nothing behind. */
 	if (h->state == S_DELETING && h->ctrl && tr_ctrl_health(h->ctrl, why, sizeof(why)) == 0) {
