@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite: unit tests (plain and ASan+UBSan builds), bounded fuzzing of every
-# network parser, raw-socket integration tests and the Linux kernel interop tests.
+# network parser, raw-socket integration tests, the threaded ones again under ThreadSanitizer, and
+# the Linux kernel interop tests.
 # usage: tests/run.sh [--quick]   (--quick skips fuzzing and the kernel VM tests)
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -62,6 +63,16 @@ if ((!quick)); then
   tests/integration/host_bench.sh "$bin"; record "host_bench" $?
   step "tightrope connect: local devices from our own target (mkfs, mount, checksums) and the kernel's (QEMU)"
   tests/integration/host_connect.sh "$bin"; record "host_connect" $?
+  step "build (ThreadSanitizer)"
+  build build-tsan -Db_sanitize=thread -Db_lundef=false; record "build-tsan" $?
+  # The threaded parts under TSan: target workers and control thread, the host library's keep-alive
+  # thread, the host process's FUSE, loop-attach and teardown threads. Any report fails the test.
+  for t in "host_bench.sh" "host_connect.sh" "link_loss.sh" "bad_target.py"; do
+    step "$t under ThreadSanitizer"
+    runner=(); [[ $t == *.py ]] && runner=(python3)
+    TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 "${runner[@]}" tests/integration/$t build-tsan/src/tightrope
+    record "tsan-${t%.*}" $?
+  done
   step "Linux kernel host (QEMU) against tightrope target (ASan)"
   tests/integration/kernel_host.sh "$bin" plain; record "kernel_host_plain" $?
   step "Linux kernel host with header and data digests"
