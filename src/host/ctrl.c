@@ -335,6 +335,17 @@ static int ctrl_bringup(struct tr_ctrl *c, bool discovery, char *why, size_t why
 		if (!discovery)
 			status = setup_io_queues(c, why, whylen);
 	}
+	if (!status && !discovery && (c->id.oaes & NVME_AEN_CFG_NS_ATTR)) {
+		/* Namespace attribute notices are off until asked for (the kernel host asks too); without
+		 * them a namespace added or removed on the target would go unnoticed. Not fatal if refused. */
+		struct nvme_command cmd = { .opcode = nvme_admin_set_features, .cdw10 = NVME_FEAT_ASYNC_EVENT,
+					    .cdw11 = NVME_AEN_CFG_NS_ATTR };
+		int aen_status = admin_exec(c, &cmd, NULL, 0, NULL);
+
+		if (aen_status)
+			tr_warn("ctrl %u (%s): failed to configure AEN (cfg %#x): %s", c->cntlid, c->subnqn,
+				NVME_AEN_CFG_NS_ATTR, admin_failure(c, aen_status));
+	}
 	if (!status && !discovery && c->opts.kato_s > 0)
 		c->ka_running = pthread_create(&c->ka_thread, NULL, keep_alive_main, c) == 0;
 	if (status)

@@ -267,6 +267,23 @@ static void ns_refresh(struct hostd *h)
 	write_state(h);
 }
 
+/* Read the log page an asynchronous event names (Changed Namespace List for a namespace notice),
+ * without Retain: the controller sends no further event of that kind until it is read. The kernel
+ * host reads it before rescanning too. */
+static void clear_event_log(struct hostd *h, uint32_t aen)
+{
+	uint8_t lid = (aen >> 16) & 0xff;
+	void *log;
+	int status;
+
+	if (!lid || !(log = aligned_alloc(4096, 4096)))
+		return;
+	status = tr_ctrl_get_log(h->ctrl, lid, 0xffffffffu, log, 4096);
+	if (status)
+		tr_warn("%s: cannot read log page %#x named by the event: %s", h->name, lid, tr_status_str(status));
+	free(log);
+}
+
 /* ---- Loop devices (attached from a helper thread: the kernel reads through our FUSE file) ---- */
 
 static void *loop_attach_main(void *arg)
@@ -1122,6 +1139,7 @@ static void event_loop(struct hostd *h)
 			rc = tr_ctrl_poll_admin(h->ctrl, &aen);
 			if (rc == 1) {
 				tr_info("%s: asynchronous event %#x: rescanning namespaces", h->name, aen);
+				clear_event_log(h, aen);
 				ns_refresh(h);
 			}
 			if (tr_ctrl_health(h->ctrl, why, sizeof(why)))

@@ -229,6 +229,38 @@ attach "$tport" "$tnqn" "A: third connect" && {
     run "A: read back" 30 dd if="$loop" of="$work/d1.back" bs=4k skip=51200 count=256 iflag=direct status=none &&
     cmp -s "$work/d1" "$work/d1.back" && ok "A: 1 MiB written with dd oflag=dsync to $loop reads back equal" ||
     bad "A: dsync write/read-back differs"
+  # Namespaces the target adds and removes while we are attached (AEN, then a rescan): a new one gets
+  # its FUSE file and loop device, a removed one loses both; nothing stale is left.
+  ns_field() { # NSID FIELD: the namespace's loop or file in our controller record, "-" if it has none
+    python3 - "$TIGHTROPE_STATE_DIR/ctrl/$name.json" "$1" "$2" <<'PY'
+import json, sys
+o = json.load(open(sys.argv[1]))
+print(next((n.get(sys.argv[3]) or "-" for n in o.get("namespaces", []) if n["nsid"] == int(sys.argv[2])), "-"))
+PY
+  }
+  "$bin" ctl -S "$work/ctl.sock" add-ns "$tnqn" mem:64M --nsid 2 >"$work/out" 2>&1 || bad "A: ctl add-ns: $(cat "$work/out")"
+  for _ in $(seq 100); do [[ -b $(ns_field 2 loop) ]] && break; sleep 0.1; done
+  loop2=$(ns_field 2 loop) file2=$(ns_field 2 file)
+  if [[ -b $loop2 && -f $file2 ]]; then
+    ok "A: namespace 2 added on the target appears on the host: $loop2 and $file2"
+    head -c 1M /dev/urandom >"$work/n2"
+    run "A: write to namespace 2" 30 dd if="$work/n2" of="$loop2" bs=64k oflag=direct status=none &&
+      run "A: read namespace 2" 30 dd if="$loop2" of="$work/n2.back" bs=64k count=16 iflag=direct status=none &&
+      cmp -s "$work/n2" "$work/n2.back" && ok "A: 1 MiB written to the new $loop2 reads back equal" || bad "A: namespace 2 data"
+    [[ $("$bin" list -o json | python3 -c "import json,sys; print(len(json.load(sys.stdin)['Devices']))") == 2 ]] &&
+      ok "A: list shows both namespaces" || bad "A: list: $("$bin" list)"
+  else bad "A: namespace 2 did not appear on the host (loop '$loop2', file '$file2')"; fi
+  "$bin" ctl -S "$work/ctl.sock" remove-ns "$tnqn" 2 >"$work/out" 2>&1 || bad "A: ctl remove-ns: $(cat "$work/out")"
+  for _ in $(seq 100); do [[ $(ns_field 2 file) == - ]] && break; sleep 0.1; done
+  if [[ $(ns_field 2 file) == - ]]; then
+    ok "A: namespace 2 removed on the target is gone from the host's record"
+    for _ in $(seq 50); do losetup -l -n -O NAME | grep -qx "$loop2" || break; sleep 0.1; done
+    losetup -l -n -O NAME,BACK-FILE | grep -q "^$loop2 .*/n2" && bad "A: $loop2 is still bound to n2" ||
+      ok "A: its loop device $loop2 is detached"
+    [[ ! -e $file2 ]] && ok "A: its FUSE file $file2 is gone" || bad "A: $file2 still exists"
+    [[ $("$bin" list -o json | python3 -c "import json,sys; print(len(json.load(sys.stdin)['Devices']))") == 1 ]] &&
+      ok "A: list shows one namespace again" || bad "A: list after remove-ns: $("$bin" list)"
+  else bad "A: namespace 2 is still on the host after remove-ns"; fi
   [[ $(ctl_ctrls) == 1 ]] && ok "A: the target shows our controller" || bad "A: target controllers: $(ctl_ctrls)"
   pid2=$pid
   timeout 90 "$bin" disconnect-all >"$work/out" 2>&1 && ok "A: disconnect-all exits 0" || bad "A: disconnect-all: $(cat "$work/out")"
