@@ -31,7 +31,7 @@ uint64_t bench_lat_percentile(const struct bench_lat *l, double pct);
 struct bench_job_stats {
 	struct bench_lat read, write;
 	double runtime_s; /* measured time, after ramp */
-	double usr_cpu, sys_cpu; /* percent of runtime */
+	double usr_cpu, sys_cpu; /* percent of one core over the run: the job thread; in total, the whole process */
 	int error;
 };
 

@@ -55,9 +55,9 @@ void bench_report_text(FILE *out, const struct bench_cfg *cfg, const struct benc
 		fprintf(out, "all jobs:\n");
 		text_dir(out, "read", &r->total.read, r->total.runtime_s);
 		text_dir(out, "write", &r->total.write, r->total.runtime_s);
-		fprintf(out, "  cpu          : usr=%.2f%%, sys=%.2f%% (sum over jobs)\n", r->total.usr_cpu,
-			r->total.sys_cpu);
 	}
+	fprintf(out, "process cpu    : usr=%.2f%%, sys=%.2f%% (all threads of this process)\n", r->total.usr_cpu,
+		r->total.sys_cpu);
 	if (cfg->verify || cfg->verify_only) {
 		if (r->verify_failed)
 			fprintf(out, "verify: FAILED: bad data at byte offset %llu\n",
