@@ -992,8 +992,9 @@ static void try_reconnect(struct hostd *h)
 	snprintf(h->last_error, sizeof(h->last_error), "%s", why);
 	tr_warn("%s: Failed reconnect attempt %d: %s", h->name, h->attempt, why);
 	if (h->o.ctrl_loss_tmo_s >= 0 && now - h->lost_ns >= (uint64_t)h->o.ctrl_loss_tmo_s * 1000000000ull) {
-		tr_warn("%s: Removing ctrl: NQN \"%s\" (ctrl_loss_tmo %d s passed)", h->name, h->o.conn.subnqn,
-			h->o.ctrl_loss_tmo_s);
+		/* The kernel's two lines: the reconnect work giving up, then the deletion. */
+		tr_warn("%s: Removing controller... (ctrl_loss_tmo %d s passed)", h->name, h->o.ctrl_loss_tmo_s);
+		tr_warn("%s: Removing ctrl: NQN \"%s\"", h->name, h->o.conn.subnqn);
 		start_teardown(h, "ctrl_loss_tmo");
 		return;
 	}

@@ -244,6 +244,7 @@ void tgt_cmd_complete(struct tgt_cmd *cmd, uint16_t status)
 	if (status == NVME_SC_SUCCESS && cmd->xfer == TGT_XFER_C2H && cmd->data_len && cmd->c2h_data) {
 		uint8_t flags = NVME_TCP_F_DATA_LAST;
 		const void *data = cmd->c2h_data;
+
 		/* SUCCESS lets the host skip the CapsuleResp, allowed only without SQ head updates. */
 		if (q->sqhd_disabled)
 			flags |= NVME_TCP_F_DATA_SUCCESS;

@@ -114,7 +114,8 @@ loops=$(python3 -c "import json; print(' '.join(n['loop'] for n in json.load(ope
 ip link set "v$ns" down
 for _ in $(seq 150); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
 kill -0 "$pid" 2>/dev/null && bad "host process still running after ctrl-loss-tmo" || ok "host process ended after ctrl-loss-tmo"
-grep -q "Removing ctrl" "$TIGHTROPE_STATE_DIR/ctrl/$name.log" && ok "host logged: $(grep -o 'Removing ctrl.*' "$TIGHTROPE_STATE_DIR/ctrl/$name.log")" ||
+grep -q "Removing controller\.\.\." "$TIGHTROPE_STATE_DIR/ctrl/$name.log" && grep -q "Removing ctrl: NQN" "$TIGHTROPE_STATE_DIR/ctrl/$name.log" &&
+  ok "host logged: $(grep -o 'Removing .*' "$TIGHTROPE_STATE_DIR/ctrl/$name.log" | tr '\n' ' ')" ||
   bad "no removal logged: $(tail -3 "$TIGHTROPE_STATE_DIR/ctrl/$name.log")"
 [[ $("$bin" list | wc -l) == 2 ]] && ok "list shows nothing after the removal" || bad "list after removal: $("$bin" list)"
 grep -q "$TIGHTROPE_STATE_DIR/mnt" /proc/mounts && bad "a FUSE mount is left" || ok "no FUSE mount left"
