@@ -8,6 +8,7 @@
 #include <fuse_lowlevel.h>
 #include <limits.h>
 #include <linux/loop.h>
+#include <malloc.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
@@ -1177,6 +1178,10 @@ static void hostd_main(struct hostd *h, int report_fd)
 	int err;
 
 	h->reply_fd = -1;
+	/* Every FUSE request gets a buffer of its size: keep freed memory in the heap rather than giving
+	 * it back and faulting it in again, and take even 1 MiB buffers from there, not from mmap. */
+	mallopt(M_MMAP_THRESHOLD, 4 << 20);
+	mallopt(M_TRIM_THRESHOLD, 64 << 20);
 	h->ctl_fd = ctl_listen(h->sock_path);
 	err = tr_ctrl_connect(&h->o.conn, &h->ctrl, why, sizeof(why));
 	if (!err && h->ctl_fd < 0)
