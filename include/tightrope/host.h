@@ -28,6 +28,9 @@ struct tr_ctrl_opts {
 	int kato_s; /* keep-alive timeout, default 5 (discovery: none) */
 	bool hdr_digest;
 	bool data_digest;
+	/* Ask the I/O queues to run without SQ flow control (nvme-cli --disable-sqflow): the controller
+	 * then ends a read with its last C2HData PDU instead of a separate completion. Default off. */
+	bool disable_sqflow;
 	int cmd_timeout_ms; /* per-command timeout, default 30000 */
 	int connect_timeout_ms; /* TCP connect + ICReq + Connect, default 10000 */
 };

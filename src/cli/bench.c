@@ -11,7 +11,8 @@
 #include "util/log.h"
 
 static const char usage[] =
-	"usage: tightrope bench [remote: -t tcp -a TRADDR [-s TRSVCID] -n NQN [--nsid N] [-q HOSTNQN] [-g] [-G]]\n"
+	"usage: tightrope bench [remote: -t tcp -a TRADDR [-s TRSVCID] -n NQN [--nsid N] [-q HOSTNQN] [-g] [-G]\n"
+	"                               [--disable-sqflow]]\n"
 	"                       [local: --filename PATH [--buffered]]\n"
 	"                       [--rw randread|randwrite|randrw|read|write|rw] [--bs 4k] [--iodepth 1]\n"
 	"                       [--numjobs 1] [--rwmixread 50] [--size BYTES] [--offset BYTES]\n"
@@ -24,7 +25,7 @@ static const char usage[] =
 enum {
 	OPT_NSID = 1000, OPT_FILENAME, OPT_BUFFERED, OPT_RW, OPT_BS, OPT_IODEPTH, OPT_NUMJOBS, OPT_RWMIX, OPT_SIZE,
 	OPT_OFFSET, OPT_RUNTIME, OPT_RAMP, OPT_TIME_BASED, OPT_VERIFY, OPT_VERIFY_ONLY, OPT_DSYNC, OPT_LATENCY,
-	OPT_COMPARE, OPT_SWEEP, OPT_PLOT, OPT_SEED
+	OPT_COMPARE, OPT_SWEEP, OPT_PLOT, OPT_SEED, OPT_DISABLE_SQFLOW
 };
 
 static const struct option bench_long[] = {
@@ -58,6 +59,7 @@ static const struct option bench_long[] = {
 	{ "dsync", no_argument, NULL, OPT_DSYNC },
 	{ "latency", no_argument, NULL, OPT_LATENCY },
 	{ "compare", required_argument, NULL, OPT_COMPARE },
+	{ "disable-sqflow", no_argument, NULL, OPT_DISABLE_SQFLOW },
 	{ "sweep", required_argument, NULL, OPT_SWEEP },
 	{ "plot", required_argument, NULL, OPT_PLOT },
 	{ "seed", required_argument, NULL, OPT_SEED },
@@ -206,6 +208,7 @@ int cmd_bench(int argc, char **argv)
 		case 'I': hostid = optarg; break;
 		case 'g': remote.conn.hdr_digest = true; break;
 		case 'G': remote.conn.data_digest = true; break;
+		case OPT_DISABLE_SQFLOW: remote.conn.disable_sqflow = true; break;
 		case 'o':
 			if (strcmp(optarg, "json") && strcmp(optarg, "normal"))
 				return bad("output format", optarg);

@@ -112,6 +112,7 @@ static const struct option conn_long[] = {
 	{ "device", required_argument, NULL, 'd' },
 	{ "namespace-id", required_argument, NULL, 'N' },
 	{ "no-loop", no_argument, NULL, 'L' },
+	{ "disable-sqflow", no_argument, NULL, 'S' },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "help", no_argument, NULL, 'h' },
 	{ 0 } };
@@ -183,6 +184,7 @@ static int parse_conn(int argc, char **argv, struct conn_args *a, const char *us
 		case 'd': a->device = optarg; break;
 		case 'N': a->nsid = (uint32_t)parse_num(optarg, "namespace-id", 1, 0x7fffffff); break;
 		case 'L': a->no_loop = true; break;
+		case 'S': a->o.disable_sqflow = true; break;
 		case 'v': tr_log_set_level(TR_LOG_DEBUG); break;
 		case 'h': fputs(usage, stdout); return 1;
 		default: fputs(usage, stderr); return 2;
@@ -418,7 +420,7 @@ int cmd_connect(int argc, char **argv)
 	static const char usage[] =
 		"usage: tightrope connect -t tcp -a TRADDR [-s TRSVCID] -n NQN [-q HOSTNQN] [-I HOSTID]\n"
 		"         [-i NR_IO_QUEUES] [-Q QUEUE_SIZE] [-k KATO] [-c RECONNECT_DELAY] [-l CTRL_LOSS_TMO]\n"
-		"         [--fast_io_fail_tmo SEC] [-g] [-G] [--no-loop]\n"
+		"         [--fast_io_fail_tmo SEC] [-g] [-G] [--disable-sqflow] [--no-loop]\n"
 		"Attach a remote namespace: a host process keeps the controller and shows each namespace as a\n"
 		"file (FUSE) and a block device (/dev/loopN). See `tightrope list`.\n";
 	struct conn_args a;

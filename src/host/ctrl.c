@@ -227,8 +227,10 @@ static int open_queue(struct tr_ctrl *c, uint16_t qid, uint16_t depth, uint32_t 
 
 	if (!q)
 		return -ECONNREFUSED;
+	/* As the kernel host: SQ flow control is only ever disabled on I/O queues, and only on request. */
 	status = hq_fabrics_connect(q, c->subnqn, c->hostnqn, c->opts.hostid, qid ? c->cntlid : NVME_CNTLID_DYNAMIC,
-				    kato_ms, &cntlid, why, whylen);
+				    kato_ms, qid && c->opts.disable_sqflow ? NVMF_TREQ_DISABLE_SQFLOW : 0, &cntlid,
+				    why, whylen);
 	if (status) {
 		hq_close(q);
 		return status;

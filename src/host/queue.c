@@ -901,10 +901,11 @@ int hq_exec(struct hq *q, const struct nvme_command *cmd, void *buf, uint32_t le
 }
 
 int hq_fabrics_connect(struct hq *q, const char *subnqn, const char *hostnqn, const uint8_t hostid[16],
-		       uint16_t cntlid_in, uint32_t kato_ms, uint16_t *cntlid, char *why, size_t whylen)
+		       uint16_t cntlid_in, uint32_t kato_ms, uint8_t cattr, uint16_t *cntlid, char *why, size_t whylen)
 {
 	struct nvmf_connect_command c = { .opcode = nvme_admin_fabrics, .fctype = nvmf_type_connect,
-					  .qid = q->qid, .sqsize = (uint16_t)(q->depth - 1), .kato = kato_ms };
+					  .qid = q->qid, .sqsize = (uint16_t)(q->depth - 1), .cattr = cattr,
+					  .kato = kato_ms };
 	struct nvmf_connect_data d = { .cntlid = cntlid_in };
 	struct nvme_completion cqe = { 0 };
 	uint32_t saved_inline = q->inline_max;

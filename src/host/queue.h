@@ -107,9 +107,11 @@ int hq_poll(struct hq *q, int timeout_ms);
 /* Fail every outstanding command with 'err' and close the socket; 'why' goes to the log. */
 void hq_fail(struct hq *q, int err, const char *why);
 
-/* Fabrics Connect on this queue; returns the NVMe status or -errno, with the cntlid in *cntlid. */
+/* Fabrics Connect on this queue; returns the NVMe status or -errno, with the cntlid in *cntlid.
+ * cattr: Connect attributes (NVMF_TREQ_DISABLE_SQFLOW). */
 int hq_fabrics_connect(struct hq *q, const char *subnqn, const char *hostnqn, const uint8_t hostid[16],
-		       uint16_t cntlid_in, uint32_t kato_ms, uint16_t *cntlid, char *why, size_t whylen);
+		       uint16_t cntlid_in, uint32_t kato_ms, uint8_t cattr, uint16_t *cntlid, char *why,
+		       size_t whylen);
 
 uint64_t hq_now_ns(void);
 

@@ -61,6 +61,8 @@ check "once allowed, the host connects" "$bin" id-ctrl -a 127.0.0.1 -s "$tport" 
 # Data integrity through bench's verify mode, with and without digests.
 check "bench --verify on the file namespace (128 KiB, QD8, 2 jobs)" \
   sh -c "'$bin' bench -a 127.0.0.1 -s $tport -n $tnqn --nsid 2 --verify --bs 128k --iodepth 8 --numjobs 2 | grep -q 'verify: OK'"
+check "bench --verify with --disable-sqflow and digests" \
+  sh -c "'$bin' bench -a 127.0.0.1 -s $tport -n $tnqn --nsid 2 --verify --bs 4k --size 16M --iodepth 32 --disable-sqflow -g -G | grep -q 'verify: OK'"
 check "bench --verify with header and data digests (4 KiB, QD32)" \
   sh -c "'$bin' bench -a 127.0.0.1 -s $tport -n $tnqn --nsid 2 --verify --bs 4k --size 16M --iodepth 32 -g -G | grep -q 'verify: OK'"
 # Reads and writes racing over 256 KiB of the RAM namespace: a read served from namespace memory
@@ -115,8 +117,15 @@ check "the data is still there after disconnect and reconnect" \
   sh -c "'$bin' bench -a 127.0.0.1 -s $kport -n $knqn --verify_only --bs 64k --size 8M --iodepth 4 | grep -q 'verify: OK'"
 check "a write+flush (dsync) run completes against the kernel target" \
   sh -c "'$bin' bench -a 127.0.0.1 -s $kport -n $knqn --rw write --dsync --bs 4k --size 256k --offset 32M | grep -q 'write: IOPS='"
+check "bench --verify with --disable-sqflow against the kernel target" \
+  sh -c "'$bin' bench -a 127.0.0.1 -s $kport -n $knqn --disable-sqflow --verify --bs 16k --size 4M --offset 40M --iodepth 8 | grep -q 'verify: OK'"
 sleep 1
 kill -INT "$cap"; wait "$cap" 2>/dev/null
+# Only a queue connected with SQ flow control disabled may end a read with C2HData SUCCESS (and no
+# CapsuleResp): seeing the kernel do so shows the Connect attribute went out and took effect.
+n=$(tshark -r "$work/kernel.pcap" -d "tcp.port==$kport,nvme-tcp" -Y "nvme-tcp.flags.pdu.data_success == 1" 2>/dev/null | wc -l)
+((n > 0)) && ok "the kernel target answered --disable-sqflow reads with C2HData SUCCESS ($n PDUs)" ||
+  bad "no C2HData with SUCCESS in the capture: --disable-sqflow did not take effect"
 out=$("$interop/pcap-check.sh" "$work/kernel.pcap" 4420 2>&1)
 if [[ $? == 0 ]]; then ok "pcap-check of the kernel session: $(grep -o 'digests verified.*' <<<"$out" | head -1)"; else
   # the capture is on the forwarded host port, so decode that port too
