@@ -65,14 +65,18 @@ if ((!quick)); then
   tests/integration/host_connect.sh "$bin"; record "host_connect" $?
   step "build (ThreadSanitizer)"
   build build-tsan -Db_sanitize=thread -Db_lundef=false; record "build-tsan" $?
-  # The threaded parts under TSan: target workers and control thread, the host library's keep-alive
-  # thread, the host process's FUSE, loop-attach and teardown threads. Any report fails the test.
+  # The threaded parts under TSan: target workers and control thread (also against the kernel host's
+  # parallel queues), the host library's keep-alive thread, the host process's FUSE, loop-attach and
+  # teardown threads. Any report fails the test.
   for t in "host_bench.sh" "host_connect.sh" "link_loss.sh" "bad_target.py"; do
     step "$t under ThreadSanitizer"
     runner=(); [[ $t == *.py ]] && runner=(python3)
     TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 "${runner[@]}" tests/integration/$t build-tsan/src/tightrope
     record "tsan-${t%.*}" $?
   done
+  step "Linux kernel host (QEMU, digests) against tightrope target under ThreadSanitizer"
+  TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 tests/integration/kernel_host.sh build-tsan/src/tightrope digest
+  record "tsan-kernel_host" $?
   step "Linux kernel host (QEMU) against tightrope target (ASan)"
   tests/integration/kernel_host.sh "$bin" plain; record "kernel_host_plain" $?
   step "Linux kernel host with header and data digests"
