@@ -457,6 +457,12 @@ static void req_reply(struct io_req *r);
 static void req_fail(struct io_req *r, int err);
 static void req_submit(struct io_req *r);
 
+/* What a failed request was, for its log line. */
+static const char *req_kind_name(const struct io_req *r)
+{
+	return r->kind == REQ_READ ? "read" : r->kind == REQ_WRITE ? "write" : "command";
+}
+
 static void chunk_done(void *arg, int status)
 {
 	struct io_req *r = arg;
@@ -475,8 +481,7 @@ static void chunk_done(void *arg, int status)
 		r->transport_err = false;
 		if (++r->retries > MAX_RETRIES) {
 			tr_warn("%s: %s of %zu bytes at %llu on namespace %u failed: the path broke under it %d times",
-				r->h->name, r->kind == REQ_READ ? "read" : r->kind == REQ_WRITE ? "write" : "command",
-				r->size, (unsigned long long)r->off, r->nsid, r->retries);
+				r->h->name, req_kind_name(r), r->size, (unsigned long long)r->off, r->nsid, r->retries);
 			req_fail(r, EIO);
 			return;
 		}
@@ -513,7 +518,7 @@ static void req_reply(struct io_req *r)
 {
 	if (r->nvme_err) {
 		tr_warn("%s: %s of %zu bytes at %llu on namespace %u failed: %s", r->h->name,
-			r->kind == REQ_READ ? "read" : r->kind == REQ_WRITE ? "write" : "command", r->size,
+			req_kind_name(r), r->size,
 			(unsigned long long)r->off, r->nsid, tr_status_str(r->nvme_err));
 		fuse_reply_err(r->req, EIO);
 	} else if (r->kind == REQ_READ) {
