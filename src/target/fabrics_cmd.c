@@ -94,11 +94,19 @@ static uint16_t connect_io(struct tgt_cmd *cmd, struct tgt_subsys *s, const stru
 	}
 	pthread_mutex_lock(&ctrl->lock);
 	if (ctrl->dead || s->discovery) {
+		tr_warn("%s: I/O queue Connect to controller %u refused: %s", q->peer, ctrl->cntlid,
+			ctrl->dead ? "it is being torn down" : "a discovery controller has no I/O queues");
 		status = connect_fail(cmd, NVME_SC_CONNECT_INVALID_PARAM, 1,
 				      offsetof(struct nvmf_connect_data, cntlid));
-	} else if (qid > ctrl->nr_io_queues || ctrl->queues[qid]) {
-		tr_warn("%s: Connect of I/O queue %u, but controller %u has %u queues%s", q->peer, qid,
-			ctrl->cntlid, ctrl->nr_io_queues, ctrl->queues[qid] ? " and that one is taken" : "");
+	} else if (qid > ctrl->nr_io_queues) {
+		/* The QID comes from the wire: range-check it before it indexes queues[]. */
+		tr_warn("%s: Connect of I/O queue %u, but controller %u has %u I/O queues", q->peer, qid,
+			ctrl->cntlid, ctrl->nr_io_queues);
+		status = connect_fail(cmd, NVME_SC_CONNECT_INVALID_PARAM, 0,
+				      offsetof(struct nvmf_connect_command, qid));
+	} else if (ctrl->queues[qid]) {
+		tr_warn("%s: Connect of I/O queue %u of controller %u, which is already connected", q->peer, qid,
+			ctrl->cntlid);
 		status = connect_fail(cmd, NVME_SC_CONNECT_INVALID_PARAM, 0,
 				      offsetof(struct nvmf_connect_command, qid));
 	} else {

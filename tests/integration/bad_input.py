@@ -277,6 +277,21 @@ def run_cases(t, backing, pattern):
     expect_status(t, by, "I/O queue Connect to an unknown controller", SC_CONNECT_INVALID_PARAM, c, q,
                   result=(1 << 16) | 16)
     q.close()
+    # QIDs out of range: the target once indexed its queue array with the QID before checking it,
+    # so one Connect with QID 0xFFFF crashed it for every host.
+    admin = nv.admin_connect(SUBNQN, port=PORT)
+    opened.append(admin)
+    for qid in (0xFFFF, 129, 5):  # far out, one past the array, one past the 4 granted
+        q = nv.Queue(port=PORT)
+        c = q.fabrics_connect(SUBNQN, qid=qid, cntlid=admin.cntlid)
+        expect_status(t, by, f"I/O queue Connect with QID {qid}", SC_CONNECT_INVALID_PARAM, c, q, result=42)
+        q.close()
+    taken = nv.io_connect(admin, SUBNQN, qid=2, port=PORT)
+    opened.append(taken)
+    q = nv.Queue(port=PORT)
+    c = q.fabrics_connect(SUBNQN, qid=2, cntlid=admin.cntlid)
+    expect_status(t, by, "I/O queue Connect of a QID already connected", SC_CONNECT_INVALID_PARAM, c, q, result=42)
+    q.close()
     q = nv.Queue(port=PORT)
     c = q.fabrics_connect(LOCKED, hostnqn=ALLOWED_HOST)
     check("the allowed host may connect to the locked subsystem", c.status == 0, f"{c}")
