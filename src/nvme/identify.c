@@ -56,7 +56,10 @@ void nvme_id_ctrl_build(struct nvme_id_ctrl *id, const struct nvme_ctrl_facts *f
 	nvme_strpad(id->subnqn, sizeof(id->subnqn), f->subnqn, '\0');
 
 	if (f->discovery) {
-		/* A discovery controller has no namespaces, no I/O and no namespace events. */
+		/* A discovery controller has no namespaces, no I/O and no namespace events; its only
+		 * log page is the discovery log, so LPA promises nothing but offsets (SPDK's identify
+		 * otherwise asks for the Commands Supported and Effects page and fails). */
+		id->lpa = NVME_CTRL_LPA_EXTENDED;
 		id->sgls = NVME_CTRL_SGLS_SUPPORTED | NVME_CTRL_SGLS_OFFSETS;
 		id->ioccsz = sizeof(struct nvme_command) / 16;
 		id->iorcsz = sizeof(struct nvme_completion) / 16;

@@ -333,7 +333,7 @@ void tgt_admin_get_features(struct tgt_cmd *cmd)
 		cmd->cqe.result = 1;
 		break;
 	case NVME_FEAT_NUM_QUEUES: {
-		uint32_t n = ctrl->nr_io_queues ? ctrl->nr_io_queues : 1;
+		uint32_t n = ctrl->nr_io_queues; /* what Connect accepts, so the two agree */
 
 		cmd->cqe.result = (n - 1) | ((n - 1) << 16);
 		break;

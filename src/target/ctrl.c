@@ -109,6 +109,8 @@ void tgt_ctrl_fatal(struct tgt_ctrl *ctrl, const char *why)
 
 	pthread_mutex_lock(&ctrl->lock);
 	first = !ctrl->dead;
+	if (first)
+		snprintf(ctrl->dead_why, sizeof(ctrl->dead_why), "%s", why);
 	ctrl->dead = true;
 	for (int i = 0; i <= TGT_MAX_IO_QUEUES; i++) {
 		if (ctrl->queues[i])

@@ -1,5 +1,6 @@
 /* Fabrics commands: Connect (admin and I/O queues), Property Get/Set and Disconnect.
  * Connect failures name the offending field (IATTR/IPO), as the NVMe-oF spec asks. */
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -8,18 +9,35 @@
 
 #define DISC_DEFAULT_KATO_MS 120000 /* a discovery host that asks for none still gets one */
 
-static uint16_t connect_fail(struct tgt_cmd *cmd, uint16_t status, uint8_t iattr, uint16_t offset)
+/* IATTR: where the offending field is: in the Connect SQE, or in its data. */
+enum { IN_SQE = 0, IN_DATA = 1 };
+#define SQE_FIELD(f) IN_SQE, offsetof(struct nvmf_connect_command, f)
+#define DATA_FIELD(f) IN_DATA, offsetof(struct nvmf_connect_data, f)
+
+/* Refuse a Connect: the result names the offending field (IATTR and IPO, as the NVMe-oF spec asks),
+ * and the log says why, with the peer, since the host sees only a status code. */
+static uint16_t __attribute__((format(printf, 5, 6)))
+connect_refuse(struct tgt_cmd *cmd, uint16_t status, uint8_t iattr, uint16_t offset, const char *fmt, ...)
 {
+	char why[256];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(why, sizeof(why), fmt, ap);
+	va_end(ap);
+	tr_warn("%s: Connect refused: %s", cmd->queue->peer, why);
 	cmd->cqe.result = NVMF_IPO_IATTR(iattr, offset);
 	return status | NVME_SC_DNR;
 }
 
-/* Copy an NQN out of connect data; false if it is not NUL-terminated within its field. */
+/* Copy an NQN out of connect data; false if it is not NUL-terminated within its field. An empty
+ * one is copied: SPDK's tools send an empty host NQN unless told one, and the Linux and SPDK
+ * targets take it as just another host name for the ACL. */
 static bool nqn_copy(char *dst, const char *src)
 {
 	size_t n = strnlen(src, NVME_NQN_SIZE);
 
-	if (n == NVME_NQN_SIZE || n == 0)
+	if (n == NVME_NQN_SIZE)
 		return false;
 	memcpy(dst, src, n + 1);
 	return true;
@@ -47,29 +65,50 @@ static uint16_t connect_admin(struct tgt_cmd *cmd, struct tgt_subsys *s, const s
 	struct tgt_queue *q = cmd->queue;
 	struct tgt_ctrl *ctrl;
 
-	if (d->cntlid != NVME_CNTLID_DYNAMIC) {
-		tr_warn("%s: Connect asks for static controller %u; only the dynamic model exists", q->peer,
-			d->cntlid);
-		return connect_fail(cmd, NVME_SC_CONNECT_INVALID_PARAM, 1,
-				    offsetof(struct nvmf_connect_data, cntlid));
-	}
+	if (d->cntlid != NVME_CNTLID_DYNAMIC)
+		return connect_refuse(cmd, NVME_SC_CONNECT_INVALID_PARAM, DATA_FIELD(cntlid),
+				      "it asks for static controller %u; only the dynamic model exists", d->cntlid);
 	if (s->discovery && kato == 0)
 		kato = DISC_DEFAULT_KATO_MS;
 	ctrl = tgt_ctrl_create(s, hostnqn, d->hostid, kato, q->listener ? q->listener->portid : 0);
-	if (!ctrl)
+	if (!ctrl) {
+		tr_warn("%s: Connect refused: no controller can be created for %s (out of memory or IDs)",
+			q->peer, s->nqn);
 		return NVME_SC_CONNECT_CTRL_BUSY | NVME_SC_DNR;
+	}
 	tgt_ctrl_get(ctrl); /* the admin queue's reference */
 	pthread_mutex_lock(&ctrl->lock);
 	ctrl->queues[0] = q;
 	pthread_mutex_unlock(&ctrl->lock);
 	tgt_queue_bind(q, ctrl, 0, (uint16_t)(sqsize + 1), sqhd_disabled);
 	if (!q->cmds) {
+		tr_warn("%s: Connect refused: out of memory for %u queue entries", q->peer, sqsize + 1);
 		tgt_ctrl_fatal(ctrl, "out of memory at Connect");
 		return NVME_SC_INTERNAL;
 	}
 	cmd->cqe.result = ctrl->cntlid;
-	tr_info("ctrl %u created: %s controller for %s, host %s from %s, kato %u ms", ctrl->cntlid,
+	tr_info("ctrl %u created: %s controller for %s, host \"%s\" from %s, kato %u ms", ctrl->cntlid,
 		s->discovery ? "discovery" : "I/O", s->nqn, hostnqn, q->peer, kato);
+	return NVME_SC_SUCCESS;
+}
+
+/* Check an I/O queue's QID against its controller; caller holds ctrl->lock. The QID comes from the
+ * wire: it is range-checked before it indexes queues[]. */
+static uint16_t connect_io_check(struct tgt_cmd *cmd, struct tgt_ctrl *ctrl, uint16_t qid)
+{
+	if (ctrl->dead)
+		return connect_refuse(cmd, NVME_SC_CONNECT_INVALID_PARAM, DATA_FIELD(cntlid),
+				      "I/O queue for controller %u, which is being torn down", ctrl->cntlid);
+	if (ctrl->subsys->discovery)
+		return connect_refuse(cmd, NVME_SC_CONNECT_INVALID_PARAM, DATA_FIELD(cntlid),
+				      "I/O queue for discovery controller %u", ctrl->cntlid);
+	if (qid > ctrl->nr_io_queues)
+		return connect_refuse(cmd, NVME_SC_CONNECT_INVALID_PARAM, SQE_FIELD(qid),
+				      "I/O queue %u, but controller %u has %u I/O queues", qid, ctrl->cntlid,
+				      ctrl->nr_io_queues);
+	if (ctrl->queues[qid])
+		return connect_refuse(cmd, NVME_SC_CONNECT_INVALID_PARAM, SQE_FIELD(qid),
+				      "I/O queue %u of controller %u is already connected", qid, ctrl->cntlid);
 	return NVME_SC_SUCCESS;
 }
 
@@ -78,45 +117,26 @@ static uint16_t connect_io(struct tgt_cmd *cmd, struct tgt_subsys *s, const stru
 {
 	struct tgt_queue *q = cmd->queue;
 	struct tgt_ctrl *ctrl = tgt_ctrl_lookup(s, d->cntlid);
-	uint16_t status = NVME_SC_SUCCESS;
+	uint16_t status;
 
-	if (!ctrl) {
-		tr_warn("%s: I/O queue Connect to unknown controller %u of %s", q->peer, d->cntlid, s->nqn);
-		return connect_fail(cmd, NVME_SC_CONNECT_INVALID_PARAM, 1,
-				    offsetof(struct nvmf_connect_data, cntlid));
-	}
+	if (!ctrl)
+		return connect_refuse(cmd, NVME_SC_CONNECT_INVALID_PARAM, DATA_FIELD(cntlid),
+				      "I/O queue for unknown controller %u of %s", d->cntlid, s->nqn);
 	if (strcmp(ctrl->hostnqn, hostnqn)) {
-		tr_warn("%s: I/O queue Connect to controller %u by another host (%s)", q->peer, ctrl->cntlid,
-			hostnqn);
-		status = connect_fail(cmd, NVME_SC_CONNECT_INVALID_PARAM, 1,
-				      offsetof(struct nvmf_connect_data, hostnqn));
+		status = connect_refuse(cmd, NVME_SC_CONNECT_INVALID_PARAM, DATA_FIELD(hostnqn),
+					"I/O queue for controller %u by another host (\"%s\")", ctrl->cntlid, hostnqn);
 		goto out;
 	}
 	pthread_mutex_lock(&ctrl->lock);
-	if (ctrl->dead || s->discovery) {
-		tr_warn("%s: I/O queue Connect to controller %u refused: %s", q->peer, ctrl->cntlid,
-			ctrl->dead ? "it is being torn down" : "a discovery controller has no I/O queues");
-		status = connect_fail(cmd, NVME_SC_CONNECT_INVALID_PARAM, 1,
-				      offsetof(struct nvmf_connect_data, cntlid));
-	} else if (qid > ctrl->nr_io_queues) {
-		/* The QID comes from the wire: range-check it before it indexes queues[]. */
-		tr_warn("%s: Connect of I/O queue %u, but controller %u has %u I/O queues", q->peer, qid,
-			ctrl->cntlid, ctrl->nr_io_queues);
-		status = connect_fail(cmd, NVME_SC_CONNECT_INVALID_PARAM, 0,
-				      offsetof(struct nvmf_connect_command, qid));
-	} else if (ctrl->queues[qid]) {
-		tr_warn("%s: Connect of I/O queue %u of controller %u, which is already connected", q->peer, qid,
-			ctrl->cntlid);
-		status = connect_fail(cmd, NVME_SC_CONNECT_INVALID_PARAM, 0,
-				      offsetof(struct nvmf_connect_command, qid));
-	} else {
+	status = connect_io_check(cmd, ctrl, qid);
+	if (!status)
 		ctrl->queues[qid] = q;
-	}
 	pthread_mutex_unlock(&ctrl->lock);
 	if (status)
 		goto out;
 	tgt_queue_bind(q, ctrl, qid, (uint16_t)(sqsize + 1), sqhd_disabled);
 	if (!q->cmds) {
+		tr_warn("%s: Connect refused: out of memory for %u queue entries", q->peer, sqsize + 1);
 		pthread_mutex_lock(&ctrl->lock);
 		ctrl->queues[qid] = NULL;
 		pthread_mutex_unlock(&ctrl->lock);
@@ -130,6 +150,32 @@ out:
 	return status;
 }
 
+/* The checks that need no subsystem: Connect data present, known format, NQNs terminated, SQSIZE. */
+static uint16_t connect_check_fields(struct tgt_cmd *cmd, const struct nvmf_connect_data *d, char *subnqn,
+				     char *hostnqn)
+{
+	const struct nvmf_connect_command *c = (const void *)&cmd->sqe;
+
+	if (!d) {
+		tr_warn("%s: Connect refused: no Connect data (%u bytes; %zu needed)", cmd->queue->peer,
+			cmd->data_len, sizeof(*d));
+		return NVME_SC_SGL_INVALID_DATA | NVME_SC_DNR;
+	}
+	if (c->recfmt != 0)
+		return connect_refuse(cmd, NVME_SC_CONNECT_FORMAT, SQE_FIELD(recfmt), "record format %u", c->recfmt);
+	if (!nqn_copy(subnqn, d->subsysnqn) || !subnqn[0])
+		return connect_refuse(cmd, NVME_SC_CONNECT_INVALID_PARAM, DATA_FIELD(subsysnqn),
+				      "subsystem NQN empty or not NUL-terminated");
+	if (!nqn_copy(hostnqn, d->hostnqn))
+		return connect_refuse(cmd, NVME_SC_CONNECT_INVALID_PARAM, DATA_FIELD(hostnqn),
+				      "host NQN not NUL-terminated");
+	/* Queue size: at least 2 entries (sqsize is 0-based), at most CAP.MQES + 1. */
+	if (c->sqsize == 0 || c->sqsize >= TGT_MQES)
+		return connect_refuse(cmd, NVME_SC_CONNECT_INVALID_PARAM, SQE_FIELD(sqsize),
+				      "SQSIZE %u outside 1..%u", c->sqsize, TGT_MQES - 1);
+	return NVME_SC_SUCCESS;
+}
+
 static void fabrics_connect(struct tgt_cmd *cmd)
 {
 	const struct nvmf_connect_command *c = (const void *)&cmd->sqe;
@@ -138,45 +184,23 @@ static void fabrics_connect(struct tgt_cmd *cmd)
 	char subnqn[NVME_NQN_SIZE], hostnqn[NVME_NQN_SIZE];
 	struct tgt_subsys *s;
 	uint16_t status;
+	bool allowed;
 
-	if (!d) {
-		status = NVME_SC_SGL_INVALID_DATA | NVME_SC_DNR;
+	status = connect_check_fields(cmd, d, subnqn, hostnqn);
+	if (status)
 		goto done;
-	}
-	if (c->recfmt != 0) {
-		status = connect_fail(cmd, NVME_SC_CONNECT_FORMAT, 0, offsetof(struct nvmf_connect_command, recfmt));
-		goto done;
-	}
-	if (!nqn_copy(subnqn, d->subsysnqn)) {
-		status = connect_fail(cmd, NVME_SC_CONNECT_INVALID_PARAM, 1,
-				      offsetof(struct nvmf_connect_data, subsysnqn));
-		goto done;
-	}
-	if (!nqn_copy(hostnqn, d->hostnqn)) {
-		status = connect_fail(cmd, NVME_SC_CONNECT_INVALID_PARAM, 1,
-				      offsetof(struct nvmf_connect_data, hostnqn));
-		goto done;
-	}
-	/* Queue size: at least 2 entries (sqsize is 0-based), at most CAP.MQES + 1. */
-	if (c->sqsize == 0 || c->sqsize >= TGT_MQES) {
-		status = connect_fail(cmd, NVME_SC_CONNECT_INVALID_PARAM, 0,
-				      offsetof(struct nvmf_connect_command, sqsize));
-		goto done;
-	}
 	s = connect_find_subsys(q, subnqn);
 	if (!s) {
-		tr_warn("%s: Connect to unknown subsystem %s (host %s)", q->peer, subnqn, hostnqn);
-		status = connect_fail(cmd, NVME_SC_CONNECT_INVALID_PARAM, 1,
-				      offsetof(struct nvmf_connect_data, subsysnqn));
+		status = connect_refuse(cmd, NVME_SC_CONNECT_INVALID_PARAM, DATA_FIELD(subsysnqn),
+					"unknown subsystem %s (host \"%s\")", subnqn, hostnqn);
 		goto done;
 	}
 	pthread_mutex_lock(&s->lock);
-	bool allowed = tgt_subsys_host_allowed(s, hostnqn);
+	allowed = tgt_subsys_host_allowed(s, hostnqn);
 	pthread_mutex_unlock(&s->lock);
 	if (!allowed) {
-		tr_warn("%s: host %s is not allowed to connect to %s", q->peer, hostnqn, s->nqn);
-		status = connect_fail(cmd, NVME_SC_CONNECT_INVALID_HOST, 1,
-				      offsetof(struct nvmf_connect_data, hostnqn));
+		status = connect_refuse(cmd, NVME_SC_CONNECT_INVALID_HOST, DATA_FIELD(hostnqn),
+					"host \"%s\" is not allowed to connect to %s", hostnqn, s->nqn);
 		goto done;
 	}
 	bool sqhd_disabled = c->cattr & NVMF_TREQ_DISABLE_SQFLOW;

@@ -146,6 +146,8 @@ def run_cases(t, backing, pattern):
     expect_term(t, by, "second ICReq", FES_SEQUENCE, 0, lambda q: q.icreq())
     expect_term(t, by, "capsule with hlen 70", FES_INVALID_HDR, 2,
                 lambda q: q.send(q.pdu(nv.CAPSULE_CMD, ident, hlen=70)))
+    named = [ln for ln in t.log_text().splitlines() if "malformed PDU header: bad hlen" in ln]
+    check("the TermReq's log line names the field (hlen), not only its offset", len(named) == 1, f"{named}")
     expect_term(t, by, "plen shorter than the header", FES_INVALID_HDR, 4,
                 lambda q: q.send(q.pdu(nv.CAPSULE_CMD, ident, plen=16)[:16]))
     expect_term(t, by, "unknown PDU type 0x0b", FES_INVALID_HDR, 0,
@@ -295,6 +297,49 @@ def run_cases(t, backing, pattern):
     q = nv.Queue(port=PORT)
     c = q.fabrics_connect(LOCKED, hostnqn=ALLOWED_HOST)
     check("the allowed host may connect to the locked subsystem", c.status == 0, f"{c}")
+    q.close()
+
+    # Liberal where peers are. SPDK's tools send an empty host NQN unless told one, and the Linux
+    # and SPDK targets accept it: it is one more host name, which an allow list may refuse.
+    q = nv.Queue(port=PORT)
+    c = q.fabrics_connect(SUBNQN, hostnqn="")
+    check("an empty host NQN may connect to an allow-any-host subsystem", c.status == 0, f"{c}")
+    q.enable()
+    check("the empty host NQN's controller answers Identify", q.identify(1).status == 0)
+    io = nv.Queue(port=PORT)
+    check("the empty host NQN's I/O queue connects", io.fabrics_connect(SUBNQN, "", qid=1, cntlid=q.cntlid).status == 0)
+    io.close(), q.close()
+    q = nv.Queue(port=PORT)
+    c = q.fabrics_connect(LOCKED, hostnqn="")
+    expect_status(t, by, "Connect with an empty host NQN to an allow-list subsystem", SC_CONNECT_INVALID_HOST, c, q,
+                  result=(1 << 16) | 512)
+    q.close()
+    q = nv.Queue(port=PORT)
+    c = q.fabrics_connect(SUBNQN, hostnqn="x" * 256)
+    expect_status(t, by, "Connect with a host NQN that fills its field unterminated", SC_CONNECT_INVALID_PARAM, c, q,
+                  result=(1 << 16) | 512)
+    q.close()
+    q = nv.Queue(port=PORT)
+    c = q.fabrics_connect(SUBNQN, sqsize=1)
+    expect_status(t, by, "Connect with SQSIZE 0", SC_CONNECT_INVALID_PARAM, c, q, result=44)
+    q.close()
+    # A host that skips Set Features Number of Queues may connect as many I/O queues as Get Features
+    # reports (the Linux and SPDK targets accept it), and not one more.
+    admin = nv.admin_connect(SUBNQN, port=PORT, set_queues=False)
+    opened.append(admin)
+    nq = admin.get_features(0x07)
+    nsq, ncq = (nq.result & 0xFFFF) + 1, ((nq.result >> 16) & 0xFFFF) + 1
+    check("Get Features Number of Queues without a Set Features first", nq.status == 0 and nsq == ncq >= 1, f"{nq}")
+    for qid in (1, nsq):
+        io = nv.Queue(port=PORT)
+        c = io.fabrics_connect(SUBNQN, qid=qid, cntlid=admin.cntlid)
+        check(f"I/O queue {qid} of {nsq} connects without Set Features Number of Queues", c.status == 0, f"{c}")
+        opened.append(io)
+    io = nv.Queue(port=PORT)
+    c = io.fabrics_connect(SUBNQN, qid=nsq + 1, cntlid=admin.cntlid)
+    expect_status(t, by, f"I/O queue {nsq + 1}, one past what Get Features reports", SC_CONNECT_INVALID_PARAM, c, io,
+                  result=42)
+    io.close()
     q.close()
 
     # The discovery log shows each host only what it may reach.

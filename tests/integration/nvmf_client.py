@@ -279,6 +279,9 @@ class Queue:
     def set_features(self, fid, value):
         return self.submit(sqe(0x09, self.alloc_cid(), cdw10=fid, cdw11=value))
 
+    def get_features(self, fid, cdw11=0):
+        return self.submit(sqe(0x0A, self.alloc_cid(), cdw10=fid, cdw11=cdw11))
+
     def keep_alive(self):
         return self.submit(sqe(0x18, self.alloc_cid()))
 
@@ -301,12 +304,12 @@ class Queue:
         return self.submit(b)
 
 
-def admin_connect(subnqn, port=4420, hostnqn=DEFAULT_HOSTNQN, kato_ms=0, **kw):
+def admin_connect(subnqn, port=4420, hostnqn=DEFAULT_HOSTNQN, kato_ms=0, set_queues=True, **kw):
     q = Queue(port=port, **kw)
     c = q.fabrics_connect(subnqn, hostnqn, qid=0, kato_ms=kato_ms)
     assert c.status == 0, f"admin Connect failed: {c}"
     q.enable()
-    if subnqn != DISCOVERY_NQN:
+    if subnqn != DISCOVERY_NQN and set_queues:
         assert q.set_features(0x07, (3 << 16) | 3).status == 0  # number of queues: 4 + 4
     return q
 

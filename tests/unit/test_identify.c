@@ -262,6 +262,9 @@ static void test_id_ctrl_discovery(void **state)
 	/* No namespaces, so nothing to announce about them. */
 	assert_int_equal(get32(id.b, IDC_NN), 0);
 	assert_false(get32(id.b, IDC_OAES) & (1u << 8));
+	/* LPA: extended data only; no SMART per namespace (bit 0), no Commands Supported and
+	 * Effects page (bit 1), which the discovery controller rejects. */
+	assert_int_equal(id.b[IDC_LPA], 1u << 2);
 	assert_int_equal(get32(id.b, IDC_SGLS) & 3, 1);
 	assert_int_equal(get32(id.b, IDC_IOCCSZ), 4);
 	assert_int_equal(get32(id.b, IDC_IORCSZ), 1);
