@@ -26,6 +26,9 @@ struct tgt_ctrl *tgt_ctrl_create(struct tgt_subsys *s, const char *hostnqn, cons
 	memcpy(ctrl->hostid, hostid, sizeof(ctrl->hostid));
 	ctrl->kato_ms = kato_ms;
 	ctrl->portid = portid;
+	/* Until Set Features Number of Queues says otherwise, the host may connect as many I/O queues
+	 * as Get Features reports (the Linux and SPDK targets accept a host that never asks). */
+	ctrl->nr_io_queues = TGT_MAX_IO_QUEUES;
 	atomic_init(&ctrl->last_activity_ms, tgt_now_ms());
 
 	pthread_mutex_lock(&s->lock);

@@ -134,6 +134,7 @@ struct tgt_ctrl {
 	_Atomic uint64_t last_activity_ms; /* any command counts (TBKAS) */
 	pthread_mutex_t lock; /* queues[], dead, changed-namespace list */
 	bool dead;
+	char dead_why[64]; /* why it was torn down, for the queues' close lines */
 	uint16_t nr_io_queues; /* granted by Set Features Number of Queues */
 	struct tgt_queue *queues[TGT_MAX_IO_QUEUES + 1]; /* [0] is the admin queue */
 	/* Registers and features: touched only from the admin queue's worker. */

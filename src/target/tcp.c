@@ -486,8 +486,16 @@ static void queue_fatal(struct tgt_queue *q, uint16_t fes, uint32_t fei, const c
 	uint32_t offending = q->rx_have < NVME_TCP_TERM_MAX_DATA ? q->rx_have : NVME_TCP_TERM_MAX_DATA;
 	size_t hl;
 
-	tr_warn("%s: %s (fatal: %s, field offset %u); sending C2HTermReq and closing", q->peer, what,
-		nvmf_tcp_fes_name(fes), fei);
+	/* The FEI is a byte offset only for these two statuses (NVMe/TCP 3.6.2.9): name that field. */
+	if (fes == NVME_TCP_FES_INVALID_PDU_HDR || fes == NVME_TCP_FES_UNSUPPORTED_PARAM) {
+		uint8_t type = q->rx_have ? q->rx_hdr[0] : 0xff;
+		const char *field = nvmf_tcp_field_name(type, fei);
+
+		tr_warn("%s: %s: bad %s (byte %u of the %s PDU; %s); sending C2HTermReq and closing", q->peer,
+			what, field ? field : "field", fei, nvmf_tcp_pdu_type_name(type), nvmf_tcp_fes_name(fes));
+	} else {
+		tr_warn("%s: %s (%s); sending C2HTermReq and closing", q->peer, what, nvmf_tcp_fes_name(fes));
+	}
 	memmove(term + sizeof(struct nvme_tcp_term_pdu), q->rx_hdr, offending);
 	hl = nvmf_tcp_term_encode((struct nvme_tcp_term_pdu *)term, NVMF_TCP_SIDE_TARGET, &fatal, offending);
 	/* Whatever was batched goes first; then the TermReq, best effort, before the close. */
@@ -878,6 +886,22 @@ static uint32_t rx_consume(struct tgt_queue *q, const uint8_t *p, uint32_t avail
 	return avail;
 }
 
+/* Why a socket ended: a controller teardown (keep-alive expiry, revocation) shuts its queues'
+ * sockets down, and the log should say that rather than blame the peer. */
+static const char *closed_why(struct tgt_queue *q, const char *dflt)
+{
+	static __thread char why[96];
+	struct tgt_ctrl *ctrl = q->ctrl;
+
+	if (!ctrl)
+		return dflt;
+	pthread_mutex_lock(&ctrl->lock);
+	if (ctrl->dead)
+		snprintf(why, sizeof(why), "controller torn down: %s", ctrl->dead_why);
+	pthread_mutex_unlock(&ctrl->lock);
+	return ctrl->dead ? why : dflt;
+}
+
 static void queue_rx(struct tgt_queue *q)
 {
 	/* Bounded rounds so one busy connection cannot starve the worker's others. */
@@ -901,14 +925,14 @@ static void queue_rx(struct tgt_queue *q)
 			}
 		}
 		if (n == 0) {
-			tgt_queue_close(q, "connection closed by peer");
+			tgt_queue_close(q, closed_why(q, "connection closed by peer"));
 			return;
 		}
 		if (errno == EAGAIN || errno == EWOULDBLOCK)
 			return;
 		if (errno == EINTR)
 			continue;
-		tgt_queue_close(q, strerror(errno));
+		tgt_queue_close(q, closed_why(q, strerror(errno)));
 		return;
 	}
 }
@@ -921,7 +945,7 @@ void tgt_queue_on_event(struct tgt_queue *q, uint32_t events)
 	if (q->state != TGT_Q_CLOSING && (events & EPOLLOUT))
 		tgt_queue_flush(q);
 	if (q->state != TGT_Q_CLOSING && (events & (EPOLLERR | EPOLLHUP)))
-		tgt_queue_close(q, "connection reset");
+		tgt_queue_close(q, closed_why(q, "connection reset"));
 	tgt_queue_put(q);
 }
 

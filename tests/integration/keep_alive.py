@@ -62,6 +62,11 @@ def silent_host(t):
     check("silent host: I/O connection closed by the target", io.closed_by_peer(2))
     check("silent host: one log line says the keep-alive timer expired",
           t.log_text().count(f"ctrl {admin.cntlid} keep-alive timer (2 seconds) expired!") == 1)
+    # The queues' own close lines name the teardown, not the peer, which closed nothing.
+    closes = [ln for ln in t.log_text().splitlines() if f"ctrl {admin.cntlid} (" in ln and "admin queue" in ln]
+    check("silent host: the admin queue's close line names the keep-alive teardown",
+          len(closes) == 1 and "controller torn down: keep-alive timeout" in closes[0]
+          and "closed by peer" not in closes[0], f"{closes}")
     admin.close(), io.close()
 
     # A host that comes back gets a fresh controller and its data.
