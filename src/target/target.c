@@ -331,8 +331,10 @@ int tgt_subsys_remove_ns(struct tgt_subsys *s, uint32_t nsid)
 	pthread_mutex_unlock(&s->lock);
 	if (!ns)
 		return -ENOENT;
-	/* Queues drop their cached references on their next lookup; the backend closes last. */
+	/* Every queue drops its cached reference now; a command in flight keeps its own, and the
+	 * backend closes when the last of them ends. */
 	tgt_ns_put(ns);
+	tgt_workers_post_ns_refresh();
 	notify_ns_change(s, nsid);
 	tr_info("%s: namespace %u removed", s->nqn, nsid);
 	return 0;

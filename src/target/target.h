@@ -321,6 +321,8 @@ void tgt_queue_flush(struct tgt_queue *q);
 void tgt_queue_close(struct tgt_queue *q, const char *why);
 void tgt_queue_put(struct tgt_queue *q);
 bool tgt_queue_is_admin(const struct tgt_queue *q);
+/* Bring the queue's namespace cache up to date, dropping references to removed namespaces. */
+void tgt_queue_ns_refresh(struct tgt_queue *q);
 
 /* worker.c */
 int tgt_worker_start(struct tgt_worker *w, int id);
@@ -329,6 +331,9 @@ void tgt_worker_stop(struct tgt_worker *w);
 void tgt_worker_free_bufs(struct tgt_worker *w);
 void tgt_worker_post_conn(struct tgt_worker *w, int fd, struct tgt_listener *l);
 void tgt_worker_post_aen(struct tgt_worker *w, struct tgt_ctrl *ctrl);
+/* A namespace went: every worker refreshes its queues' caches now, so the backend closes when its
+ * last command ends rather than when each queue next looks a namespace up. */
+void tgt_workers_post_ns_refresh(void);
 struct io_uring *tgt_worker_ring(struct tgt_worker *w);
 void tgt_worker_mark_flush(struct tgt_worker *w, struct tgt_queue *q);
 

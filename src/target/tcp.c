@@ -302,28 +302,32 @@ const struct nvmf_connect_data *tgt_cmd_connect_data(struct tgt_cmd *cmd)
 
 /* ---- Namespace cache ---- */
 
+void tgt_queue_ns_refresh(struct tgt_queue *q)
+{
+	struct tgt_subsys *s = q->ctrl ? q->ctrl->subsys : NULL;
+
+	if (!s || atomic_load_explicit(&s->ns_generation, memory_order_acquire) == q->ns_generation)
+		return;
+	/* Rare: a namespace came or went. Re-take references under the subsystem lock. */
+	pthread_mutex_lock(&s->lock);
+	for (uint32_t i = 1; i <= TGT_MAX_NSID; i++) {
+		if (q->ns_cache[i] == s->ns[i])
+			continue;
+		if (q->ns_cache[i])
+			tgt_ns_put(q->ns_cache[i]);
+		q->ns_cache[i] = s->ns[i];
+		if (q->ns_cache[i])
+			tgt_ns_get(q->ns_cache[i]);
+	}
+	q->ns_generation = atomic_load_explicit(&s->ns_generation, memory_order_relaxed);
+	pthread_mutex_unlock(&s->lock);
+}
+
 struct tgt_ns *tgt_queue_ns(struct tgt_queue *q, uint32_t nsid)
 {
-	struct tgt_subsys *s = q->ctrl->subsys;
-	uint32_t gen = atomic_load_explicit(&s->ns_generation, memory_order_acquire);
-
 	if (nsid == 0 || nsid > TGT_MAX_NSID)
 		return NULL;
-	if (gen != q->ns_generation) {
-		/* Rare: a namespace came or went. Re-take references under the subsystem lock. */
-		pthread_mutex_lock(&s->lock);
-		for (uint32_t i = 1; i <= TGT_MAX_NSID; i++) {
-			if (q->ns_cache[i] == s->ns[i])
-				continue;
-			if (q->ns_cache[i])
-				tgt_ns_put(q->ns_cache[i]);
-			q->ns_cache[i] = s->ns[i];
-			if (q->ns_cache[i])
-				tgt_ns_get(q->ns_cache[i]);
-		}
-		q->ns_generation = atomic_load_explicit(&s->ns_generation, memory_order_relaxed);
-		pthread_mutex_unlock(&s->lock);
-	}
+	tgt_queue_ns_refresh(q);
 	return q->ns_cache[nsid];
 }
 

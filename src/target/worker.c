@@ -14,7 +14,7 @@
 #define RING_ENTRIES 256
 #define TICK_MS 100 /* keep-alive checks run at least this often */
 
-enum tgt_msg_kind { TGT_MSG_CONN, TGT_MSG_AEN };
+enum tgt_msg_kind { TGT_MSG_CONN, TGT_MSG_AEN, TGT_MSG_NS_REFRESH };
 
 struct tgt_msg {
 	enum tgt_msg_kind kind;
@@ -65,6 +65,18 @@ void tgt_worker_post_aen(struct tgt_worker *w, struct tgt_ctrl *ctrl)
 	post(w, m);
 }
 
+void tgt_workers_post_ns_refresh(void)
+{
+	for (int i = 0; i < tgt->nr_workers; i++) {
+		struct tgt_msg *m = calloc(1, sizeof(*m));
+
+		if (!m)
+			continue; /* the queues still refresh on their next namespace lookup */
+		m->kind = TGT_MSG_NS_REFRESH;
+		post(&tgt->workers[i], m);
+	}
+}
+
 static void drain_mbox(struct tgt_worker *w)
 {
 	struct tgt_msg *m, *rev = NULL;
@@ -91,9 +103,12 @@ static void drain_mbox(struct tgt_worker *w)
 				close(m->fd);
 			else
 				tgt_queue_start(w, m->fd, m->listener);
-		} else {
+		} else if (m->kind == TGT_MSG_AEN) {
 			tgt_ctrl_deliver_aens(m->ctrl);
 			tgt_ctrl_put(m->ctrl);
+		} else {
+			for (struct tgt_queue *q = w->queues; q; q = q->next)
+				tgt_queue_ns_refresh(q);
 		}
 		free(m);
 	}

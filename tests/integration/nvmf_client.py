@@ -324,13 +324,13 @@ def io_connect(admin, subnqn, qid=1, port=4420, hostnqn=DEFAULT_HOSTNQN, **kw):
 class Target:
     """A tightrope target process started for one test, with its log captured."""
 
-    def __init__(self, binary, args, log_path, sock_path):
+    def __init__(self, binary, args, log_path, sock_path, env=None, preexec_fn=None):
         self.sock_path = sock_path
         self.binary = binary
         self.log_path = log_path
         self.log = open(log_path, "w")
         self.proc = subprocess.Popen([binary, "target", "-S", sock_path] + args, stdout=self.log,
-                                     stderr=subprocess.STDOUT)
+                                     stderr=subprocess.STDOUT, env=env, preexec_fn=preexec_fn)
         deadline = time.time() + 20
         while time.time() < deadline:
             if "target ready" in self.log_text():
