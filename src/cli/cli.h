@@ -19,5 +19,8 @@ struct tr_ctrl_opts;
  * and kept in tightrope's state directory. 0 or -errno. */
 int cli_host_identity(struct tr_ctrl_opts *o, const char *hostnqn, const char *hostid);
 int cmd_id_ctrl(int argc, char **argv);
+/* tightrope's state directory: $TIGHTROPE_STATE_DIR, else /var/lib/tightrope for root, else
+ * ~/.local/state/tightrope. */
+const char *cli_state_dir(char *buf, size_t len);
 
 #endif

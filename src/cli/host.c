@@ -32,7 +32,7 @@ static int read_line(const char *path, char *out, size_t len)
 	return out[0] ? 0 : -1;
 }
 
-static const char *state_dir(char *buf, size_t len)
+const char *cli_state_dir(char *buf, size_t len)
 {
 	const char *env = getenv("TIGHTROPE_STATE_DIR"), *home = getenv("HOME");
 
@@ -56,7 +56,7 @@ int cli_host_identity(struct tr_ctrl_opts *o, const char *hostnqn, const char *h
 	if (!hostnqn && read_line("/etc/nvme/hostnqn", hostnqn_buf, sizeof(hostnqn_buf)) == 0)
 		hostnqn = hostnqn_buf;
 	if (!hostnqn) {
-		state_dir(dir, sizeof(dir));
+		cli_state_dir(dir, sizeof(dir));
 		snprintf(path, sizeof(path), "%s/hostnqn", dir);
 		if (read_line(path, hostnqn_buf, sizeof(hostnqn_buf))) {
 			char uuid[40] = "";
@@ -354,7 +354,7 @@ static const char *state_dir_path(void)
 {
 	static char dir[512];
 
-	return state_dir(dir, sizeof(dir));
+	return cli_state_dir(dir, sizeof(dir));
 }
 
 static void hostd_opts_from(struct hostd_opts *h, const struct conn_args *a)

@@ -31,6 +31,8 @@ static void target_usage(FILE *out)
 		"  -c, --config FILE          load an nvmetcli-style JSON config (and 'ctl save' writes it back)\n"
 		"  -S, --ctl PATH             control socket (default " TGT_DEFAULT_CTL_PATH "; 'none' = off)\n"
 		"  -w, --workers N            worker threads (default: one per CPU)\n"
+		"      --target-id UUID       this target's identity, from which serials and namespace IDs\n"
+		"                             derive (default: created once, kept in STATE/target-id)\n"
 		"  -v, --verbose              debug logging\n"
 		"\n"
 		"Without --subsys or --config, exports %s with one 1 GiB RAM namespace.\n",
@@ -124,6 +126,26 @@ static int build_subsys(struct pending_subsys *ps)
 	return 0;
 }
 
+/* The identity serials and namespace IDs derive from: pinned, or kept in the state directory. */
+static int target_identity(const char *pinned)
+{
+	char dir[512];
+	int err;
+
+	if (pinned) {
+		if (tgt_target_id_set(pinned)) {
+			fprintf(stderr, "tightrope: --target-id %s: expected a UUID\n", pinned);
+			return -EINVAL;
+		}
+		return 0;
+	}
+	err = tgt_target_id_load(cli_state_dir(dir, sizeof(dir)));
+	if (err && err != -EINVAL)
+		tr_err("cannot keep the target's identity in %s/target-id: %s (pin one with --target-id)", dir,
+		       strerror(-err));
+	return err;
+}
+
 int cmd_target(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -137,6 +159,7 @@ int cmd_target(int argc, char **argv)
 		{ "config", required_argument, NULL, 'c' },
 		{ "ctl", required_argument, NULL, 'S' },
 		{ "workers", required_argument, NULL, 'w' },
+		{ "target-id", required_argument, NULL, 'I' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
@@ -144,7 +167,7 @@ int cmd_target(int argc, char **argv)
 	static struct pending_subsys subs[32];
 	char *listens[16];
 	int nr_listens = 0, nr_subs = 0, c, err = 0, ctl_fd = -1;
-	const char *config = NULL, *ctl_path = TGT_DEFAULT_CTL_PATH, *disc_port = NULL;
+	const char *config = NULL, *ctl_path = TGT_DEFAULT_CTL_PATH, *disc_port = NULL, *target_id = NULL;
 	long workers = sysconf(_SC_NPROCESSORS_ONLN);
 	sigset_t mask;
 
@@ -192,6 +215,9 @@ int cmd_target(int argc, char **argv)
 		case 'S':
 			ctl_path = optarg;
 			break;
+		case 'I':
+			target_id = optarg;
+			break;
 		case 'w':
 			workers = strtol(optarg, NULL, 10);
 			if (workers < 1 || workers > 256) {
@@ -229,14 +255,17 @@ int cmd_target(int argc, char **argv)
 	pthread_sigmask(SIG_BLOCK, &mask, NULL);
 
 	err = tgt_init((int)workers);
+	if (!err)
+		err = target_identity(target_id);
 	if (err)
 		goto out;
-	for (int i = 0; i < nr_subs && !err; i++)
-		err = build_subsys(&subs[i]);
-	if (!err && config) {
+	/* The config first: it may pin the identity that the command line's subsystems derive from. */
+	if (config) {
 		err = tgt_config_load(config);
 		tgt->config_path = strdup(config);
 	}
+	for (int i = 0; i < nr_subs && !err; i++)
+		err = build_subsys(&subs[i]);
 	for (int i = 0; i < nr_listens && !err; i++) {
 		char addr[256], port[16];
 

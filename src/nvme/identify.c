@@ -2,6 +2,8 @@
  * Values the Linux host depends on (OAES, SGLS, IOCCSZ, KAS, NUL-terminated NQN) are set here. */
 #include "nvme/identify.h"
 
+#include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -153,18 +155,50 @@ void nvme_derive_id(uint8_t out[16], const char *name, uint32_t number, bool as_
 {
 	/* SHA-256 of the name and the number (little-endian): reproducible across restarts, and with
 	 * all 128 bits independent, so two namespaces never share an NGUID/UUID in practice. */
-	uint8_t buf[NVME_NQN_SIZE + 4], digest[EVP_MAX_MD_SIZE];
-	size_t n = strnlen(name, NVME_NQN_SIZE);
+	uint8_t le[4], digest[EVP_MAX_MD_SIZE];
 	unsigned int dlen = 0;
+	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
 
-	memcpy(buf, name, n);
 	for (int i = 0; i < 4; i++)
-		buf[n + (size_t)i] = (uint8_t)(number >> (8 * i));
-	if (!EVP_Digest(buf, n + 4, digest, &dlen, EVP_sha256(), NULL) || dlen < 16)
+		le[i] = (uint8_t)(number >> (8 * i));
+	if (!ctx || !EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) || !EVP_DigestUpdate(ctx, name, strlen(name)) ||
+	    !EVP_DigestUpdate(ctx, le, sizeof(le)) || !EVP_DigestFinal_ex(ctx, digest, &dlen) || dlen < 16)
 		abort(); /* libcrypto without SHA-256 is not a configuration we can run on */
+	EVP_MD_CTX_free(ctx);
 	memcpy(out, digest, 16);
 	if (as_uuid) {
 		out[6] = (uint8_t)((out[6] & 0x0f) | 0x80); /* version 8: custom */
 		out[8] = (uint8_t)((out[8] & 0x3f) | 0x80); /* RFC 4122 variant */
 	}
+}
+
+int nvme_uuid_parse(const char *s, uint8_t out[16])
+{
+	int n = 0;
+
+	for (; *s && n < 32; s++) {
+		int v;
+
+		if (*s == '-')
+			continue;
+		if (*s >= '0' && *s <= '9')
+			v = *s - '0';
+		else if ((*s | 0x20) >= 'a' && (*s | 0x20) <= 'f')
+			v = (*s | 0x20) - 'a' + 10;
+		else
+			return -EINVAL;
+		if (n % 2 == 0)
+			out[n / 2] = (uint8_t)(v << 4);
+		else
+			out[n / 2] |= (uint8_t)v;
+		n++;
+	}
+	return n == 32 && !*s ? 0 : -EINVAL;
+}
+
+void nvme_uuid_format(const uint8_t id[16], char *out)
+{
+	sprintf(out, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", id[0], id[1],
+		id[2], id[3], id[4], id[5], id[6], id[7], id[8], id[9], id[10], id[11], id[12], id[13], id[14],
+		id[15]);
 }

@@ -65,5 +65,9 @@ void nvme_copy_window(void *dst, size_t len, const void *page, size_t page_len, 
 /* A stable 16-byte identifier from a string and a number (namespace NGUID/UUID from NQN + NSID).
  * Deterministic, so identifiers survive target restarts; UUIDs get RFC 4122 version/variant bits. */
 void nvme_derive_id(uint8_t out[16], const char *name, uint32_t number, bool as_uuid);
+/* "xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx" (dashes optional) to 16 bytes; 0 or -EINVAL. */
+int nvme_uuid_parse(const char *s, uint8_t out[16]);
+/* 16 bytes to the dashed form; out holds at least 37 bytes. */
+void nvme_uuid_format(const uint8_t id[16], char *out);
 
 #endif

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "nvme/identify.h"
 #include "target/control.h"
 #include "util/log.h"
 
@@ -39,37 +40,6 @@ static bool jbool(json_object *o, const char *key)
 	return json_object_get_boolean(v);
 }
 
-static int parse_uuid(const char *s, uint8_t out[16])
-{
-	int n = 0;
-
-	for (; *s && n < 32; s++) {
-		int v;
-
-		if (*s == '-')
-			continue;
-		if (*s >= '0' && *s <= '9')
-			v = *s - '0';
-		else if ((*s | 0x20) >= 'a' && (*s | 0x20) <= 'f')
-			v = (*s | 0x20) - 'a' + 10;
-		else
-			return -EINVAL;
-		if (n % 2 == 0)
-			out[n / 2] = (uint8_t)(v << 4);
-		else
-			out[n / 2] |= (uint8_t)v;
-		n++;
-	}
-	return n == 32 && !*s ? 0 : -EINVAL;
-}
-
-static void format_uuid(const uint8_t id[16], char *out)
-{
-	sprintf(out, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", id[0], id[1],
-		id[2], id[3], id[4], id[5], id[6], id[7], id[8], id[9], id[10], id[11], id[12], id[13], id[14],
-		id[15]);
-}
-
 static int load_namespace(struct tgt_subsys *s, json_object *n)
 {
 	json_object *dev = jget(n, "device", json_type_object);
@@ -88,12 +58,12 @@ static int load_namespace(struct tgt_subsys *s, json_object *n)
 		return -EINVAL;
 	}
 	if (dev && (v = jstr(dev, "uuid")) && *v) {
-		if (parse_uuid(v, uuid))
+		if (nvme_uuid_parse(v, uuid))
 			return tr_err("config: nsid %u: bad uuid %s", p.nsid, v), -EINVAL;
 		p.uuid = uuid;
 	}
 	if (dev && (v = jstr(dev, "nguid")) && *v) {
-		if (parse_uuid(v, nguid))
+		if (nvme_uuid_parse(v, nguid))
 			return tr_err("config: nsid %u: bad nguid %s", p.nsid, v), -EINVAL;
 		p.nguid = nguid;
 	}
@@ -185,6 +155,12 @@ int tgt_config_load(const char *path)
 		json_object_put(root);
 		return -EINVAL;
 	}
+	/* An extension: the identity serials and namespace IDs derive from, as `ctl save` writes it. */
+	if (jstr(root, "target_id") && tgt_target_id_set(jstr(root, "target_id"))) {
+		tr_err("config %s: target_id %s is not a UUID", path, jstr(root, "target_id"));
+		json_object_put(root);
+		return -EINVAL;
+	}
 	subs = jget(root, "subsystems", json_type_array);
 	ports = jget(root, "ports", json_type_array);
 	for (size_t i = 0; !err && subs && i < json_object_array_length(subs); i++)
@@ -222,9 +198,9 @@ static json_object *save_subsystem(struct tgt_subsys *s, json_object *all_hosts)
 		n = json_object_new_object();
 		dev = json_object_new_object();
 		json_object_object_add(dev, "path", json_object_new_string(ns->path));
-		format_uuid(ns->uuid, id);
+		nvme_uuid_format(ns->uuid, id);
 		json_object_object_add(dev, "uuid", json_object_new_string(id));
-		format_uuid(ns->nguid, id);
+		nvme_uuid_format(ns->nguid, id);
 		json_object_object_add(dev, "nguid", json_object_new_string(id));
 		json_object_object_add(n, "device", dev);
 		json_object_object_add(n, "enable", json_object_new_int(1));
@@ -271,6 +247,8 @@ int tgt_config_save(const char *path)
 		json_object_array_add(ports, p);
 	}
 	pthread_mutex_unlock(&tgt->lock);
+	nvme_uuid_format(tgt->target_id, tmp);
+	json_object_object_add(root, "target_id", json_object_new_string(tmp));
 	json_object_object_add(root, "hosts", hosts);
 	json_object_object_add(root, "ports", ports);
 	json_object_object_add(root, "subsystems", subs);

@@ -2,7 +2,10 @@
  * start-up and shutdown, and the accept loop that hands connections to workers. */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <netdb.h>
+#include <openssl/rand.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +15,7 @@
 
 #include <signal.h>
 #include <sys/epoll.h>
+#include <sys/stat.h>
 #include <sys/signalfd.h>
 
 #include "nvme/identify.h"
@@ -62,6 +66,70 @@ bool tgt_valid_nqn(const char *nqn)
 	return n >= NVME_NQN_MIN_LEN && n <= 223 && !strncmp(nqn, "nqn.", 4);
 }
 
+/* ---- Identity ---- */
+
+int tgt_target_id_set(const char *uuid)
+{
+	return nvme_uuid_parse(uuid, tgt->target_id);
+}
+
+static int read_target_id(const char *path)
+{
+	char line[64] = "";
+	FILE *f = fopen(path, "r");
+	int err;
+
+	if (!f)
+		return -errno;
+	err = fgets(line, sizeof(line), f) ? 0 : -EINVAL;
+	fclose(f);
+	line[strcspn(line, "\r\n")] = 0;
+	if (!err && tgt_target_id_set(line))
+		err = -EINVAL;
+	if (err == -EINVAL)
+		tr_err("%s: not a UUID; remove it to get a new identity, or pin one with --target-id", path);
+	return err;
+}
+
+int tgt_target_id_load(const char *state_dir)
+{
+	char path[PATH_MAX], text[40];
+	int fd, err;
+
+	snprintf(path, sizeof(path), "%s/target-id", state_dir);
+	err = read_target_id(path);
+	if (err != -ENOENT)
+		return err;
+	if (RAND_bytes(tgt->target_id, sizeof(tgt->target_id)) != 1)
+		return -EIO;
+	tgt->target_id[6] = (uint8_t)((tgt->target_id[6] & 0x0f) | 0x40); /* version 4: random */
+	tgt->target_id[8] = (uint8_t)((tgt->target_id[8] & 0x3f) | 0x80);
+	nvme_uuid_format(tgt->target_id, text);
+	mkdir(state_dir, 0755);
+	/* O_EXCL: of two targets starting at once on one state directory, both end up with the one
+	 * identity that was written first. */
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return errno == EEXIST ? read_target_id(path) : -errno;
+	err = dprintf(fd, "%s\n", text) < 0 || fsync(fd) ? -errno : 0;
+	close(fd);
+	if (!err)
+		tr_info("new target identity %s kept in %s", text, path);
+	return err;
+}
+
+/* Derive an identifier from this target's identity and a description of what it names. */
+static void derive_id(uint8_t out[16], const char *what, uint32_t number, bool as_uuid)
+{
+	char id[40], *name = NULL;
+
+	nvme_uuid_format(tgt->target_id, id);
+	if (asprintf(&name, "%s %s", id, what) < 0)
+		abort();
+	nvme_derive_id(out, name, number, as_uuid);
+	free(name);
+}
+
 /* ---- Namespaces ---- */
 
 void tgt_ns_get(struct tgt_ns *ns)
@@ -80,10 +148,36 @@ void tgt_ns_put(struct tgt_ns *ns)
 	free(ns);
 }
 
+/* Namespace identifiers: pinned by the config, or derived from this target's identity, the NQN, the
+ * NSID and the storage behind it, so they are stable across restarts, differ between boxes, and
+ * change when the same NSID is given other storage (a host would take equal NGUIDs for one
+ * namespace). The EUI-64 follows the NGUID, so pinning the NGUID pins it too. */
+static void ns_derive_ids(struct tgt_ns *ns, const char *subnqn, const struct tgt_ns_params *p)
+{
+	char *what = NULL, *real = strncmp(p->path, "mem:", 4) ? realpath(p->path, NULL) : NULL;
+	char nguid[40];
+	uint8_t id[16];
+
+	if (asprintf(&what, "%s %s", subnqn, real ? real : p->path) < 0)
+		abort();
+	free(real);
+	if (p->uuid)
+		memcpy(ns->uuid, p->uuid, 16);
+	else
+		derive_id(ns->uuid, what, p->nsid, true);
+	if (p->nguid)
+		memcpy(ns->nguid, p->nguid, 16);
+	else
+		derive_id(ns->nguid, what, p->nsid | 0x80000000u, false);
+	free(what);
+	nvme_uuid_format(ns->nguid, nguid);
+	nvme_derive_id(id, nguid, 0x40000000u, false);
+	memcpy(ns->eui64, id, sizeof(ns->eui64));
+}
+
 struct tgt_ns *tgt_ns_open(const char *subnqn, const struct tgt_ns_params *p)
 {
 	struct tgt_ns *ns = calloc(1, sizeof(*ns));
-	uint8_t id[16];
 	int err;
 
 	if (!ns)
@@ -118,17 +212,7 @@ struct tgt_ns *tgt_ns_open(const char *subnqn, const struct tgt_ns_params *p)
 		return NULL;
 	}
 	ns->nlbas = ns->size >> ns->lba_shift;
-	/* Identifiers derive from NQN + NSID, so they survive restarts unless the config fixes them. */
-	if (p->uuid)
-		memcpy(ns->uuid, p->uuid, 16);
-	else
-		nvme_derive_id(ns->uuid, subnqn, p->nsid, true);
-	if (p->nguid)
-		memcpy(ns->nguid, p->nguid, 16);
-	else
-		nvme_derive_id(ns->nguid, subnqn, p->nsid | 0x80000000u, false);
-	nvme_derive_id(id, subnqn, p->nsid | 0x40000000u, false);
-	memcpy(ns->eui64, id, sizeof(ns->eui64));
+	ns_derive_ids(ns, subnqn, p);
 	tr_info("namespace %u: %s backend %s, %llu blocks of %u bytes%s%s", p->nsid, ns->ops->kind, p->path,
 		(unsigned long long)ns->nlbas, 1u << ns->lba_shift, ns->readonly ? ", read-only" : "",
 		ns->buffered && !ns->mem ? ", buffered" : "");
@@ -150,7 +234,8 @@ static void default_serial(const char *nqn, char *out, size_t len)
 {
 	uint8_t id[16];
 
-	nvme_derive_id(id, nqn, 0, false);
+	/* Per box: two targets exporting one NQN are two devices unless the config pins a serial. */
+	derive_id(id, nqn, 0, false);
 	snprintf(out, len, "%02x%02x%02x%02x%02x%02x%02x%02x%02x%02x", id[0], id[1], id[2], id[3], id[4],
 		 id[5], id[6], id[7], id[8], id[9]);
 }

@@ -280,6 +280,10 @@ struct tgt_target {
 	unsigned next_worker;
 	_Atomic uint32_t disc_genctr;
 	char *config_path;
+	/* This target's own identity, created once and kept (STATE/target-id) or pinned by --target-id
+	 * or the config: serials and namespace IDs derive from it, so two boxes never present the same
+	 * identifiers for different data, and one box keeps its identifiers across restarts. */
+	uint8_t target_id[16];
 };
 
 extern struct tgt_target *tgt;
@@ -298,6 +302,10 @@ bool tgt_subsys_host_allowed(struct tgt_subsys *s, const char *hostnqn); /* call
 bool tgt_subsys_on_port(const struct tgt_subsys *s, uint16_t portid);
 int tgt_listener_add(const char *addr, const char *port, bool discovery_only, uint16_t portid);
 bool tgt_valid_nqn(const char *nqn);
+/* Pin the target's identity to a UUID string; 0 or -EINVAL. */
+int tgt_target_id_set(const char *uuid);
+/* Read the identity kept in STATE_DIR/target-id, creating it (random) the first time. 0 or -errno. */
+int tgt_target_id_load(const char *state_dir);
 
 /* ctrl.c: controller lifetime, registers, keep-alive and async events. */
 struct tgt_ctrl *tgt_ctrl_create(struct tgt_subsys *s, const char *hostnqn, const uint8_t *hostid,

@@ -2,6 +2,7 @@
 # Hardening: what a hostile or broken peer (or a careless operator) must not be able to do to the
 # target. One section per class of the hardening issue, each against a target of its own.
 # usage: hardening.py path/to/tightrope [section ...]
+import json
 import os
 import re
 import socket
@@ -54,10 +55,11 @@ def wait_for(pred, limit, step=0.02):
 class Section:
     """A target for one section; stopped (and checked for a clean exit) at the end."""
 
-    def __init__(self, binary, work, name, args, env=None):
+    def __init__(self, binary, work, name, args, env=None, preexec_fn=None):
         self.name = name
-        self.t = nv.Target(binary, ["-l", f"127.0.0.1:{PORT}"] + args, os.path.join(work, f"{name}.log"),
-                           os.path.join(work, f"{name}.sock"), env=env)
+        listen = [] if "-c" in args else ["-l", f"127.0.0.1:{PORT}"]  # a config names its own ports
+        self.t = nv.Target(binary, listen + args, os.path.join(work, f"{name}.log"),
+                           os.path.join(work, f"{name}.sock"), env=env, preexec_fn=preexec_fn)
 
     def __enter__(self):
         return self.t
@@ -100,7 +102,84 @@ def remove_ns(binary, work):
             q.close()
 
 
+# ---- 5. Identity is unique per box, stable across restarts, and can be pinned ----
+
+def identity_of(port=PORT):
+    """(serial, NGUID, EUI-64, UUID) of namespace 1 as a host sees them."""
+    admin = nv.admin_connect(SUBNQN, port=port)
+    ctrl = admin.identify(1).data
+    ns = admin.identify(0, nsid=1).data
+    descs = admin.identify(3, nsid=1).data
+    admin.close()
+    uuid = None
+    off = 0
+    while off + 4 <= len(descs) and descs[off]:
+        nidt, nidl = descs[off], descs[off + 1]
+        if nidt == 3:
+            uuid = descs[off + 4:off + 4 + nidl].hex()
+        off += 4 + nidl
+    return ctrl[4:24].decode().strip(), ns[104:120].hex(), ns[120:128].hex(), uuid
+
+
+def identity(binary, work):
+    img_a, img_b = os.path.join(work, "id-a.img"), os.path.join(work, "id-b.img")
+    for img in (img_a, img_b):
+        with open(img, "wb") as f:
+            f.truncate(4 << 20)
+    box1, box2 = os.path.join(work, "box1"), os.path.join(work, "box2")
+
+    def run(name, state, ns, extra=()):
+        env = dict(os.environ, TIGHTROPE_STATE_DIR=state)
+        with Section(binary, work, name, ["-n", SUBNQN, "-N", ns] + list(extra), env=env):
+            return identity_of()
+
+    first = run("identity-box1", box1, img_a)
+    check("identity: the state directory keeps a target identity",
+          re.fullmatch(r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}\n",
+                       open(os.path.join(box1, "target-id")).read()) is not None)
+    again = run("identity-box1-restart", box1, img_a)
+    check("identity: serial, NGUID, EUI-64 and UUID are the same after a restart", again == first, f"{first} {again}")
+    other_box = run("identity-box2", box2, img_a)
+    for i, what in enumerate(("serial", "NGUID", "EUI-64", "UUID")):
+        check(f"identity: another box presents another {what} for the same NQN and NSID",
+              other_box[i] != first[i], f"{first[i]} vs {other_box[i]}")
+    other_file = run("identity-other-file", box1, img_b)
+    check("identity: the same NSID on other storage gets another NGUID, EUI-64 and UUID",
+          other_file[0] == first[0] and all(other_file[i] != first[i] for i in (1, 2, 3)), f"{first} {other_file}")
+    pin = "2b0f6c1e-8a5d-4c3b-9e7f-0123456789ab"
+    pinned1 = run("identity-pinned1", box1, img_a, ["--target-id", pin])
+    pinned2 = run("identity-pinned2", box2, img_a, ["--target-id", pin])
+    check("identity: two boxes pinned to one --target-id present one identity (multipath)",
+          pinned1 == pinned2 and pinned1 != first, f"{pinned1} {pinned2}")
+
+    # A config pins serial, NGUID and UUID the way nvmetcli saves them; `ctl save` writes target_id.
+    cfg = os.path.join(work, "identity.json")
+    env = dict(os.environ, TIGHTROPE_STATE_DIR=box2)
+    with Section(binary, work, "identity-save", ["-n", SUBNQN, "-N", img_a], env=env) as t:
+        t.ctl("save", cfg)
+        saved_identity = identity_of()
+    saved = json.load(open(cfg))
+    check("identity: ctl save writes the target identity", saved.get("target_id") ==
+          open(os.path.join(box2, "target-id")).read().strip(), f"{saved.get('target_id')}")
+    with Section(binary, work, "identity-from-config", ["-c", cfg],
+                 env=dict(os.environ, TIGHTROPE_STATE_DIR=box1)):
+        check("identity: a target started from the saved config on another box presents the saved identity",
+              identity_of() == saved_identity, f"{saved_identity}")
+
+    with open(os.path.join(box1, "target-id"), "w") as f:
+        f.write("not a uuid\n")
+    log = os.path.join(work, "identity-corrupt.log")
+    try:
+        nv.Target(binary, ["-l", f"127.0.0.1:{PORT}", "-n", SUBNQN, "-N", "mem:1M"], log,
+                  os.path.join(work, "corrupt.sock"), env=dict(os.environ, TIGHTROPE_STATE_DIR=box1))
+        check("identity: a corrupt target-id file stops the target", False, "it started")
+    except RuntimeError as e:
+        check("identity: a corrupt target-id file stops the target with a clear message",
+              "target-id: not a UUID" in str(e), str(e)[-500:])
+
+
 SECTIONS = {
+    "identity": identity,
     "remove-ns": remove_ns,
 }
 
