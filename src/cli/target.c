@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -31,6 +32,12 @@ static void target_usage(FILE *out)
 		"  -c, --config FILE          load an nvmetcli-style JSON config (and 'ctl save' writes it back)\n"
 		"  -S, --ctl PATH             control socket (default " TGT_DEFAULT_CTL_PATH "; 'none' = off)\n"
 		"  -w, --workers N            worker threads (default: one per CPU)\n"
+		"      --max-connections N    refuse connections beyond N (default: 8192, or the descriptor\n"
+		"                             limit less 256 if that is lower)\n"
+		"      --handshake-timeout S  close a connection that has not done ICReq and Connect in S\n"
+		"                             seconds (default 10; 0 = never)\n"
+		"      --idle-timeout S       tear down a controller with keep-alive off (KATO 0) after S\n"
+		"                             seconds without a command (default 3600; 0 = never)\n"
 		"      --target-id UUID       this target's identity, from which serials and namespace IDs\n"
 		"                             derive (default: created once, kept in STATE/target-id)\n"
 		"  -v, --verbose              debug logging\n"
@@ -126,6 +133,59 @@ static int build_subsys(struct pending_subsys *ps)
 	return 0;
 }
 
+/* Limits on what peers can make the target hold; -1 = the default. */
+struct limits {
+	long max_connections;
+	long handshake_s;
+	long idle_s;
+};
+
+static int parse_limit(int opt, const char *arg, struct limits *l)
+{
+	char *end;
+	long v = strtol(arg, &end, 10);
+	long *dst = opt == 'M' ? &l->max_connections : opt == 'T' ? &l->handshake_s : &l->idle_s;
+	long max = opt == 'M' ? 1000000 : 4000000; /* seconds that still fit in u32 ms */
+
+	if (*end || end == arg || v < (opt == 'M' ? 1 : 0) || v > max) {
+		fprintf(stderr, "tightrope: --%s: expected a number from %d to %ld\n",
+			opt == 'M' ? "max-connections" : opt == 'T' ? "handshake-timeout" : "idle-timeout",
+			opt == 'M' ? 1 : 0, max);
+		return -EINVAL;
+	}
+	*dst = v;
+	return 0;
+}
+
+/* Every connection is a descriptor: take all the kernel allows (the hard limit), and by default
+ * accept no more connections than that leaves room for, with backends and the control socket. */
+static void apply_limits(const struct limits *l)
+{
+	struct rlimit rl;
+	long fds = 1024;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
+		if (rl.rlim_cur < rl.rlim_max) {
+			rl.rlim_cur = rl.rlim_max;
+			if (setrlimit(RLIMIT_NOFILE, &rl))
+				tr_warn("cannot raise the descriptor limit to %llu: %s",
+					(unsigned long long)rl.rlim_max, strerror(errno));
+		}
+		getrlimit(RLIMIT_NOFILE, &rl);
+		fds = rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur > 1000000 ? 1000000 : (long)rl.rlim_cur;
+	}
+	tgt->max_connections = fds - 256 < TGT_MAX_CONNECTIONS_CAP ? (int)(fds > 512 ? fds - 256 : fds / 2)
+								    : TGT_MAX_CONNECTIONS_CAP;
+	if (l->max_connections > 0)
+		tgt->max_connections = (int)l->max_connections;
+	if (l->handshake_s >= 0)
+		tgt->handshake_timeout_ms = (uint32_t)(l->handshake_s * 1000);
+	if (l->idle_s >= 0)
+		tgt->idle_timeout_ms = (uint32_t)(l->idle_s * 1000);
+	tr_info("limits: %d connections (of %ld descriptors), handshake %u ms, idle with keep-alive off %u s",
+		tgt->max_connections, fds, tgt->handshake_timeout_ms, tgt->idle_timeout_ms / 1000);
+}
+
 /* The identity serials and namespace IDs derive from: pinned, or kept in the state directory. */
 static int target_identity(const char *pinned)
 {
@@ -160,6 +220,9 @@ int cmd_target(int argc, char **argv)
 		{ "ctl", required_argument, NULL, 'S' },
 		{ "workers", required_argument, NULL, 'w' },
 		{ "target-id", required_argument, NULL, 'I' },
+		{ "max-connections", required_argument, NULL, 'M' },
+		{ "handshake-timeout", required_argument, NULL, 'T' },
+		{ "idle-timeout", required_argument, NULL, 'O' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
@@ -168,6 +231,7 @@ int cmd_target(int argc, char **argv)
 	char *listens[16];
 	int nr_listens = 0, nr_subs = 0, c, err = 0, ctl_fd = -1;
 	const char *config = NULL, *ctl_path = TGT_DEFAULT_CTL_PATH, *disc_port = NULL, *target_id = NULL;
+	struct limits limits = { .max_connections = -1, .handshake_s = -1, .idle_s = -1 };
 	long workers = sysconf(_SC_NPROCESSORS_ONLN);
 	sigset_t mask;
 
@@ -218,6 +282,12 @@ int cmd_target(int argc, char **argv)
 		case 'I':
 			target_id = optarg;
 			break;
+		case 'M':
+		case 'T':
+		case 'O':
+			if (parse_limit(c, optarg, &limits))
+				return 2;
+			break;
 		case 'w':
 			workers = strtol(optarg, NULL, 10);
 			if (workers < 1 || workers > 256) {
@@ -257,6 +327,8 @@ int cmd_target(int argc, char **argv)
 	err = tgt_init((int)workers);
 	if (!err)
 		err = target_identity(target_id);
+	if (!err)
+		apply_limits(&limits);
 	if (err)
 		goto out;
 	/* The config first: it may pin the identity that the command line's subsystems derive from. */

@@ -135,12 +135,22 @@ void tgt_ctrl_touch(struct tgt_ctrl *ctrl)
 void tgt_ctrl_check_keep_alive(struct tgt_ctrl *ctrl, uint64_t now_ms)
 {
 	uint64_t last = atomic_load_explicit(&ctrl->last_activity_ms, memory_order_relaxed);
+	uint32_t idle_ms = tgt ? tgt->idle_timeout_ms : 0;
 
-	if (!ctrl->kato_ms || ctrl->dead || now_ms < last + ctrl->kato_ms)
+	if (ctrl->dead)
 		return;
-	/* The Linux target's words, so operators' log searches carry over. */
-	tr_warn("ctrl %u keep-alive timer (%u seconds) expired!", ctrl->cntlid, (ctrl->kato_ms + 999) / 1000);
-	tgt_ctrl_fatal(ctrl, "keep-alive timeout");
+	if (ctrl->kato_ms && now_ms >= last + ctrl->kato_ms) {
+		/* The Linux target's words, so operators' log searches carry over. */
+		tr_warn("ctrl %u keep-alive timer (%u seconds) expired!", ctrl->cntlid,
+			(ctrl->kato_ms + 999) / 1000);
+		tgt_ctrl_fatal(ctrl, "keep-alive timeout");
+	} else if (!ctrl->kato_ms && idle_ms && now_ms >= last + idle_ms) {
+		/* Keep-alive off is no licence to hold a controller forever: a host that sent nothing on
+		 * any queue for this long is gone. */
+		tr_warn("ctrl %u (host \"%s\"): keep-alive off and no command for %u seconds; tearing it down",
+			ctrl->cntlid, ctrl->hostnqn, idle_ms / 1000);
+		tgt_ctrl_fatal(ctrl, "idle timeout with keep-alive off");
+	}
 }
 
 uint64_t tgt_ctrl_cap(void)

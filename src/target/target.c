@@ -506,6 +506,10 @@ int tgt_init(int nr_workers)
 	if (!tgt->discovery)
 		return -ENOMEM;
 	tgt->discovery->discovery = true;
+	tgt->handshake_timeout_ms = TGT_HANDSHAKE_TIMEOUT_MS;
+	tgt->idle_timeout_ms = TGT_IDLE_TIMEOUT_MS;
+	tgt->max_connections = TGT_MAX_CONNECTIONS_CAP;
+	tgt->reserve_fd = -1;
 	tgt->nr_workers = nr_workers;
 	tgt->workers = calloc((size_t)nr_workers, sizeof(*tgt->workers));
 	if (!tgt->workers)
@@ -522,16 +526,51 @@ int tgt_init(int nr_workers)
 	return 0;
 }
 
+/* Out of descriptors: a readable listener would wake us again at once, so spend the reserve
+ * descriptor to take the connection off the backlog and close it, then take the reserve back. */
+static void accept_and_drop(struct tgt_listener *l, int err)
+{
+	static struct tr_ratelimit rl = TR_RATELIMIT_INIT(10000, 1);
+	unsigned suppressed;
+	int fd;
+
+	if (tgt->reserve_fd >= 0) {
+		close(tgt->reserve_fd);
+		fd = accept4(l->fd, NULL, NULL, SOCK_CLOEXEC);
+		if (fd >= 0)
+			close(fd);
+		tgt->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	}
+	if (tr_ratelimit(&rl, &suppressed))
+		tr_warn("accept on port %s: %s with %d connections open; refusing new ones until some close "
+			"(%u refused since the last such line)", l->trsvcid, strerror(err),
+			atomic_load(&tgt->nr_connections), suppressed + 1);
+}
+
 void tgt_accept(struct tgt_listener *l)
 {
+	static struct tr_ratelimit rl = TR_RATELIMIT_INIT(10000, 1);
+	unsigned suppressed;
+
 	for (;;) {
 		int fd = accept4(l->fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
 
 		if (fd < 0) {
-			if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+			if (errno == EMFILE || errno == ENFILE)
+				accept_and_drop(l, errno);
+			else if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
 				tr_warn("accept on port %s: %s", l->trsvcid, strerror(errno));
 			return;
 		}
+		if (atomic_load(&tgt->nr_connections) >= tgt->max_connections) {
+			close(fd);
+			if (tr_ratelimit(&rl, &suppressed))
+				tr_warn("port %s: %d connections open, the --max-connections limit; refusing new ones "
+					"(%u refused since the last such line)", l->trsvcid, tgt->max_connections,
+					suppressed + 1);
+			continue;
+		}
+		atomic_fetch_add(&tgt->nr_connections, 1);
 		/* Round-robin: the host's per-CPU queues spread over the workers. */
 		tgt_worker_post_conn(&tgt->workers[tgt->next_worker++ % (unsigned)tgt->nr_workers], fd, l);
 	}
@@ -590,6 +629,7 @@ int tgt_run(int ctl_fd)
 		ev = (struct epoll_event){ .events = EPOLLIN, .data.ptr = l };
 		epoll_ctl(epfd, EPOLL_CTL_ADD, l->fd, &ev);
 	}
+	tgt->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	tr_info("target ready");
 	while (!stop) {
 		int n = epoll_wait(epfd, evs, 16, -1);
@@ -611,5 +651,8 @@ int tgt_run(int ctl_fd)
 	}
 	close(epfd);
 	close(sfd);
+	if (tgt->reserve_fd >= 0)
+		close(tgt->reserve_fd);
+	tgt->reserve_fd = -1;
 	return 0;
 }

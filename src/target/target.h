@@ -34,6 +34,9 @@ struct io_uring;
 #define TGT_DEFAULT_PORT 4420
 #define TGT_DISC_PORT 8009
 #define TGT_DEFAULT_MODEL "tightrope"
+#define TGT_HANDSHAKE_TIMEOUT_MS 10000 /* ICReq and Connect must be done by then */
+#define TGT_IDLE_TIMEOUT_MS (3600u * 1000) /* a KATO 0 controller with no command for this long goes */
+#define TGT_MAX_CONNECTIONS_CAP 8192 /* the default --max-connections, if the fd limit allows it */
 
 /* ---- Backends: one small interface, one file per kind of storage ---- */
 
@@ -228,6 +231,7 @@ struct tgt_queue {
 	uint8_t term_pdu[sizeof(struct nvme_tcp_term_pdu) + NVME_TCP_TERM_MAX_DATA];
 
 	struct tgt_queue_stats stats;
+	uint64_t started_ms; /* when the connection was accepted: the handshake timeout runs from here */
 	int refs; /* 1 + backend I/Os in flight; worker-local */
 	struct tgt_queue *prev, *next; /* worker's list */
 };
@@ -284,6 +288,12 @@ struct tgt_target {
 	 * or the config: serials and namespace IDs derive from it, so two boxes never present the same
 	 * identifiers for different data, and one box keeps its identifiers across restarts. */
 	uint8_t target_id[16];
+	/* Limits on what peers can make the target hold (settable from the command line). */
+	uint32_t handshake_timeout_ms;
+	uint32_t idle_timeout_ms;
+	int max_connections;
+	_Atomic int nr_connections; /* accepted and not yet closed */
+	int reserve_fd; /* spent to accept-and-close when the process is out of descriptors */
 };
 
 extern struct tgt_target *tgt;
@@ -329,6 +339,8 @@ void tgt_queue_flush(struct tgt_queue *q);
 void tgt_queue_close(struct tgt_queue *q, const char *why);
 void tgt_queue_put(struct tgt_queue *q);
 bool tgt_queue_is_admin(const struct tgt_queue *q);
+/* Close the queue if it has not finished ICReq and Connect within the handshake timeout. */
+void tgt_queue_check_handshake(struct tgt_queue *q, uint64_t now_ms);
 /* Bring the queue's namespace cache up to date, dropping references to removed namespaces. */
 void tgt_queue_ns_refresh(struct tgt_queue *q);
 

@@ -371,6 +371,7 @@ void tgt_queue_start(struct tgt_worker *w, int fd, struct tgt_listener *l)
 	q->worker = w;
 	q->listener = l;
 	q->refs = 1;
+	q->started_ms = tgt_now_ms();
 	q->state = TGT_Q_WAIT_ICREQ;
 	q->rxbuf = malloc(RXBUF_SIZE);
 	q->boot_cmd = calloc(1, sizeof(*q->boot_cmd));
@@ -402,6 +403,8 @@ void tgt_queue_start(struct tgt_worker *w, int fd, struct tgt_listener *l)
 	return;
 fail:
 	tr_err("cannot set up a queue for a new connection: out of memory");
+	if (l)
+		atomic_fetch_sub(&tgt->nr_connections, 1); /* counted at accept */
 	if (q) {
 		free(q->rxbuf);
 		free(q->boot_cmd);
@@ -464,6 +467,8 @@ void tgt_queue_close(struct tgt_queue *q, const char *why)
 	}
 	close(q->fd);
 	q->fd = -1;
+	if (q->listener)
+		atomic_fetch_sub(&tgt->nr_connections, 1); /* counted at accept */
 
 	/* Free every slot not waiting on the backend; those free themselves on completion. */
 	for (uint16_t i = 0; i < n; i++) {
@@ -480,6 +485,22 @@ void tgt_queue_close(struct tgt_queue *q, const char *why)
 		tgt_ctrl_put(ctrl);
 	}
 	tgt_queue_put(q);
+}
+
+void tgt_queue_check_handshake(struct tgt_queue *q, uint64_t now_ms)
+{
+	static struct tr_ratelimit rl = TR_RATELIMIT_INIT(5000, 10);
+	uint32_t limit = tgt->handshake_timeout_ms;
+	unsigned suppressed;
+
+	if (!limit || q->state == TGT_Q_LIVE || q->state == TGT_Q_CLOSING || now_ms < q->started_ms + limit)
+		return;
+	/* A connection that never finishes ICReq and Connect holds a descriptor and memory for nothing:
+	 * slow, stalled and silent peers all end here. */
+	if (tr_ratelimit(&rl, &suppressed))
+		tr_warn("%s: no %s within %u ms of connecting; closing (%u such lines suppressed before)",
+			q->peer, q->state == TGT_Q_WAIT_ICREQ ? "ICReq" : "Connect", limit, suppressed);
+	tgt_queue_close(q, "handshake timeout");
 }
 
 /* A fatal transport error: tell the host why with a C2HTermReq, then close. */

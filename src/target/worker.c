@@ -45,6 +45,8 @@ void tgt_worker_post_conn(struct tgt_worker *w, int fd, struct tgt_listener *l)
 
 	if (!m) {
 		close(fd);
+		if (l)
+			atomic_fetch_sub(&tgt->nr_connections, 1);
 		return;
 	}
 	m->kind = TGT_MSG_CONN;
@@ -99,9 +101,11 @@ static void drain_mbox(struct tgt_worker *w)
 	while ((m = rev)) {
 		rev = m->next;
 		if (m->kind == TGT_MSG_CONN) {
-			if (atomic_load(&w->stopping))
+			if (atomic_load(&w->stopping)) {
 				close(m->fd);
-			else
+				if (m->listener)
+					atomic_fetch_sub(&tgt->nr_connections, 1);
+			} else
 				tgt_queue_start(w, m->fd, m->listener);
 		} else if (m->kind == TGT_MSG_AEN) {
 			tgt_ctrl_deliver_aens(m->ctrl);
@@ -185,13 +189,19 @@ static void flush_all(struct tgt_worker *w)
 	}
 }
 
-static void check_keep_alives(struct tgt_worker *w)
+/* The worker's timers: keep-alive (and idle) expiry of the controllers whose admin queue it owns,
+ * and the handshake deadline of connections that have not finished Connect. */
+static void check_timers(struct tgt_worker *w)
 {
 	uint64_t now = tgt_now_ms();
+	struct tgt_queue *q, *next;
 
-	for (struct tgt_queue *q = w->queues; q; q = q->next) {
+	for (q = w->queues; q; q = next) {
+		next = q->next; /* a queue past its handshake deadline leaves the list */
 		if (q->ctrl && tgt_queue_is_admin(q) && q->state == TGT_Q_LIVE)
 			tgt_ctrl_check_keep_alive(q->ctrl, now);
+		else if (q->state != TGT_Q_LIVE)
+			tgt_queue_check_handshake(q, now);
 	}
 }
 
@@ -226,7 +236,7 @@ static void *worker_main(void *arg)
 		flush_all(w);
 		if (tgt_now_ms() - last_tick >= TICK_MS) {
 			last_tick = tgt_now_ms();
-			check_keep_alives(w);
+			check_timers(w);
 		}
 	}
 	return NULL;

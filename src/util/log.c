@@ -44,3 +44,21 @@ void tr_log(enum tr_log_level level, const char *fmt, ...)
 	if (write(STDERR_FILENO, line, (size_t)n) < 0)
 		return;
 }
+
+bool tr_ratelimit(struct tr_ratelimit *rl, unsigned *suppressed)
+{
+	struct timespec ts;
+	unsigned long long now, start;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	now = (unsigned long long)ts.tv_sec * 1000 + (unsigned long long)ts.tv_nsec / 1000000;
+	start = atomic_load(&rl->start_ms);
+	if (now - start >= rl->interval_ms && atomic_compare_exchange_strong(&rl->start_ms, &start, now))
+		atomic_store(&rl->printed, 0); /* a new interval; one thread opens it */
+	if (atomic_fetch_add(&rl->printed, 1) < rl->burst) {
+		*suppressed = atomic_exchange(&rl->suppressed, 0);
+		return true;
+	}
+	atomic_fetch_add(&rl->suppressed, 1);
+	return false;
+}

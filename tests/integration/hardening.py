@@ -178,7 +178,170 @@ def identity(binary, work):
               "target-id: not a UUID" in str(e), str(e)[-500:])
 
 
+# ---- 2. Connections cannot lock other hosts out ----
+
+def raw_conn():
+    s = socket.create_connection(("127.0.0.1", PORT), timeout=5)
+    s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    return s
+
+
+def closed_within(sock, limit):
+    """Seconds until the target closes sock (EOF or reset), or None."""
+    sock.settimeout(0.05)
+    start = time.monotonic()
+    while time.monotonic() - start < limit:
+        try:
+            if sock.recv(65536) == b"":
+                return time.monotonic() - start
+        except socket.timeout:
+            continue
+        except OSError:
+            return time.monotonic() - start
+    return None
+
+
+def bystander_latency(q, rounds=20):
+    """Worst round-trip of a 4 KiB write + read on a live queue, in seconds."""
+    worst = 0.0
+    for i in range(rounds):
+        start = time.monotonic()
+        ok = q.write(1, i * 8, bytes([i]) * 4096).status == 0 and q.read(1, i * 8, 8).data == bytes([i]) * 4096
+        worst = max(worst, time.monotonic() - start)
+        if not ok:
+            return None
+    return worst
+
+
+def cpu_seconds(pid):
+    fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def connections(binary, work):
+    args = ["-n", SUBNQN, "-N", "mem:16M", "--handshake-timeout", "1", "--idle-timeout", "2",
+            "--max-connections", "40"]
+    with Section(binary, work, "connections", args) as t:
+        admin = nv.admin_connect(SUBNQN, port=PORT, kato_ms=30000)
+        by = nv.io_connect(admin, SUBNQN, port=PORT)
+        check("connections: the bystander works", bystander_latency(by) is not None)
+
+        # Slow and stalled peers, all at once: each is closed at the handshake deadline, and
+        # the bystander's I/O meanwhile is as quick as ever.
+        silent = raw_conn()
+        loris = raw_conn()
+        half_header = raw_conn()
+        no_connect = nv.Queue(port=PORT)
+        icreq = struct.pack("<BBBBI", nv.ICREQ, 0, 128, 0, 128) + bytes(120)
+        half_header.sendall(icreq[:60])
+        start = time.monotonic()
+        worst = 0.0
+        sent = 0
+        while time.monotonic() - start < 0.9:
+            loris.sendall(icreq[sent:sent + 1])  # one byte at a time, never enough
+            sent += 1
+            lat = bystander_latency(by, rounds=2)
+            worst = max(worst, lat if lat is not None else 99)
+        check(f"connections: slow peers do not slow the bystander (worst 4 KiB write+read {worst * 1000:.1f} ms)",
+              worst < 0.2)
+        for name, sock in (("silent connection", silent), ("one byte at a time", loris),
+                           ("a header that never completes", half_header), ("ICReq but no Connect", no_connect.sock)):
+            took = closed_within(sock, 3)
+            check(f"connections: {name} closed by the 1 s handshake timeout",
+                  took is not None and time.monotonic() - start < 2.5, f"closed after {took}")
+            sock.close()
+        check("connections: the handshake timeouts are logged", t.log_text().count("within 1000 ms of connecting") >= 1)
+        check("connections: the bystander still works", bystander_latency(by) is not None)
+
+        # A capsule that announces in-capsule data and stalls: the bystander goes on; the staller's
+        # controller goes when its keep-alive runs out.
+        sadmin = nv.admin_connect(SUBNQN, port=PORT, kato_ms=1500, hostnqn="nqn.2026-11.io.tightrope:staller")
+        sq = nv.io_connect(sadmin, SUBNQN, port=PORT, hostnqn="nqn.2026-11.io.tightrope:staller")
+        w = nv.sqe(0x01, 5, nsid=1, cdw12=7, sgl_len=4096, sgl_type=nv.SGL_INCAPSULE)
+        sq.send(sq.pdu(nv.CAPSULE_CMD, w, bytes(4096))[:72 + 1000])
+        check("connections: a stalled capsule does not block the bystander", (bystander_latency(by) or 99) < 0.2)
+        check("connections: the staller's queue goes with its controller at KATO", closed_within(sq.sock, 4) is not None)
+        sq.close(), sadmin.close()
+
+        # The admin queue gone, the I/O queues go too.
+        a2 = nv.admin_connect(SUBNQN, port=PORT, hostnqn="nqn.2026-11.io.tightrope:orphan")
+        io2 = nv.io_connect(a2, SUBNQN, port=PORT, hostnqn="nqn.2026-11.io.tightrope:orphan")
+        a2.close()
+        check("connections: an I/O queue whose admin queue is gone is closed", closed_within(io2.sock, 2) is not None)
+        io2.close()
+
+        # KATO 0 is no licence to hold a controller forever: idle past --idle-timeout, it goes;
+        # one that keeps sending commands stays.
+        idle = nv.admin_connect(SUBNQN, port=PORT, hostnqn="nqn.2026-11.io.tightrope:idle")
+        idle_io = nv.io_connect(idle, SUBNQN, port=PORT, hostnqn="nqn.2026-11.io.tightrope:idle")
+        busy = nv.admin_connect(SUBNQN, port=PORT, hostnqn="nqn.2026-11.io.tightrope:busy")
+        start = time.monotonic()
+        while time.monotonic() - start < 3.5:
+            busy.keep_alive()
+            time.sleep(0.3)
+        left = {c["cntlid"] for c in t.controllers(SUBNQN)}
+        check("connections: a KATO 0 controller idle past --idle-timeout is torn down", idle.cntlid not in left, f"{left}")
+        check("connections: its I/O queue is closed", closed_within(idle_io.sock, 1) is not None)
+        check("connections: a KATO 0 controller that sends commands stays", busy.cntlid in left, f"{left}")
+        check("connections: the idle teardown is logged",
+              f"ctrl {idle.cntlid} (host" in t.log_text() and "keep-alive off and no command for 2 seconds" in t.log_text())
+        idle.close(), idle_io.close(), busy.close()
+
+        # --max-connections: the excess is refused (accepted and closed at once) with one log line.
+        held = [raw_conn() for _ in range(40 - 2)]  # the bystander's two connections count
+        time.sleep(0.2)
+        extra = [raw_conn() for _ in range(5)]
+        refused = [closed_within(x, 1) is not None for x in extra]
+        check("connections: connections beyond --max-connections are refused", all(refused), f"{refused}")
+        lines = [ln for ln in t.log_text().splitlines() if "--max-connections limit" in ln]
+        check("connections: one log line for the burst of refusals", len(lines) == 1, f"{lines}")
+        check("connections: the bystander is not among the refused", bystander_latency(by) is not None)
+        for x in held + extra:
+            x.close()
+        time.sleep(0.3)
+        again = nv.Queue(port=PORT)
+        check("connections: once some close, a new host connects",
+              again.fabrics_connect(SUBNQN, hostnqn="nqn.2026-11.io.tightrope:later").status == 0)
+        again.close(), by.close(), admin.close()
+
+
+def fd_exhaustion(binary, work):
+    import resource
+
+    def low_nofile():
+        resource.setrlimit(resource.RLIMIT_NOFILE, (64, 64))
+    args = ["-n", SUBNQN, "-N", "mem:16M", "--max-connections", "1000", "-w", "1"]
+    with Section(binary, work, "fd-exhaustion", args, preexec_fn=low_nofile) as t:
+        check("fd exhaustion: the target raised its limit as far as allowed (64) and says so",
+              "of 64 descriptors" in t.log_text(), t.log_text()[-500:])
+        conns = []
+        for _ in range(80):
+            try:
+                conns.append(raw_conn())
+            except OSError:
+                break
+        time.sleep(0.5)
+        before = cpu_seconds(t.proc.pid)
+        time.sleep(2)
+        used = cpu_seconds(t.proc.pid) - before
+        check(f"fd exhaustion: the target does not spin on a readable listener ({used:.2f} s CPU in 2 s)", used < 0.5)
+        lines = [ln for ln in t.log_text().splitlines() if "Too many open files" in ln]
+        check("fd exhaustion: one rate-limited log line", len(lines) == 1, f"{len(lines)} lines")
+        dropped = sum(1 for c in conns if closed_within(c, 0.05) is not None)
+        check("fd exhaustion: the connections it could not take were closed, not left hanging", dropped > 0,
+              f"{dropped} of {len(conns)} closed")
+        for c in conns:
+            c.close()
+        time.sleep(0.5)
+        q = nv.Queue(port=PORT)
+        check("fd exhaustion: once descriptors are free, a host connects again",
+              q.fabrics_connect(SUBNQN).status == 0)
+        q.close()
+
+
 SECTIONS = {
+    "connections": connections,
+    "fd-exhaustion": fd_exhaustion,
     "identity": identity,
     "remove-ns": remove_ns,
 }
