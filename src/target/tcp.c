@@ -650,6 +650,14 @@ static uint16_t cmd_parse(struct tgt_cmd *cmd)
 	return tgt_parse_io_cmd(cmd);
 }
 
+/* A fabrics command with in-capsule data (Connect) is parsed when the data is in. Only when data
+ * really follows: a zero-length in-capsule SGL must be parsed at once, or it would execute with no
+ * handler chosen (the fuzzer found that one). */
+static bool cmd_parse_after_data(const struct tgt_cmd *cmd)
+{
+	return cmd->sqe.opcode == nvme_admin_fabrics && cmd->incapsule && cmd->data_len;
+}
+
 static void handle_icreq(struct tgt_queue *q)
 {
 	const struct nvme_tcp_icreq_pdu *icreq = (const void *)q->rx_hdr;
@@ -709,7 +717,7 @@ static void handle_capsule(struct tgt_queue *q)
 	if (!status && cmd->xfer == TGT_XFER_H2C && tgt_cmd_alloc_buf(cmd, cmd->data_len))
 		status = NVME_SC_INTERNAL;
 	/* Connect is parsed once its data is in; everything else is checked before data moves. */
-	if (!status && !(cmd->sqe.opcode == nvme_admin_fabrics && cmd->incapsule))
+	if (!status && !cmd_parse_after_data(cmd))
 		status = cmd_parse(cmd);
 	cmd->status = status;
 
@@ -821,7 +829,7 @@ static void handle_data_done(struct tgt_queue *q, bool digest_ok)
 		cmd->r2t_open = false;
 	}
 	status = cmd->status;
-	if (!status && cmd->sqe.opcode == nvme_admin_fabrics && cmd->incapsule)
+	if (!status && cmd_parse_after_data(cmd))
 		status = cmd_parse(cmd);
 	if (status) {
 		tgt_cmd_complete(cmd, status);

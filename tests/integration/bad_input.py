@@ -179,6 +179,15 @@ def run_cases(t, backing, pattern):
     expect_term(t, by, "wrong header digest", FES_HDGST, 0,
                 lambda q: q.send(q.pdu(nv.CAPSULE_CMD, ident, bad_hdgst=True)), hdgst=True)
 
+    # A fabrics command with a zero-length in-capsule SGL: its parsing waited for data that never
+    # comes, and it then ran with no handler (found by fuzz_target_queue; a NULL call killed the target).
+    for fctype, name, want in ((0x00, "Property Set before Connect", 0x400C), (0x01, "Connect", 0x4000 | 0x0F)):
+        q = nv.Queue(port=PORT)
+        c = q.submit(nv.sqe(0x7F, 3, fctype=fctype, sgl_len=0, sgl_type=nv.SGL_INCAPSULE))
+        check(f"{name} with a zero-length in-capsule SGL: status {want:#x}", c.status == want, f"{c}")
+        check(f"{name} with a zero-length in-capsule SGL: another connection unharmed", by.still_works())
+        q.close()
+
     def big_incapsule(q):
         q.fabrics_connect(nv.DISCOVERY_NQN)
         cmd = nv.sqe(0x01, 9, nsid=1, cdw12=39, sgl_len=20480, sgl_type=nv.SGL_INCAPSULE)
