@@ -38,6 +38,8 @@ static void target_usage(FILE *out)
 		"                             seconds (default 10; 0 = never)\n"
 		"      --idle-timeout S       tear down a controller with keep-alive off (KATO 0) after S\n"
 		"                             seconds without a command (default 3600; 0 = never)\n"
+		"      --buffer-budget SIZE   command data buffers hosts may make the target hold, all\n"
+		"                             workers together (default: 1/8 of RAM, 64M..8G)\n"
 		"      --target-id UUID       this target's identity, from which serials and namespace IDs\n"
 		"                             derive (default: created once, kept in STATE/target-id)\n"
 		"  -v, --verbose              debug logging\n"
@@ -138,6 +140,7 @@ struct limits {
 	long max_connections;
 	long handshake_s;
 	long idle_s;
+	uint64_t buf_budget; /* 0 = the default */
 };
 
 static int parse_limit(int opt, const char *arg, struct limits *l)
@@ -182,8 +185,11 @@ static void apply_limits(const struct limits *l)
 		tgt->handshake_timeout_ms = (uint32_t)(l->handshake_s * 1000);
 	if (l->idle_s >= 0)
 		tgt->idle_timeout_ms = (uint32_t)(l->idle_s * 1000);
-	tr_info("limits: %d connections (of %ld descriptors), handshake %u ms, idle with keep-alive off %u s",
-		tgt->max_connections, fds, tgt->handshake_timeout_ms, tgt->idle_timeout_ms / 1000);
+	if (l->buf_budget)
+		tgt_set_buffer_budget(l->buf_budget);
+	tr_info("limits: %d connections (of %ld descriptors), handshake %u ms, idle with keep-alive off %u s, "
+		"buffer budget %llu MiB", tgt->max_connections, fds, tgt->handshake_timeout_ms,
+		tgt->idle_timeout_ms / 1000, (unsigned long long)(tgt->buf_budget >> 20));
 }
 
 /* The identity serials and namespace IDs derive from: pinned, or kept in the state directory. */
@@ -223,6 +229,7 @@ int cmd_target(int argc, char **argv)
 		{ "max-connections", required_argument, NULL, 'M' },
 		{ "handshake-timeout", required_argument, NULL, 'T' },
 		{ "idle-timeout", required_argument, NULL, 'O' },
+		{ "buffer-budget", required_argument, NULL, 'B' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
@@ -281,6 +288,12 @@ int cmd_target(int argc, char **argv)
 			break;
 		case 'I':
 			target_id = optarg;
+			break;
+		case 'B':
+			if (tgt_parse_size(optarg, &limits.buf_budget) || limits.buf_budget < (1u << 20)) {
+				fprintf(stderr, "tightrope: --buffer-budget: expected a size of 1M or more\n");
+				return 2;
+			}
 			break;
 		case 'M':
 		case 'T':

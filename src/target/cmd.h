@@ -42,6 +42,9 @@ struct tgt_cmd {
 	uint32_t ddgst;
 	uint16_t ttag; /* slot index, or TGT_BOOT_TTAG for the pre-Connect slot */
 	struct tgt_cmd *next_free;
+	/* Waiting for the worker's buffer budget: what to do once its buffer is granted. */
+	void (*resume)(struct tgt_cmd *cmd);
+	struct tgt_cmd *wait_next;
 };
 
 #define TGT_BOOT_TTAG 0xfffe
@@ -65,6 +68,9 @@ int tgt_cmd_alloc_buf(struct tgt_cmd *cmd, uint32_t len);
 uint16_t tgt_cmd_reply(struct tgt_cmd *cmd, const void *data, size_t len);
 /* Connect data, checked for length; NULL if the host sent none or too little. */
 const struct nvmf_connect_data *tgt_cmd_connect_data(struct tgt_cmd *cmd);
+
+/* A Read this command makes is served straight from namespace memory: it needs no buffer. */
+bool tgt_io_read_is_mapped(const struct tgt_cmd *cmd);
 
 void tgt_admin_keep_alive(struct tgt_cmd *cmd);
 void tgt_admin_get_log_page(struct tgt_cmd *cmd);

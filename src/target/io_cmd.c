@@ -75,15 +75,19 @@ static void submit(struct tgt_cmd *cmd, enum tgt_io_op op, uint64_t offset, uint
 	cmd->ns->ops->submit(cmd->ns, cmd->queue->worker, io);
 }
 
+bool tgt_io_read_is_mapped(const struct tgt_cmd *cmd)
+{
+	/* A RAM namespace maps reads in place, unless a data digest is to be sent: that must cover the
+	 * very bytes that leave, and a write from another queue may change mapped memory before the
+	 * socket takes it, so those reads get a copy taken under the backend's lock. */
+	return cmd->sqe.opcode == nvme_cmd_read && cmd->ns && cmd->ns->mem && !cmd->queue->tx_framing.ddgst;
+}
+
 static void execute_rw(struct tgt_cmd *cmd)
 {
 	uint64_t offset = cmd_slba(cmd) << cmd->ns->lba_shift;
 	bool read = cmd->sqe.opcode == nvme_cmd_read;
-
-	/* A RAM namespace maps reads in place, unless a data digest is to be sent: that must cover the
-	 * very bytes that leave, and a write from another queue may change mapped memory before the
-	 * socket takes it, so those reads get a copy taken under the backend's lock. */
-	bool copy = !cmd->ns->mem || cmd->queue->tx_framing.ddgst;
+	bool copy = !tgt_io_read_is_mapped(cmd);
 
 	if (read && copy && tgt_cmd_alloc_buf(cmd, cmd->data_len)) {
 		tgt_cmd_complete(cmd, NVME_SC_INTERNAL);

@@ -514,6 +514,11 @@ int tgt_init(int nr_workers)
 	tgt->workers = calloc((size_t)nr_workers, sizeof(*tgt->workers));
 	if (!tgt->workers)
 		return -ENOMEM;
+	/* Command buffers a host can make the target hold: 1/8 of RAM by default, within bounds. */
+	uint64_t ram = (uint64_t)sysconf(_SC_PHYS_PAGES) * (uint64_t)sysconf(_SC_PAGESIZE);
+	uint64_t budget = ram / 8;
+	tgt_set_buffer_budget(budget < TGT_BUF_BUDGET_MIN ? TGT_BUF_BUDGET_MIN
+			      : budget > TGT_BUF_BUDGET_MAX ? TGT_BUF_BUDGET_MAX : budget);
 	for (int i = 0; i < nr_workers; i++) {
 		int err = tgt_worker_start(&tgt->workers[i], i);
 

@@ -37,6 +37,8 @@ struct io_uring;
 #define TGT_HANDSHAKE_TIMEOUT_MS 10000 /* ICReq and Connect must be done by then */
 #define TGT_IDLE_TIMEOUT_MS (3600u * 1000) /* a KATO 0 controller with no command for this long goes */
 #define TGT_MAX_CONNECTIONS_CAP 8192 /* the default --max-connections, if the fd limit allows it */
+#define TGT_BUF_BUDGET_MIN (64ull << 20) /* the default buffer budget is 1/8 of RAM within these */
+#define TGT_BUF_BUDGET_MAX (8ull << 30)
 
 /* ---- Backends: one small interface, one file per kind of storage ---- */
 
@@ -231,6 +233,11 @@ struct tgt_queue {
 	uint8_t term_pdu[sizeof(struct nvme_tcp_term_pdu) + NVME_TCP_TERM_MAX_DATA];
 
 	struct tgt_queue_stats stats;
+	/* Command buffers this queue holds, and its commands waiting for the worker's budget (FIFO). */
+	uint64_t buf_held;
+	struct tgt_cmd *buf_wait_head, *buf_wait_tail;
+	bool buf_waiting; /* on the worker's list of queues with waiting commands */
+	struct tgt_queue *buf_wait_next;
 	uint64_t started_ms; /* when the connection was accepted: the handshake timeout runs from here */
 	int refs; /* 1 + backend I/Os in flight; worker-local */
 	struct tgt_queue *prev, *next; /* worker's list */
@@ -272,6 +279,11 @@ struct tgt_worker {
 	 * buffer while idle, so a burst on many queues does not pin memory for good. */
 	void *buf_cache[TGT_BUF_CLASSES];
 	size_t buf_cached_bytes;
+	/* The budget for command buffers that commands hold (cache excluded): past it, a queue that
+	 * already holds some waits for buffers to come back instead of allocating more. */
+	uint64_t buf_budget;
+	uint64_t buf_held;
+	struct tgt_queue *buf_waiters, *buf_waiters_tail;
 };
 
 struct tgt_target {
@@ -294,6 +306,7 @@ struct tgt_target {
 	int max_connections;
 	_Atomic int nr_connections; /* accepted and not yet closed */
 	int reserve_fd; /* spent to accept-and-close when the process is out of descriptors */
+	uint64_t buf_budget; /* command buffers, for all workers together */
 };
 
 extern struct tgt_target *tgt;
@@ -349,6 +362,10 @@ int tgt_worker_start(struct tgt_worker *w, int id);
 void tgt_worker_stop(struct tgt_worker *w);
 /* Free the command buffers the worker recycles (after its queues are gone). */
 void tgt_worker_free_bufs(struct tgt_worker *w);
+/* Give waiting commands the buffers that have come back, oldest waiter first. */
+void tgt_worker_resume_buf_waiters(struct tgt_worker *w);
+/* Set the command buffer budget (bytes, all workers together). */
+void tgt_set_buffer_budget(uint64_t bytes);
 void tgt_worker_post_conn(struct tgt_worker *w, int fd, struct tgt_listener *l);
 void tgt_worker_post_aen(struct tgt_worker *w, struct tgt_ctrl *ctrl);
 /* A namespace went: every worker refreshes its queues' caches now, so the backend closes when its

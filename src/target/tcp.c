@@ -150,6 +150,10 @@ static void cmd_buf_put(struct tgt_cmd *cmd)
 	struct tgt_worker *w = cmd->queue->worker;
 	int c = cmd->buf ? buf_class(cmd->buf_cap) : -1;
 
+	cmd->queue->buf_held -= cmd->buf_cap;
+	if (w)
+		w->buf_held -= cmd->buf_cap;
+
 	if (c >= 0 && cmd->buf_cap == (uint32_t)CMD_BUF_MIN << c && w &&
 	    w->buf_cached_bytes + cmd->buf_cap <= WORKER_BUF_CACHE_BYTES) {
 		*(void **)cmd->buf = w->buf_cache[c];
@@ -181,7 +185,107 @@ int tgt_cmd_alloc_buf(struct tgt_cmd *cmd, uint32_t len)
 	}
 	cmd->buf = p;
 	cmd->buf_cap = size;
+	cmd->queue->buf_held += size;
+	if (w)
+		w->buf_held += size;
 	return 0;
+}
+
+void tgt_set_buffer_budget(uint64_t bytes)
+{
+	tgt->buf_budget = bytes;
+	for (int i = 0; i < tgt->nr_workers; i++)
+		tgt->workers[i].buf_budget = bytes / (uint64_t)tgt->nr_workers;
+}
+
+/* May this queue take `need` more bytes of command buffers? Always while it holds none, so every
+ * connection can make progress one command at a time whatever others pin; else only within the
+ * worker's budget. (The worst case is thus the budget plus one largest transfer per connection.) */
+static bool buf_allowed(const struct tgt_queue *q, uint32_t need)
+{
+	const struct tgt_worker *w = q->worker;
+
+	return !need || !q->buf_held || !w || !w->buf_budget || w->buf_held + need <= w->buf_budget;
+}
+
+/* The buffer a command must be given before it goes on: a write's data (when it comes by R2T) or
+ * a reply's, unless it is already there or a Read is served from namespace memory. */
+static uint32_t cmd_buf_need(const struct tgt_cmd *cmd)
+{
+	if (cmd->xfer == TGT_XFER_NONE || !cmd->data_len || cmd->buf_cap >= cmd->data_len)
+		return 0;
+	if (cmd->xfer == TGT_XFER_C2H && tgt_io_read_is_mapped(cmd))
+		return 0;
+	return cmd->data_len;
+}
+
+static void buf_wait(struct tgt_cmd *cmd, void (*resume)(struct tgt_cmd *cmd))
+{
+	struct tgt_queue *q = cmd->queue;
+	struct tgt_worker *w = q->worker;
+
+	cmd->resume = resume;
+	cmd->wait_next = NULL;
+	if (q->buf_wait_tail)
+		q->buf_wait_tail->wait_next = cmd;
+	else
+		q->buf_wait_head = cmd;
+	q->buf_wait_tail = cmd;
+	if (!q->buf_waiting) {
+		q->buf_waiting = true;
+		q->refs++; /* the waiters list's: the queue may close while it waits */
+		q->buf_wait_next = NULL;
+		if (w->buf_waiters_tail)
+			w->buf_waiters_tail->buf_wait_next = q;
+		else
+			w->buf_waiters = q;
+		w->buf_waiters_tail = q;
+	}
+}
+
+/* Go on with a command once it has the buffer it needs: now if the budget allows (and no older
+ * command of the queue waits), else when buffers come back. */
+static void cmd_grant(struct tgt_cmd *cmd, uint32_t need, void (*next)(struct tgt_cmd *cmd))
+{
+	if (need && tgt_cmd_alloc_buf(cmd, need)) {
+		tgt_cmd_complete(cmd, NVME_SC_INTERNAL);
+		return;
+	}
+	next(cmd);
+}
+
+static void cmd_start(struct tgt_cmd *cmd, void (*next)(struct tgt_cmd *cmd))
+{
+	uint32_t need = cmd_buf_need(cmd);
+
+	if (need && (cmd->queue->buf_wait_head || !buf_allowed(cmd->queue, need)))
+		buf_wait(cmd, next);
+	else
+		cmd_grant(cmd, need, next);
+}
+
+void tgt_worker_resume_buf_waiters(struct tgt_worker *w)
+{
+	struct tgt_queue *q;
+
+	while ((q = w->buf_waiters)) {
+		struct tgt_cmd *cmd;
+
+		while (q->state != TGT_Q_CLOSING && (cmd = q->buf_wait_head) &&
+		       buf_allowed(q, cmd_buf_need(cmd))) {
+			q->buf_wait_head = cmd->wait_next;
+			if (!q->buf_wait_head)
+				q->buf_wait_tail = NULL;
+			cmd_grant(cmd, cmd_buf_need(cmd), cmd->resume);
+		}
+		if (q->state != TGT_Q_CLOSING && q->buf_wait_head)
+			return; /* first come, first served: the queues behind it wait too */
+		w->buf_waiters = q->buf_wait_next;
+		if (!w->buf_waiters)
+			w->buf_waiters_tail = NULL;
+		q->buf_waiting = false;
+		tgt_queue_put(q);
+	}
 }
 
 void tgt_worker_free_bufs(struct tgt_worker *w)
@@ -480,6 +584,7 @@ void tgt_queue_close(struct tgt_queue *q, const char *why)
 			q->refs++;
 	}
 	q->tx->count = 0;
+	q->buf_wait_head = q->buf_wait_tail = NULL; /* those slots were freed above */
 	if (ctrl) {
 		q->ctrl = NULL;
 		tgt_ctrl_put(ctrl);
@@ -714,7 +819,9 @@ static void handle_capsule(struct tgt_queue *q)
 		tgt_ctrl_touch(q->ctrl);
 
 	status = cmd_map_sgl(cmd, incapsule_len);
-	if (!status && cmd->xfer == TGT_XFER_H2C && tgt_cmd_alloc_buf(cmd, cmd->data_len))
+	/* In-capsule data is already on its way and must land somewhere: its buffer is not subject to
+	 * the budget (it is bounded by queue size x 16 KiB); R2T data and replies are (cmd_start). */
+	if (!status && incapsule_len && tgt_cmd_alloc_buf(cmd, cmd->data_len))
 		status = NVME_SC_INTERNAL;
 	/* Connect is parsed once its data is in; everything else is checked before data moves. */
 	if (!status && !cmd_parse_after_data(cmd))
@@ -730,11 +837,7 @@ static void handle_capsule(struct tgt_queue *q)
 		tgt_cmd_complete(cmd, status);
 		return;
 	}
-	if (cmd->xfer == TGT_XFER_H2C) {
-		cmd_send_r2t(cmd);
-		return;
-	}
-	cmd_execute(cmd);
+	cmd_start(cmd, cmd->xfer == TGT_XFER_H2C ? cmd_send_r2t : cmd_execute);
 }
 
 static void handle_h2c_data(struct tgt_queue *q)

@@ -234,6 +234,8 @@ static void *worker_main(void *arg)
 				tgt_queue_on_event(p, evs[i].events);
 		}
 		flush_all(w);
+		if (w->buf_waiters)
+			tgt_worker_resume_buf_waiters(w);
 		if (tgt_now_ms() - last_tick >= TICK_MS) {
 			last_tick = tgt_now_ms();
 			check_timers(w);
@@ -268,6 +270,7 @@ void tgt_worker_stop(struct tgt_worker *w)
 	while (w->queues)
 		tgt_queue_close(w->queues, "target shutting down");
 	flush_all(w); /* only drops the flush list's references now */
+	tgt_worker_resume_buf_waiters(w); /* likewise the waiters list's */
 	if (w->ring) {
 		/* Backend I/O still in flight completes into queues that wait for it. */
 		while (io_uring_sq_ready(w->ring) || w->ring_pending) {

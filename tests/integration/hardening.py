@@ -339,7 +339,69 @@ def fd_exhaustion(binary, work):
         q.close()
 
 
+# ---- 3. Memory a peer can pin is bounded ----
+
+def rss_mib(pid):
+    for line in open(f"/proc/{pid}/status"):
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def memory(binary, work):
+    backing = os.path.join(work, "memory.img")
+    with open(backing, "wb") as f:
+        f.write(os.urandom(1 << 20) * 64)  # 64 MiB, every 1 MiB the same
+    pattern = open(backing, "rb").read(1 << 20)
+    args = ["-n", SUBNQN, "-N", f"{backing},buffered", "-w", "1", "--buffer-budget", "16M"]
+    with Section(binary, work, "memory", args) as t:
+        admin = nv.admin_connect(SUBNQN, port=PORT, kato_ms=60000)
+        by = nv.io_connect(admin, SUBNQN, port=PORT)
+        by.read(1, 0, 2048)  # warm the worker's buffer cache, so RSS growth below is the hostile hosts'
+        time.sleep(0.3)
+        base = rss_mib(t.proc.pid)
+        # Four hosts send 127 Reads of 1 MiB each and never read their sockets: 508 MiB of replies.
+        hostile = []
+        for i in range(4):
+            host = f"nqn.2026-11.io.tightrope:greedy-{i}"
+            a = nv.admin_connect(SUBNQN, port=PORT, hostnqn=host, kato_ms=60000)
+            q = nv.Queue(port=PORT)
+            assert q.fabrics_connect(SUBNQN, host, qid=1, sqsize=128, cntlid=a.cntlid).status == 0
+            for cid in range(1, 128):
+                slba = (cid % 63) * 2048  # MiB 0..62; the bystander uses MiB 63
+                q.send_cmd(nv.sqe(0x02, cid, nsid=1, cdw10=slba, cdw12=2047, sgl_len=1 << 20))
+            hostile.append((a, q))
+        time.sleep(2)
+        grown = rss_mib(t.proc.pid) - base
+        check(f"memory: 508 MiB of unread Reads pin {grown:.1f} MiB (budget 16 MiB + 1 MiB per connection)",
+              grown < 40, f"base {base:.1f} MiB")
+        # The bystander on the same worker still gets its turn: it holds nothing, so it may always
+        # take one buffer, and its verified I/O goes on.
+        start = time.monotonic()
+        data = os.urandom(1 << 20)
+        ok = by.write(1, 63 * 2048, data).status == 0 and by.read(1, 63 * 2048, 2048).data == data
+        check(f"memory: a bystander's 1 MiB write and read still complete ({time.monotonic() - start:.2f} s)",
+              ok and time.monotonic() - start < 2)
+        # Once the greedy hosts read, their Reads all complete, with the right data: they waited for
+        # buffers, none failed.
+        good = done = 0
+        for a, q in hostile:
+            q.sock.settimeout(20)
+            for _ in range(127):
+                ptype, flags, hdr, d = q.recv_pdu()
+                while ptype == nv.C2H_DATA:
+                    good += d == pattern
+                    ptype, flags, hdr, d = q.recv_pdu()
+                done += ptype == nv.CAPSULE_RESP and nv.Completion(hdr[8:24]).status == 0
+        check(f"memory: every held-back Read completes with its data once read ({good} of 508 with data, "
+              f"{done} successful completions)", good == 508 and done == 508)
+        for a, q in hostile:
+            q.close(), a.close()
+        by.close(), admin.close()
+
+
 SECTIONS = {
+    "memory": memory,
     "connections": connections,
     "fd-exhaustion": fd_exhaustion,
     "identity": identity,
