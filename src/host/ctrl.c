@@ -167,19 +167,28 @@ static void *keep_alive_main(void *arg)
 		{
 			/* A Keep Alive unanswered within KATO means the path is dead, whatever TCP thinks. */
 			struct nvme_command cmd = { .opcode = nvme_admin_keep_alive };
+			uint32_t kato_ms = (uint32_t)c->opts.kato_s * 1000;
 			char cause[sizeof(c->admin->why)] = "";
+			uint64_t sent;
+			bool was_down, ka_expired;
 			int status;
-
-			bool was_down;
 
 			pthread_mutex_lock(&c->admin_lock);
 			was_down = c->admin->error != 0;
-			status = was_down ? 0 : hq_exec_tmo(c->admin, &cmd, NULL, 0, NULL, (uint32_t)c->opts.kato_s * 1000);
+			sent = hq_now_ns();
+			status = was_down ? 0 : hq_exec_tmo(c->admin, &cmd, NULL, 0, NULL, kato_ms);
+			/* Admin commands run one at a time and the AER has no deadline, so a timeout once KATO
+			 * has passed is the Keep Alive's own (a socket's ETIMEDOUT sooner is not). */
+			ka_expired = status == -ETIMEDOUT && hq_now_ns() - sent >= (uint64_t)kato_ms * 1000000ull;
 			/* Copied under the lock: a reconnect may free the queue the reason lives in. */
-			if (status && status != -ESHUTDOWN)
+			if (status && status != -ESHUTDOWN && !ka_expired)
 				snprintf(cause, sizeof(cause), "%s", admin_failure(c, status));
 			pthread_mutex_unlock(&c->admin_lock);
-			if (cause[0])
+			/* In the KATO that fired, not the queue's default command timeout. */
+			if (ka_expired)
+				tr_warn("ctrl %u (%s): keep alive command timed out after %u ms (KATO %d s)", c->cntlid,
+					c->subnqn, kato_ms, c->opts.kato_s);
+			else if (cause[0])
 				tr_warn("ctrl %u (%s): keep-alive failed: %s", c->cntlid, c->subnqn, cause);
 		}
 		pthread_mutex_lock(&c->ka_lock);

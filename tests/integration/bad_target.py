@@ -33,6 +33,7 @@ FCTYPE_PROP_SET, FCTYPE_CONNECT, FCTYPE_PROP_GET = 0x00, 0x01, 0x04
 IO_FLUSH, IO_WRITE, IO_READ = 0x00, 0x01, 0x02
 SC_INVALID_OPCODE, SC_INVALID_FIELD = 0x4001, 0x4002
 REG_CAP, REG_VS, REG_CC, REG_CSTS = 0x00, 0x08, 0x14, 0x1C
+NVME_CC_EN, NVME_CC_SHN_MASK, NVME_CC_SHN_NORMAL, NVME_CSTS_SHST_CMPLT = 1, 3 << 14, 1 << 14, 2 << 2
 
 passed, failed = 0, []
 
@@ -118,10 +119,13 @@ class Conn(nv.Queue):
                 self.send(self.pdu(nv.ICRESP, psh, hdgst=False, ddgst=False))
             while True:
                 ptype, _, hdr, data = self.recv_pdu()
+                cmd = Cmd(hdr, data) if ptype == nv.CAPSULE_CMD else None
+                if cmd and self.qid == 0:
+                    self.target.record(self, admin_name(cmd), cmd)  # even unanswered: what the host sent
                 if self.broken:
                     continue  # the damage is done: read until the host hangs up
-                if ptype == nv.CAPSULE_CMD:
-                    self.command(Cmd(hdr, data))
+                if cmd:
+                    self.command(cmd)
                 elif ptype == nv.H2C_DATA:
                     self.h2c_data(hdr, data)
                 elif ptype == nv.H2C_TERM:
@@ -129,6 +133,7 @@ class Conn(nv.Queue):
         except (nv.Closed, ConnectionError, OSError, AssertionError, struct.error):
             pass
         finally:
+            self.target.record(self, "close")
             self.close()
 
     def command(self, cmd):
@@ -213,6 +218,23 @@ class Conn(nv.Queue):
             self.resp(cid)
 
 
+def prop_value(cmd):
+    """The value a Property Set writes."""
+    return struct.unpack_from("<I", cmd.sqe, 48)[0]
+
+
+def admin_name(cmd):
+    """An admin command in the words the shutdown checks use."""
+    if cmd.opcode == FABRICS:
+        reg = {REG_CAP: "CAP", REG_VS: "VS", REG_CC: "CC", REG_CSTS: "CSTS"}.get(
+            struct.unpack_from("<I", cmd.sqe, 44)[0], "?")
+        return {FCTYPE_PROP_SET: f"Property Set {reg}", FCTYPE_PROP_GET: f"Property Get {reg}",
+                FCTYPE_CONNECT: "Connect"}.get(cmd.fctype, f"fabrics {cmd.fctype:#x}")
+    return {ADMIN_KEEP_ALIVE: "Keep Alive", ADMIN_AER: "Asynchronous Event Request", ADMIN_IDENTIFY: "Identify",
+            ADMIN_SET_FEATURES: "Set Features", ADMIN_GET_FEATURES: "Get Features",
+            ADMIN_GET_LOG: "Get Log Page"}.get(cmd.opcode, f"opcode {cmd.opcode:#x}")
+
+
 def id_ctrl():
     d = bytearray(4096)
     struct.pack_into("<HH20s40s8s", d, 0, 0x1B36, 0x1AF4, b"BADTARGET0001".ljust(20), b"bad target".ljust(40),
@@ -241,6 +263,7 @@ class FakeTarget:
         self.scenario = scenario
         self.store = bytearray(os.urandom(NSZE * LBA_SIZE))
         self.cc = 0
+        self.events = []  # (time, qid, what, Cmd or None): admin commands and every connection's close
         self.connections = 0
         self.io_seen = 0
         self.lock = threading.Lock()
@@ -271,6 +294,10 @@ class FakeTarget:
             t = threading.Thread(target=Conn(sock, self, index).serve, daemon=True)
             t.start()
             self.threads.append(t)
+
+    def record(self, conn, what, cmd=None):
+        with self.lock:
+            self.events.append((time.monotonic(), conn.qid, what, cmd))
 
     def io_due(self, cmd):
         """Is this the I/O command the scenario misbehaves on? Counts only the kind it names."""
@@ -494,6 +521,42 @@ def judge(name, rc, err, secs, expect):
           lines[0].strip() if lines else f"wanted /{expect}/ in:\n  " + "\n  ".join(err.splitlines()[-8:]))
 
 
+def tail(err, n=8):
+    return "\n  " + "\n  ".join(err.splitlines()[-n:])
+
+
+KATO_ARGS = ["--size", "64k", "--iodepth", "1", "-k", "1", "--rw", "read", "--bs", "4k", "--time_based"]
+
+
+def keep_alive_unanswered(binary):
+    """The fake target stops answering Keep Alive. The host must say that the keep alive command timed
+    out after the KATO in force (1 s here), not after the queue's 30 s default command timeout, and
+    must end without a shutdown handshake on the admin queue it has given up on."""
+    name, runtime = "keep-alive unanswered (-k 1)", 3
+    target = FakeTarget({"admin": (lambda m: m.opcode == ADMIN_KEEP_ALIVE, lambda c, m: None)})
+    rc, _, err, secs = run_host(binary, ["bench", "-n", SUBNQN, "--runtime", str(runtime)] + KATO_ARGS, target.port)
+    target.stop()
+    check(f"{name}: host ends within {runtime + 2} s, no wait for a shutdown on the dead admin queue",
+          rc is not None and secs < runtime + 2, f"{secs:.1f} s, exit code {rc}")
+    lines = [line for line in err.splitlines() if "keep alive command timed out" in line]
+    check(f"{name}: one line says the keep alive command timed out after KATO, 1000 ms",
+          len(lines) == 1 and re.search(r"keep alive command timed out after 1000 ms \(KATO 1 s\)", lines[0]),
+          lines[0].strip() if len(lines) == 1 else f"{len(lines)} such lines in:" + tail(err))
+    cmd_lines = [line for line in err.splitlines() if re.search(r"\(opcode 0x18\) timed out after", line)]
+    check(f"{name}: the queue's line gives the Keep Alive's 1000 ms as well",
+          cmd_lines and all("timed out after 1000 ms" in line for line in cmd_lines),
+          cmd_lines[0].strip() if cmd_lines else "no such line in:" + tail(err))
+    check(f"{name}: no line gives the 30000 ms default command timeout", "30000 ms" not in err,
+          next((line for line in err.splitlines() if "30000 ms" in line), ""))
+    ka = next((e[0] for e in target.events if e[2] == "Keep Alive"), None)
+    closed = next((e[0] for e in target.events if e[1] == 0 and e[2] == "close"), None)
+    check(f"{name}: the host gave the admin queue up 1 s (KATO) after the Keep Alive",
+          ka and closed and 0.9 <= closed - ka <= 1.5, f"{closed - ka:.2f} s" if ka and closed else "")
+    shn = [e for e in target.events if e[2] == "Property Set CC" and prop_value(e[3]) & NVME_CC_SHN_MASK]
+    check(f"{name}: no CC.SHN written to the admin queue that timed out", not shn)
+    check(f"{name}: no sanitizer report", not SANITIZER.search(err), err[-2000:] if SANITIZER.search(err) else "")
+
+
 def main():
     if len(sys.argv) != 2:
         sys.exit("usage: bad_target.py path/to/tightrope")
@@ -526,6 +589,8 @@ def main():
         rc, _, err, secs = run_host(binary, args, target.port)
         target.stop()
         judge(name, rc, err, secs, expect)
+
+    keep_alive_unanswered(binary)
 
     print(f"({time.time() - t0:.1f} s)")
     print(f"{passed} passed, {len(failed)} failed")
