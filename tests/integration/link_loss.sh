@@ -58,6 +58,10 @@ touch "$work/stop"
 wait "$writer"
 
 grep -q "starting error recovery" "$log" && ok "host logged: starting error recovery" || bad "no error recovery in the log"
+# The loss is noticed by the Keep Alive that goes unanswered for KATO (-k 2), and said so.
+grep -q "keep alive command timed out after 2000 ms (KATO 2 s)" "$log" &&
+  ok "host logged: $(grep -o 'keep alive command timed out.*' "$log" | head -1)" ||
+  bad "no keep-alive timeout with KATO in the log: $(grep -m3 -e 'timed out' -e 'keep' "$log")"
 grep -q "Failed reconnect attempt" "$log" && ok "host logged: $(grep -o 'Failed reconnect attempt [0-9]*' "$log" | head -1)" ||
   bad "no failed reconnect attempt logged"
 grep -q "Successfully reconnected" "$log" && ok "host logged: $(grep -o 'Successfully reconnected.*' "$log" | tail -1)" ||
