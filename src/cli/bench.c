@@ -12,7 +12,7 @@
 
 static const char usage[] =
 	"usage: tightrope bench [remote: -t tcp -a TRADDR [-s TRSVCID] -n NQN [--nsid N] [-q HOSTNQN] [-g] [-G]\n"
-	"                               [--disable-sqflow]]\n"
+	"                               [-k KATO] [--disable-sqflow]]\n"
 	"                       [local: --filename PATH [--buffered]]\n"
 	"                       [--rw randread|randwrite|randrw|read|write|rw] [--bs 4k] [--iodepth 1]\n"
 	"                       [--numjobs 1] [--rwmixread 50] [--size BYTES] [--offset BYTES]\n"
@@ -37,6 +37,7 @@ static const struct option bench_long[] = {
 	{ "hostid", required_argument, NULL, 'I' },
 	{ "hdr-digest", no_argument, NULL, 'g' },
 	{ "data-digest", no_argument, NULL, 'G' },
+	{ "keep-alive-tmo", required_argument, NULL, 'k' },
 	{ "output-format", required_argument, NULL, 'o' },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "help", no_argument, NULL, 'h' },
@@ -195,7 +196,7 @@ int cmd_bench(int argc, char **argv)
 	tr_ctrl_opts_init(&remote.conn);
 	remote.conn.kato_s = 5;
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "t:a:s:n:q:I:gGo:vh", bench_long, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "t:a:s:n:q:I:gGk:o:vh", bench_long, NULL)) != -1) {
 		switch (c) {
 		case 't':
 			if (strcmp(optarg, "tcp"))
@@ -208,6 +209,16 @@ int cmd_bench(int argc, char **argv)
 		case 'I': hostid = optarg; break;
 		case 'g': remote.conn.hdr_digest = true; break;
 		case 'G': remote.conn.data_digest = true; break;
+		case 'k': {
+			/* connect's flag and range, in seconds; 0 turns keep-alive off. */
+			char *end;
+			unsigned long kato = strtoul(optarg, &end, 10);
+
+			if (end == optarg || *end || kato > 65535)
+				return bad("keep-alive-tmo (0..65535 seconds)", optarg);
+			remote.conn.kato_s = (int)kato;
+			break;
+		}
 		case OPT_DISABLE_SQFLOW: remote.conn.disable_sqflow = true; break;
 		case 'o':
 			if (strcmp(optarg, "json") && strcmp(optarg, "normal"))

@@ -13,6 +13,10 @@
 #include "util/log.h"
 
 #define ADMIN_QUEUE_DEPTH 32 /* NVME_AQ_DEPTH */
+/* The kernel host's shutdown_timeout (module parameter, default 5 s) and its ceiling for a
+ * controller whose RTD3E asks for longer. */
+#define SHUTDOWN_TIMEOUT_S 5
+#define SHUTDOWN_TIMEOUT_MAX_S 60
 #define HOST_MAX_XFER (1u << 20)
 #define DISCOVERY_NQN "nqn.2014-08.org.nvmexpress.discovery"
 
@@ -28,6 +32,7 @@ struct tr_ctrl {
 	pthread_mutex_t admin_lock;
 	struct hq *admin;
 	uint16_t cntlid;
+	uint32_t cc; /* as written to enable it: shutdown changes only SHN */
 	struct nvme_id_ctrl id;
 	uint32_t max_xfer;
 	int nr_io;
@@ -84,23 +89,24 @@ static const char *admin_failure(const struct tr_ctrl *c, int status)
 	return tr_status_str(status);
 }
 
-static int prop_get(struct hq *q, uint32_t offset, bool wide, uint64_t *value)
+/* timeout_ms: 0 for the queue's command timeout. */
+static int prop_get(struct hq *q, uint32_t offset, bool wide, uint64_t *value, uint32_t timeout_ms)
 {
 	struct nvmf_property_command c = { .opcode = nvme_admin_fabrics, .fctype = nvmf_type_property_get,
 					   .attrib = wide, .offset = offset };
 	struct nvme_completion cqe = { 0 };
-	int status = hq_exec(q, (struct nvme_command *)&c, NULL, 0, &cqe);
+	int status = hq_exec_tmo(q, (struct nvme_command *)&c, NULL, 0, &cqe, timeout_ms);
 
 	*value = cqe.result;
 	return status;
 }
 
-static int prop_set(struct hq *q, uint32_t offset, uint32_t value)
+static int prop_set(struct hq *q, uint32_t offset, uint32_t value, uint32_t timeout_ms)
 {
 	struct nvmf_property_command c = { .opcode = nvme_admin_fabrics, .fctype = nvmf_type_property_set,
 					   .offset = offset, .value = value };
 
-	return hq_exec(q, (struct nvme_command *)&c, NULL, 0, NULL);
+	return hq_exec_tmo(q, (struct nvme_command *)&c, NULL, 0, NULL, timeout_ms);
 }
 
 static int admin_exec(struct tr_ctrl *c, struct nvme_command *cmd, void *data, uint32_t len,
@@ -167,19 +173,28 @@ static void *keep_alive_main(void *arg)
 		{
 			/* A Keep Alive unanswered within KATO means the path is dead, whatever TCP thinks. */
 			struct nvme_command cmd = { .opcode = nvme_admin_keep_alive };
+			uint32_t kato_ms = (uint32_t)c->opts.kato_s * 1000;
 			char cause[sizeof(c->admin->why)] = "";
+			uint64_t sent;
+			bool was_down, ka_expired;
 			int status;
-
-			bool was_down;
 
 			pthread_mutex_lock(&c->admin_lock);
 			was_down = c->admin->error != 0;
-			status = was_down ? 0 : hq_exec_tmo(c->admin, &cmd, NULL, 0, NULL, (uint32_t)c->opts.kato_s * 1000);
+			sent = hq_now_ns();
+			status = was_down ? 0 : hq_exec_tmo(c->admin, &cmd, NULL, 0, NULL, kato_ms);
+			/* Admin commands run one at a time and the AER has no deadline, so a timeout once KATO
+			 * has passed is the Keep Alive's own (a socket's ETIMEDOUT sooner is not). */
+			ka_expired = status == -ETIMEDOUT && hq_now_ns() - sent >= (uint64_t)kato_ms * 1000000ull;
 			/* Copied under the lock: a reconnect may free the queue the reason lives in. */
-			if (status && status != -ESHUTDOWN)
+			if (status && status != -ESHUTDOWN && !ka_expired)
 				snprintf(cause, sizeof(cause), "%s", admin_failure(c, status));
 			pthread_mutex_unlock(&c->admin_lock);
-			if (cause[0])
+			/* In the KATO that fired, not the queue's default command timeout. */
+			if (ka_expired)
+				tr_warn("ctrl %u (%s): keep alive command timed out after %u ms (KATO %d s)", c->cntlid,
+					c->subnqn, kato_ms, c->opts.kato_s);
+			else if (cause[0])
 				tr_warn("ctrl %u (%s): keep-alive failed: %s", c->cntlid, c->subnqn, cause);
 		}
 		pthread_mutex_lock(&c->ka_lock);
@@ -192,14 +207,15 @@ static int enable_ctrl(struct tr_ctrl *c, char *why, size_t whylen)
 {
 	uint64_t cap = 0, csts = 0;
 	uint64_t deadline;
-	int status = prop_get(c->admin, NVME_REG_CAP, true, &cap);
+	int status = prop_get(c->admin, NVME_REG_CAP, true, &cap, 0);
 
+	c->cc = NVME_CC_ENABLE | 6u << 16 | 4u << 20; /* 64-byte SQEs, 16-byte CQEs, 4 KiB pages, NVM */
 	if (!status)
-		status = prop_set(c->admin, NVME_REG_CC, NVME_CC_ENABLE | 6u << 16 | 4u << 20);
+		status = prop_set(c->admin, NVME_REG_CC, c->cc, 0);
 	/* CAP.TO is in 500 ms units: how long the controller may take to become ready. */
 	deadline = hq_now_ns() + ((cap >> 24) & 0xff) * 500000000ull + 1000000000ull;
 	while (!status) {
-		status = prop_get(c->admin, NVME_REG_CSTS, false, &csts);
+		status = prop_get(c->admin, NVME_REG_CSTS, false, &csts, 0);
 		if (status || (csts & NVME_CSTS_RDY))
 			break;
 		if (csts & NVME_CSTS_CFS || hq_now_ns() > deadline) {
@@ -283,28 +299,84 @@ static int setup_io_queues(struct tr_ctrl *c, char *why, size_t whylen)
 	return 0;
 }
 
-/* Stop keep-alive and close every queue; outstanding commands complete with an error. */
-void tr_ctrl_teardown(struct tr_ctrl *c)
+/* First on every teardown, as the kernel's nvme_stop_keep_alive: once the thread is joined no Keep
+ * Alive is in flight (it runs them to completion, at most KATO) and none can follow, whatever the
+ * admin queue carries next. */
+static void stop_keep_alive(struct tr_ctrl *c)
 {
-	if (c->ka_running) {
-		pthread_mutex_lock(&c->ka_lock);
-		c->ka_stop = true;
-		pthread_cond_signal(&c->ka_cond);
-		pthread_mutex_unlock(&c->ka_lock);
-		pthread_join(c->ka_thread, NULL);
-		c->ka_running = false;
-		c->ka_stop = false;
-	}
+	if (!c->ka_running)
+		return;
+	pthread_mutex_lock(&c->ka_lock);
+	c->ka_stop = true;
+	pthread_cond_signal(&c->ka_cond);
+	pthread_mutex_unlock(&c->ka_lock);
+	pthread_join(c->ka_thread, NULL);
+	c->ka_running = false;
+	c->ka_stop = false;
+}
+
+static void close_io_queues(struct tr_ctrl *c)
+{
 	for (int i = 0; i < c->nr_io; i++)
 		hq_close(c->ioqs[i].hq);
 	free(c->ioqs);
 	c->ioqs = NULL;
 	c->nr_io = 0;
+}
+
+static void close_admin_queue(struct tr_ctrl *c)
+{
 	pthread_mutex_lock(&c->admin_lock);
 	hq_close(c->admin);
 	c->admin = NULL;
 	c->aer_armed = false;
 	pthread_mutex_unlock(&c->admin_lock);
+}
+
+/* Stop keep-alive and close every queue; outstanding commands complete with an error. No CC write:
+ * this is error recovery's teardown (as the kernel's), and a dead path could not answer one. */
+void tr_ctrl_teardown(struct tr_ctrl *c)
+{
+	stop_keep_alive(c);
+	close_io_queues(c);
+	close_admin_queue(c);
+}
+
+/* How long a shutdown may take: the kernel's shutdown_timeout, or the controller's RTD3E (in
+ * microseconds) where that is longer, up to 60 s. */
+static uint32_t shutdown_timeout_s(const struct tr_ctrl *c)
+{
+	uint32_t s = c->id.rtd3e / 1000000;
+
+	return s < SHUTDOWN_TIMEOUT_S ? SHUTDOWN_TIMEOUT_S : s > SHUTDOWN_TIMEOUT_MAX_S ? SHUTDOWN_TIMEOUT_MAX_S : s;
+}
+
+/* Normal shutdown, as the kernel host's nvme_disable_ctrl(ctrl, true): CC as enabled with SHN = 01b
+ * (EN stays set), then CSTS until SHST reads 10b. Everything, the Property Set and each Get, fits
+ * in the shutdown timeout, so a target that never completes it (or never answers) costs that long
+ * and one line, not a hang. Called with admin_lock held on a live admin queue. */
+static void shutdown_ctrl(struct tr_ctrl *c)
+{
+	uint32_t tmo_s = shutdown_timeout_s(c);
+	uint64_t deadline = hq_now_ns() + (uint64_t)tmo_s * 1000000000ull, now;
+	uint64_t csts = 0;
+	int status;
+
+	status = prop_set(c->admin, NVME_REG_CC, (c->cc & ~NVME_CC_SHN_MASK) | NVME_CC_SHN_NORMAL, tmo_s * 1000);
+	while (!status) {
+		now = hq_now_ns();
+		if (now >= deadline) {
+			tr_warn("ctrl %u (%s): Device not ready; aborting shutdown, CSTS=0x%llx (SHST not 10b after %u s)",
+				c->cntlid, c->subnqn, (unsigned long long)csts, tmo_s);
+			return;
+		}
+		status = prop_get(c->admin, NVME_REG_CSTS, false, &csts, (uint32_t)((deadline - now + 999999) / 1000000));
+		if (!status && (csts & NVME_CSTS_SHST_MASK) == NVME_CSTS_SHST_CMPLT)
+			return;
+		if (!status)
+			usleep(10000); /* each poll is a round trip already; most targets are done at the first */
+	}
+	tr_warn("ctrl %u (%s): shutdown: %s", c->cntlid, c->subnqn, admin_failure(c, status));
 }
 
 static void free_ctrl(struct tr_ctrl *c)
@@ -470,22 +542,20 @@ int tr_ctrl_connect(const struct tr_ctrl_opts *o, struct tr_ctrl **out, char *wh
 	return ctrl_connect(o, false, out, why, whylen);
 }
 
+/* The kernel host's order on a normal disconnect (nvme_stop_ctrl, then nvme_tcp_teardown_ctrl with
+ * shutdown): keep-alive stopped, the I/O queues gone, the controller shut down through the admin
+ * queue so the target flushes, the admin queue closed last. A Keep Alive after CC.SHN is a command to
+ * a controller that is shutting down (SPDK answers Command Sequence Error). The handshake needs a
+ * live admin queue: on a failed one (or none, between reconnects) there is nobody to answer it. */
 void tr_ctrl_disconnect(struct tr_ctrl *c)
 {
-	uint64_t csts = 0;
-
 	if (!c)
 		return;
-	/* Orderly shutdown (CC.SHN = normal) so the target flushes before the queues go. */
+	stop_keep_alive(c);
+	close_io_queues(c);
 	pthread_mutex_lock(&c->admin_lock);
-	if (c->admin && !c->admin->error && prop_set(c->admin, NVME_REG_CC, 1u << 14 | 6u << 16 | 4u << 20) == 0) {
-		for (int i = 0; i < 100; i++) {
-			if (prop_get(c->admin, NVME_REG_CSTS, false, &csts) ||
-			    (csts & NVME_CSTS_SHST_MASK) == NVME_CSTS_SHST_CMPLT)
-				break;
-			usleep(10000);
-		}
-	}
+	if (c->admin && !c->admin->error)
+		shutdown_ctrl(c);
 	pthread_mutex_unlock(&c->admin_lock);
 	free_ctrl(c);
 }

@@ -463,10 +463,11 @@ static int submit(struct hq *q, const struct nvme_command *cmd, void *buf, uint3
 		r->len = len = sizeof(*dsm);
 		r->h2c = true;
 	}
+	r->timeout_ms = timeout_ms ? timeout_ms : q->timeout_ms;
 	if (timeout_ms == HQ_NO_TIMEOUT)
 		r->deadline_ns = UINT64_MAX;
 	else
-		r->deadline_ns = hq_now_ns() + (uint64_t)(timeout_ms ? timeout_ms : q->timeout_ms) * 1000000ull;
+		r->deadline_ns = hq_now_ns() + (uint64_t)r->timeout_ms * 1000000ull;
 	r->pdu.cmd = *cmd;
 	r->pdu.cmd.command_id = (uint16_t)(r - q->reqs);
 	r->pdu.cmd.flags = (uint8_t)((r->pdu.cmd.flags & ~NVME_CMD_PSDT_MASK) | NVME_CMD_PSDT_SGL);
@@ -820,8 +821,9 @@ static void check_timeouts(struct hq *q)
 		if (r->busy && now > r->deadline_ns) {
 			char why[128];
 
+			/* The request's own timeout, not the queue's default: they differ for a Keep Alive. */
 			snprintf(why, sizeof(why), "command %u (opcode %#x) timed out after %u ms", i,
-				 r->pdu.cmd.opcode, q->timeout_ms);
+				 r->pdu.cmd.opcode, r->timeout_ms);
 			hq_fail(q, -ETIMEDOUT, why);
 			return;
 		}

@@ -33,6 +33,7 @@ struct hq_req {
 	struct nvme_completion *cqe_out;
 	struct nvme_dsm_range dsm; /* a Deallocate's range lives as long as its command */
 	uint64_t deadline_ns;
+	uint32_t timeout_ms; /* the one it was given (a Keep Alive's is KATO), for the log line */
 	int next_free;
 };
 

@@ -240,6 +240,7 @@ enum {
 #define NVME_VS(major, minor, tertiary) (((major) << 16) | ((minor) << 8) | (tertiary))
 #define NVME_CC_ENABLE (1u << 0)
 #define NVME_CC_SHN_MASK (3u << 14)
+#define NVME_CC_SHN_NORMAL (1u << 14)
 #define NVME_CC_IOSQES(cc) (((cc) >> 16) & 0xf)
 #define NVME_CC_IOCQES(cc) (((cc) >> 20) & 0xf)
 #define NVME_CC_MPS(cc) (((cc) >> 7) & 0xf)

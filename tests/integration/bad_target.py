@@ -2,14 +2,19 @@
 # Bad input from the target side: a scripted fake NVMe/TCP target that lets the tightrope host connect,
 # then misbehaves once I/O starts (malformed PDUs, stray completions, C2HData beyond the buffer, a close
 # mid-transfer, TermReqs, bad R2Ts, bad ICResps, bad digests). The host must not crash or trip a
-# sanitizer, must give up within a bounded time and must print a line that names the cause.
+# sanitizer, must give up within a bounded time and must print a line that names the cause. The fake
+# target also records the admin commands it gets, so the host's disconnect can be held to the kernel
+# host's order (keep-alive stopped, then CC.SHN, then CSTS polls only), and it can leave a Keep Alive
+# unanswered or never report the shutdown complete.
 # usage: bad_target.py path/to/tightrope   (build with -Db_sanitize=address,undefined to mean it)
 import os
 import re
+import shutil
 import socket
 import struct
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 
@@ -31,8 +36,9 @@ ADMIN_GET_LOG, ADMIN_IDENTIFY, ADMIN_SET_FEATURES, ADMIN_GET_FEATURES = 0x02, 0x
 ADMIN_AER, ADMIN_KEEP_ALIVE, FABRICS = 0x0C, 0x18, 0x7F
 FCTYPE_PROP_SET, FCTYPE_CONNECT, FCTYPE_PROP_GET = 0x00, 0x01, 0x04
 IO_FLUSH, IO_WRITE, IO_READ = 0x00, 0x01, 0x02
-SC_INVALID_OPCODE, SC_INVALID_FIELD = 0x4001, 0x4002
+SC_INVALID_OPCODE, SC_INVALID_FIELD, SC_CMD_SEQ_ERROR = 0x4001, 0x4002, 0x000C
 REG_CAP, REG_VS, REG_CC, REG_CSTS = 0x00, 0x08, 0x14, 0x1C
+NVME_CC_EN, NVME_CC_SHN_MASK, NVME_CC_SHN_NORMAL, NVME_CSTS_SHST_CMPLT = 1, 3 << 14, 1 << 14, 2 << 2
 
 passed, failed = 0, []
 
@@ -118,10 +124,13 @@ class Conn(nv.Queue):
                 self.send(self.pdu(nv.ICRESP, psh, hdgst=False, ddgst=False))
             while True:
                 ptype, _, hdr, data = self.recv_pdu()
+                cmd = Cmd(hdr, data) if ptype == nv.CAPSULE_CMD else None
+                if cmd and self.qid == 0:
+                    self.target.record(self, admin_name(cmd), cmd)  # even unanswered: what the host sent
                 if self.broken:
                     continue  # the damage is done: read until the host hangs up
-                if ptype == nv.CAPSULE_CMD:
-                    self.command(Cmd(hdr, data))
+                if cmd:
+                    self.command(cmd)
                 elif ptype == nv.H2C_DATA:
                     self.h2c_data(hdr, data)
                 elif ptype == nv.H2C_TERM:
@@ -129,6 +138,7 @@ class Conn(nv.Queue):
         except (nv.Closed, ConnectionError, OSError, AssertionError, struct.error):
             pass
         finally:
+            self.target.record(self, "close")
             self.close()
 
     def command(self, cmd):
@@ -137,6 +147,10 @@ class Conn(nv.Queue):
         if cmd.cid == self.duplicate_cid:
             self.broken = True
             return self.resp(cmd.cid)
+        if self.qid == 0 and (not self.target.cc & NVME_CC_EN or self.target.cc & NVME_CC_SHN_MASK):
+            # As SPDK answers an admin command to a controller that is disabled or shut down
+            # ("Admin command sent to disabled controller"); only Property Get/Set go on.
+            return self.resp(cmd.cid, SC_CMD_SEQ_ERROR)
         if self.qid == 0:
             hook = self.target.scenario.get("admin")
             if hook and hook[0](cmd):
@@ -155,10 +169,11 @@ class Conn(nv.Queue):
         offset = struct.unpack_from("<I", cmd.sqe, 44)[0]
         if cmd.fctype == FCTYPE_PROP_GET:
             cc = self.target.cc
+            shst = NVME_CSTS_SHST_CMPLT if cc & NVME_CC_SHN_MASK and not self.target.scenario.get("no_shst") else 0
             value = {REG_CAP: 127 | 1 << 16 | 10 << 24 | 1 << 37,  # MQES 127, CQR, TO 5 s, NVM command set
                      REG_VS: 0x00010400,
                      REG_CC: cc,
-                     REG_CSTS: (cc & 1) | (2 << 2 if cc >> 14 & 3 else 0)}.get(offset, 0)  # RDY, SHST
+                     REG_CSTS: (cc & NVME_CC_EN) | shst}.get(offset, 0)  # RDY, SHST
             return self.resp(cmd.cid, result=value)
         if cmd.fctype == FCTYPE_PROP_SET:
             if offset == REG_CC:
@@ -213,6 +228,23 @@ class Conn(nv.Queue):
             self.resp(cid)
 
 
+def prop_value(cmd):
+    """The value a Property Set writes."""
+    return struct.unpack_from("<I", cmd.sqe, 48)[0]
+
+
+def admin_name(cmd):
+    """An admin command in the words the shutdown checks use."""
+    if cmd.opcode == FABRICS:
+        reg = {REG_CAP: "CAP", REG_VS: "VS", REG_CC: "CC", REG_CSTS: "CSTS"}.get(
+            struct.unpack_from("<I", cmd.sqe, 44)[0], "?")
+        return {FCTYPE_PROP_SET: f"Property Set {reg}", FCTYPE_PROP_GET: f"Property Get {reg}",
+                FCTYPE_CONNECT: "Connect"}.get(cmd.fctype, f"fabrics {cmd.fctype:#x}")
+    return {ADMIN_KEEP_ALIVE: "Keep Alive", ADMIN_AER: "Asynchronous Event Request", ADMIN_IDENTIFY: "Identify",
+            ADMIN_SET_FEATURES: "Set Features", ADMIN_GET_FEATURES: "Get Features",
+            ADMIN_GET_LOG: "Get Log Page"}.get(cmd.opcode, f"opcode {cmd.opcode:#x}")
+
+
 def id_ctrl():
     d = bytearray(4096)
     struct.pack_into("<HH20s40s8s", d, 0, 0x1B36, 0x1AF4, b"BADTARGET0001".ljust(20), b"bad target".ljust(40),
@@ -241,6 +273,7 @@ class FakeTarget:
         self.scenario = scenario
         self.store = bytearray(os.urandom(NSZE * LBA_SIZE))
         self.cc = 0
+        self.events = []  # (time, qid, what, Cmd or None): admin commands and every connection's close
         self.connections = 0
         self.io_seen = 0
         self.lock = threading.Lock()
@@ -271,6 +304,10 @@ class FakeTarget:
             t = threading.Thread(target=Conn(sock, self, index).serve, daemon=True)
             t.start()
             self.threads.append(t)
+
+    def record(self, conn, what, cmd=None):
+        with self.lock:
+            self.events.append((time.monotonic(), conn.qid, what, cmd))
 
     def io_due(self, cmd):
         """Is this the I/O command the scenario misbehaves on? Counts only the kind it names."""
@@ -465,10 +502,10 @@ ADMIN_SCENARIOS = [
 ]
 
 
-def run_host(binary, args, port):
+def run_host(binary, args, port, env=None):
     cmd = [binary] + args[:1] + ["-t", "tcp", "-a", "127.0.0.1", "-s", str(port), "-q", HOSTNQN] + args[1:]
     env = dict(os.environ, ASAN_OPTIONS="detect_leaks=1:abort_on_error=0",
-               UBSAN_OPTIONS="print_stacktrace=1")
+               UBSAN_OPTIONS="print_stacktrace=1", **(env or {}))
     start = time.time()
     try:
         p = subprocess.run(cmd, capture_output=True, text=True, timeout=HOST_TIMEOUT, env=env)
@@ -492,6 +529,131 @@ def judge(name, rc, err, secs, expect):
     lines = [line for line in err.splitlines() if re.search(expect, line)]
     check(f"{name}: a line names the cause", bool(lines),
           lines[0].strip() if lines else f"wanted /{expect}/ in:\n  " + "\n  ".join(err.splitlines()[-8:]))
+
+
+def tail(err, n=8):
+    return "\n  " + "\n  ".join(err.splitlines()[-n:])
+
+
+KATO_ARGS = ["--size", "64k", "--iodepth", "1", "-k", "1", "--rw", "read", "--bs", "4k", "--time_based"]
+
+
+def keep_alive_unanswered(binary):
+    """The fake target stops answering Keep Alive. The host must say that the keep alive command timed
+    out after the KATO in force (1 s here), not after the queue's 30 s default command timeout, and
+    must end without a shutdown handshake on the admin queue it has given up on."""
+    name, runtime = "keep-alive unanswered (-k 1)", 3
+    target = FakeTarget({"admin": (lambda m: m.opcode == ADMIN_KEEP_ALIVE, lambda c, m: None)})
+    rc, _, err, secs = run_host(binary, ["bench", "-n", SUBNQN, "--runtime", str(runtime)] + KATO_ARGS, target.port)
+    target.stop()
+    check(f"{name}: host ends within {runtime + 2} s, no wait for a shutdown on the dead admin queue",
+          rc is not None and secs < runtime + 2, f"{secs:.1f} s, exit code {rc}")
+    lines = [line for line in err.splitlines() if "keep alive command timed out" in line]
+    check(f"{name}: one line says the keep alive command timed out after KATO, 1000 ms",
+          len(lines) == 1 and re.search(r"keep alive command timed out after 1000 ms \(KATO 1 s\)", lines[0]),
+          lines[0].strip() if len(lines) == 1 else f"{len(lines)} such lines in:" + tail(err))
+    cmd_lines = [line for line in err.splitlines() if re.search(r"\(opcode 0x18\) timed out after", line)]
+    check(f"{name}: the queue's line gives the Keep Alive's 1000 ms as well",
+          cmd_lines and all("timed out after 1000 ms" in line for line in cmd_lines),
+          cmd_lines[0].strip() if cmd_lines else "no such line in:" + tail(err))
+    check(f"{name}: no line gives the 30000 ms default command timeout", "30000 ms" not in err,
+          next((line for line in err.splitlines() if "30000 ms" in line), ""))
+    ka = next((e[0] for e in target.events if e[2] == "Keep Alive"), None)
+    closed = next((e[0] for e in target.events if e[1] == 0 and e[2] == "close"), None)
+    check(f"{name}: the host gave the admin queue up 1 s (KATO) after the Keep Alive",
+          ka and closed and 0.9 <= closed - ka <= 1.5, f"{closed - ka:.2f} s" if ka and closed else "")
+    shn = [e for e in target.events if e[2] == "Property Set CC" and prop_value(e[3]) & NVME_CC_SHN_MASK]
+    check(f"{name}: no CC.SHN written to the admin queue that timed out", not shn)
+    check(f"{name}: no sanitizer report", not SANITIZER.search(err), err[-2000:] if SANITIZER.search(err) else "")
+
+
+def judge_shutdown(name, target, log, never):
+    """What the fake target saw of a normal disconnect, and what the host logged about it."""
+    check(f"{name}: no sanitizer report", not SANITIZER.search(log), log[-2000:] if SANITIZER.search(log) else "")
+    bad = [line for line in log.splitlines() if re.search(r"keep-alive failed|keep alive command", line)]
+    check(f"{name}: no keep-alive failure logged", not bad, bad[0].strip() if bad else "")
+
+    admin = [e for e in target.events if e[1] == 0]  # the admin queue's commands, then its close
+    cc_sets = [(i, prop_value(e[3])) for i, e in enumerate(admin) if e[2] == "Property Set CC"]
+    shut = [(i, v) for i, v in cc_sets if v & NVME_CC_SHN_MASK]
+    enable = next((v for _, v in cc_sets if v & NVME_CC_EN and not v & NVME_CC_SHN_MASK), None)
+    kas = [i for i, e in enumerate(admin) if e[2] == "Keep Alive"]
+    check(f"{name}: Keep Alives were sent", len(kas) >= 2, f"{len(kas)} (KATO 1 s)")
+    check(f"{name}: one Property Set CC with SHN = 01b (normal shutdown)",
+          len(shut) == 1 and shut[0][1] & NVME_CC_SHN_MASK == NVME_CC_SHN_NORMAL,
+          " ".join(f"CC={v:#x}" for _, v in shut) or "no CC.SHN written")
+    if len(shut) != 1:
+        return
+    at, cc = shut[0]
+    check(f"{name}: only SHN changes in CC, EN stays set (the kernel host's nvme_disable_ctrl)",
+          enable is not None and cc == (enable & ~NVME_CC_SHN_MASK) | NVME_CC_SHN_NORMAL,
+          f"enabled with {enable:#x}, shut down with {cc:#x}" if enable is not None else "no enable seen")
+    check(f"{name}: CC.SHN is written after the last Keep Alive", kas and kas[-1] < at)
+    after = [e[2] for e in admin[at + 1:] if e[2] != "close"]
+    check(f"{name}: no Keep Alive after CC is written", "Keep Alive" not in after,
+          f"{after.count('Keep Alive')} Keep Alive(s) after it")
+    others = sorted(set(after) - {"Property Get CSTS"})
+    check(f"{name}: nothing but Property Get CSTS after CC is written", after and not others,
+          f"{len(after)} polls" if after and not others else f"also: {', '.join(others) or 'no poll at all'}")
+    closed = next((e[0] for e in admin[at:] if e[2] == "close"), None)
+    waited = closed - admin[at][0] if closed else None
+    if not never:
+        check(f"{name}: CSTS polled until SHST = 10b (1 poll), then the admin queue closed",
+              after == ["Property Get CSTS"] and waited is not None and waited < 1,
+              f"{len(after)} polls, closed {waited:.2f} s after CC" if waited is not None else "never closed")
+    else:
+        check(f"{name}: CSTS polled for the 5 s shutdown timeout, then the admin queue closed anyway",
+              waited is not None and 4.8 <= waited <= 6.5 and len(after) > 1,
+              f"{len(after)} polls, closed {waited:.2f} s after CC" if waited is not None else "never closed")
+        lines = [line for line in log.splitlines() if "shutdown" in line]
+        check(f"{name}: one line says the shutdown did not complete, with CSTS",
+              len(lines) == 1 and re.search(r"aborting shutdown, CSTS=0x1\b", lines[0]),
+              lines[0].strip() if len(lines) == 1 else f"{len(lines)} lines:" + tail(log))
+
+
+def ctrl_shutdown(binary):
+    """The end of a bench run, and `tightrope disconnect` of a connected controller, are normal
+    disconnects and must go as the kernel host's does: keep-alive stopped first, then CC.SHN = 01b by
+    Property Set (EN and the rest as enabled), CSTS polled until SHST reads 10b, then the admin queue
+    closed. After the CC write the controller sees nothing but those Property Gets (SPDK answers a
+    Keep Alive to a shut-down controller with Command Sequence Error, as this fake target does). A
+    target that never reports SHST gets the shutdown timeout, 5 s, and one line; the host does not hang."""
+    for name, scenario in [("bench: disconnect", {}), ("bench: disconnect, SHST never set", {"no_shst": True})]:
+        never = scenario.get("no_shst", False)
+        target = FakeTarget(scenario)
+        rc, _, err, secs = run_host(binary, ["bench", "-n", SUBNQN, "--runtime", "2"] + KATO_ARGS, target.port)
+        target.stop()
+        check(f"{name}: bench completes", rc == 0, f"{secs:.1f} s" if rc == 0 else f"exit code {rc}:" + tail(err))
+        judge_shutdown(name, target, err, never)
+
+    # The host process behind `connect` (its AER outstanding, a Flush per namespace before it goes).
+    name = "connect: disconnect"
+    if os.geteuid() != 0 or not os.path.exists("/dev/fuse"):
+        print(f"SKIP {name}: needs root and /dev/fuse")
+        return
+    state = tempfile.mkdtemp(prefix="tightrope-bad-target.")
+    target = FakeTarget({})
+    try:
+        rc, out, err, _ = run_host(binary, ["connect", "-n", SUBNQN, "-k", "1", "--no-loop"], target.port,
+                                   {"TIGHTROPE_STATE_DIR": state})
+        check(f"{name}: connect succeeds", rc == 0, out.strip() if rc == 0 else f"exit code {rc}:" + tail(err))
+        if rc != 0:
+            return
+        ctrl = out.split()[-1]
+        time.sleep(2)
+        start = time.time()
+        p = subprocess.run([binary, "disconnect", "-n", SUBNQN], capture_output=True, text=True,
+                           timeout=HOST_TIMEOUT, env=dict(os.environ, TIGHTROPE_STATE_DIR=state))
+        check(f"{name}: disconnect succeeds", p.returncode == 0,
+              f"{time.time() - start:.1f} s" if p.returncode == 0 else p.stderr.strip())
+        with open(os.path.join(state, "ctrl", f"{ctrl}.log")) as f:
+            log = f.read()
+    finally:
+        subprocess.run([binary, "disconnect-all"], capture_output=True, timeout=HOST_TIMEOUT,
+                       env=dict(os.environ, TIGHTROPE_STATE_DIR=state))
+        target.stop()
+        shutil.rmtree(state, ignore_errors=True)
+    judge_shutdown(name, target, log, False)
 
 
 def main():
@@ -526,6 +688,9 @@ def main():
         rc, _, err, secs = run_host(binary, args, target.port)
         target.stop()
         judge(name, rc, err, secs, expect)
+
+    keep_alive_unanswered(binary)
+    ctrl_shutdown(binary)
 
     print(f"({time.time() - t0:.1f} s)")
     print(f"{passed} passed, {len(failed)} failed")

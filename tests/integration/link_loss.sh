@@ -58,6 +58,10 @@ touch "$work/stop"
 wait "$writer"
 
 grep -q "starting error recovery" "$log" && ok "host logged: starting error recovery" || bad "no error recovery in the log"
+# The loss is noticed by the Keep Alive that goes unanswered for KATO (-k 2), and said so.
+grep -q "keep alive command timed out after 2000 ms (KATO 2 s)" "$log" &&
+  ok "host logged: $(grep -o 'keep alive command timed out.*' "$log" | head -1)" ||
+  bad "no keep-alive timeout with KATO in the log: $(grep -m3 -e 'timed out' -e 'keep' "$log")"
 grep -q "Failed reconnect attempt" "$log" && ok "host logged: $(grep -o 'Failed reconnect attempt [0-9]*' "$log" | head -1)" ||
   bad "no failed reconnect attempt logged"
 grep -q "Successfully reconnected" "$log" && ok "host logged: $(grep -o 'Successfully reconnected.*' "$log" | tail -1)" ||
@@ -76,9 +80,19 @@ dd if="$work/after" of="$file" bs=4k seek=10000 oflag=direct,dsync conv=notrunc 
   cmp <(dd if="$file" bs=4k skip=10000 count=64 iflag=direct status=none) "$work/after" &&
   ok "the device works again after the reconnect" || bad "I/O after the reconnect failed"
 
+# Disconnecting the reconnected controller is a normal shutdown: the target sees CC.SHN on the
+# fresh admin queue (and answers at once, so no shutdown timeout is waited out).
+shut=$(grep -c "shutdown by host" "$work/target.log")
+t0=$(date +%s%N)
+"$bin" disconnect-all >/dev/null
+ms=$((($(date +%s%N) - t0) / 1000000))
+(($(grep -c "shutdown by host" "$work/target.log") == shut + 1)) &&
+  ok "disconnect after the reconnect: the target logged $(grep -o 'ctrl [0-9]* ([^)]*): shutdown by host' "$work/target.log" | tail -1)" ||
+  bad "disconnect after the reconnect: no shutdown on the target: $(tail -3 "$work/target.log")"
+((ms < 3000)) && ok "disconnect took $ms ms" || bad "disconnect took $ms ms"
+
 # With fast_io_fail_tmo 1 s, writes during the outage must fail with an error (not hang, not
 # vanish) and writes after the reconnect succeed; what was acknowledged is still on the target.
-"$bin" disconnect-all >/dev/null
 "$bin" connect -t tcp -a 10.250.0.2 -s 4420 -n "$nqn" -k 2 -c 1 -l 60 --fast_io_fail_tmo 1 >"$work/connect.out" 2>&1 ||
   bad "connect with fast_io_fail_tmo: $(cat "$work/connect.out")"
 name=$(awk '{print $NF}' "$work/connect.out")
@@ -114,6 +128,9 @@ loops=$(python3 -c "import json; print(' '.join(n['loop'] for n in json.load(ope
 ip link set "v$ns" down
 for _ in $(seq 150); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
 kill -0 "$pid" 2>/dev/null && bad "host process still running after ctrl-loss-tmo" || ok "host process ended after ctrl-loss-tmo"
+# The admin queue died with the link: no shutdown handshake for nobody to answer.
+grep -q "shutdown" "$TIGHTROPE_STATE_DIR/ctrl/$name.log" && bad "a shutdown was tried on the lost path: $(grep shutdown "$TIGHTROPE_STATE_DIR/ctrl/$name.log")" ||
+  ok "ctrl-loss-tmo: no shutdown tried on the lost path"
 grep -q "Removing controller\.\.\." "$TIGHTROPE_STATE_DIR/ctrl/$name.log" && grep -q "Removing ctrl: NQN" "$TIGHTROPE_STATE_DIR/ctrl/$name.log" &&
   ok "host logged: $(grep -o 'Removing .*' "$TIGHTROPE_STATE_DIR/ctrl/$name.log" | tr '\n' ' ')" ||
   bad "no removal logged: $(tail -3 "$TIGHTROPE_STATE_DIR/ctrl/$name.log")"
