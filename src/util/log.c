@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 static _Atomic int log_level = TR_LOG_INFO;
+static struct tr_ratelimit warn_limit = TR_RATELIMIT_INIT(5000, 200);
 
 void tr_log_set_level(enum tr_log_level level)
 {
@@ -31,6 +32,17 @@ void tr_log(enum tr_log_level level, const char *fmt, ...)
 
 	if (level > tr_log_get_level())
 		return;
+	/* Warnings are what peers cause (bad PDUs, refused Connects, timeouts), one line per event; a
+	 * peer repeating its mistake must not fill the disk or drown the rest, so they share a limit. */
+	if (level == TR_LOG_WARN) {
+		unsigned suppressed;
+
+		if (!tr_ratelimit(&warn_limit, &suppressed))
+			return;
+		if (suppressed)
+			tr_log(TR_LOG_INFO, "%u warnings suppressed in the last %u ms (more than %u)", suppressed,
+			       warn_limit.interval_ms, warn_limit.burst);
+	}
 	clock_gettime(CLOCK_REALTIME, &ts);
 	localtime_r(&ts.tv_sec, &tm);
 	n = snprintf(line, sizeof(line), "%02d:%02d:%02d.%03ld tightrope %s: ", tm.tm_hour, tm.tm_min,

@@ -400,7 +400,40 @@ def memory(binary, work):
         by.close(), admin.close()
 
 
+# ---- Bad input gets one rate-limited line: a flood of it does not flood the log ----
+
+def log_flood(binary, work):
+    with Section(binary, work, "log-flood", ["-n", SUBNQN, "-N", "mem:16M"]) as t:
+        admin = nv.admin_connect(SUBNQN, port=PORT)
+        by = nv.io_connect(admin, SUBNQN, port=PORT)
+        start = time.monotonic()
+        n = 0
+        while time.monotonic() - start < 2.0:
+            q = nv.Queue(port=PORT)
+            q.send(q.pdu(0x0B, bytes(16), hlen=24))  # unknown PDU type: a TermReq and a warning each
+            q.closed_by_peer(2)
+            q.close()
+            n += 1
+        time.sleep(0.2)
+        warns = [ln for ln in t.log_text().splitlines() if " warn: " in ln]
+        check(f"log flood: {n} bad connections in 2 s gave {len(warns)} warnings (limit 200 per 5 s)",
+              n > 250 and 150 <= len(warns) <= 200, f"{n} connections")
+        check("log flood: the bystander still works", bystander_latency(by) is not None)
+        by.close(), admin.close()
+        time.sleep(5)  # the next interval: lines flow again, and the count of the suppressed comes first
+        q = nv.Queue(port=PORT)
+        q.send(q.pdu(0x0B, bytes(16), hlen=24))
+        q.closed_by_peer(2)
+        q.close()
+        time.sleep(0.2)
+        tail = t.log_text().splitlines()[-6:]
+        check("log flood: after the interval, the suppressed count and the new warning are logged",
+              any("warnings suppressed in the last 5000 ms" in ln for ln in tail)
+              and any(q.local in ln and " warn: " in ln for ln in tail), "\n".join(tail))
+
+
 SECTIONS = {
+    "log-flood": log_flood,
     "memory": memory,
     "connections": connections,
     "fd-exhaustion": fd_exhaustion,
