@@ -55,6 +55,7 @@ static json_object *queue_json(const struct tgt_queue *q)
 	COUNTER(read_bytes);
 	COUNTER(write_bytes);
 	COUNTER(errors);
+	COUNTER(buf_waits);
 	COUNTER(inflight);
 #undef COUNTER
 	return o;

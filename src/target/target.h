@@ -176,6 +176,7 @@ struct tgt_queue_stats {
 	_Atomic uint64_t read_bytes;
 	_Atomic uint64_t write_bytes;
 	_Atomic uint64_t errors;
+	_Atomic uint64_t buf_waits; /* times a command or the socket waited for the buffer budget */
 	_Atomic uint32_t inflight;
 };
 
@@ -211,7 +212,11 @@ struct tgt_queue {
 	uint32_t rx_crc;
 	uint8_t rx_ddgst[NVME_TCP_DIGEST_LEN];
 	uint8_t *rxbuf;
-	uint32_t rxbuf_len, rxbuf_pos;
+	uint32_t rxbuf_len, rxbuf_pos; /* bytes received but not yet consumed (while parked) */
+	/* Backpressure: a capsule whose in-capsule data would take the worker over its buffer budget
+	 * waits, its header received, and the socket is not read until buffers come back. */
+	bool rx_parked;
+	uint32_t nr_r2t_open; /* writes whose data we asked for: never park while data may follow */
 
 	/* Command slots: one before Connect, `size` after it. */
 	struct tgt_cmd *boot_cmd;

@@ -67,14 +67,20 @@ static int tx_push(struct tgt_queue *q, const void *base, size_t len, struct tgt
 	return 0;
 }
 
+static void set_events(struct tgt_queue *q)
+{
+	struct epoll_event ev = { .events = (q->rx_parked ? 0 : EPOLLIN) | (q->want_pollout ? EPOLLOUT : 0),
+				  .data.ptr = q };
+
+	epoll_ctl(q->worker->epfd, EPOLL_CTL_MOD, q->fd, &ev);
+}
+
 static void set_pollout(struct tgt_queue *q, bool on)
 {
-	struct epoll_event ev = { .events = EPOLLIN | (on ? EPOLLOUT : 0), .data.ptr = q };
-
 	if (q->want_pollout == on)
 		return;
 	q->want_pollout = on;
-	epoll_ctl(q->worker->epfd, EPOLL_CTL_MOD, q->fd, &ev);
+	set_events(q);
 }
 
 /* Send as much of the queue's batch as the socket takes, in as few sendmsg calls as possible. */
@@ -219,10 +225,27 @@ static uint32_t cmd_buf_need(const struct tgt_cmd *cmd)
 	return cmd->data_len;
 }
 
+/* Put the queue on its worker's list of queues waiting for buffers (once). */
+static void buf_waiters_add(struct tgt_queue *q)
+{
+	struct tgt_worker *w = q->worker;
+
+	if (q->buf_waiting)
+		return;
+	q->buf_waiting = true;
+	q->refs++; /* the waiters list's: the queue may close while it waits */
+	q->buf_wait_next = NULL;
+	atomic_fetch_add_explicit(&q->stats.buf_waits, 1, memory_order_relaxed);
+	if (w->buf_waiters_tail)
+		w->buf_waiters_tail->buf_wait_next = q;
+	else
+		w->buf_waiters = q;
+	w->buf_waiters_tail = q;
+}
+
 static void buf_wait(struct tgt_cmd *cmd, void (*resume)(struct tgt_cmd *cmd))
 {
 	struct tgt_queue *q = cmd->queue;
-	struct tgt_worker *w = q->worker;
 
 	cmd->resume = resume;
 	cmd->wait_next = NULL;
@@ -231,16 +254,7 @@ static void buf_wait(struct tgt_cmd *cmd, void (*resume)(struct tgt_cmd *cmd))
 	else
 		q->buf_wait_head = cmd;
 	q->buf_wait_tail = cmd;
-	if (!q->buf_waiting) {
-		q->buf_waiting = true;
-		q->refs++; /* the waiters list's: the queue may close while it waits */
-		q->buf_wait_next = NULL;
-		if (w->buf_waiters_tail)
-			w->buf_waiters_tail->buf_wait_next = q;
-		else
-			w->buf_waiters = q;
-		w->buf_waiters_tail = q;
-	}
+	buf_waiters_add(q);
 }
 
 /* Go on with a command once it has the buffer it needs: now if the budget allows (and no older
@@ -264,6 +278,9 @@ static void cmd_start(struct tgt_cmd *cmd, void (*next)(struct tgt_cmd *cmd))
 		cmd_grant(cmd, need, next);
 }
 
+static void queue_rx_unpark(struct tgt_queue *q);
+static void queue_rx(struct tgt_queue *q);
+
 void tgt_worker_resume_buf_waiters(struct tgt_worker *w)
 {
 	struct tgt_queue *q;
@@ -278,7 +295,10 @@ void tgt_worker_resume_buf_waiters(struct tgt_worker *w)
 				q->buf_wait_tail = NULL;
 			cmd_grant(cmd, cmd_buf_need(cmd), cmd->resume);
 		}
-		if (q->state != TGT_Q_CLOSING && q->buf_wait_head)
+		if (q->state != TGT_Q_CLOSING && !q->buf_wait_head && q->rx_parked &&
+		    buf_allowed(q, q->rx_layout.data_len))
+			queue_rx_unpark(q); /* may park again */
+		if (q->state != TGT_Q_CLOSING && (q->buf_wait_head || q->rx_parked))
 			return; /* first come, first served: the queues behind it wait too */
 		w->buf_waiters = q->buf_wait_next;
 		if (!w->buf_waiters)
@@ -340,6 +360,10 @@ void tgt_cmd_complete(struct tgt_cmd *cmd, uint16_t status)
 		tgt_queue_put(q);
 		return;
 	}
+	/* Only a reply still needs its buffer once the command is done: write data, Connect data and
+	 * DSM ranges go back now, so a host that does not read its socket pins none of them. */
+	if (status || cmd->xfer != TGT_XFER_C2H || cmd->c2h_data != cmd->buf)
+		cmd_buf_put(cmd);
 	if (status)
 		atomic_fetch_add_explicit(&q->stats.errors, 1, memory_order_relaxed);
 
@@ -674,6 +698,7 @@ static void cmd_send_r2t(struct tgt_cmd *cmd)
 
 	/* One R2T for the whole transfer: MDTS is below MAXH2CDATA, so the host can always comply. */
 	cmd->r2t_open = true;
+	q->nr_r2t_open++;
 	cmd->r2t_end = cmd->data_len;
 	cmd->data_pdu.hdgst = 0;
 	hl = nvmf_tcp_r2t_encode(&cmd->data_pdu.r2t, q->tx_framing.hdgst, cmd->sqe.command_id, cmd->ttag,
@@ -799,6 +824,15 @@ static void handle_capsule(struct tgt_queue *q)
 
 	if (!cmd) {
 		queue_fatal(q, NVME_TCP_FES_PDU_SEQ_ERR, 0, "more commands than the queue size");
+		return;
+	}
+	/* In-capsule data needs a buffer now. Past the budget, stop reading this socket until buffers
+	 * come back (the header stays received) - unless data we asked for by R2T may be queued behind
+	 * this capsule: then waiting could wait for ever, and the buffer is taken anyway. */
+	if (incapsule_len && !q->nr_r2t_open && !buf_allowed(q, incapsule_len)) {
+		q->rx_parked = true;
+		set_events(q);
+		buf_waiters_add(q);
 		return;
 	}
 	q->free_cmds = cmd->next_free;
@@ -930,6 +964,7 @@ static void handle_data_done(struct tgt_queue *q, bool digest_ok)
 		if (cmd->h2c_done < cmd->data_len)
 			return;
 		cmd->r2t_open = false;
+		q->nr_r2t_open--;
 	}
 	status = cmd->status;
 	if (!status && cmd_parse_after_data(cmd))
@@ -1038,10 +1073,34 @@ static const char *closed_why(struct tgt_queue *q, const char *dflt)
 	return ctrl->dead ? why : dflt;
 }
 
+/* Consume received bytes from rxbuf[pos, len); keep what is left if the queue parks. */
+static void rx_consume_buf(struct tgt_queue *q, uint32_t pos, uint32_t len)
+{
+	while (pos < len && q->state != TGT_Q_CLOSING && !q->rx_parked)
+		pos += rx_consume(q, q->rxbuf + pos, len - pos);
+	q->rxbuf_pos = q->rx_parked ? pos : 0;
+	q->rxbuf_len = q->rx_parked ? len : 0;
+}
+
+/* Buffers came back: handle the capsule header we stopped at, the bytes received behind it, and
+ * read the socket again. */
+static void queue_rx_unpark(struct tgt_queue *q)
+{
+	q->rx_parked = false;
+	handle_header(q);
+	if (q->state == TGT_Q_CLOSING || q->rx_parked)
+		return;
+	rx_consume_buf(q, q->rxbuf_pos, q->rxbuf_len);
+	if (q->state != TGT_Q_CLOSING && !q->rx_parked) {
+		set_events(q);
+		queue_rx(q); /* edge cases: data may have arrived while EPOLLIN was off */
+	}
+}
+
 static void queue_rx(struct tgt_queue *q)
 {
 	/* Bounded rounds so one busy connection cannot starve the worker's others. */
-	for (int round = 0; round < 16 && q->state != TGT_Q_CLOSING; round++) {
+	for (int round = 0; round < 16 && q->state != TGT_Q_CLOSING && !q->rx_parked; round++) {
 		ssize_t n;
 
 		if (q->rx_state == TGT_RX_DATA && q->rx_dst && q->rx_left >= RX_DIRECT_MIN) {
@@ -1053,10 +1112,7 @@ static void queue_rx(struct tgt_queue *q)
 		} else {
 			n = recv(q->fd, q->rxbuf, RXBUF_SIZE, MSG_DONTWAIT);
 			if (n > 0) {
-				uint32_t pos = 0;
-
-				while (pos < (uint32_t)n && q->state != TGT_Q_CLOSING)
-					pos += rx_consume(q, q->rxbuf + pos, (uint32_t)n - pos);
+				rx_consume_buf(q, 0, (uint32_t)n);
 				continue;
 			}
 		}
