@@ -32,8 +32,8 @@ static void target_usage(FILE *out)
 		"  -c, --config FILE          load an nvmetcli-style JSON config (and 'ctl save' writes it back)\n"
 		"  -S, --ctl PATH             control socket (default " TGT_DEFAULT_CTL_PATH "; 'none' = off)\n"
 		"  -w, --workers N            worker threads (default: one per CPU)\n"
-		"      --max-connections N    refuse connections beyond N (default: 8192, or the descriptor\n"
-		"                             limit less 256 if that is lower)\n"
+		"      --max-connections N    refuse connections beyond N (default: 8192, or fewer if the\n"
+		"                             descriptor limit or half the RAM (worst case) says so)\n"
 		"      --handshake-timeout S  close a connection that has not done ICReq and Connect in S\n"
 		"                             seconds (default 10; 0 = never)\n"
 		"      --idle-timeout S       tear down a controller with keep-alive off (KATO 0) after S\n"
@@ -177,19 +177,30 @@ static void apply_limits(const struct limits *l)
 		getrlimit(RLIMIT_NOFILE, &rl);
 		fds = rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur > 1000000 ? 1000000 : (long)rl.rlim_cur;
 	}
-	tgt->max_connections = fds - 256 < TGT_MAX_CONNECTIONS_CAP ? (int)(fds > 512 ? fds - 256 : fds / 2)
-								    : TGT_MAX_CONNECTIONS_CAP;
+	if (l->buf_budget)
+		tgt_set_buffer_budget(l->buf_budget);
+	/* The default connection cap keeps within the descriptors and, at worst, within half the RAM
+	 * beside the buffer budget. */
+	uint64_t ram = (uint64_t)sysconf(_SC_PHYS_PAGES) * (uint64_t)sysconf(_SC_PAGESIZE);
+	uint64_t by_ram = ram / 2 > tgt->buf_budget ? (ram / 2 - tgt->buf_budget) / tgt_conn_worst_bytes() : 16;
+	long cap = fds > 512 ? fds - 256 : fds / 2;
+
+	if (cap > TGT_MAX_CONNECTIONS_CAP)
+		cap = TGT_MAX_CONNECTIONS_CAP;
+	if ((uint64_t)cap > by_ram)
+		cap = by_ram < 16 ? 16 : (long)by_ram;
+	tgt->max_connections = (int)cap;
 	if (l->max_connections > 0)
 		tgt->max_connections = (int)l->max_connections;
 	if (l->handshake_s >= 0)
 		tgt->handshake_timeout_ms = (uint32_t)(l->handshake_s * 1000);
 	if (l->idle_s >= 0)
 		tgt->idle_timeout_ms = (uint32_t)(l->idle_s * 1000);
-	if (l->buf_budget)
-		tgt_set_buffer_budget(l->buf_budget);
 	tr_info("limits: %d connections (of %ld descriptors), handshake %u ms, idle with keep-alive off %u s, "
-		"buffer budget %llu MiB", tgt->max_connections, fds, tgt->handshake_timeout_ms,
-		tgt->idle_timeout_ms / 1000, (unsigned long long)(tgt->buf_budget >> 20));
+		"buffer budget %llu MiB; worst case %llu KiB per connection, %llu MiB in all",
+		tgt->max_connections, fds, tgt->handshake_timeout_ms, tgt->idle_timeout_ms / 1000,
+		(unsigned long long)(tgt->buf_budget >> 20), (unsigned long long)(tgt_conn_worst_bytes() >> 10),
+		(unsigned long long)((tgt->buf_budget + tgt_conn_worst_bytes() * (uint64_t)tgt->max_connections) >> 20));
 }
 
 /* The identity serials and namespace IDs derive from: pinned, or kept in the state directory. */

@@ -369,6 +369,9 @@ void tgt_worker_stop(struct tgt_worker *w);
 void tgt_worker_free_bufs(struct tgt_worker *w);
 /* Give waiting commands the buffers that have come back, oldest waiter first. */
 void tgt_worker_resume_buf_waiters(struct tgt_worker *w);
+/* The most memory one connection can make the target hold beyond the buffer budget (a full-depth
+ * queue's state and one largest transfer; in-capsule data in flight at the backend aside). */
+uint64_t tgt_conn_worst_bytes(void);
 /* Set the command buffer budget (bytes, all workers together). */
 void tgt_set_buffer_budget(uint64_t bytes);
 void tgt_worker_post_conn(struct tgt_worker *w, int fd, struct tgt_listener *l);

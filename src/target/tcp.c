@@ -197,6 +197,15 @@ int tgt_cmd_alloc_buf(struct tgt_cmd *cmd, uint32_t len)
 	return 0;
 }
 
+uint64_t tgt_conn_worst_bytes(void)
+{
+	/* The queue, its receive buffer, a full-depth queue's slots and send ring, and the one largest
+	 * transfer a connection may hold beyond the budget. */
+	return sizeof(struct tgt_queue) + RXBUF_SIZE +
+	       (uint64_t)TGT_MQES * (sizeof(struct tgt_cmd) + TX_IOV_PER_CMD * sizeof(struct tgt_tx_ent)) +
+	       TGT_MAX_XFER;
+}
+
 void tgt_set_buffer_budget(uint64_t bytes)
 {
 	tgt->buf_budget = bytes;
