@@ -1,5 +1,6 @@
 /* The target as a whole: its registries (subsystems, namespaces, hosts, listeners), worker
- * start-up and shutdown, and the accept loop that hands connections to workers. */
+ * start-up and shutdown, and the accept loop that hands connections to workers (the control socket
+ * has a thread of its own, so nothing an operator's tool does can hold up an accept). */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netdb.h>
@@ -478,7 +479,7 @@ void tgt_shutdown(void)
 	tgt = NULL;
 }
 
-int tgt_run(int ctl_fd)
+int tgt_run(void)
 {
 	struct epoll_event ev, evs[16];
 	sigset_t mask;
@@ -495,10 +496,6 @@ int tgt_run(int ctl_fd)
 		return -errno;
 	ev = (struct epoll_event){ .events = EPOLLIN, .data.ptr = NULL };
 	epoll_ctl(epfd, EPOLL_CTL_ADD, sfd, &ev);
-	if (ctl_fd >= 0) {
-		ev = (struct epoll_event){ .events = EPOLLIN, .data.ptr = &ctl_fd };
-		epoll_ctl(epfd, EPOLL_CTL_ADD, ctl_fd, &ev);
-	}
 	for (struct tgt_listener *l = tgt->listeners; l; l = l->next) {
 		ev = (struct epoll_event){ .events = EPOLLIN, .data.ptr = l };
 		epoll_ctl(epfd, EPOLL_CTL_ADD, l->fd, &ev);
@@ -515,8 +512,6 @@ int tgt_run(int ctl_fd)
 					tr_info("%s: stopping", strsignal((int)si.ssi_signo));
 					stop = 1;
 				}
-			} else if (evs[i].data.ptr == &ctl_fd) {
-				tgt_control_serve(ctl_fd);
 			} else {
 				tgt_accept(evs[i].data.ptr);
 			}
