@@ -88,7 +88,7 @@ static json_object *subsys_json(struct tgt_subsys *s)
 {
 	json_object *o = json_object_new_object();
 	json_object *nss = json_object_new_array(), *hosts = json_object_new_array();
-	json_object *ctrls = json_object_new_array();
+	json_object *denied = json_object_new_array(), *ctrls = json_object_new_array();
 
 	json_object_object_add(o, "nqn", json_object_new_string(s->nqn));
 	json_object_object_add(o, "serial", json_object_new_string(s->serial));
@@ -97,6 +97,8 @@ static json_object *subsys_json(struct tgt_subsys *s)
 	json_object_object_add(o, "allow_any_host", json_object_new_boolean(s->allow_any_host));
 	for (struct tgt_host_entry *h = s->hosts; h; h = h->next)
 		json_object_array_add(hosts, json_object_new_string(h->nqn));
+	for (struct tgt_host_entry *h = s->denied_hosts; h; h = h->next)
+		json_object_array_add(denied, json_object_new_string(h->nqn));
 	for (uint32_t i = 1; i <= TGT_MAX_NSID; i++) {
 		struct tgt_ns *ns = s->ns[i];
 		json_object *n;
@@ -116,6 +118,7 @@ static json_object *subsys_json(struct tgt_subsys *s)
 		json_object_array_add(ctrls, ctrl_json(c));
 	pthread_mutex_unlock(&s->lock);
 	json_object_object_add(o, "hosts", hosts);
+	json_object_object_add(o, "denied_hosts", denied);
 	json_object_object_add(o, "namespaces", nss);
 	json_object_object_add(o, "controllers", ctrls);
 	return o;
@@ -226,11 +229,19 @@ static json_object *handle(json_object *req)
 			error = "no namespace with that nsid";
 	} else if (!strcmp(cmd, "allow-host") || !strcmp(cmd, "forbid-host")) {
 		const char *host = str_arg(req, "host");
+		bool denied = false;
 
 		if ((s = subsys_arg(req, &error)) && !host)
 			error = "missing \"host\"";
-		else if (s)
-			err = cmd[0] == 'a' ? tgt_subsys_allow_host(s, host) : tgt_subsys_forbid_host(s, host);
+		else if (s && cmd[0] == 'a')
+			err = tgt_subsys_allow_host(s, host);
+		else if (s && (err = tgt_subsys_forbid_host(s, host, &denied)) >= 0) {
+			/* Say what happened: how many controllers went, and which list changed. */
+			reply = json_object_new_object();
+			json_object_object_add(reply, "dropped", json_object_new_int(err));
+			json_object_object_add(reply, "action", json_object_new_string(denied ? "denied" : "unlisted"));
+			err = 0;
+		}
 		if (err == -EINVAL)
 			error = "not a valid host NQN";
 		else if (err == -ENOENT)

@@ -29,6 +29,15 @@ struct tgt_ctrl *tgt_ctrl_create(struct tgt_subsys *s, const char *hostnqn, cons
 	atomic_init(&ctrl->last_activity_ms, tgt_now_ms());
 
 	pthread_mutex_lock(&s->lock);
+	/* Connect checked the host before; checked again where the controller joins the list, so a
+	 * forbid-host in between cannot miss it (forbid-host changes the lists under this lock). */
+	if (!tgt_subsys_host_allowed(s, hostnqn)) {
+		pthread_mutex_unlock(&s->lock);
+		tr_warn("%s: host %s was forbidden while it connected", s->nqn, hostnqn);
+		pthread_mutex_destroy(&ctrl->lock);
+		free(ctrl);
+		return NULL;
+	}
 	/* Controller IDs 1..0xFFEF, never one in use (a dead one may linger until its queues close). */
 	for (;;) {
 		struct tgt_ctrl *c;
@@ -102,8 +111,9 @@ void tgt_ctrl_put(struct tgt_ctrl *ctrl)
 }
 
 /* Tear the controller down: every queue's socket is shut down, so each worker frees its own
- * queue; the last queue's reference frees the controller. Safe from any thread, idempotent. */
-void tgt_ctrl_fatal(struct tgt_ctrl *ctrl, const char *why)
+ * queue; the last queue's reference frees the controller. Safe from any thread, idempotent;
+ * true for the call that started it, so a caller can count what it tore down. */
+bool tgt_ctrl_fatal(struct tgt_ctrl *ctrl, const char *why)
 {
 	bool first;
 
@@ -120,6 +130,7 @@ void tgt_ctrl_fatal(struct tgt_ctrl *ctrl, const char *why)
 			ctrl->hostnqn, why);
 		tgt_ctrl_put(ctrl); /* the subsystem list's reference */
 	}
+	return first;
 }
 
 void tgt_ctrl_touch(struct tgt_ctrl *ctrl)
