@@ -213,11 +213,12 @@ int tgt_ctrl_property_set(struct tgt_ctrl *ctrl, uint32_t offset, uint64_t value
 	return 0;
 }
 
-/* Control thread: remember the change and wake the admin queue's worker to report it. */
+/* Control thread, under the subsystem lock: remember the change and wake the admin queue's
+ * worker to report it. The caller holds no reference: the subsystem lock keeps the controller in
+ * its list (so in memory), and the post happens under ctrl->lock while it is not dead, when the
+ * list's reference still holds it, so the mailbox's own reference is taken on a live one. */
 void tgt_ctrl_ns_changed(struct tgt_ctrl *ctrl, uint32_t nsid)
 {
-	struct tgt_worker *w = NULL;
-
 	pthread_mutex_lock(&ctrl->lock);
 	if (ctrl->nr_changed_ns < NVME_CHANGED_NS_MAX) {
 		bool seen = false;
@@ -231,10 +232,8 @@ void tgt_ctrl_ns_changed(struct tgt_ctrl *ctrl, uint32_t nsid)
 	}
 	ctrl->aen_pending = true;
 	if (ctrl->queues[0] && !ctrl->dead)
-		w = ctrl->queues[0]->worker;
+		tgt_worker_post_aen(ctrl->queues[0]->worker, ctrl);
 	pthread_mutex_unlock(&ctrl->lock);
-	if (w)
-		tgt_worker_post_aen(w, ctrl);
 }
 
 /* Admin worker: complete a parked AER if an event is due and enabled. */

@@ -354,21 +354,15 @@ int tgt_subsys_forbid_host(struct tgt_subsys *s, const char *hostnqn, bool *deni
 	return dropped;
 }
 
+/* Tell every controller of the subsystem. The walk holds s->lock, so the list cannot change under
+ * it and no snapshot array (with a size to outgrow) is needed: tgt_ctrl_ns_changed() takes only the
+ * controller's lock and a worker's mailbox lock, never s->lock. */
 static void notify_ns_change(struct tgt_subsys *s, uint32_t nsid)
 {
-	struct tgt_ctrl *ctrls[256];
-	int n = 0;
-
 	pthread_mutex_lock(&s->lock);
-	for (struct tgt_ctrl *c = s->ctrls; c && n < 256; c = c->next) {
-		tgt_ctrl_get(c);
-		ctrls[n++] = c;
-	}
+	for (struct tgt_ctrl *c = s->ctrls; c; c = c->next)
+		tgt_ctrl_ns_changed(c, nsid);
 	pthread_mutex_unlock(&s->lock);
-	for (int i = 0; i < n; i++) {
-		tgt_ctrl_ns_changed(ctrls[i], nsid);
-		tgt_ctrl_put(ctrls[i]);
-	}
 }
 
 int tgt_subsys_add_ns(struct tgt_subsys *s, const struct tgt_ns_params *params)

@@ -317,7 +317,7 @@ void tgt_ctrl_touch(struct tgt_ctrl *ctrl);
 uint64_t tgt_ctrl_cap(void);
 int tgt_ctrl_property_get(struct tgt_ctrl *ctrl, uint32_t offset, bool eight, uint64_t *value);
 int tgt_ctrl_property_set(struct tgt_ctrl *ctrl, uint32_t offset, uint64_t value);
-void tgt_ctrl_ns_changed(struct tgt_ctrl *ctrl, uint32_t nsid);
+void tgt_ctrl_ns_changed(struct tgt_ctrl *ctrl, uint32_t nsid); /* caller holds ctrl->subsys->lock */
 void tgt_ctrl_deliver_aens(struct tgt_ctrl *ctrl);
 void tgt_ctrl_check_keep_alive(struct tgt_ctrl *ctrl, uint64_t now_ms);
 

@@ -2,7 +2,7 @@
 # Host access control through the control socket, at scale: forbid-host drops every controller of
 # the host (70 here, more than any fixed array held), changes nothing for other hosts, refuses and
 # hides the host afterwards, says what it did, survives `ctl save` and a restart; allow-host undoes
-# it.
+# it. A namespace added while 300 controllers wait with an AER reaches every one of them.
 # usage: control_acl.py path/to/tightrope
 import json
 import os
@@ -24,7 +24,9 @@ HOST_C = "nqn.2026-11.io.tightrope:host-c"
 HOST_D = "nqn.2026-11.io.tightrope:host-d"
 PORT = int(os.environ.get("CONTROL_ACL_PORT", "44204"))
 NR_A = 70  # more than the 64 controllers forbid-host once collected
+NR_AEN = 300  # more than the 256 controllers a namespace change once reached
 SC_CONNECT_INVALID_HOST = 0x4184
+AEN_NS_CHANGED = 0x040002  # notice, namespace attribute changed, log page 04h
 
 passed, failed = 0, []
 
@@ -175,6 +177,41 @@ def save_and_allow(t, sock, saved):
     check("... and discovery shows the subsystem to A again", OPEN in discovery_subnqns(HOST_A))
 
 
+def aen_to_every_controller(t, sock):
+    ctrls = []
+    for i in range(NR_AEN):
+        q = nv.admin_connect(OPEN, port=PORT, hostnqn=HOST_D)
+        ok = q.set_features(0x0B, 0x100).status == 0  # namespace attribute notices on
+        cid = q.alloc_cid()
+        q.send_cmd(nv.sqe(0x0C, cid))  # Asynchronous Event Request, left outstanding
+        ctrls.append((q, cid, ok))
+    check(f"{NR_AEN} controllers with notices enabled and an AER outstanding",
+          all(ok for _, _, ok in ctrls) and len(host_ctrls(t, OPEN, HOST_D)) == NR_AEN)
+    time.sleep(0.3)
+    r = t.ctl("add-ns", OPEN, "mem:1M", "--nsid", "9")
+    check("ctl add-ns adds namespace 9", r.get("ok") is True and r.get("nsid") == 9, f"{r}")
+    deadline = time.monotonic() + 15
+    got, wrong = 0, []
+    for q, cid, _ in ctrls:
+        q.sock.settimeout(max(0.05, deadline - time.monotonic()))
+        try:
+            c = q.wait_completion(cid)
+            if c.status == 0 and c.result & 0xFFFFFF == AEN_NS_CHANGED:
+                got += 1
+            else:
+                wrong.append(c)
+        except (OSError, nv.Closed) as e:
+            wrong.append(repr(e))
+    check(f"every one of the {NR_AEN} controllers got the namespace-change notice ({got})", got == NR_AEN,
+          f"{len(wrong)} did not: {wrong[:3]}")
+    # The notice is real: the changed-namespace log names namespace 9.
+    q = ctrls[0][0]
+    log = q.get_log(0x04, 4096).data
+    check("the changed-namespace log names namespace 9", struct.unpack_from("<I", log, 0)[0] == 9)
+    for q, _, _ in ctrls:
+        q.close()
+
+
 def section(fn, *args):
     """Run one group of checks; an exception is one more failure, and the next group still runs."""
     try:
@@ -216,6 +253,7 @@ def main():
                   sock)
     try:
         section(restarted, t, sock)
+        section(aen_to_every_controller, t, sock)
     finally:
         rc = t.stop()
         check("restarted target exits 0 on SIGTERM", rc == 0, f"rc {rc}")
