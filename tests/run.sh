@@ -52,6 +52,10 @@ step "bad input from raw clients (ASan target)"
 python3 tests/integration/bad_input.py "$bin"; record "bad_input" $?
 step "hardening: what a hostile peer or careless operator cannot do (ASan target)"
 python3 tests/integration/hardening.py "$bin"; record "hardening" $?
+step "control socket: ownership of its path, mode, stuck and surplus clients (ASan target)"
+python3 tests/integration/control_socket.py "$bin"; record "control_socket" $?
+step "host access control and namespace notices at scale through the control socket (ASan target)"
+python3 tests/integration/control_acl.py "$bin"; record "control_acl" $?
 step "keep-alive expiry (ASan target)"
 python3 tests/integration/keep_alive.py "$bin"; record "keep_alive" $?
 step "bad input from a scripted fake target to tightrope's host (ASan host)"

@@ -20,8 +20,11 @@ static void ctl_usage(FILE *out)
 		"  list                                  subsystems, namespaces, controllers, queue counters\n"
 		"  add-ns SUBSYS PATH [--nsid N] [--readonly] [--buffered]\n"
 		"  remove-ns SUBSYS NSID\n"
-		"  allow-host SUBSYS HOSTNQN\n"
-		"  forbid-host SUBSYS HOSTNQN            also tears down that host's controllers\n"
+		"  allow-host SUBSYS HOSTNQN             undoes forbid-host; on a subsystem that lists\n"
+		"                                        hosts, adds it (and only listed hosts may connect)\n"
+		"  forbid-host SUBSYS HOSTNQN            shut one host out and tear down all its controllers:\n"
+		"                                        denied on a subsystem open to any host, taken off\n"
+		"                                        the list of one that lists hosts\n"
 		"  save [PATH]                           write the running config (default: the --config file)\n");
 }
 
@@ -168,11 +171,17 @@ int cmd_ctl(int argc, char **argv)
 	if (!reply)
 		return 1;
 	rc = json_object_object_get_ex(reply, "ok", &ok) && json_object_get_boolean(ok) ? 0 : 1;
-	if (json || (rc == 0 && strcmp(verb, "list")))
+	if (json || (rc == 0 && strcmp(verb, "list") && strcmp(verb, "forbid-host"))) {
 		printf("%s\n", json_object_to_json_string_ext(reply, JSON_C_TO_STRING_PRETTY));
-	else if (rc == 0)
+	} else if (rc == 0 && !strcmp(verb, "forbid-host")) {
+		json_object *n;
+		int dropped = json_object_object_get_ex(reply, "dropped", &n) ? json_object_get_int(n) : 0;
+
+		printf("forbade %s on %s: %d controller%s dropped\n", argv[optind + 1], argv[optind], dropped,
+		       dropped == 1 ? "" : "s");
+	} else if (rc == 0) {
 		print_list(reply);
-	else {
+	} else {
 		json_object *e;
 
 		json_object_object_get_ex(reply, "error", &e);

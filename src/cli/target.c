@@ -247,7 +247,8 @@ int cmd_target(int argc, char **argv)
 	};
 	static struct pending_subsys subs[32];
 	char *listens[16];
-	int nr_listens = 0, nr_subs = 0, c, err = 0, ctl_fd = -1;
+	int nr_listens = 0, nr_subs = 0, c, err = 0;
+	struct tgt_control *ctl = NULL;
 	const char *config = NULL, *ctl_path = TGT_DEFAULT_CTL_PATH, *disc_port = NULL, *target_id = NULL;
 	struct limits limits = { .max_connections = -1, .handshake_s = -1, .idle_s = -1 };
 	long workers = sysconf(_SC_NPROCESSORS_ONLN);
@@ -393,19 +394,14 @@ int cmd_target(int argc, char **argv)
 			*slash = 0;
 			mkdir(dir, 0755);
 		}
-		ctl_fd = tgt_control_listen(ctl_path);
-		if (ctl_fd < 0) {
-			tr_err("control socket %s: %s", ctl_path, strerror(-ctl_fd));
-			err = ctl_fd;
-		}
+		/* Logs why it refused: another live target, or a path that is not a socket. */
+		err = tgt_control_start(ctl_path, &ctl);
 	}
 	if (!err)
-		err = tgt_run(ctl_fd);
+		err = tgt_run();
 out:
-	if (ctl_fd >= 0) {
-		close(ctl_fd);
-		unlink(ctl_path);
-	}
+	/* Before the registries go: the control thread reads them. */
+	tgt_control_stop(ctl);
 	tgt_shutdown();
 	if (!err)
 		tr_info("stopped");

@@ -1,6 +1,7 @@
 /* JSON configuration in nvmetcli's format (/etc/nvmet/config.json): hosts, ports with their
  * subsystems, subsystems with attr/allowed_hosts/namespaces. Extensions: "mem:SIZE" device paths,
- * "readonly" and "buffered_io" per namespace. */
+ * "readonly" and "buffered_io" per namespace, "denied_hosts" per subsystem (what forbid-host left
+ * on a subsystem open to any host; nvmetcli has no such list and ignores the key). */
 #include <errno.h>
 #include <json-c/json.h>
 #include <stdio.h>
@@ -80,6 +81,7 @@ static int load_subsystem(json_object *o)
 	const char *nqn = jstr(o, "nqn");
 	json_object *attr = jget(o, "attr", json_type_object);
 	json_object *hosts = jget(o, "allowed_hosts", json_type_array);
+	json_object *denied = jget(o, "denied_hosts", json_type_array);
 	json_object *nss = jget(o, "namespaces", json_type_array);
 	struct tgt_subsys *s;
 	int err;
@@ -103,6 +105,14 @@ static int load_subsystem(json_object *o)
 		}
 	}
 	s->allow_any_host = attr ? jbool(attr, "allow_any_host") : !hosts;
+	for (size_t i = 0; denied && i < json_object_array_length(denied); i++) {
+		const char *h = json_object_get_string(json_object_array_get_idx(denied, i));
+
+		if (!h || (err = tgt_subsys_deny_host(s, h))) {
+			tr_err("config: %s: bad denied host %s", nqn, h ? h : "(null)");
+			return err ? err : -EINVAL;
+		}
+	}
 	for (size_t i = 0; nss && i < json_object_array_length(nss); i++) {
 		if ((err = load_namespace(s, json_object_array_get_idx(nss, i))))
 			return err;
@@ -175,6 +185,7 @@ static json_object *save_subsystem(struct tgt_subsys *s, json_object *all_hosts)
 {
 	json_object *o = json_object_new_object(), *attr = json_object_new_object();
 	json_object *hosts = json_object_new_array(), *nss = json_object_new_array();
+	json_object *denied = json_object_new_array();
 	char id[40];
 
 	pthread_mutex_lock(&s->lock);
@@ -189,6 +200,8 @@ static json_object *save_subsystem(struct tgt_subsys *s, json_object *all_hosts)
 		json_object_object_add(e, "nqn", json_object_new_string(h->nqn));
 		json_object_array_add(all_hosts, e);
 	}
+	for (struct tgt_host_entry *h = s->denied_hosts; h; h = h->next)
+		json_object_array_add(denied, json_object_new_string(h->nqn));
 	for (uint32_t i = 1; i <= TGT_MAX_NSID; i++) {
 		struct tgt_ns *ns = s->ns[i];
 		json_object *n, *dev;
@@ -212,6 +225,11 @@ static json_object *save_subsystem(struct tgt_subsys *s, json_object *all_hosts)
 	pthread_mutex_unlock(&s->lock);
 	json_object_object_add(o, "allowed_hosts", hosts);
 	json_object_object_add(o, "attr", attr);
+	/* Written only when there is one, so a config without denials stays plain nvmetcli. */
+	if (json_object_array_length(denied))
+		json_object_object_add(o, "denied_hosts", denied);
+	else
+		json_object_put(denied);
 	json_object_object_add(o, "namespaces", nss);
 	json_object_object_add(o, "nqn", json_object_new_string(s->nqn));
 	return o;

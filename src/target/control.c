@@ -1,10 +1,14 @@
 /* The local control socket: one JSON request per connection, one JSON reply. Lets an operator
- * list controllers and queue counters, add/remove namespaces, allow/forbid hosts and save config. */
+ * list controllers and queue counters, add/remove namespaces, allow/forbid hosts and save config.
+ * It is served by a thread of its own with non-blocking clients, so a slow or stuck control client
+ * delays neither NVMe connections (accepted by the main thread) nor other control clients. */
 #include <errno.h>
 #include <json-c/json.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -15,28 +19,29 @@
 #include "util/log.h"
 
 #define CTL_MAX_REQUEST 65536
+#define CTL_MAX_CLIENTS 16 /* more at once are turned away: operators' tools come one at a time */
+#define CTL_DEADLINE_MS 5000 /* to send the request, and again to take the reply */
 
-int tgt_control_listen(const char *path)
-{
-	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+struct ctl_client {
 	int fd;
+	pid_t pid; /* for log lines: the peer's credentials are all a local socket has */
+	uint64_t deadline_ms;
+	char *buf; /* the request as it arrives */
+	size_t have;
+	char *out; /* the reply, once there is one */
+	size_t out_len, out_off;
+};
 
-	if (strlen(path) >= sizeof(sun.sun_path))
-		return -ENAMETOOLONG;
-	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", path);
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -errno;
-	unlink(path);
-	if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) || listen(fd, 16)) {
-		int err = -errno;
-
-		close(fd);
-		return err;
-	}
-	chmod(path, 0600); /* whoever may talk to it may reconfigure the target */
-	return fd;
-}
+struct tgt_control {
+	char *path;
+	int fd;
+	int wake_fd; /* rung by tgt_control_stop() */
+	dev_t dev; /* the socket file we bound, so we remove only that one */
+	ino_t ino;
+	pthread_t thread;
+	struct ctl_client clients[CTL_MAX_CLIENTS];
+	int nr_clients;
+};
 
 static json_object *queue_json(const struct tgt_queue *q)
 {
@@ -84,7 +89,7 @@ static json_object *subsys_json(struct tgt_subsys *s)
 {
 	json_object *o = json_object_new_object();
 	json_object *nss = json_object_new_array(), *hosts = json_object_new_array();
-	json_object *ctrls = json_object_new_array();
+	json_object *denied = json_object_new_array(), *ctrls = json_object_new_array();
 
 	json_object_object_add(o, "nqn", json_object_new_string(s->nqn));
 	json_object_object_add(o, "serial", json_object_new_string(s->serial));
@@ -93,6 +98,8 @@ static json_object *subsys_json(struct tgt_subsys *s)
 	json_object_object_add(o, "allow_any_host", json_object_new_boolean(s->allow_any_host));
 	for (struct tgt_host_entry *h = s->hosts; h; h = h->next)
 		json_object_array_add(hosts, json_object_new_string(h->nqn));
+	for (struct tgt_host_entry *h = s->denied_hosts; h; h = h->next)
+		json_object_array_add(denied, json_object_new_string(h->nqn));
 	for (uint32_t i = 1; i <= TGT_MAX_NSID; i++) {
 		struct tgt_ns *ns = s->ns[i];
 		json_object *n;
@@ -112,6 +119,7 @@ static json_object *subsys_json(struct tgt_subsys *s)
 		json_object_array_add(ctrls, ctrl_json(c));
 	pthread_mutex_unlock(&s->lock);
 	json_object_object_add(o, "hosts", hosts);
+	json_object_object_add(o, "denied_hosts", denied);
 	json_object_object_add(o, "namespaces", nss);
 	json_object_object_add(o, "controllers", ctrls);
 	return o;
@@ -222,11 +230,19 @@ static json_object *handle(json_object *req)
 			error = "no namespace with that nsid";
 	} else if (!strcmp(cmd, "allow-host") || !strcmp(cmd, "forbid-host")) {
 		const char *host = str_arg(req, "host");
+		bool denied = false;
 
 		if ((s = subsys_arg(req, &error)) && !host)
 			error = "missing \"host\"";
-		else if (s)
-			err = cmd[0] == 'a' ? tgt_subsys_allow_host(s, host) : tgt_subsys_forbid_host(s, host);
+		else if (s && cmd[0] == 'a')
+			err = tgt_subsys_allow_host(s, host);
+		else if (s && (err = tgt_subsys_forbid_host(s, host, &denied)) >= 0) {
+			/* Say what happened: how many controllers went, and which list changed. */
+			reply = json_object_new_object();
+			json_object_object_add(reply, "dropped", json_object_new_int(err));
+			json_object_object_add(reply, "action", json_object_new_string(denied ? "denied" : "unlisted"));
+			err = 0;
+		}
 		if (err == -EINVAL)
 			error = "not a valid host NQN";
 		else if (err == -ENOENT)
@@ -258,35 +274,13 @@ static json_object *handle(json_object *req)
 	return reply;
 }
 
-void tgt_control_serve(int listen_fd)
+/* The reply to a request, as one allocated line. */
+static char *reply_line(const char *req_text, size_t *len)
 {
-	char *buf = malloc(CTL_MAX_REQUEST + 1);
-	size_t have = 0;
-	json_object *req, *reply;
+	json_object *req = json_tokener_parse(req_text), *reply;
 	const char *out;
-	int fd;
+	char *line;
 
-	fd = accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC);
-	if (fd < 0 || !buf) {
-		free(buf);
-		if (fd >= 0)
-			close(fd);
-		return;
-	}
-	/* Operators' tools are local and quick; a stuck one must not stall the target. */
-	struct timeval tv = { .tv_sec = 2 };
-	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-	while (have < CTL_MAX_REQUEST) {
-		ssize_t n = recv(fd, buf + have, CTL_MAX_REQUEST - have, 0);
-
-		if (n <= 0)
-			break;
-		have += (size_t)n;
-		if (memchr(buf + have - (size_t)n, '\n', (size_t)n))
-			break;
-	}
-	buf[have] = 0;
-	req = json_tokener_parse(buf);
 	if (!req || !json_object_is_type(req, json_type_object)) {
 		reply = json_object_new_object();
 		json_object_object_add(reply, "ok", json_object_new_boolean(false));
@@ -295,10 +289,298 @@ void tgt_control_serve(int listen_fd)
 		reply = handle(req);
 	}
 	out = json_object_to_json_string_ext(reply, JSON_C_TO_STRING_PLAIN);
-	if (send(fd, out, strlen(out), MSG_NOSIGNAL) < 0 || send(fd, "\n", 1, MSG_NOSIGNAL) < 0)
-		tr_debug("control: reply not delivered: %s", strerror(errno));
+	*len = strlen(out) + 1;
+	line = malloc(*len);
+	if (line) {
+		memcpy(line, out, *len - 1);
+		line[*len - 1] = '\n';
+	}
 	json_object_put(reply);
 	json_object_put(req);
-	free(buf);
+	return line;
+}
+
+static void client_close(struct ctl_client *c)
+{
+	close(c->fd);
+	free(c->buf);
+	free(c->out);
+	c->fd = -1;
+	c->buf = c->out = NULL;
+}
+
+/* Send what the socket takes now; true when the client is finished with (sent or failed). */
+static bool client_send(struct ctl_client *c)
+{
+	while (c->out_off < c->out_len) {
+		ssize_t n = send(c->fd, c->out + c->out_off, c->out_len - c->out_off, MSG_NOSIGNAL | MSG_DONTWAIT);
+
+		if (n < 0) {
+			if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
+				return false;
+			tr_debug("control: reply to pid %d not delivered: %s", (int)c->pid, strerror(errno));
+			return true;
+		}
+		c->out_off += (size_t)n;
+	}
+	return true;
+}
+
+/* Read what has arrived; once the request is whole (a newline, EOF or the size limit), handle it
+ * and start the reply. True when the client is finished with. */
+static bool client_recv(struct ctl_client *c)
+{
+	bool whole = false;
+
+	for (;;) {
+		ssize_t n = recv(c->fd, c->buf + c->have, CTL_MAX_REQUEST - c->have, MSG_DONTWAIT);
+
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+			break;
+		if (n < 0)
+			return true;
+		if (n == 0) {
+			/* Connected and gone without a word: a probe (another target checking whether this
+			 * socket is alive). Nobody to answer. */
+			if (!c->have)
+				return true;
+			whole = true;
+			break;
+		}
+		c->have += (size_t)n;
+		if (memchr(c->buf + c->have - (size_t)n, '\n', (size_t)n) || c->have == CTL_MAX_REQUEST) {
+			whole = true;
+			break;
+		}
+	}
+	if (!whole)
+		return false;
+	c->buf[c->have] = 0;
+	c->out = reply_line(c->buf, &c->out_len);
+	free(c->buf);
+	c->buf = NULL;
+	if (!c->out)
+		return true;
+	c->deadline_ms = tgt_now_ms() + CTL_DEADLINE_MS;
+	return client_send(c);
+}
+
+static void client_accept(struct tgt_control *ctl)
+{
+	for (;;) {
+		int fd = accept4(ctl->fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+		struct ucred cred = { .pid = 0 };
+		socklen_t len = sizeof(cred);
+		struct ctl_client *c;
+
+		if (fd < 0) {
+			if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+				tr_warn("control: accept: %s", strerror(errno));
+			return;
+		}
+		getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len);
+		if (ctl->nr_clients == CTL_MAX_CLIENTS) {
+			static const char busy[] = "{\"ok\":false,\"error\":\"too many control clients at once; "
+						   "try again\"}\n";
+
+			tr_warn("control: turned away pid %d: %d control clients already connected", (int)cred.pid,
+				CTL_MAX_CLIENTS);
+			if (send(fd, busy, sizeof(busy) - 1, MSG_NOSIGNAL | MSG_DONTWAIT) < 0)
+				tr_debug("control: pid %d not told: %s", (int)cred.pid, strerror(errno));
+			close(fd);
+			continue;
+		}
+		c = &ctl->clients[ctl->nr_clients];
+		*c = (struct ctl_client){ .fd = fd, .pid = cred.pid, .buf = malloc(CTL_MAX_REQUEST + 1),
+					  .deadline_ms = tgt_now_ms() + CTL_DEADLINE_MS };
+		if (!c->buf) {
+			close(fd);
+			continue;
+		}
+		ctl->nr_clients++;
+	}
+}
+
+static void *control_thread(void *arg)
+{
+	struct tgt_control *ctl = arg;
+	struct pollfd pfd[CTL_MAX_CLIENTS + 2];
+
+	for (;;) {
+		uint64_t now = tgt_now_ms(), next = UINT64_MAX;
+		int timeout, n = 0;
+
+		pfd[n++] = (struct pollfd){ .fd = ctl->wake_fd, .events = POLLIN };
+		pfd[n++] = (struct pollfd){ .fd = ctl->fd, .events = POLLIN };
+		for (int i = 0; i < ctl->nr_clients; i++) {
+			struct ctl_client *c = &ctl->clients[i];
+
+			pfd[n++] = (struct pollfd){ .fd = c->fd, .events = c->out ? POLLOUT : POLLIN };
+			if (c->deadline_ms < next)
+				next = c->deadline_ms;
+		}
+		timeout = next == UINT64_MAX ? -1 : next <= now ? 0 : (int)(next - now);
+		if (poll(pfd, (nfds_t)n, timeout) < 0 && errno != EINTR) {
+			tr_err("control: poll: %s", strerror(errno));
+			break;
+		}
+		if (pfd[0].revents)
+			break;
+		now = tgt_now_ms();
+		for (int i = 0; i < ctl->nr_clients; i++) {
+			struct ctl_client *c = &ctl->clients[i];
+			short ev = pfd[i + 2].revents;
+			bool done = false;
+
+			if (ev & (POLLIN | POLLHUP | POLLERR))
+				done = c->out ? true : client_recv(c);
+			if (!done && (ev & POLLOUT) && c->out)
+				done = client_send(c);
+			if (!done && now >= c->deadline_ms) {
+				tr_warn("control: pid %d sent no complete request within %d s%s; closed", (int)c->pid,
+					CTL_DEADLINE_MS / 1000, c->out ? " (or did not take its reply)" : "");
+				done = true;
+			}
+			if (done)
+				client_close(c);
+		}
+		/* Compact after the pass: pfd[] followed the old order. */
+		for (int i = 0, j = 0, nr = ctl->nr_clients; i < nr; i++) {
+			if (ctl->clients[i].fd < 0)
+				ctl->nr_clients--;
+			else
+				ctl->clients[j++] = ctl->clients[i];
+		}
+		if (pfd[1].revents)
+			client_accept(ctl);
+	}
+	for (int i = 0; i < ctl->nr_clients; i++)
+		client_close(&ctl->clients[i]);
+	ctl->nr_clients = 0;
+	return NULL;
+}
+
+/* Is a live target behind the socket at path? 0: nothing there (a stale socket is removed),
+ * -EADDRINUSE: someone answers, other -errno: leave it alone. */
+static int probe(const char *path, const struct sockaddr_un *sun)
+{
+	struct stat st;
+	int fd, err;
+
+	if (lstat(path, &st))
+		return errno == ENOENT ? 0 : -errno;
+	if (!S_ISSOCK(st.st_mode)) {
+		tr_err("control socket %s: the path exists and is not a socket; not touching it", path);
+		return -EEXIST;
+	}
+	/* Non-blocking: a live target whose backlog is full must not hang our start-up. */
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0)
+		return -errno;
+	err = connect(fd, (const struct sockaddr *)sun, sizeof(*sun)) ? errno : 0;
 	close(fd);
+	if (!err || err == EAGAIN || err == EINPROGRESS) {
+		tr_err("control socket %s is in use by another target", path);
+		return -EADDRINUSE;
+	}
+	if (err != ECONNREFUSED) {
+		tr_err("control socket %s: %s", path, strerror(err));
+		return -err;
+	}
+	/* Nobody listens: what a killed target leaves behind. */
+	tr_info("control socket %s: removing a stale socket nobody answers on", path);
+	if (unlink(path) && errno != ENOENT)
+		return -errno;
+	return 0;
+}
+
+int tgt_control_start(const char *path, struct tgt_control **out)
+{
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	struct tgt_control *ctl;
+	struct stat st;
+	mode_t mask;
+	int err;
+
+	size_t len = strlen(path);
+
+	if (len >= sizeof(sun.sun_path)) {
+		tr_err("control socket %s: path too long", path);
+		return -ENAMETOOLONG;
+	}
+	memcpy(sun.sun_path, path, len + 1);
+	err = probe(path, &sun);
+	if (err)
+		return err;
+	ctl = calloc(1, sizeof(*ctl));
+	if (!ctl || !(ctl->path = strdup(path))) {
+		free(ctl);
+		return -ENOMEM;
+	}
+	ctl->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	ctl->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (ctl->wake_fd < 0 || ctl->fd < 0) {
+		err = -errno;
+		goto fail;
+	}
+	/* Whoever may talk to it may reconfigure the target: the socket is born 0600 (umask 0177), never wider
+	 * for a moment as it was with chmod after bind. Nothing else in the process creates files
+	 * while the control socket is set up, so the process-wide umask is ours to borrow. */
+	mask = umask(0177);
+	err = bind(ctl->fd, (struct sockaddr *)&sun, sizeof(sun)) ? -errno : 0;
+	umask(mask);
+	if (err) {
+		if (err == -EADDRINUSE)
+			tr_err("control socket %s is in use by another target", path);
+		else
+			tr_err("control socket %s: %s", path, strerror(-err));
+		goto fail;
+	}
+	/* Remember which file is ours; at exit the path may name someone else's. */
+	if (!stat(path, &st)) {
+		ctl->dev = st.st_dev;
+		ctl->ino = st.st_ino;
+	}
+	/* A deeper backlog than the client bound: a burst is queued and then answered (maybe with
+	 * "too many"), rather than refused by the kernel with EAGAIN. */
+	if (listen(ctl->fd, 4 * CTL_MAX_CLIENTS))
+		err = -errno;
+	else
+		err = -pthread_create(&ctl->thread, NULL, control_thread, ctl);
+	if (err) {
+		tr_err("control socket %s: %s", path, strerror(-err));
+		unlink(path);
+		goto fail;
+	}
+	*out = ctl;
+	return 0;
+fail:
+	if (ctl->fd >= 0)
+		close(ctl->fd);
+	if (ctl->wake_fd >= 0)
+		close(ctl->wake_fd);
+	free(ctl->path);
+	free(ctl);
+	return err;
+}
+
+void tgt_control_stop(struct tgt_control *ctl)
+{
+	uint64_t one = 1;
+	struct stat st;
+
+	if (!ctl)
+		return;
+	if (write(ctl->wake_fd, &one, sizeof(one)) < 0)
+		tr_err("control: cannot wake its thread: %s", strerror(errno));
+	pthread_join(ctl->thread, NULL);
+	close(ctl->fd);
+	close(ctl->wake_fd);
+	/* Only the socket we bound: if the path was replaced meanwhile, the new file is not ours. */
+	if (ctl->ino && !lstat(ctl->path, &st) && st.st_dev == ctl->dev && st.st_ino == ctl->ino)
+		unlink(ctl->path);
+	else
+		tr_info("control socket %s is no longer ours; left in place", ctl->path);
+	free(ctl->path);
+	free(ctl);
 }

@@ -6,16 +6,22 @@
 
 #define TGT_DEFAULT_CTL_PATH "/run/tightrope/target.sock"
 
-int tgt_control_listen(const char *path);
-void tgt_control_serve(int listen_fd);
+struct tgt_control;
+
+/* Bind the control socket at path (created 0600) and serve it from a thread of its own. Refuses
+ * (-EADDRINUSE) when another target answers on the path and leaves a non-socket there alone;
+ * removes a stale socket nobody answers on. Logs why it failed. */
+int tgt_control_start(const char *path, struct tgt_control **ctl);
+/* Stop the thread, close every client, and unlink the path if it is still the socket we bound. */
+void tgt_control_stop(struct tgt_control *ctl);
 
 /* Load an nvmetcli-style config (hosts, ports, subsystems); 0 or -errno with a logged reason. */
 int tgt_config_load(const char *path);
 /* Write the running state back in the same format (atomically: temp file + rename). */
 int tgt_config_save(const char *path);
 
-/* Accept loop, control socket and signals; returns when SIGINT/SIGTERM arrive. */
-int tgt_run(int ctl_fd);
+/* Accept loop and signals; returns when SIGINT/SIGTERM arrive. */
+int tgt_run(void);
 void tgt_accept(struct tgt_listener *l);
 
 #endif

@@ -32,6 +32,15 @@ struct tgt_ctrl *tgt_ctrl_create(struct tgt_subsys *s, const char *hostnqn, cons
 	atomic_init(&ctrl->last_activity_ms, tgt_now_ms());
 
 	pthread_mutex_lock(&s->lock);
+	/* Connect checked the host before; checked again where the controller joins the list, so a
+	 * forbid-host in between cannot miss it (forbid-host changes the lists under this lock). */
+	if (!tgt_subsys_host_allowed(s, hostnqn)) {
+		pthread_mutex_unlock(&s->lock);
+		tr_warn("%s: host %s was forbidden while it connected", s->nqn, hostnqn);
+		pthread_mutex_destroy(&ctrl->lock);
+		free(ctrl);
+		return NULL;
+	}
 	/* Controller IDs 1..0xFFEF, never one in use (a dead one may linger until its queues close). */
 	for (;;) {
 		struct tgt_ctrl *c;
@@ -105,8 +114,9 @@ void tgt_ctrl_put(struct tgt_ctrl *ctrl)
 }
 
 /* Tear the controller down: every queue's socket is shut down, so each worker frees its own
- * queue; the last queue's reference frees the controller. Safe from any thread, idempotent. */
-void tgt_ctrl_fatal(struct tgt_ctrl *ctrl, const char *why)
+ * queue; the last queue's reference frees the controller. Safe from any thread, idempotent;
+ * true for the call that started it, so a caller can count what it tore down. */
+bool tgt_ctrl_fatal(struct tgt_ctrl *ctrl, const char *why)
 {
 	bool first;
 
@@ -125,6 +135,7 @@ void tgt_ctrl_fatal(struct tgt_ctrl *ctrl, const char *why)
 			ctrl->hostnqn, why);
 		tgt_ctrl_put(ctrl); /* the subsystem list's reference */
 	}
+	return first;
 }
 
 void tgt_ctrl_touch(struct tgt_ctrl *ctrl)
@@ -217,11 +228,12 @@ int tgt_ctrl_property_set(struct tgt_ctrl *ctrl, uint32_t offset, uint64_t value
 	return 0;
 }
 
-/* Control thread: remember the change and wake the admin queue's worker to report it. */
+/* Control thread, under the subsystem lock: remember the change and wake the admin queue's
+ * worker to report it. The caller holds no reference: the subsystem lock keeps the controller in
+ * its list (so in memory), and the post happens under ctrl->lock while it is not dead, when the
+ * list's reference still holds it, so the mailbox's own reference is taken on a live one. */
 void tgt_ctrl_ns_changed(struct tgt_ctrl *ctrl, uint32_t nsid)
 {
-	struct tgt_worker *w = NULL;
-
 	pthread_mutex_lock(&ctrl->lock);
 	if (ctrl->nr_changed_ns < NVME_CHANGED_NS_MAX) {
 		bool seen = false;
@@ -235,10 +247,8 @@ void tgt_ctrl_ns_changed(struct tgt_ctrl *ctrl, uint32_t nsid)
 	}
 	ctrl->aen_pending = true;
 	if (ctrl->queues[0] && !ctrl->dead)
-		w = ctrl->queues[0]->worker;
+		tgt_worker_post_aen(ctrl->queues[0]->worker, ctrl);
 	pthread_mutex_unlock(&ctrl->lock);
-	if (w)
-		tgt_worker_post_aen(w, ctrl);
 }
 
 /* Admin worker: complete a parked AER if an event is due and enabled. */

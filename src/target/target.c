@@ -1,5 +1,6 @@
 /* The target as a whole: its registries (subsystems, namespaces, hosts, listeners), worker
- * start-up and shutdown, and the accept loop that hands connections to workers. */
+ * start-up and shutdown, and the accept loop that hands connections to workers (the control socket
+ * has a thread of its own, so nothing an operator's tool does can hold up an accept). */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -291,85 +292,162 @@ bool tgt_subsys_on_port(const struct tgt_subsys *s, uint16_t portid)
 	return portid < 32 && (s->port_mask & (1u << portid));
 }
 
+static struct tgt_host_entry **host_find(struct tgt_host_entry **list, const char *hostnqn)
+{
+	for (; *list; list = &(*list)->next) {
+		if (!strcmp((*list)->nqn, hostnqn))
+			break;
+	}
+	return list;
+}
+
+/* Add to a host list unless there already; 0 or -ENOMEM. */
+static int host_add(struct tgt_host_entry **list, const char *hostnqn)
+{
+	struct tgt_host_entry **pp = host_find(list, hostnqn), *h;
+
+	if (*pp)
+		return 0;
+	h = calloc(1, sizeof(*h));
+	if (!h)
+		return -ENOMEM;
+	snprintf(h->nqn, sizeof(h->nqn), "%s", hostnqn);
+	h->next = *list;
+	*list = h;
+	return 0;
+}
+
+/* Remove from a host list; true if it was there. */
+static bool host_remove(struct tgt_host_entry **list, const char *hostnqn)
+{
+	struct tgt_host_entry **pp = host_find(list, hostnqn), *h = *pp;
+
+	if (!h)
+		return false;
+	*pp = h->next;
+	free(h);
+	return true;
+}
+
+static void host_list_free(struct tgt_host_entry **list)
+{
+	while (*list) {
+		struct tgt_host_entry *h = *list;
+
+		*list = h->next;
+		free(h);
+	}
+}
+
 bool tgt_subsys_host_allowed(struct tgt_subsys *s, const char *hostnqn)
 {
-	if (s->allow_any_host || s->discovery)
+	if (s->discovery)
 		return true;
-	for (struct tgt_host_entry *h = s->hosts; h; h = h->next) {
-		if (!strcmp(h->nqn, hostnqn))
-			return true;
-	}
-	return false;
+	/* The deny list wins over allow_any_host: it is how one host is shut out of an open subsystem. */
+	if (*host_find(&s->denied_hosts, hostnqn))
+		return false;
+	return s->allow_any_host || *host_find(&s->hosts, hostnqn);
 }
 
 int tgt_subsys_allow_host(struct tgt_subsys *s, const char *hostnqn)
 {
-	struct tgt_host_entry *h;
+	bool was_denied;
+	int err = 0;
 
 	if (!tgt_valid_nqn(hostnqn))
 		return -EINVAL;
 	pthread_mutex_lock(&s->lock);
-	s->allow_any_host = false;
-	for (h = s->hosts; h && strcmp(h->nqn, hostnqn); h = h->next)
-		;
-	if (!h && (h = calloc(1, sizeof(*h)))) {
-		snprintf(h->nqn, sizeof(h->nqn), "%s", hostnqn);
-		h->next = s->hosts;
-		s->hosts = h;
+	was_denied = host_remove(&s->denied_hosts, hostnqn);
+	/* allow-host undoes forbid-host: on a subsystem open to any host, lifting the denial restores
+	 * what was before, without locking every other host out as an allowed list would. */
+	if (!(was_denied && s->allow_any_host)) {
+		s->allow_any_host = false;
+		err = host_add(&s->hosts, hostnqn);
 	}
 	pthread_mutex_unlock(&s->lock);
 	atomic_fetch_add(&tgt->disc_genctr, 1);
-	return h ? 0 : -ENOMEM;
+	return err;
 }
 
-/* Forbid a host: it loses its listing, and its live controllers go, as a revoked host should. */
-int tgt_subsys_forbid_host(struct tgt_subsys *s, const char *hostnqn)
+int tgt_subsys_deny_host(struct tgt_subsys *s, const char *hostnqn)
 {
-	struct tgt_ctrl *victims[64];
-	int n = 0, found = 0;
+	int err;
 
+	if (!tgt_valid_nqn(hostnqn))
+		return -EINVAL;
 	pthread_mutex_lock(&s->lock);
-	for (struct tgt_host_entry **pp = &s->hosts; *pp; pp = &(*pp)->next) {
-		if (!strcmp((*pp)->nqn, hostnqn)) {
-			struct tgt_host_entry *h = *pp;
-
-			*pp = h->next;
-			free(h);
-			found = 1;
-			break;
-		}
-	}
-	s->allow_any_host = false;
-	for (struct tgt_ctrl *c = s->ctrls; c && n < 64; c = c->next) {
-		if (!strcmp(c->hostnqn, hostnqn)) {
-			tgt_ctrl_get(c);
-			victims[n++] = c;
-		}
-	}
+	err = host_add(&s->denied_hosts, hostnqn);
 	pthread_mutex_unlock(&s->lock);
-	for (int i = 0; i < n; i++) {
-		tgt_ctrl_fatal(victims[i], "host access revoked");
-		tgt_ctrl_put(victims[i]);
-	}
 	atomic_fetch_add(&tgt->disc_genctr, 1);
-	return found || n ? 0 : -ENOENT;
+	return err;
 }
 
+/* Tear down every live controller of a host; returns how many. One per pass: tgt_ctrl_fatal()
+ * may free the controller, which takes s->lock, so it runs unlocked and the walk starts over.
+ * Each pass ends one controller and the host can make no new ones (tgt_ctrl_create checks it
+ * under s->lock), so this ends, with no array to outgrow however many the host holds. */
+static int drop_host_ctrls(struct tgt_subsys *s, const char *hostnqn)
+{
+	int dropped = 0;
+
+	for (;;) {
+		struct tgt_ctrl *victim = NULL;
+
+		pthread_mutex_lock(&s->lock);
+		for (struct tgt_ctrl *c = s->ctrls; c && !victim; c = c->next) {
+			if (strcmp(c->hostnqn, hostnqn))
+				continue;
+			pthread_mutex_lock(&c->lock);
+			/* A live controller still holds the list's reference, so taking one is safe. */
+			if (!c->dead) {
+				tgt_ctrl_get(c);
+				victim = c;
+			}
+			pthread_mutex_unlock(&c->lock);
+		}
+		pthread_mutex_unlock(&s->lock);
+		if (!victim)
+			return dropped;
+		dropped += tgt_ctrl_fatal(victim, "host access revoked");
+		tgt_ctrl_put(victim);
+	}
+}
+
+int tgt_subsys_forbid_host(struct tgt_subsys *s, const char *hostnqn, bool *denied)
+{
+	bool known = false;
+	int err = 0, dropped;
+
+	if (!tgt_valid_nqn(hostnqn))
+		return -EINVAL;
+	pthread_mutex_lock(&s->lock);
+	/* Only this host's access changes: an open subsystem stays open to every other host. */
+	*denied = s->allow_any_host;
+	if (*denied)
+		err = host_add(&s->denied_hosts, hostnqn);
+	else
+		known = host_remove(&s->hosts, hostnqn) || *host_find(&s->denied_hosts, hostnqn);
+	pthread_mutex_unlock(&s->lock);
+	if (err)
+		return err;
+	atomic_fetch_add(&tgt->disc_genctr, 1);
+	dropped = drop_host_ctrls(s, hostnqn);
+	if (!*denied && !known && !dropped)
+		return -ENOENT;
+	tr_info("%s: host %s forbidden (%s), %d controller%s dropped", s->nqn, hostnqn,
+		*denied ? "denied" : "no longer on the allowed list", dropped, dropped == 1 ? "" : "s");
+	return dropped;
+}
+
+/* Tell every controller of the subsystem. The walk holds s->lock, so the list cannot change under
+ * it and no snapshot array (with a size to outgrow) is needed: tgt_ctrl_ns_changed() takes only the
+ * controller's lock and a worker's mailbox lock, never s->lock. */
 static void notify_ns_change(struct tgt_subsys *s, uint32_t nsid)
 {
-	struct tgt_ctrl *ctrls[256];
-	int n = 0;
-
 	pthread_mutex_lock(&s->lock);
-	for (struct tgt_ctrl *c = s->ctrls; c && n < 256; c = c->next) {
-		tgt_ctrl_get(c);
-		ctrls[n++] = c;
-	}
+	for (struct tgt_ctrl *c = s->ctrls; c; c = c->next)
+		tgt_ctrl_ns_changed(c, nsid);
 	pthread_mutex_unlock(&s->lock);
-	for (int i = 0; i < n; i++) {
-		tgt_ctrl_ns_changed(ctrls[i], nsid);
-		tgt_ctrl_put(ctrls[i]);
-	}
 }
 
 int tgt_subsys_add_ns(struct tgt_subsys *s, const struct tgt_ns_params *params)
@@ -431,12 +509,8 @@ static void subsys_free(struct tgt_subsys *s)
 		if (s->ns[i])
 			tgt_ns_put(s->ns[i]);
 	}
-	while (s->hosts) {
-		struct tgt_host_entry *h = s->hosts;
-
-		s->hosts = h->next;
-		free(h);
-	}
+	host_list_free(&s->hosts);
+	host_list_free(&s->denied_hosts);
 	pthread_mutex_destroy(&s->lock);
 	free(s);
 }
@@ -609,7 +683,7 @@ void tgt_shutdown(void)
 	tgt = NULL;
 }
 
-int tgt_run(int ctl_fd)
+int tgt_run(void)
 {
 	struct epoll_event ev, evs[16];
 	sigset_t mask;
@@ -626,10 +700,6 @@ int tgt_run(int ctl_fd)
 		return -errno;
 	ev = (struct epoll_event){ .events = EPOLLIN, .data.ptr = NULL };
 	epoll_ctl(epfd, EPOLL_CTL_ADD, sfd, &ev);
-	if (ctl_fd >= 0) {
-		ev = (struct epoll_event){ .events = EPOLLIN, .data.ptr = &ctl_fd };
-		epoll_ctl(epfd, EPOLL_CTL_ADD, ctl_fd, &ev);
-	}
 	for (struct tgt_listener *l = tgt->listeners; l; l = l->next) {
 		ev = (struct epoll_event){ .events = EPOLLIN, .data.ptr = l };
 		epoll_ctl(epfd, EPOLL_CTL_ADD, l->fd, &ev);
@@ -647,8 +717,6 @@ int tgt_run(int ctl_fd)
 					tr_info("%s: stopping", strsignal((int)si.ssi_signo));
 					stop = 1;
 				}
-			} else if (evs[i].data.ptr == &ctl_fd) {
-				tgt_control_serve(ctl_fd);
 			} else {
 				tgt_accept(evs[i].data.ptr);
 			}

@@ -117,7 +117,8 @@ struct tgt_subsys {
 	bool discovery;
 	bool allow_any_host;
 	pthread_mutex_t lock; /* namespaces, hosts, controllers, ports */
-	struct tgt_host_entry *hosts;
+	struct tgt_host_entry *hosts; /* allowed, when !allow_any_host */
+	struct tgt_host_entry *denied_hosts; /* forbidden whatever else says: forbid-host on an open subsystem */
 	struct tgt_ns *ns[TGT_MAX_NSID + 1];
 	_Atomic uint32_t ns_generation; /* bumped on every namespace change, for queue caches */
 	struct tgt_ctrl *ctrls;
@@ -324,8 +325,15 @@ struct tgt_subsys *tgt_subsys_create(const char *nqn, const char *serial, const 
 struct tgt_subsys *tgt_subsys_find(const char *nqn); /* caller holds tgt->lock */
 int tgt_subsys_add_ns(struct tgt_subsys *s, const struct tgt_ns_params *params);
 int tgt_subsys_remove_ns(struct tgt_subsys *s, uint32_t nsid);
+/* Let a host in: off the deny list; unless that was all that kept it out of a subsystem open to
+ * any host, onto the allowed list too (which makes the subsystem allow-list only). */
 int tgt_subsys_allow_host(struct tgt_subsys *s, const char *hostnqn);
-int tgt_subsys_forbid_host(struct tgt_subsys *s, const char *hostnqn);
+/* Shut a host out and tear down all its controllers: onto the deny list of a subsystem open to any
+ * host (*denied = true), off the allowed list of one that lists hosts. Returns the number of
+ * controllers dropped, or -EINVAL (bad NQN), -ENOENT (neither allowed, denied nor connected). */
+int tgt_subsys_forbid_host(struct tgt_subsys *s, const char *hostnqn, bool *denied);
+/* Put a host on the deny list, nothing else (loading a saved config). */
+int tgt_subsys_deny_host(struct tgt_subsys *s, const char *hostnqn);
 bool tgt_subsys_host_allowed(struct tgt_subsys *s, const char *hostnqn); /* caller holds s->lock */
 bool tgt_subsys_on_port(const struct tgt_subsys *s, uint16_t portid);
 int tgt_listener_add(const char *addr, const char *port, bool discovery_only, uint16_t portid);
@@ -341,12 +349,12 @@ struct tgt_ctrl *tgt_ctrl_create(struct tgt_subsys *s, const char *hostnqn, cons
 struct tgt_ctrl *tgt_ctrl_lookup(struct tgt_subsys *s, uint16_t cntlid);
 void tgt_ctrl_get(struct tgt_ctrl *ctrl);
 void tgt_ctrl_put(struct tgt_ctrl *ctrl);
-void tgt_ctrl_fatal(struct tgt_ctrl *ctrl, const char *why);
+bool tgt_ctrl_fatal(struct tgt_ctrl *ctrl, const char *why); /* true: this call started the teardown */
 void tgt_ctrl_touch(struct tgt_ctrl *ctrl);
 uint64_t tgt_ctrl_cap(void);
 int tgt_ctrl_property_get(struct tgt_ctrl *ctrl, uint32_t offset, bool eight, uint64_t *value);
 int tgt_ctrl_property_set(struct tgt_ctrl *ctrl, uint32_t offset, uint64_t value);
-void tgt_ctrl_ns_changed(struct tgt_ctrl *ctrl, uint32_t nsid);
+void tgt_ctrl_ns_changed(struct tgt_ctrl *ctrl, uint32_t nsid); /* caller holds ctrl->subsys->lock */
 void tgt_ctrl_deliver_aens(struct tgt_ctrl *ctrl);
 void tgt_ctrl_check_keep_alive(struct tgt_ctrl *ctrl, uint64_t now_ms);
 

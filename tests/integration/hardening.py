@@ -16,7 +16,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import nvmf_client as nv  # noqa: E402
 
 SUBNQN = "nqn.2026-11.io.tightrope:hardening"
-PORT = int(os.environ.get("HARDENING_PORT", "44203"))
+PORT = int(os.environ.get("HARDENING_PORT", "44205"))
 
 passed, failed = 0, []
 
