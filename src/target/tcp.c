@@ -587,7 +587,6 @@ void tgt_queue_close(struct tgt_queue *q, const char *why)
 		if (tgt_queue_is_admin(q)) {
 			tr_info("ctrl %u (%s): admin queue from %s closed (%s)", ctrl->cntlid, ctrl->subsys->nqn,
 				q->peer, why);
-			ctrl->nr_aers = 0;
 		} else {
 			tr_debug("ctrl %u: I/O queue %u from %s closed (%s)", ctrl->cntlid, q->qid, q->peer, why);
 		}
@@ -595,6 +594,8 @@ void tgt_queue_close(struct tgt_queue *q, const char *why)
 		pthread_mutex_lock(&ctrl->lock);
 		if (ctrl->queues[q->qid] == q)
 			ctrl->queues[q->qid] = NULL;
+		if (tgt_queue_is_admin(q))
+			ctrl->nr_aers = 0; /* the parked AERs are this queue's slots, freed below */
 		pthread_mutex_unlock(&ctrl->lock);
 		/* The admin queue carries the controller: without it, nothing of it may survive. */
 		if (tgt_queue_is_admin(q))
