@@ -36,7 +36,7 @@ struct tgt_ctrl *tgt_ctrl_create(struct tgt_subsys *s, const char *hostnqn, cons
 	 * forbid-host in between cannot miss it (forbid-host changes the lists under this lock). */
 	if (!tgt_subsys_host_allowed(s, hostnqn)) {
 		pthread_mutex_unlock(&s->lock);
-		tr_warn("%s: host %s was forbidden while it connected", s->nqn, hostnqn);
+		tr_warn("%s: host \"%s\" was forbidden while it connected", s->nqn, hostnqn);
 		pthread_mutex_destroy(&ctrl->lock);
 		free(ctrl);
 		return NULL;
@@ -108,7 +108,7 @@ void tgt_ctrl_put(struct tgt_ctrl *ctrl)
 		}
 	}
 	pthread_mutex_unlock(&s->lock);
-	tr_info("ctrl %u (%s, host %s) freed", ctrl->cntlid, s->nqn, ctrl->hostnqn);
+	tr_info("ctrl %u (%s, host \"%s\") freed", ctrl->cntlid, s->nqn, ctrl->hostnqn);
 	pthread_mutex_destroy(&ctrl->lock);
 	free(ctrl);
 }
@@ -131,7 +131,7 @@ bool tgt_ctrl_fatal(struct tgt_ctrl *ctrl, const char *why)
 	}
 	pthread_mutex_unlock(&ctrl->lock);
 	if (first) {
-		tr_info("ctrl %u (%s, host %s): tearing down: %s", ctrl->cntlid, ctrl->subsys->nqn,
+		tr_info("ctrl %u (%s, host \"%s\"): tearing down: %s", ctrl->cntlid, ctrl->subsys->nqn,
 			ctrl->hostnqn, why);
 		tgt_ctrl_put(ctrl); /* the subsystem list's reference */
 	}
@@ -221,7 +221,7 @@ int tgt_ctrl_property_set(struct tgt_ctrl *ctrl, uint32_t offset, uint64_t value
 	if ((cc & NVME_CC_SHN_MASK) && !(old & NVME_CC_SHN_MASK)) {
 		/* Nothing is cached in the controller: shutdown is complete at once. */
 		ctrl->csts |= NVME_CSTS_SHST_CMPLT;
-		tr_info("ctrl %u (%s): shutdown by host %s", ctrl->cntlid, ctrl->subsys->nqn, ctrl->hostnqn);
+		tr_info("ctrl %u (%s): shutdown by host \"%s\"", ctrl->cntlid, ctrl->subsys->nqn, ctrl->hostnqn);
 	}
 	if (!(cc & NVME_CC_SHN_MASK) && (old & NVME_CC_SHN_MASK))
 		ctrl->csts &= ~NVME_CSTS_SHST_MASK;
