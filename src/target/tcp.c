@@ -637,8 +637,9 @@ void tgt_queue_check_handshake(struct tgt_queue *q, uint64_t now_ms)
 	/* A connection that never finishes ICReq and Connect holds a descriptor and memory for nothing:
 	 * slow, stalled and silent peers all end here. */
 	if (tr_ratelimit(&rl, &suppressed))
-		tr_warn("%s: no %s within %u ms of connecting; closing (%u such lines suppressed before)",
-			q->peer, q->state == TGT_Q_WAIT_ICREQ ? "ICReq" : "Connect", limit, suppressed);
+		tr_warn("%s: no %s within %u ms of connecting; closing%s", q->peer,
+			q->state == TGT_Q_WAIT_ICREQ ? "ICReq" : "Connect", limit,
+			suppressed ? " (and others like it: this line is rate-limited)" : "");
 	tgt_queue_close(q, "handshake timeout");
 }
 
@@ -863,8 +864,8 @@ static void handle_capsule(struct tgt_queue *q)
 		tgt_ctrl_touch(q->ctrl);
 
 	status = cmd_map_sgl(cmd, incapsule_len);
-	/* In-capsule data is already on its way and must land somewhere: its buffer is not subject to
-	 * the budget (it is bounded by queue size x 16 KiB); R2T data and replies are (cmd_start). */
+	/* In-capsule data is on its way: its buffer is taken now (the budget was checked above);
+	 * R2T data and replies get theirs when the budget allows (cmd_start). */
 	if (!status && incapsule_len && tgt_cmd_alloc_buf(cmd, cmd->data_len))
 		status = NVME_SC_INTERNAL;
 	/* Connect is parsed once its data is in; everything else is checked before data moves. */
