@@ -74,19 +74,23 @@ struct tgt_ctrl *tgt_ctrl_lookup(struct tgt_subsys *s, uint16_t cntlid)
 		if (c->cntlid == cntlid)
 			break;
 	}
-	/* One whose last reference is on its way out is as good as gone. */
-	if (c) {
-		int refs = atomic_load_explicit(&c->refs, memory_order_relaxed);
-
-		do {
-			if (refs == 0) {
-				c = NULL;
-				break;
-			}
-		} while (!atomic_compare_exchange_weak(&c->refs, &refs, refs + 1));
-	}
+	if (c && !tgt_ctrl_tryget(c))
+		c = NULL;
 	pthread_mutex_unlock(&s->lock);
 	return c;
+}
+
+bool tgt_ctrl_tryget(struct tgt_ctrl *ctrl)
+{
+	int refs = atomic_load_explicit(&ctrl->refs, memory_order_relaxed);
+
+	/* One whose last reference is on its way out is as good as gone: it stays on the subsystem's
+	 * list until its putter gets the lock, and taking a reference then would resurrect it. */
+	do {
+		if (refs == 0)
+			return false;
+	} while (!atomic_compare_exchange_weak(&ctrl->refs, &refs, refs + 1));
+	return true;
 }
 
 void tgt_ctrl_get(struct tgt_ctrl *ctrl)
@@ -228,10 +232,8 @@ int tgt_ctrl_property_set(struct tgt_ctrl *ctrl, uint32_t offset, uint64_t value
 	return 0;
 }
 
-/* Control thread, under the subsystem lock: remember the change and wake the admin queue's
- * worker to report it. The caller holds no reference: the subsystem lock keeps the controller in
- * its list (so in memory), and the post happens under ctrl->lock while it is not dead, when the
- * list's reference still holds it, so the mailbox's own reference is taken on a live one. */
+/* Control thread, with a reference held: remember the change and wake the admin queue's worker
+ * to report it. */
 void tgt_ctrl_ns_changed(struct tgt_ctrl *ctrl, uint32_t nsid)
 {
 	pthread_mutex_lock(&ctrl->lock);
@@ -246,8 +248,10 @@ void tgt_ctrl_ns_changed(struct tgt_ctrl *ctrl, uint32_t nsid)
 		ctrl->nr_changed_ns = NVME_CHANGED_NS_MAX + 1;
 	}
 	ctrl->aen_pending = true;
-	if (ctrl->queues[0] && !ctrl->dead)
+	if (ctrl->queues[0] && !ctrl->dead) {
+		tgt_ctrl_get(ctrl); /* the message's; the caller holds one, so this one is never the last */
 		tgt_worker_post_aen(ctrl->queues[0]->worker, ctrl);
+	}
 	pthread_mutex_unlock(&ctrl->lock);
 }
 

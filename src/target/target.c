@@ -444,10 +444,28 @@ int tgt_subsys_forbid_host(struct tgt_subsys *s, const char *hostnqn, bool *deni
  * controller's lock and a worker's mailbox lock, never s->lock. */
 static void notify_ns_change(struct tgt_subsys *s, uint32_t nsid)
 {
+	struct tgt_ctrl **ctrls;
+	size_t n = 0, k = 0;
+
+	/* Every controller, however many: take a reference to each that is not already on its way
+	 * out (a controller whose last reference went stays listed until its putter gets the lock,
+	 * and must not be touched after), then tell them with no subsystem lock held. */
 	pthread_mutex_lock(&s->lock);
 	for (struct tgt_ctrl *c = s->ctrls; c; c = c->next)
-		tgt_ctrl_ns_changed(c, nsid);
+		n++;
+	ctrls = n ? malloc(n * sizeof(*ctrls)) : NULL;
+	for (struct tgt_ctrl *c = s->ctrls; c && ctrls; c = c->next) {
+		if (tgt_ctrl_tryget(c))
+			ctrls[k++] = c;
+	}
 	pthread_mutex_unlock(&s->lock);
+	if (n && !ctrls)
+		tr_err("%s: out of memory: namespace %u change not announced to %zu controllers", s->nqn, nsid, n);
+	for (size_t i = 0; i < k; i++) {
+		tgt_ctrl_ns_changed(ctrls[i], nsid);
+		tgt_ctrl_put(ctrls[i]);
+	}
+	free(ctrls);
 }
 
 int tgt_subsys_add_ns(struct tgt_subsys *s, const struct tgt_ns_params *params)

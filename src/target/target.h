@@ -348,13 +348,15 @@ struct tgt_ctrl *tgt_ctrl_create(struct tgt_subsys *s, const char *hostnqn, cons
 				 uint32_t kato_ms, uint16_t portid);
 struct tgt_ctrl *tgt_ctrl_lookup(struct tgt_subsys *s, uint16_t cntlid);
 void tgt_ctrl_get(struct tgt_ctrl *ctrl);
+/* Take a reference unless the last one is already gone; caller holds the subsystem lock. */
+bool tgt_ctrl_tryget(struct tgt_ctrl *ctrl);
 void tgt_ctrl_put(struct tgt_ctrl *ctrl);
 bool tgt_ctrl_fatal(struct tgt_ctrl *ctrl, const char *why); /* true: this call started the teardown */
 void tgt_ctrl_touch(struct tgt_ctrl *ctrl);
 uint64_t tgt_ctrl_cap(void);
 int tgt_ctrl_property_get(struct tgt_ctrl *ctrl, uint32_t offset, bool eight, uint64_t *value);
 int tgt_ctrl_property_set(struct tgt_ctrl *ctrl, uint32_t offset, uint64_t value);
-void tgt_ctrl_ns_changed(struct tgt_ctrl *ctrl, uint32_t nsid); /* caller holds ctrl->subsys->lock */
+void tgt_ctrl_ns_changed(struct tgt_ctrl *ctrl, uint32_t nsid); /* caller holds a reference */
 void tgt_ctrl_deliver_aens(struct tgt_ctrl *ctrl);
 void tgt_ctrl_check_keep_alive(struct tgt_ctrl *ctrl, uint64_t now_ms);
 
@@ -383,6 +385,7 @@ uint64_t tgt_conn_worst_bytes(void);
 /* Set the command buffer budget (bytes, all workers together). */
 void tgt_set_buffer_budget(uint64_t bytes);
 void tgt_worker_post_conn(struct tgt_worker *w, int fd, struct tgt_listener *l);
+/* Hand the worker an event to deliver; consumes a reference to ctrl the caller took. */
 void tgt_worker_post_aen(struct tgt_worker *w, struct tgt_ctrl *ctrl);
 /* A namespace went: every worker refreshes its queues' caches now, so the backend closes when its
  * last command ends rather than when each queue next looks a namespace up. */

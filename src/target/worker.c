@@ -59,9 +59,10 @@ void tgt_worker_post_aen(struct tgt_worker *w, struct tgt_ctrl *ctrl)
 {
 	struct tgt_msg *m = calloc(1, sizeof(*m));
 
-	if (!m)
+	if (!m) {
+		tgt_ctrl_put(ctrl);
 		return;
-	tgt_ctrl_get(ctrl);
+	}
 	m->kind = TGT_MSG_AEN;
 	m->ctrl = ctrl;
 	post(w, m);
