@@ -11,7 +11,7 @@ work=$(mktemp -d /tmp/tightrope-linkloss.XXXXXX)
 ns=trll$$
 nqn=nqn.2026-11.io.tightrope:linkloss
 export TIGHTROPE_STATE_DIR=$work/state
-pass=0 fail=0 tgt=""
+pass=0 fail=0 tgt="" fence=""
 ok() { echo "PASS $*"; pass=$((pass + 1)); }
 bad() { echo "FAIL $*"; fail=$((fail + 1)); }
 cleanup() {
@@ -19,11 +19,16 @@ cleanup() {
   [[ -n $tgt ]] && kill "$tgt" 2>/dev/null && wait "$tgt" 2>/dev/null
   ip link del "v$ns" 2>/dev/null
   ip netns del "$ns" 2>/dev/null
+  [[ -n $fence ]] && ip route del unreachable 10.250.0.0/24 metric 4000 2>/dev/null
   rm -rf "$work"
 }
 trap cleanup EXIT
 
 ip netns add "$ns" || { echo "cannot create a network namespace"; exit 1; }
+# While the veth is down its route goes, and packets for the target would take the default route off
+# this machine: a fence route keeps them here (they fail with "No route to host") for the whole test.
+ip route add unreachable 10.250.0.0/24 metric 4000 && fence=1 ||
+  { echo "cannot add the fence route for 10.250.0.0/24"; exit 1; }
 ip link add "v$ns" type veth peer name eth0 netns "$ns"
 ip addr add 10.250.0.1/24 dev "v$ns" && ip link set "v$ns" up
 ip -n "$ns" addr add 10.250.0.2/24 dev eth0 && ip -n "$ns" link set eth0 up && ip -n "$ns" link set lo up
@@ -46,6 +51,8 @@ writer=$!
 sleep 1.5
 ip link set "v$ns" down
 echo "link down at $(date +%T.%N)"
+ip route get 10.250.0.2 >/dev/null 2>&1 && bad "with the link down, 10.250.0.2 is routed: $(ip route get 10.250.0.2)" ||
+  ok "with the link down, nothing for the target leaves this machine (unreachable)"
 sleep 6 # three times KATO
 "$bin" list >"$work/list.down"
 grep -q "connecting (attempt" "$work/list.down" && ok "list shows the controller reconnecting: $(grep -o 'connecting ([^)]*)' "$work/list.down" | head -1)" ||
