@@ -39,9 +39,12 @@ if ((!quick)); then
   CC=clang build build-fuzz -Dfuzz=true -Dtests=false -Db_sanitize=address,undefined -Db_lundef=false; record "build-fuzz" $?
   for f in build-fuzz/tests/fuzz/fuzz_*; do
     [[ -x $f && ! -d $f ]] || continue
-    mkdir -p build-fuzz/corpus/"${f##*/}"
-    "$f" -max_total_time="$FUZZ_SECONDS" -print_final_stats=0 build-fuzz/corpus/"${f##*/}" >build-fuzz/"${f##*/}".log 2>&1
-    rc=$?; tail -2 build-fuzz/"${f##*/}".log; record "${f##*/}" $rc
+    name=${f##*/}
+    mkdir -p build-fuzz/corpus/"$name"
+    # A committed corpus (the minimized result of a long run) is where the bounded run starts.
+    [[ -d tests/fuzz/corpus/$name ]] && cp -n tests/fuzz/corpus/"$name"/* build-fuzz/corpus/"$name"/ 2>/dev/null
+    "$f" -max_total_time="$FUZZ_SECONDS" -print_final_stats=0 build-fuzz/corpus/"$name" >build-fuzz/"$name".log 2>&1
+    rc=$?; tail -2 build-fuzz/"$name".log; record "$name" $rc
   done
 fi
 

@@ -1,0 +1,1530 @@
+/* libFuzzer harness for the target's command handlers: the input is a sequence of whole commands
+ * that the harness frames itself (ICReq, capsule headers, digests, in-capsule data, H2CData answers
+ * to R2Ts) and sends through socketpairs into an in-process target, so that mutations land in the
+ * command fields (Connect, Property Get/Set, Disconnect, admin, discovery and I/O commands) rather
+ * than dying in PDU framing as most of fuzz_target_queue's inputs do. What the target sends back is
+ * checked as a host would check it (framing, digests, command IDs, data ranges) and discarded.
+ *
+ * Input: two header bytes, then records of { kind (1 byte), SQE (64 bytes), data length (2 bytes,
+ * little-endian), data }; a short last record is cut at the end of the input.
+ *
+ * byte 0   bit 0 header digest, bit 1 data digest (on every connection of the input)
+ *          bits 2-3 what slot 0 starts with: 0 = the admin queue of an I/O controller of FUZZ_NQN
+ *          (Connect, Property Set CC.EN, Set Features Number of Queues = 4), 1 = the admin queue of
+ *          a discovery controller (Connect, CC.EN), 2 = an I/O controller not enabled, 3 = nothing
+ *          bits 4-5 the listener every connection arrives on: none, port 1 (192.0.2.1:4420),
+ *          port 2 ([::]:4420, the only port exporting PORT2_NQN), port 3 (discovery only, 8009)
+ *          bit 6 slots 1 and 3 are served by the second worker thread
+ * byte 1   bits 0-1 H2CData PDU size: the whole R2T window, 4096, 1536 or 512 bytes
+ *          bits 2-3 HPDA asked for in every ICReq: 0, 1, 3 or 31
+ * kind     bits 0-2 action, bits 3-4 connection slot (0-3), bits 5-6 data mode, bit 7 "no wait":
+ *          send and go on without waiting for the completion (pipelining)
+ *   0, 7   CMD: send the SQE on the slot's connection (skipped if it is closed). Command ID is the
+ *          harness's. Data modes: 0 = the harness writes a consistent SGL (PSDT = SGL; length from
+ *          NLB for Read/Write/Compare on an I/O queue, from the range count for DSM, else the SGL
+ *          length the SQE gives, else the record's data length (host to controller) or NUMD / 4 KiB
+ *          (controller to host)); data to the controller goes in the capsule when it fits, 1 = the
+ *          same but data always behind an R2T, 2 = SQE verbatim, record data in the capsule only if
+ *          the SGL says in-capsule, 3 = SQE verbatim, record data always in the capsule. Data is
+ *          the record's, zero-padded to what the target asks for.
+ *   6      CMD with a wrong data digest on its data (when data digests are on)
+ *   1      OPEN: (re)open the slot: a new connection and its ICReq/ICResp, no Connect
+ *   2      CONNECT: a Fabrics Connect with the SQE's QID, SQSIZE, CATTR, KATO, RECFMT; opens the
+ *          slot first if it is closed. Data bytes: [0] subsystem NQN (0 FUZZ_NQN, 1 discovery,
+ *          2 LOCKED_NQN, 3 PORT2_NQN, 4 empty, 5 unterminated, 6 unknown 255-byte NQN, 7 raw from
+ *          data[21..]), [1] host NQN (0 FUZZ_HOSTNQN, 1 another host, 2 empty, 3 unterminated,
+ *          4 255 bytes, 5 raw from data[21..], 6-7 = 0), [2] CNTLID (0 = 0xFFFF for QID 0, else the
+ *          last controller an admin Connect of this input made; 1 that controller; 2 0xFFFF; 3 raw
+ *          data[3..4]; 4-255 that controller + (int8_t)data[3]), [5..20] host identifier.
+ *          Data modes: 0 in-capsule, 1 behind an R2T, 2 SGL from the SQE verbatim (its length of
+ *          in-capsule data if it says in-capsule), 3 SGL from the SQE, 1024 bytes in the capsule
+ *   3      CLOSE the slot's connection (an admin queue takes its controller with it)
+ *   4      NS: add or remove a namespace of FUZZ_NQN, as `tightrope ctl add-ns/remove-ns` does
+ *          (SQE byte 0 & 3 picks NSID 3, 1, 4 or 1024): notices, AERs, queues' namespace caches
+ *   5      SYNC: wait for every outstanding command on every slot
+ * Every input starts from the same target state: all of its connections are closed at the end,
+ * the harness waits until the target has freed every controller and queue, then restores the
+ * namespaces, zeroes their data and restarts controller IDs at 1.
+ *
+ * If the harness's input directory is empty at start-up, it is first filled with seeds that reach
+ * every action and command kind (FUZZ_NO_SEEDS=1 skips that). FUZZ_LOG=warn|info|debug turns the
+ * target's log on and FUZZ_TRACE=1 prints every command and answer (for reproducing a finding; at
+ * fuzzing speed both are a flood). */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "nvme/tcp_pdu.h"
+#include "target/target.h"
+#include "util/log.h"
+
+#define FUZZ_NQN "nqn.2026-11.io.tightrope:fuzz"
+#define LOCKED_NQN "nqn.2026-11.io.tightrope:locked"
+#define PORT2_NQN "nqn.2026-11.io.tightrope:port2"
+#define FUZZ_HOSTNQN "nqn.2014-08.org.nvmexpress:uuid:00000000-0000-0000-0000-00000000f022"
+#define OTHER_HOSTNQN "nqn.2014-08.org.nvmexpress:uuid:00000000-0000-0000-0000-0000000000bb"
+
+#define NR_SLOTS 4
+#define MAX_PENDING 64
+#define HDR_LEN 2
+#define REC_HDR (1 + 64 + 2)
+#define CMD_WAIT_MS 2000 /* the target answers in microseconds; this only bounds a hang */
+#define DRAIN_WAIT_MS 500
+#define QUIET_WAIT_MS 10000
+#define FILE_NS_SIZE (1u << 20)
+
+enum action { ACT_CMD, ACT_OPEN, ACT_CONNECT, ACT_CLOSE, ACT_NS, ACT_SYNC, ACT_CMD_BAD_DDGST, ACT_CMD2 };
+enum setup { SETUP_IO, SETUP_DISCOVERY, SETUP_DISABLED, SETUP_NONE };
+
+/* A command sent and not yet answered. */
+struct pending {
+	bool used;
+	bool done;
+	uint16_t cid;
+	uint8_t opcode;
+	uint8_t fctype;
+	bool sgl_psdt; /* PSDT said SGL, or a fabrics command (which always has one) */
+	uint8_t sgl_type;
+	uint32_t sgl_len;
+	const uint8_t *src; /* what R2Ts are answered from, zero-padded past src_len */
+	uint32_t src_len;
+	bool bad_ddgst;
+	uint16_t status;
+	uint64_t result;
+};
+
+enum rx_state { RX_HDR, RX_PAD, RX_DATA, RX_DDGST };
+
+struct conn {
+	int fd; /* -1: closed */
+	bool ic_done;
+	bool connected; /* a Connect succeeded on it */
+	bool sqflow_off; /* ... asking for no SQ flow control, which allows C2HData SUCCESS */
+	uint16_t qid;
+	struct nvmf_tcp_framing rx_framing, tx_framing;
+	struct pending pend[MAX_PENDING];
+	uint8_t connect_data[sizeof(struct nvmf_connect_data)];
+	/* What is still to be sent: whole PDUs only, so R2T answers never split another PDU. */
+	uint8_t *out;
+	size_t out_len, out_off, out_cap;
+	/* Receive state machine, as the target's own (tcp.c). */
+	enum rx_state rx_state;
+	uint8_t rx_hdr[NVME_TCP_MAX_HLEN + NVME_TCP_DIGEST_LEN];
+	uint32_t rx_have, rx_left;
+	struct nvmf_tcp_pdu_layout layout;
+	struct pending *rx_pend; /* the command a C2HData belongs to */
+	uint32_t rx_crc;
+	uint8_t rx_ddgst[NVME_TCP_DIGEST_LEN];
+};
+
+/* The namespaces of FUZZ_NQN an NS record may add and remove; every input starts from 'initial'. */
+struct ns_spec {
+	uint32_t nsid;
+	const char *path;
+	bool readonly;
+	uint32_t lba_size;
+	bool initial;
+	bool present;
+};
+
+static struct conn conns[NR_SLOTS];
+static struct tgt_subsys *subsys_fuzz, *subsys_locked, *subsys_port2;
+static struct tgt_listener listeners[3];
+static char file_path[64];
+static int file_fd = -1;
+static struct ns_spec ns_specs[] = {
+	{ 3, "mem:128K", false, 4096, false, false },
+	{ 1, "mem:1M", false, 0, true, true },
+	{ 4, file_path, false, 4096, true, true },
+	{ 1024, "mem:8K", false, 0, true, true },
+};
+
+/* Per input. */
+static bool hdgst, ddgst;
+static uint8_t hpda;
+static uint32_t h2c_chunk;
+static struct tgt_listener *listener;
+static bool second_worker;
+static uint16_t next_cid;
+static uint16_t last_cntlid;
+static bool wrote;
+static const uint8_t zeros[65536];
+static bool trace; /* FUZZ_TRACE=1: one line per command sent and answered */
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* The target broke the protocol as a host sees it: a finding, not a harness problem. */
+static void __attribute__((noreturn, format(printf, 2, 3))) target_bug(const struct conn *c, const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "\n==fuzz_target_cmds== TARGET BUG on slot %d (qid %u): ", (int)(c - conns), c->qid);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "\n");
+	abort();
+}
+
+/* ---- Sending ---- */
+
+static void out_append(struct conn *c, const void *p, size_t len)
+{
+	if (c->out_len + len > c->out_cap) {
+		size_t cap = c->out_cap ? c->out_cap : 65536;
+
+		while (cap < c->out_len + len)
+			cap *= 2;
+		c->out = realloc(c->out, cap);
+		if (!c->out)
+			abort();
+		c->out_cap = cap;
+	}
+	memcpy(c->out + c->out_len, p, len);
+	c->out_len += len;
+}
+
+/* Bytes [off, off+len) of src zero-padded to any length; returns the running data digest. */
+static uint32_t out_append_data(struct conn *c, const uint8_t *src, uint32_t src_len, uint32_t off,
+				uint32_t len, uint32_t crc)
+{
+	while (len) {
+		const uint8_t *p = zeros;
+		uint32_t n = len < sizeof(zeros) ? len : sizeof(zeros);
+
+		if (off < src_len) {
+			p = src + off;
+			if (n > src_len - off)
+				n = src_len - off;
+		}
+		out_append(c, p, n);
+		crc = nvmf_tcp_digest_update(crc, p, n);
+		off += n;
+		len -= n;
+	}
+	return crc;
+}
+
+static void out_append_ddgst(struct conn *c, uint32_t crc, bool corrupt)
+{
+	uint32_t d = nvmf_tcp_digest_final(crc) ^ (corrupt ? 1 : 0);
+
+	out_append(c, &d, sizeof(d));
+}
+
+static void conn_close(struct conn *c)
+{
+	if (c->fd >= 0)
+		close(c->fd);
+	c->fd = -1;
+	c->ic_done = c->connected = c->sqflow_off = false;
+	c->qid = 0;
+	c->out_len = c->out_off = 0;
+	c->rx_state = RX_HDR;
+	c->rx_have = 0;
+	c->rx_pend = NULL;
+	memset(c->pend, 0, sizeof(c->pend));
+}
+
+static void flush_out(struct conn *c)
+{
+	while (c->fd >= 0 && c->out_off < c->out_len) {
+		ssize_t n = send(c->fd, c->out + c->out_off, c->out_len - c->out_off, MSG_DONTWAIT | MSG_NOSIGNAL);
+
+		if (n > 0) {
+			c->out_off += (size_t)n;
+			continue;
+		}
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return;
+		conn_close(c); /* the target hung up */
+		return;
+	}
+	c->out_len = c->out_off = 0;
+}
+
+static void send_capsule(struct conn *c, const struct nvme_command *sqe, const uint8_t *src, uint32_t src_len,
+			 uint32_t incapsule, bool bad_ddgst)
+{
+	uint8_t hdr[256] = { 0 };
+	size_t hl = nvmf_tcp_cmd_encode((struct nvme_tcp_cmd_pdu *)hdr, &c->tx_framing, sqe, incapsule);
+
+	out_append(c, hdr, hl);
+	if (incapsule) {
+		uint32_t crc = out_append_data(c, src, src_len, 0, incapsule, NVMF_TCP_DIGEST_INIT);
+
+		if (c->tx_framing.ddgst)
+			out_append_ddgst(c, crc, bad_ddgst);
+	}
+}
+
+/* Answer an R2T: its window in H2CData PDUs of at most h2c_chunk bytes. */
+static void send_h2c(struct conn *c, const struct pending *p, uint16_t ttag, uint32_t off, uint32_t len)
+{
+	while (len) {
+		uint8_t hdr[256] = { 0 };
+		uint32_t n = h2c_chunk && len > h2c_chunk ? h2c_chunk : len;
+		size_t hl = nvmf_tcp_data_encode((struct nvme_tcp_data_pdu *)hdr, nvme_tcp_h2c_data, &c->tx_framing,
+						 p->cid, ttag, off, n, n == len ? NVME_TCP_F_DATA_LAST : 0);
+		uint32_t crc;
+
+		out_append(c, hdr, hl);
+		crc = out_append_data(c, p->src, p->src_len, off, n, NVMF_TCP_DIGEST_INIT);
+		if (c->tx_framing.ddgst)
+			out_append_ddgst(c, crc, p->bad_ddgst);
+		off += n;
+		len -= n;
+	}
+}
+
+/* ---- Receiving: what a host accepts, and nothing else ---- */
+
+static struct pending *pending_find(struct conn *c, uint16_t cid)
+{
+	for (int i = 0; i < MAX_PENDING; i++) {
+		if (c->pend[i].used && c->pend[i].cid == cid)
+			return &c->pend[i];
+	}
+	return NULL;
+}
+
+static struct pending *outstanding(struct conn *c, uint16_t cid, const char *what)
+{
+	struct pending *p = pending_find(c, cid);
+
+	if (!p)
+		target_bug(c, "%s for command id %u, which was never sent on this connection", what, cid);
+	if (p->done)
+		target_bug(c, "%s for command id %u (opcode %#x), which was already completed (status %#x)", what, cid,
+			   p->opcode, p->status);
+	return p;
+}
+
+static void rx_expect_data(struct conn *c)
+{
+	c->rx_crc = NVMF_TCP_DIGEST_INIT;
+	c->rx_state = c->layout.pad ? RX_PAD : RX_DATA;
+	c->rx_left = c->layout.pad ? c->layout.pad : c->layout.data_len;
+}
+
+static void rx_header(struct conn *c)
+{
+	const void *h = c->rx_hdr;
+	struct nvmf_tcp_fatal fatal;
+
+	if (c->layout.hdr_total > c->layout.hlen && !nvmf_tcp_hdgst_ok(c->rx_hdr, c->layout.hlen))
+		target_bug(c, "%s with a wrong header digest", nvmf_tcp_pdu_type_name(c->layout.type));
+	switch (c->layout.type) {
+	case nvme_tcp_icresp: {
+		const struct nvme_tcp_icresp_pdu *r = h;
+
+		if (nvmf_tcp_icresp_validate(r, hdgst, ddgst, &fatal))
+			target_bug(c, "ICResp a host refuses (%s, field offset %u)", nvmf_tcp_fes_name(fatal.fes),
+				   fatal.fei);
+		c->ic_done = true;
+		c->tx_framing.pda = r->cpda;
+		c->rx_state = RX_HDR;
+		c->rx_have = 0;
+		return;
+	}
+	case nvme_tcp_rsp: {
+		const struct nvme_tcp_rsp_pdu *r = h;
+		struct pending *p = outstanding(c, r->cqe.command_id, "CapsuleResp");
+
+		p->done = true;
+		p->status = (r->cqe.status >> 1) & NVME_SC_MASK;
+		p->result = r->cqe.result;
+		if (trace)
+			fprintf(stderr, "  slot %d < cid %u status %#x result %#llx\n", (int)(c - conns), p->cid,
+				p->status, (unsigned long long)p->result);
+		c->rx_state = RX_HDR;
+		c->rx_have = 0;
+		return;
+	}
+	case nvme_tcp_r2t: {
+		const struct nvme_tcp_r2t_pdu *r = h;
+		struct pending *p = outstanding(c, r->command_id, "R2T");
+
+		if (p->sgl_type != NVME_SGL_TRANSPORT_DATA_BLOCK || !p->sgl_psdt)
+			target_bug(c, "R2T for opcode %#x, whose SGL (type %#x) does not ask for one", p->opcode,
+				   p->sgl_type);
+		if (r->r2t_length == 0 || (uint64_t)r->r2t_offset + r->r2t_length > p->sgl_len)
+			target_bug(c, "R2T for bytes %u+%u of opcode %#x, whose SGL describes %u", r->r2t_offset,
+				   r->r2t_length, p->opcode, p->sgl_len);
+		if (trace)
+			fprintf(stderr, "  slot %d < cid %u R2T %u+%u\n", (int)(c - conns), p->cid, r->r2t_offset,
+				r->r2t_length);
+		send_h2c(c, p, r->ttag, r->r2t_offset, r->r2t_length);
+		c->rx_state = RX_HDR;
+		c->rx_have = 0;
+		return;
+	}
+	case nvme_tcp_c2h_data: {
+		const struct nvme_tcp_data_pdu *d = h;
+		struct pending *p = outstanding(c, d->command_id, "C2HData");
+
+		if (p->sgl_type != NVME_SGL_TRANSPORT_DATA_BLOCK || !p->sgl_psdt)
+			target_bug(c, "C2HData for opcode %#x, whose SGL (type %#x) offers no buffer", p->opcode,
+				   p->sgl_type);
+		if (d->data_length != c->layout.data_len ||
+		    (uint64_t)d->data_offset + d->data_length > p->sgl_len)
+			target_bug(c, "C2HData of bytes %u+%u (PDU data %u) for opcode %#x, whose SGL describes %u",
+				   d->data_offset, d->data_length, c->layout.data_len, p->opcode, p->sgl_len);
+		if ((d->hdr.flags & NVME_TCP_F_DATA_SUCCESS) && !c->sqflow_off)
+			target_bug(c, "C2HData with SUCCESS on a queue that kept SQ flow control");
+		c->rx_pend = p;
+		rx_expect_data(c);
+		return;
+	}
+	case nvme_tcp_c2h_term:
+		if (trace)
+			fprintf(stderr, "  slot %d < C2HTermReq fes %u\n", (int)(c - conns),
+				((const struct nvme_tcp_term_pdu *)h)->fes);
+		/* Fatal: the target closes; so do we, and its offending-header copy is not looked at. */
+		conn_close(c);
+		return;
+	default:
+		target_bug(c, "PDU type %#x passed the host's header checks", c->layout.type);
+	}
+}
+
+static void rx_data_done(struct conn *c)
+{
+	const struct nvme_tcp_data_pdu *d = (const void *)c->rx_hdr;
+	struct pending *p = c->rx_pend;
+
+	if (c->layout.ddgst_len) {
+		uint32_t got;
+
+		memcpy(&got, c->rx_ddgst, sizeof(got));
+		if (got != nvmf_tcp_digest_final(c->rx_crc))
+			target_bug(c, "C2HData for opcode %#x with a wrong data digest", p->opcode);
+	}
+	if (trace)
+		fprintf(stderr, "  slot %d < cid %u C2HData %u+%u%s\n", (int)(c - conns), p->cid, d->data_offset,
+			d->data_length, d->hdr.flags & NVME_TCP_F_DATA_SUCCESS ? " SUCCESS" : "");
+	if ((d->hdr.flags & NVME_TCP_F_DATA_SUCCESS) && (d->hdr.flags & NVME_TCP_F_DATA_LAST))
+		p->done = true;
+	c->rx_pend = NULL;
+	c->rx_state = RX_HDR;
+	c->rx_have = 0;
+}
+
+static void rx_feed(struct conn *c, const uint8_t *p, size_t avail)
+{
+	while (avail && c->fd >= 0) {
+		size_t take;
+
+		switch (c->rx_state) {
+		case RX_HDR: {
+			uint32_t want = c->rx_have < sizeof(struct nvme_tcp_hdr) ? sizeof(struct nvme_tcp_hdr)
+										: c->layout.hdr_total;
+			struct nvmf_tcp_fatal fatal;
+
+			take = want - c->rx_have < avail ? want - c->rx_have : avail;
+			memcpy(c->rx_hdr + c->rx_have, p, take);
+			c->rx_have += (uint32_t)take;
+			if (c->rx_have == sizeof(struct nvme_tcp_hdr) && want == sizeof(struct nvme_tcp_hdr)) {
+				if (nvmf_tcp_pdu_decode((const struct nvme_tcp_hdr *)c->rx_hdr, NVMF_TCP_SIDE_HOST,
+							&c->rx_framing, !c->ic_done, &c->layout, &fatal))
+					target_bug(c, "a PDU header a host refuses: type %#x flags %#x hlen %u pdo %u "
+						   "plen %u (%s, field offset %u)", c->rx_hdr[0], c->rx_hdr[1],
+						   c->rx_hdr[2], c->rx_hdr[3],
+						   ((const struct nvme_tcp_hdr *)c->rx_hdr)->plen,
+						   nvmf_tcp_fes_name(fatal.fes), fatal.fei);
+			}
+			if (c->rx_have >= sizeof(struct nvme_tcp_hdr) && c->rx_have == c->layout.hdr_total)
+				rx_header(c);
+			break;
+		}
+		case RX_PAD:
+			take = c->rx_left < avail ? c->rx_left : avail;
+			c->rx_left -= (uint32_t)take;
+			if (!c->rx_left) {
+				c->rx_state = RX_DATA;
+				c->rx_left = c->layout.data_len;
+			}
+			break;
+		case RX_DATA:
+			take = c->rx_left < avail ? c->rx_left : avail;
+			if (c->layout.ddgst_len)
+				c->rx_crc = nvmf_tcp_digest_update(c->rx_crc, p, take);
+			c->rx_left -= (uint32_t)take;
+			if (!c->rx_left) {
+				if (c->layout.ddgst_len) {
+					c->rx_state = RX_DDGST;
+					c->rx_left = NVME_TCP_DIGEST_LEN;
+				} else {
+					rx_data_done(c);
+				}
+			}
+			break;
+		case RX_DDGST:
+			take = c->rx_left < avail ? c->rx_left : avail;
+			memcpy(c->rx_ddgst + NVME_TCP_DIGEST_LEN - c->rx_left, p, take);
+			c->rx_left -= (uint32_t)take;
+			if (!c->rx_left)
+				rx_data_done(c);
+			break;
+		default:
+			abort();
+		}
+		p += take;
+		avail -= take;
+	}
+}
+
+static void conn_read(struct conn *c)
+{
+	static uint8_t buf[65536];
+
+	for (int round = 0; round < 64 && c->fd >= 0; round++) {
+		ssize_t n = recv(c->fd, buf, sizeof(buf), MSG_DONTWAIT);
+
+		if (n > 0) {
+			rx_feed(c, buf, (size_t)n);
+			continue;
+		}
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return;
+		conn_close(c); /* EOF or reset: the target closed the queue */
+	}
+}
+
+/* Move bytes both ways on every open connection until done(arg) or ms milliseconds have passed. */
+static bool pump(uint32_t ms, bool (*done)(void *), void *arg)
+{
+	uint64_t end = now_ms() + ms;
+
+	for (;;) {
+		struct pollfd pfd[NR_SLOTS];
+		struct conn *map[NR_SLOTS];
+		int n = 0, left;
+
+		for (int i = 0; i < NR_SLOTS; i++) {
+			flush_out(&conns[i]);
+			if (conns[i].fd < 0)
+				continue;
+			pfd[n].fd = conns[i].fd;
+			pfd[n].events = POLLIN | (conns[i].out_len > conns[i].out_off ? POLLOUT : 0);
+			map[n++] = &conns[i];
+		}
+		if (done && done(arg))
+			return true;
+		left = (int)((int64_t)end - (int64_t)now_ms());
+		if (n == 0 || left <= 0)
+			return false;
+		if (poll(pfd, (nfds_t)n, left) < 0 && errno != EINTR)
+			abort();
+		for (int i = 0; i < n; i++) {
+			if (pfd[i].revents & (POLLIN | POLLHUP | POLLERR))
+				conn_read(map[i]);
+		}
+	}
+}
+
+struct wait_one {
+	struct conn *c;
+	uint16_t cid;
+};
+
+static bool one_done(void *arg)
+{
+	struct wait_one *w = arg;
+	struct pending *p = pending_find(w->c, w->cid);
+
+	return w->c->fd < 0 || !p || p->done;
+}
+
+static bool ic_done(void *arg)
+{
+	struct conn *c = arg;
+
+	return c->fd < 0 || c->ic_done;
+}
+
+/* Everything sent has its answer, apart from AERs, which wait for an event. */
+static bool all_done(void *arg)
+{
+	(void)arg;
+	for (int i = 0; i < NR_SLOTS; i++) {
+		for (int j = 0; conns[i].fd >= 0 && j < MAX_PENDING; j++) {
+			const struct pending *p = &conns[i].pend[j];
+
+			if (p->used && !p->done && p->opcode != nvme_admin_async_event)
+				return false;
+		}
+	}
+	return true;
+}
+
+static void note_timeout(const struct conn *c, const struct pending *p)
+{
+	static int reported;
+
+	if (reported++ < 10)
+		fprintf(stderr, "fuzz_target_cmds: no answer within %d ms to opcode %#x (fctype %#x) on slot %d "
+			"(qid %u)\n", CMD_WAIT_MS, p->opcode, p->fctype, (int)(c - conns), c->qid);
+}
+
+/* Wait for a command's completion; false if the connection died or the target never answered. */
+static bool wait_cmd(struct conn *c, uint16_t cid)
+{
+	struct wait_one w = { c, cid };
+	struct pending *p;
+
+	if (!pump(CMD_WAIT_MS, one_done, &w) && (p = pending_find(c, cid)) && !p->done && c->fd >= 0)
+		note_timeout(c, p);
+	p = c->fd >= 0 ? pending_find(c, cid) : NULL;
+	return p && p->done;
+}
+
+/* ---- Connections and commands ---- */
+
+static void conn_open(int slot)
+{
+	struct conn *c = &conns[slot];
+	struct nvme_tcp_icreq_pdu icreq;
+	int sv[2];
+
+	conn_close(c);
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv))
+		abort();
+	tgt_worker_post_conn(&tgt->workers[second_worker && (slot & 1) ? 1 : 0], sv[1], listener);
+	c->fd = sv[0];
+	c->tx_framing = (struct nvmf_tcp_framing){ .hdgst = hdgst, .ddgst = ddgst };
+	c->rx_framing = (struct nvmf_tcp_framing){ .hdgst = hdgst, .ddgst = ddgst, .pda = hpda,
+						   .max_data = TGT_MAX_XFER };
+	nvmf_tcp_icreq_encode(&icreq, hdgst, ddgst, 0);
+	icreq.hpda = hpda;
+	out_append(c, &icreq, sizeof(icreq));
+	pump(CMD_WAIT_MS, ic_done, c);
+}
+
+/* A slot for a new command: a free or finished entry; waits a while if the pipeline is full. */
+static struct pending *pending_new(struct conn *c)
+{
+	for (int tries = 0; tries < 2; tries++) {
+		for (int i = 0; i < MAX_PENDING; i++) {
+			if (!c->pend[i].used || c->pend[i].done)
+				return &c->pend[i];
+		}
+		pump(DRAIN_WAIT_MS, all_done, NULL);
+		if (c->fd < 0)
+			return NULL;
+	}
+	return NULL;
+}
+
+/* Send one command; in-capsule data is the first 'incapsule' bytes of src (zero-padded), R2Ts are
+ * answered from src too. Returns the command ID, or -1 if the connection is closed. */
+static int submit(struct conn *c, struct nvme_command *sqe, const uint8_t *src, uint32_t src_len,
+		  uint32_t incapsule, bool bad_ddgst)
+{
+	struct pending *p = c->fd >= 0 ? pending_new(c) : NULL;
+
+	if (!p)
+		return -1;
+	sqe->command_id = ++next_cid;
+	*p = (struct pending){
+		.used = true,
+		.cid = sqe->command_id,
+		.opcode = sqe->opcode,
+		.fctype = ((const struct nvmf_common_command *)sqe)->fctype,
+		.sgl_psdt = sqe->opcode == nvme_admin_fabrics ||
+			    (sqe->flags & NVME_CMD_PSDT_MASK) == NVME_CMD_PSDT_SGL,
+		.sgl_type = sqe->dptr.type,
+		.sgl_len = sqe->dptr.length,
+		.src = src,
+		.src_len = src_len,
+		.bad_ddgst = bad_ddgst,
+	};
+	if (trace)
+		fprintf(stderr, "slot %d (qid %u%s) > cid %u opcode %#x/%#x nsid %u cdw10 %#x SGL %#x/%u "
+			"in-capsule %u\n", (int)(c - conns), c->qid, c->connected ? "" : ", no Connect", p->cid,
+			p->opcode, p->opcode == nvme_admin_fabrics ? p->fctype : 0, sqe->nsid, sqe->cdw10,
+			p->sgl_type, p->sgl_len, incapsule);
+	send_capsule(c, sqe, src, src_len, incapsule, bad_ddgst);
+	flush_out(c);
+	return sqe->command_id;
+}
+
+static void set_sgl(struct nvme_command *sqe, uint8_t type, uint32_t len)
+{
+	memset(&sqe->dptr, 0, sizeof(sqe->dptr));
+	sqe->dptr.type = type;
+	sqe->dptr.length = len;
+}
+
+static uint8_t ns_lba_shift(uint32_t nsid)
+{
+	for (size_t i = 0; i < sizeof(ns_specs) / sizeof(ns_specs[0]); i++) {
+		if (ns_specs[i].nsid == nsid)
+			return ns_specs[i].lba_size == 4096 ? 12 : 9;
+	}
+	return 9;
+}
+
+/* Data mode 0/1: the SGL a well-behaved host would write for this command; 0 = no data. */
+static uint64_t auto_length(const struct conn *c, const struct nvme_command *sqe, uint32_t data_len, bool *h2c)
+{
+	bool io = c->connected && c->qid != 0;
+	uint8_t op = sqe->opcode;
+
+	*h2c = op == nvme_admin_fabrics ? ((const struct nvmf_common_command *)sqe)->fctype & 1 : (op & 3) == 1;
+	if (op == nvme_admin_fabrics && ((const struct nvmf_common_command *)sqe)->fctype != nvmf_type_connect)
+		return sqe->dptr.length ? sqe->dptr.length : *h2c ? data_len : 0;
+	if (op != nvme_admin_fabrics && !(op & 3))
+		return 0;
+	if (io && (op == nvme_cmd_read || op == nvme_cmd_write || op == nvme_cmd_compare))
+		return (uint64_t)((sqe->cdw12 & 0xffff) + 1) << ns_lba_shift(sqe->nsid);
+	if (io && op == nvme_cmd_dsm)
+		return ((sqe->cdw10 & 0xff) + 1) * sizeof(struct nvme_dsm_range);
+	if (sqe->dptr.length)
+		return sqe->dptr.length;
+	if (*h2c)
+		return data_len;
+	if (!io && op == nvme_admin_get_log_page) {
+		uint64_t numd = (sqe->cdw10 >> 16) | ((uint64_t)(sqe->cdw11 & 0xffff) << 16);
+
+		return (numd + 1) * 4;
+	}
+	return 4096;
+}
+
+static void do_cmd(struct conn *c, const uint8_t *rec_sqe, const uint8_t *data, uint32_t data_len, unsigned mode,
+		   bool nowait, bool bad_ddgst)
+{
+	struct nvme_command sqe;
+	uint32_t incapsule = 0;
+	int cid;
+
+	if (c->fd < 0)
+		return;
+	memcpy(&sqe, rec_sqe, sizeof(sqe));
+	if (mode <= 1) {
+		uint32_t inline_max = c->connected && c->qid ? TGT_INLINE_DATA_SIZE : TGT_ADMIN_INLINE_DATA_SIZE;
+		bool h2c;
+		uint64_t len = auto_length(c, &sqe, data_len, &h2c);
+
+		if (len > UINT32_MAX)
+			len = UINT32_MAX;
+		sqe.flags = (uint8_t)((sqe.flags & ~NVME_CMD_PSDT_MASK) | NVME_CMD_PSDT_SGL);
+		if (len && h2c && mode == 0 && len <= inline_max) {
+			set_sgl(&sqe, NVME_SGL_DATA_BLOCK_OFFSET, (uint32_t)len);
+			incapsule = (uint32_t)len;
+		} else {
+			set_sgl(&sqe, NVME_SGL_TRANSPORT_DATA_BLOCK, (uint32_t)len);
+		}
+	} else if (mode == 2) {
+		if (sqe.dptr.type == NVME_SGL_DATA_BLOCK_OFFSET)
+			incapsule = data_len;
+	} else {
+		incapsule = data_len;
+	}
+	if (c->connected && c->qid)
+		wrote = true;
+	cid = submit(c, &sqe, data, data_len, incapsule, bad_ddgst);
+	/* An AER on an admin queue is parked until an event: nothing to wait for. */
+	if (cid < 0 || nowait || (sqe.opcode == nvme_admin_async_event && !(c->connected && c->qid)))
+		return;
+	wait_cmd(c, (uint16_t)cid);
+}
+
+static void put_nqn(char *dst, unsigned sel, const uint8_t *raw, uint32_t raw_len, bool host)
+{
+	static const char *const subs[] = { FUZZ_NQN, NVME_DISC_SUBSYS_NQN, LOCKED_NQN, PORT2_NQN };
+	static const char *const hosts[] = { FUZZ_HOSTNQN, OTHER_HOSTNQN };
+
+	memset(dst, 0, NVME_NQN_SIZE);
+	if (host)
+		sel = sel == 0 || sel == 1 ? sel : sel == 2 ? 4 : sel == 3 ? 5 : sel == 4 ? 6 : sel == 5 ? 7 : 0;
+	switch (sel) {
+	case 0: case 1: case 2: case 3:
+		strcpy(dst, host ? hosts[sel] : subs[sel]);
+		break;
+	case 4: /* empty */
+		break;
+	case 5: /* no terminator within the field */
+		memset(dst, 'a', NVME_NQN_SIZE);
+		memcpy(dst, "nqn.2026-11.io.tightrope:", 25);
+		break;
+	case 6: /* the longest that fits, and unknown */
+		memset(dst, 'z', NVME_NQN_SIZE - 1);
+		memcpy(dst, "nqn.2026-11.io.tightrope:", 25);
+		break;
+	default:
+		memcpy(dst, raw, raw_len < NVME_NQN_SIZE ? raw_len : NVME_NQN_SIZE);
+		break;
+	}
+}
+
+static uint8_t byte_at(const uint8_t *data, uint32_t len, uint32_t i)
+{
+	return i < len ? data[i] : 0;
+}
+
+static void do_connect(struct conn *c, const uint8_t *rec_sqe, const uint8_t *data, uint32_t data_len,
+		       unsigned mode)
+{
+	struct nvmf_connect_command cmd;
+	struct nvmf_connect_data *d = (struct nvmf_connect_data *)c->connect_data;
+	const uint8_t *raw = data_len > 21 ? data + 21 : zeros;
+	uint32_t raw_len = data_len > 21 ? data_len - 21 : 0;
+	uint8_t cntlid_sel = byte_at(data, data_len, 2);
+	uint16_t raw_cntlid = (uint16_t)(byte_at(data, data_len, 3) | byte_at(data, data_len, 4) << 8);
+	uint32_t incapsule = 0;
+	struct pending *p;
+	int cid;
+
+	memcpy(&cmd, rec_sqe, sizeof(cmd));
+	cmd.opcode = nvme_admin_fabrics;
+	cmd.fctype = nvmf_type_connect;
+	memset(d, 0, sizeof(*d));
+	for (int i = 0; i < 16; i++)
+		d->hostid[i] = byte_at(data, data_len, 5 + (uint32_t)i);
+	switch (cntlid_sel) {
+	case 0:
+		d->cntlid = cmd.qid == 0 ? NVME_CNTLID_DYNAMIC : last_cntlid;
+		break;
+	case 1:
+		d->cntlid = last_cntlid;
+		break;
+	case 2:
+		d->cntlid = NVME_CNTLID_DYNAMIC;
+		break;
+	case 3:
+		d->cntlid = raw_cntlid;
+		break;
+	default:
+		d->cntlid = (uint16_t)(last_cntlid + (int8_t)raw_cntlid);
+		break;
+	}
+	put_nqn(d->subsysnqn, byte_at(data, data_len, 0) & 7, raw, raw_len, false);
+	put_nqn(d->hostnqn, byte_at(data, data_len, 1) & 7, raw, raw_len, true);
+	switch (mode) {
+	case 0:
+		set_sgl((struct nvme_command *)&cmd, NVME_SGL_DATA_BLOCK_OFFSET, sizeof(*d));
+		incapsule = sizeof(*d);
+		break;
+	case 1:
+		set_sgl((struct nvme_command *)&cmd, NVME_SGL_TRANSPORT_DATA_BLOCK, sizeof(*d));
+		break;
+	case 2:
+		if (cmd.dptr.type == NVME_SGL_DATA_BLOCK_OFFSET)
+			incapsule = cmd.dptr.length > 3 * TGT_ADMIN_INLINE_DATA_SIZE ? 3 * TGT_ADMIN_INLINE_DATA_SIZE
+										  : cmd.dptr.length;
+		break;
+	default:
+		incapsule = sizeof(*d);
+		break;
+	}
+	if (c->fd < 0)
+		conn_open((int)(c - conns));
+	cid = submit(c, (struct nvme_command *)&cmd, c->connect_data, sizeof(*d), incapsule, false);
+	if (cid < 0 || !wait_cmd(c, (uint16_t)cid))
+		return;
+	p = pending_find(c, (uint16_t)cid);
+	if (p->status != NVME_SC_SUCCESS)
+		return;
+	c->connected = true;
+	c->qid = cmd.qid;
+	c->sqflow_off = cmd.cattr & NVMF_TREQ_DISABLE_SQFLOW;
+	if (cmd.qid == 0)
+		last_cntlid = (uint16_t)p->result;
+}
+
+/* ---- Namespaces ---- */
+
+/* Before a namespace change: the target has taken in everything sent so far, so whether a parked
+ * AER gets the event does not depend on thread timing. AERs are not answered before an event:
+ * a Keep Alive behind them on their queue marks that the target has read them. */
+static void barrier(void)
+{
+	pump(CMD_WAIT_MS, all_done, NULL);
+	for (int i = 0; i < NR_SLOTS; i++) {
+		struct conn *c = &conns[i];
+		struct nvme_command ka = { .opcode = nvme_admin_keep_alive };
+		bool parked = false;
+		int cid;
+
+		for (int j = 0; c->fd >= 0 && j < MAX_PENDING; j++)
+			parked |= c->pend[j].used && !c->pend[j].done && c->pend[j].opcode == nvme_admin_async_event;
+		if (parked && (cid = submit(c, &ka, NULL, 0, 0, false)) >= 0)
+			wait_cmd(c, (uint16_t)cid);
+	}
+}
+
+static int ns_add(struct ns_spec *n)
+{
+	struct tgt_ns_params p = { .path = n->path, .nsid = n->nsid, .readonly = n->readonly,
+				   .lba_size = n->lba_size };
+
+	return tgt_subsys_add_ns(subsys_fuzz, &p) == (int)n->nsid ? 0 : -1;
+}
+
+static void ns_toggle(struct ns_spec *n)
+{
+	if (n->present) {
+		if (tgt_subsys_remove_ns(subsys_fuzz, n->nsid))
+			abort();
+	} else if (ns_add(n)) {
+		abort();
+	}
+	n->present = !n->present;
+	if (trace)
+		fprintf(stderr, "namespace %u %s\n", n->nsid, n->present ? "added" : "removed");
+}
+
+/* ---- Between inputs ---- */
+
+static bool target_quiet(void)
+{
+	struct tgt_subsys *all[] = { subsys_fuzz, subsys_locked, subsys_port2, tgt->discovery };
+	bool quiet = true;
+
+	for (size_t i = 0; i < sizeof(all) / sizeof(all[0]) && quiet; i++) {
+		pthread_mutex_lock(&all[i]->lock);
+		quiet = all[i]->ctrls == NULL;
+		pthread_mutex_unlock(&all[i]->lock);
+	}
+	for (int i = 0; i < tgt->nr_workers && quiet; i++) {
+		struct tgt_worker *w = &tgt->workers[i];
+
+		/* Worker-local fields, read from here only to learn that the worker went idle. */
+		quiet = !__atomic_load_n(&w->queues, __ATOMIC_ACQUIRE) &&
+			!__atomic_load_n(&w->ring_inflight, __ATOMIC_ACQUIRE) &&
+			!__atomic_load_n(&w->ring_pending, __ATOMIC_ACQUIRE);
+		pthread_mutex_lock(&w->mbox_lock);
+		quiet = quiet && !w->mbox;
+		pthread_mutex_unlock(&w->mbox_lock);
+	}
+	return quiet;
+}
+
+static void zero_ram(struct tgt_subsys *s)
+{
+	pthread_mutex_lock(&s->lock);
+	for (uint32_t i = 1; i <= TGT_MAX_NSID; i++) {
+		if (s->ns[i] && s->ns[i]->mem && !s->ns[i]->readonly)
+			madvise(s->ns[i]->mem, s->ns[i]->size, MADV_DONTNEED); /* reads as zeros again */
+	}
+	pthread_mutex_unlock(&s->lock);
+}
+
+/* Close everything, wait until the target has let go of it all, and put its state back. */
+static void end_input(void)
+{
+	struct tgt_subsys *all[] = { subsys_fuzz, subsys_locked, subsys_port2, tgt->discovery };
+	uint64_t deadline;
+
+	for (int i = 0; i < NR_SLOTS; i++)
+		conn_close(&conns[i]);
+	deadline = now_ms() + QUIET_WAIT_MS;
+	while (!target_quiet()) {
+		if (now_ms() > deadline) {
+			fprintf(stderr, "\n==fuzz_target_cmds== TARGET BUG: %d s after every connection closed, "
+				"a controller, queue or backend I/O is still alive\n", QUIET_WAIT_MS / 1000);
+			abort();
+		}
+		usleep(50);
+	}
+	for (size_t i = 0; i < sizeof(ns_specs) / sizeof(ns_specs[0]); i++) {
+		if (ns_specs[i].present != ns_specs[i].initial)
+			ns_toggle(&ns_specs[i]);
+	}
+	if (wrote) {
+		zero_ram(subsys_fuzz);
+		zero_ram(subsys_locked);
+		zero_ram(subsys_port2);
+		if (ftruncate(file_fd, 0) || ftruncate(file_fd, FILE_NS_SIZE))
+			abort();
+	}
+	for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++) {
+		pthread_mutex_lock(&all[i]->lock);
+		all[i]->next_cntlid = 1;
+		pthread_mutex_unlock(&all[i]->lock);
+	}
+}
+
+/* ---- The controller slot 0 starts with ---- */
+
+static void setup_slot0(enum setup mode)
+{
+	struct conn *c = &conns[0];
+	uint8_t sqe[64] = { 0 }, cdata[21] = { 0 };
+	struct nvmf_connect_command *cc = (struct nvmf_connect_command *)sqe;
+	struct nvmf_property_command *ps = (struct nvmf_property_command *)sqe;
+	struct nvme_command *sf = (struct nvme_command *)sqe;
+
+	cc->sqsize = 31;
+	cc->kato = mode == SETUP_DISCOVERY ? 0 : 30000;
+	cdata[0] = mode == SETUP_DISCOVERY ? 1 : 0;
+	do_connect(c, sqe, cdata, sizeof(cdata), 0);
+	if (!c->connected || mode == SETUP_DISABLED)
+		return;
+	memset(sqe, 0, sizeof(sqe));
+	ps->opcode = nvme_admin_fabrics;
+	ps->fctype = nvmf_type_property_set;
+	ps->offset = NVME_REG_CC;
+	ps->value = NVME_CC_ENABLE | (6 << 16) | (4 << 20);
+	do_cmd(c, sqe, NULL, 0, 0, false, false);
+	if (mode == SETUP_DISCOVERY)
+		return;
+	memset(sqe, 0, sizeof(sqe));
+	sf->opcode = nvme_admin_set_features;
+	sf->cdw10 = NVME_FEAT_NUM_QUEUES;
+	sf->cdw11 = 3 | (3 << 16);
+	do_cmd(c, sqe, NULL, 0, 0, false, false);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	static const uint32_t chunks[] = { 0, 4096, 1536, 512 };
+	static const uint8_t hpdas[] = { 0, 1, 3, 31 };
+	static struct tgt_listener *const lsn[] = { NULL, &listeners[0], &listeners[1], &listeners[2] };
+	size_t off = HDR_LEN;
+
+	if (size < HDR_LEN)
+		return 0;
+	hdgst = data[0] & 1;
+	ddgst = data[0] & 2;
+	listener = lsn[(data[0] >> 4) & 3];
+	second_worker = data[0] & 0x40;
+	h2c_chunk = chunks[data[1] & 3];
+	hpda = hpdas[(data[1] >> 2) & 3];
+	next_cid = 0;
+	last_cntlid = 0;
+	wrote = false;
+	if ((enum setup)((data[0] >> 2) & 3) != SETUP_NONE)
+		setup_slot0((enum setup)((data[0] >> 2) & 3));
+
+	while (size - off >= REC_HDR) {
+		uint8_t kind = data[off];
+		const uint8_t *sqe = data + off + 1;
+		uint32_t len = (uint32_t)data[off + 65] | (uint32_t)data[off + 66] << 8;
+		const uint8_t *payload = data + off + REC_HDR;
+		struct conn *c = &conns[(kind >> 3) & 3];
+		unsigned mode = (kind >> 5) & 3;
+
+		off += REC_HDR;
+		if (len > size - off)
+			len = (uint32_t)(size - off);
+		off += len;
+		if (trace && (kind & 7) != ACT_CMD && (kind & 7) != ACT_CMD2 && (kind & 7) != ACT_CMD_BAD_DDGST)
+			fprintf(stderr, "slot %d: %s\n", (int)(c - conns),
+				(const char *const[]){ "", "OPEN", "CONNECT", "CLOSE", "NS", "SYNC" }[kind & 7]);
+		switch ((enum action)(kind & 7)) {
+		case ACT_CMD:
+		case ACT_CMD2:
+		case ACT_CMD_BAD_DDGST:
+			do_cmd(c, sqe, payload, len, mode, kind & 0x80, (kind & 7) == ACT_CMD_BAD_DDGST);
+			break;
+		case ACT_OPEN:
+			conn_open((int)(c - conns));
+			break;
+		case ACT_CONNECT:
+			do_connect(c, sqe, payload, len, mode);
+			break;
+		case ACT_CLOSE:
+			conn_close(c);
+			break;
+		case ACT_NS:
+			barrier();
+			ns_toggle(&ns_specs[sqe[0] & 3]);
+			break;
+		case ACT_SYNC:
+			pump(CMD_WAIT_MS, all_done, NULL);
+			break;
+		}
+	}
+	/* Let what was pipelined finish, so its answers are checked too; then tear it all down. */
+	pump(DRAIN_WAIT_MS, all_done, NULL);
+	end_input();
+	return 0;
+}
+
+/* ---- Seeds: one input per action and command kind ---- */
+
+struct seed {
+	uint8_t buf[4096]; /* libFuzzer's default -max_len */
+	size_t len;
+};
+
+static void seed_start(struct seed *s, uint8_t b0, uint8_t b1)
+{
+	s->buf[0] = b0;
+	s->buf[1] = b1;
+	s->len = HDR_LEN;
+}
+
+static void seed_rec(struct seed *s, uint8_t kind, const void *sqe, const void *data, uint16_t len)
+{
+	if (s->len + REC_HDR + len > sizeof(s->buf))
+		abort();
+	s->buf[s->len] = kind;
+	memset(s->buf + s->len + 1, 0, 64);
+	if (sqe)
+		memcpy(s->buf + s->len + 1, sqe, 64);
+	s->buf[s->len + 65] = (uint8_t)len;
+	s->buf[s->len + 66] = (uint8_t)(len >> 8);
+	if (len)
+		memcpy(s->buf + s->len + REC_HDR, data, len);
+	s->len += REC_HDR + len;
+}
+
+#define KIND(action, slot, mode) ((uint8_t)((action) | (slot) << 3 | (mode) << 5))
+#define NOWAIT 0x80
+
+static void seed_cmd(struct seed *s, int slot, int mode, uint8_t opcode, uint32_t nsid, uint32_t cdw10,
+		     uint32_t cdw11, uint32_t cdw12, const void *data, uint16_t len)
+{
+	struct nvme_command c = { .opcode = opcode, .nsid = nsid, .cdw10 = cdw10, .cdw11 = cdw11, .cdw12 = cdw12 };
+
+	seed_rec(s, KIND(ACT_CMD, slot, mode), &c, data, len);
+}
+
+/* Connect on a slot: selectors as do_connect() reads them. */
+static void seed_connect(struct seed *s, int slot, int mode, uint16_t qid, uint16_t sqsize, uint8_t cattr,
+			 uint32_t kato, uint8_t subsel, uint8_t hostsel, uint8_t cntlid_sel, uint16_t cntlid)
+{
+	struct nvmf_connect_command c = { .qid = qid, .sqsize = sqsize, .cattr = cattr, .kato = kato };
+	uint8_t d[21] = { subsel, hostsel, cntlid_sel, (uint8_t)cntlid, (uint8_t)(cntlid >> 8) };
+
+	for (int i = 5; i < 21; i++)
+		d[i] = (uint8_t)(0xa0 + i);
+	seed_rec(s, KIND(ACT_CONNECT, slot, mode), &c, d, sizeof(d));
+}
+
+static void seed_fabrics(struct seed *s, int slot, uint8_t fctype, uint8_t attrib, uint32_t offset, uint64_t value)
+{
+	struct nvmf_property_command p = { .opcode = nvme_admin_fabrics, .fctype = fctype, .attrib = attrib,
+					   .offset = offset, .value = value };
+
+	seed_rec(s, KIND(ACT_CMD, slot, 0), &p, NULL, 0);
+}
+
+static void seed_write(const char *dir, const char *name, const struct seed *s)
+{
+	char path[4096];
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/seed-%s", dir, name);
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0 || write(fd, s->buf, s->len) != (ssize_t)s->len)
+		abort();
+	close(fd);
+}
+
+#define HB(hd, dd, setup, lsn) ((uint8_t)((hd) | (dd) << 1 | (setup) << 2 | (lsn) << 4))
+
+static void write_seeds(const char *dir)
+{
+	static struct seed s;
+	uint8_t pattern[256];
+	struct nvme_dsm_range ranges[2] = { { 0, 8, 0 }, { 0, 16, 64 } };
+	uint8_t hostid[16];
+
+	for (size_t i = 0; i < sizeof(pattern); i++)
+		pattern[i] = (uint8_t)(i * 7 + 1);
+	memset(hostid, 0x11, sizeof(hostid));
+
+	/* I/O: every opcode on RAM, read-only and file namespaces, in-capsule and behind R2Ts. */
+	seed_start(&s, HB(0, 0, SETUP_IO, 0), 0);
+	seed_connect(&s, 1, 0, 1, 31, 0, 0, 0, 0, 0, 0);
+	seed_cmd(&s, 1, 0, nvme_cmd_write, 1, 0, 0, 7, pattern, 256);
+	seed_cmd(&s, 1, 0, nvme_cmd_read, 1, 0, 0, 7, NULL, 0);
+	seed_cmd(&s, 1, 0, nvme_cmd_compare, 1, 0, 0, 7, pattern, 256);
+	seed_cmd(&s, 1, 1, nvme_cmd_compare, 1, 0, 0, 7, NULL, 0);
+	seed_cmd(&s, 1, 0, nvme_cmd_flush, 1, 0, 0, 0, NULL, 0);
+	seed_cmd(&s, 1, 0, nvme_cmd_write_zeroes, 1, 8, 0, 15, NULL, 0);
+	seed_cmd(&s, 1, 0, nvme_cmd_dsm, 1, 1, NVME_DSMGMT_AD, 0, ranges, sizeof(ranges));
+	seed_cmd(&s, 1, 1, nvme_cmd_write, 1, 1792, 0, 255, pattern, 128);
+	seed_cmd(&s, 1, 0, nvme_cmd_read, 1, 0, 0, 2047, NULL, 0);
+	seed_cmd(&s, 1, 0, nvme_cmd_read, 1, 2047, 0, 1, NULL, 0);
+	seed_cmd(&s, 1, 0, nvme_cmd_write, 2, 0, 0, 0, pattern, 128);
+	seed_cmd(&s, 1, 0, nvme_cmd_read, 2, 0, 0, 0, NULL, 0);
+	seed_cmd(&s, 1, 1, nvme_cmd_write, 4, 1, 0, 1, pattern, 256);
+	seed_cmd(&s, 1, 0, nvme_cmd_read, 4, 1, 0, 1, NULL, 0);
+	seed_cmd(&s, 1, 0, nvme_cmd_flush, 4, 0, 0, 0, NULL, 0);
+	seed_cmd(&s, 1, 0, nvme_cmd_write_zeroes, 4, 0, 0, 3, NULL, 0);
+	seed_cmd(&s, 1, 0, nvme_cmd_dsm, 4, 0, NVME_DSMGMT_AD, 0, ranges, 16);
+	seed_cmd(&s, 1, 0, nvme_cmd_read, 1024, 0, 0, 0, NULL, 0);
+	seed_cmd(&s, 1, 0, nvme_cmd_read, 7, 0, 0, 0, NULL, 0);
+	seed_cmd(&s, 1, 0, 0x7e, 1, 0, 0, 0, NULL, 0);
+	seed_fabrics(&s, 1, nvmf_type_property_get, 0, NVME_REG_CSTS, 0);
+	seed_fabrics(&s, 1, nvmf_type_disconnect, 0, 0, 0);
+	seed_write(dir, "io", &s);
+
+	/* The same with digests, pipelined, a second worker, small H2CData PDUs, padded C2HData. */
+	seed_start(&s, HB(1, 1, SETUP_IO, 0) | 0x40, 2 | 1 << 2);
+	seed_connect(&s, 1, 1, 1, 3, 0, 0, 0, 0, 0, 0);
+	seed_connect(&s, 2, 0, 2, 127, 0, 0, 0, 0, 0, 0);
+	seed_rec(&s, KIND(ACT_CMD, 1, 1) | NOWAIT,
+		 &(struct nvme_command){ .opcode = nvme_cmd_write, .nsid = 1, .cdw12 = 63 }, pattern, 256);
+	seed_rec(&s, KIND(ACT_CMD, 2, 0) | NOWAIT,
+		 &(struct nvme_command){ .opcode = nvme_cmd_read, .nsid = 1, .cdw12 = 63 }, NULL, 0);
+	seed_rec(&s, KIND(ACT_CMD_BAD_DDGST, 1, 0),
+		 &(struct nvme_command){ .opcode = nvme_cmd_write, .nsid = 1, .cdw12 = 0 }, pattern, 128);
+	seed_rec(&s, KIND(ACT_CMD_BAD_DDGST, 2, 1),
+		 &(struct nvme_command){ .opcode = nvme_cmd_write, .nsid = 4, .cdw12 = 0 }, pattern, 128);
+	seed_rec(&s, KIND(ACT_SYNC, 0, 0), NULL, NULL, 0);
+	seed_rec(&s, KIND(ACT_CMD, 1, 0) | NOWAIT,
+		 &(struct nvme_command){ .opcode = nvme_cmd_read, .nsid = 4, .cdw12 = 15 }, NULL, 0);
+	seed_rec(&s, KIND(ACT_CMD, 1, 0) | NOWAIT,
+		 &(struct nvme_command){ .opcode = nvme_cmd_read, .nsid = 1, .cdw12 = 7 }, NULL, 0);
+	seed_rec(&s, KIND(ACT_CMD, 1, 0) | NOWAIT,
+		 &(struct nvme_command){ .opcode = nvme_cmd_read, .nsid = 1, .cdw12 = 7 }, NULL, 0);
+	seed_rec(&s, KIND(ACT_CMD, 1, 0) | NOWAIT,
+		 &(struct nvme_command){ .opcode = nvme_cmd_flush, .nsid = 1 }, NULL, 0);
+	seed_write(dir, "io-digests-pipelined", &s);
+
+	/* SQ flow control disabled: reads end with C2HData SUCCESS; the admin queue goes first. */
+	seed_start(&s, HB(0, 1, SETUP_IO, 1), 0);
+	seed_connect(&s, 1, 0, 1, 31, NVMF_TREQ_DISABLE_SQFLOW, 0, 0, 0, 0, 0);
+	seed_cmd(&s, 1, 0, nvme_cmd_read, 1, 0, 0, 7, NULL, 0);
+	seed_rec(&s, KIND(ACT_CMD, 1, 0) | NOWAIT,
+		 &(struct nvme_command){ .opcode = nvme_cmd_read, .nsid = 4, .cdw12 = 255 }, NULL, 0);
+	seed_rec(&s, KIND(ACT_CLOSE, 0, 0), NULL, NULL, 0);
+	seed_cmd(&s, 1, 0, nvme_cmd_read, 1, 0, 0, 7, NULL, 0);
+	seed_write(dir, "io-sqflow-admin-closed", &s);
+
+	/* The I/O queue Connect that crashed the target before 4fc3255, and its neighbours. */
+	seed_start(&s, HB(0, 0, SETUP_IO, 0), 0);
+	seed_connect(&s, 1, 0, 0xffff, 31, 0, 0, 0, 0, 0, 0);
+	seed_write(dir, "io-connect-qid-ffff", &s);
+	seed_start(&s, HB(0, 0, SETUP_IO, 0), 0);
+	seed_connect(&s, 1, 0, 129, 31, 0, 0, 0, 0, 0, 0);
+	seed_connect(&s, 2, 0, 5, 31, 0, 0, 0, 0, 0, 0);
+	seed_connect(&s, 3, 1, 4, 1023, 0, 0, 0, 0, 0, 0);
+	seed_connect(&s, 1, 0, 4, 31, 0, 0, 0, 0, 0, 0); /* taken by slot 3 */
+	seed_connect(&s, 2, 0, 1, 31, 0, 0, 0, 1, 0, 0); /* another host */
+	seed_connect(&s, 2, 0, 1, 31, 0, 0, 0, 0, 3, 0x7777); /* unknown controller */
+	seed_connect(&s, 2, 0, 1, 0, 0, 0, 0, 0, 0, 0); /* sqsize 0 */
+	seed_connect(&s, 2, 0, 1, 1024, 0, 0, 0, 0, 0, 0); /* beyond MQES */
+	seed_connect(&s, 2, 0, 0, 31, 0, 0, 0, 0, 0, 0); /* a second admin queue: a second controller */
+	seed_connect(&s, 1, 0, 1, 31, 0, 0, 0, 0, 4, 0xff); /* the first controller again */
+	seed_connect(&s, 0, 0, 2, 31, 0, 0, 0, 0, 0, 0); /* Connect on a live admin queue */
+	seed_write(dir, "io-connect-bad", &s);
+
+	/* Admin and I/O Connects with every NQN choice, on every listener; the locked subsystem. */
+	for (int l = 0; l < 4; l++) {
+		char name[32];
+
+		seed_start(&s, HB(0, 0, SETUP_NONE, l), 0);
+		seed_rec(&s, KIND(ACT_OPEN, 0, 0), NULL, NULL, 0);
+		seed_cmd(&s, 0, 0, nvme_admin_identify, 0, NVME_ID_CNS_CTRL, 0, 0, NULL, 0); /* before Connect */
+		for (uint8_t sub = 0; sub < 8; sub++) {
+			seed_rec(&s, KIND(ACT_OPEN, 0, 0), NULL, NULL, 0);
+			seed_connect(&s, 0, 0, 0, 31, 0, 0, sub, 0, 0, 0);
+		}
+		for (uint8_t host = 0; host < 6; host++) {
+			seed_rec(&s, KIND(ACT_OPEN, 1, 0), NULL, NULL, 0);
+			seed_connect(&s, 1, 0, 0, 31, 0, 0, 2, host, 0, 0);
+		}
+		seed_connect(&s, 2, 0, 0, 31, 0, 0, 0, 0, 3, 1); /* static controller */
+		seed_connect(&s, 2, 2, 0, 31, 0, 0, 0, 0, 0, 0); /* SGL from the SQE: none */
+		seed_connect(&s, 2, 3, 0, 31, 0, 0, 0, 0, 0, 0);
+		seed_connect(&s, 3, 1, 0, 31, 0, 5000, 3, 0, 0, 0);
+		seed_connect(&s, 3, 0, 1, 31, 0, 0, 3, 0, 0, 0);
+		seed_connect(&s, 2, 0, 1, 31, 0, 0, 1, 0, 1, 0); /* I/O queue of a discovery controller */
+		snprintf(name, sizeof(name), "connect-nqns-port%d", l);
+		seed_write(dir, name, &s);
+	}
+	seed_start(&s, HB(0, 0, SETUP_NONE, 0), 0);
+	{
+		struct nvmf_connect_command c = { .qid = 0, .sqsize = 31, .recfmt = 1 };
+
+		seed_rec(&s, KIND(ACT_CONNECT, 0, 0), &c, NULL, 0);
+	}
+	seed_connect(&s, 0, 0, 0, 31, 0, 0, 2, 1, 0, 0);
+	seed_connect(&s, 0, 0, 0, 31, 0, 0, 2, 0, 0, 0);
+	seed_fabrics(&s, 0, nvmf_type_property_set, 0, NVME_REG_CC, NVME_CC_ENABLE | 6 << 16 | 4 << 20);
+	seed_cmd(&s, 0, 0, nvme_admin_set_features, 0, NVME_FEAT_NUM_QUEUES, 0, 0, NULL, 0);
+	seed_connect(&s, 1, 0, 1, 31, 0, 0, 2, 0, 0, 0);
+	seed_cmd(&s, 1, 0, nvme_cmd_write, 1, 0, 0, 0, pattern, 128);
+	seed_cmd(&s, 0, 0, nvme_admin_get_log_page, 0, NVME_LOG_SMART | 127 << 16, 0, 0, NULL, 0);
+	seed_write(dir, "connect-locked", &s);
+
+	/* Properties: every register in both sizes, enable, bad CC, shutdown, disable; commands around it. */
+	seed_start(&s, HB(0, 0, SETUP_DISABLED, 0), 0);
+	seed_cmd(&s, 0, 0, nvme_admin_identify, 0, NVME_ID_CNS_CTRL, 0, 0, NULL, 0);
+	for (uint32_t reg = 0; reg <= 0x20; reg += 4) {
+		seed_fabrics(&s, 0, nvmf_type_property_get, 0, reg, 0);
+		seed_fabrics(&s, 0, nvmf_type_property_get, 1, reg, 0);
+	}
+	seed_fabrics(&s, 0, nvmf_type_property_set, 1, NVME_REG_CC, 1);
+	seed_fabrics(&s, 0, nvmf_type_property_set, 0, NVME_REG_CSTS, 1);
+	seed_fabrics(&s, 0, nvmf_type_property_set, 0, NVME_REG_CC, NVME_CC_ENABLE | 7 << 16 | 4 << 20);
+	seed_fabrics(&s, 0, nvmf_type_property_set, 0, NVME_REG_CC, 0);
+	seed_fabrics(&s, 0, nvmf_type_property_set, 0, NVME_REG_CC, NVME_CC_ENABLE | 6 << 16 | 4 << 20);
+	seed_cmd(&s, 0, 0, nvme_admin_identify, 0, NVME_ID_CNS_CTRL, 0, 0, NULL, 0);
+	seed_fabrics(&s, 0, nvmf_type_property_set, 0, NVME_REG_CC,
+		     NVME_CC_ENABLE | 6 << 16 | 4 << 20 | 1 << 14);
+	seed_fabrics(&s, 0, nvmf_type_property_get, 0, NVME_REG_CSTS, 0);
+	seed_fabrics(&s, 0, nvmf_type_property_set, 0, NVME_REG_CC, 6 << 16 | 4 << 20);
+	seed_fabrics(&s, 0, 0x05, 0, 0, 0); /* authentication send: unsupported */
+	seed_fabrics(&s, 0, 0x7f, 0, 0, 0);
+	seed_fabrics(&s, 0, nvmf_type_connect, 0, 0, 0); /* a second Connect */
+	seed_fabrics(&s, 0, nvmf_type_disconnect, 0, 0, 0);
+	seed_write(dir, "properties", &s);
+
+	/* Identify: every CNS, NSID edge cases, CSI. */
+	seed_start(&s, HB(0, 0, SETUP_IO, 0), 0);
+	for (uint32_t cns = 0; cns <= 9; cns++) {
+		static const uint32_t nsids[] = { 0, 1, 3, 4, 1023, 1024, 1025, 0xfffffffe, 0xffffffff };
+
+		for (size_t i = 0; i < sizeof(nsids) / sizeof(nsids[0]); i++) {
+			if (cns != 0 && cns != 2 && cns != 3 && cns != 5 && i > 1)
+				continue;
+			seed_cmd(&s, 0, 0, nvme_admin_identify, nsids[i], cns, 0, 0, NULL, 0);
+		}
+	}
+	seed_cmd(&s, 0, 0, nvme_admin_identify, 1, NVME_ID_CNS_CS_NS, 1u << 24, 0, NULL, 0);
+	seed_cmd(&s, 0, 0, nvme_admin_identify, 0, NVME_ID_CNS_CS_CTRL, 2u << 24, 0, NULL, 0);
+	seed_rec(&s, KIND(ACT_CMD, 0, 2), &(struct nvme_command){ .opcode = nvme_admin_identify, .cdw10 = 1 },
+		 NULL, 0); /* no SGL */
+	seed_rec(&s, KIND(ACT_CMD, 0, 2),
+		 &(struct nvme_command){ .opcode = nvme_admin_identify, .flags = NVME_CMD_PSDT_SGL, .cdw10 = 1,
+					 .dptr = { .type = NVME_SGL_TRANSPORT_DATA_BLOCK, .length = 100 } },
+		 NULL, 0);
+	seed_rec(&s, KIND(ACT_CMD, 0, 3),
+		 &(struct nvme_command){ .opcode = nvme_admin_identify, .flags = NVME_CMD_PSDT_SGL, .cdw10 = 1,
+					 .dptr = { .type = NVME_SGL_DATA_BLOCK_OFFSET, .length = 64 } },
+		 pattern, 64);
+	seed_write(dir, "admin-identify", &s);
+
+	/* Get Log Page: every log, offsets and lengths, RAE; Get/Set Features: every FID. */
+	seed_start(&s, HB(0, 0, SETUP_IO, 2), 0);
+	for (uint32_t lid = 0; lid <= 6; lid++) {
+		seed_cmd(&s, 0, 0, nvme_admin_get_log_page, 0, lid | 1023u << 16, 0, 0, NULL, 0);
+		seed_cmd(&s, 0, 0, nvme_admin_get_log_page, 0, lid | 3u << 16 | NVME_LOG_RAE, 0, 512, NULL, 0);
+	}
+	seed_cmd(&s, 0, 0, nvme_admin_get_log_page, 0, NVME_LOG_SMART | 127u << 16, 0, 2, NULL, 0);
+	seed_cmd(&s, 0, 0, nvme_admin_get_log_page, 0, NVME_LOG_SMART | 0xffffu << 16, 0xffff, 0, NULL, 0);
+	seed_cmd(&s, 0, 0, nvme_admin_get_log_page, 0, NVME_LOG_DISC | 255u << 16, 0, 0, NULL, 0);
+	seed_cmd(&s, 0, 0, nvme_admin_get_log_page, 0, 0xc0 | 255u << 16, 0, 0, NULL, 0);
+	for (uint32_t fid = 0; fid <= 0x10; fid++) {
+		seed_cmd(&s, 0, 0, nvme_admin_get_features, 0, fid, 0, 0, NULL, 0);
+		seed_cmd(&s, 0, 0, nvme_admin_set_features, 0, fid, 0x100, 0, NULL, 0);
+	}
+	seed_cmd(&s, 0, 0, nvme_admin_get_features, 0, NVME_FEAT_HOST_BEHAVIOR, 0, 0, NULL, 0);
+	seed_cmd(&s, 0, 0, nvme_admin_get_features, 0, NVME_FEAT_HOST_ID, 1, 0, NULL, 0);
+	seed_cmd(&s, 0, 0, nvme_admin_get_features, 0, NVME_FEAT_HOST_ID, 0, 0, NULL, 0);
+	seed_cmd(&s, 0, 0, nvme_admin_set_features, 0, NVME_FEAT_HOST_ID, 0, 0, hostid, 16);
+	seed_cmd(&s, 0, 0, nvme_admin_set_features, 0, NVME_FEAT_NUM_QUEUES, 0xffff, 0, NULL, 0);
+	seed_cmd(&s, 0, 0, nvme_admin_set_features, 0, NVME_FEAT_NUM_QUEUES, 0x00ff00ff, 0, NULL, 0);
+	seed_cmd(&s, 0, 0, nvme_admin_set_features, 0, NVME_FEAT_KATO | 1u << 31, 1000, 0, NULL, 0);
+	seed_cmd(&s, 0, 0, nvme_admin_set_features, 0, NVME_FEAT_KATO, 100000, 0, NULL, 0);
+	seed_write(dir, "admin-logs-features", &s);
+
+	/* AER (up to the limit), Abort, Keep Alive, unknown opcodes; a namespace change with AER armed. */
+	seed_start(&s, HB(0, 0, SETUP_IO, 0), 0);
+	seed_cmd(&s, 0, 0, nvme_admin_set_features, 0, NVME_FEAT_ASYNC_EVENT, NVME_AEN_CFG_NS_ATTR, 0, NULL, 0);
+	seed_connect(&s, 1, 0, 1, 31, 0, 0, 0, 0, 0, 0);
+	for (int i = 0; i < 5; i++)
+		seed_cmd(&s, 0, 0, nvme_admin_async_event, 0, 0, 0, 0, NULL, 0);
+	seed_rec(&s, KIND(ACT_CMD, 1, 0) | NOWAIT,
+		 &(struct nvme_command){ .opcode = nvme_cmd_read, .nsid = 3, .cdw12 = 0 }, NULL, 0);
+	seed_rec(&s, KIND(ACT_NS, 0, 0), &(uint8_t[64]){ 0 }, NULL, 0); /* add nsid 3 */
+	seed_cmd(&s, 1, 0, nvme_cmd_write, 3, 0, 0, 0, pattern, 256);
+	seed_cmd(&s, 1, 0, nvme_cmd_read, 3, 0, 0, 1, NULL, 0);
+	seed_cmd(&s, 0, 0, nvme_admin_get_log_page, 0, NVME_LOG_CHANGED_NS | 1023u << 16, 0, 0, NULL, 0);
+	seed_cmd(&s, 0, 0, nvme_admin_async_event, 0, 0, 0, 0, NULL, 0);
+	seed_rec(&s, KIND(ACT_NS, 0, 0), &(uint8_t[64]){ 1 }, NULL, 0); /* remove nsid 1 */
+	seed_cmd(&s, 1, 0, nvme_cmd_read, 1, 0, 0, 0, NULL, 0);
+	seed_rec(&s, KIND(ACT_NS, 0, 0), &(uint8_t[64]){ 2 }, NULL, 0); /* remove nsid 4 (file) */
+	seed_cmd(&s, 0, 0, nvme_admin_get_log_page, 0, NVME_LOG_CHANGED_NS | 1023u << 16 | NVME_LOG_RAE, 0, 0,
+		 NULL, 0);
+	seed_cmd(&s, 0, 0, nvme_admin_abort_cmd, 0, 1 << 16, 0, 0, NULL, 0);
+	seed_cmd(&s, 0, 0, nvme_admin_keep_alive, 0, 0, 0, 0, NULL, 0);
+	seed_cmd(&s, 0, 0, nvme_admin_create_sq, 0, 0, 0, 0, NULL, 0);
+	seed_cmd(&s, 0, 0, 0xc1, 0, 0, 0, 0, NULL, 0);
+	seed_cmd(&s, 1, 0, nvme_admin_async_event, 0, 0, 0, 0, NULL, 0);
+	seed_write(dir, "admin-aer-ns-change", &s);
+
+	/* Discovery: the log page at offsets and lengths, Identify, features, on each listener. */
+	for (int l = 0; l < 4; l++) {
+		char name[32];
+
+		seed_start(&s, HB(0, 0, SETUP_DISCOVERY, l), 0);
+		seed_cmd(&s, 0, 0, nvme_admin_get_log_page, 0, NVME_LOG_DISC | 1023u << 16, 0, 0, NULL, 0);
+		seed_cmd(&s, 0, 0, nvme_admin_get_log_page, 0, NVME_LOG_DISC | 255u << 16, 0, 1024, NULL, 0);
+		seed_cmd(&s, 0, 0, nvme_admin_get_log_page, 0, NVME_LOG_DISC | 15u << 16, 0, 2, NULL, 0);
+		seed_cmd(&s, 0, 0, nvme_admin_get_log_page, 0, NVME_LOG_DISC | 0xffffu << 16, 0, 0, NULL, 0);
+		seed_cmd(&s, 0, 0, nvme_admin_get_log_page, 0, NVME_LOG_SMART | 127u << 16, 0, 0, NULL, 0);
+		seed_cmd(&s, 0, 0, nvme_admin_identify, 0, NVME_ID_CNS_CTRL, 0, 0, NULL, 0);
+		seed_cmd(&s, 0, 0, nvme_admin_identify, 1, NVME_ID_CNS_NS, 0, 0, NULL, 0);
+		seed_cmd(&s, 0, 0, nvme_admin_get_features, 0, NVME_FEAT_KATO, 0, 0, NULL, 0);
+		seed_cmd(&s, 0, 0, nvme_admin_set_features, 0, NVME_FEAT_KATO, 5000, 0, NULL, 0);
+		seed_cmd(&s, 0, 0, nvme_admin_set_features, 0, NVME_FEAT_ASYNC_EVENT, 0x80000000, 0, NULL, 0);
+		seed_cmd(&s, 0, 0, nvme_admin_get_features, 0, NVME_FEAT_NUM_QUEUES, 0, 0, NULL, 0);
+		seed_cmd(&s, 0, 0, nvme_admin_keep_alive, 0, 0, 0, 0, NULL, 0);
+		seed_cmd(&s, 0, 0, nvme_admin_async_event, 0, 0, 0, 0, NULL, 0);
+		seed_cmd(&s, 0, 0, nvme_admin_abort_cmd, 0, 0, 0, 0, NULL, 0);
+		seed_fabrics(&s, 0, nvmf_type_property_get, 1, NVME_REG_CAP, 0);
+		seed_fabrics(&s, 0, nvmf_type_disconnect, 0, 0, 0);
+		snprintf(name, sizeof(name), "discovery-port%d", l);
+		seed_write(dir, name, &s);
+	}
+
+	/* Raw SGLs on I/O commands and a queue overrun: sqsize 1 takes two commands at a time. */
+	seed_start(&s, HB(0, 0, SETUP_IO, 0), 0);
+	seed_connect(&s, 1, 0, 1, 1, 0, 0, 0, 0, 0, 0);
+	seed_rec(&s, KIND(ACT_CMD, 1, 2),
+		 &(struct nvme_command){ .opcode = nvme_cmd_write, .nsid = 1, .flags = NVME_CMD_PSDT_SGL,
+					 .dptr = { .type = NVME_SGL_DATA_BLOCK_OFFSET, .length = 1024 } },
+		 pattern, 128);
+	seed_rec(&s, KIND(ACT_CMD, 1, 3),
+		 &(struct nvme_command){ .opcode = nvme_cmd_write, .nsid = 1, .flags = NVME_CMD_PSDT_SGL,
+					 .dptr = { .type = NVME_SGL_TRANSPORT_DATA_BLOCK, .length = 512 } },
+		 pattern, 128);
+	seed_rec(&s, KIND(ACT_CMD, 1, 2),
+		 &(struct nvme_command){ .opcode = nvme_cmd_read, .nsid = 1, .flags = NVME_CMD_PSDT_SGL,
+					 .dptr = { .type = 0x00, .length = 512 } },
+		 NULL, 0);
+	seed_rec(&s, KIND(ACT_CMD, 1, 2),
+		 &(struct nvme_command){ .opcode = nvme_cmd_read, .nsid = 1, .flags = NVME_CMD_PSDT_SGL,
+					 .dptr = { .type = NVME_SGL_TRANSPORT_DATA_BLOCK, .length = 2u << 20 } },
+		 NULL, 0);
+	seed_rec(&s, KIND(ACT_CMD, 1, 2),
+		 &(struct nvme_command){ .opcode = nvme_cmd_dsm, .nsid = 1, .cdw10 = 255, .cdw11 = NVME_DSMGMT_AD,
+					 .flags = NVME_CMD_PSDT_SGL,
+					 .dptr = { .type = NVME_SGL_DATA_BLOCK_OFFSET, .length = 32 } },
+		 ranges, 32);
+	seed_rec(&s, KIND(ACT_CMD, 1, 0),
+		 &(struct nvme_command){ .opcode = nvme_cmd_dsm, .nsid = 1, .cdw10 = 0, .cdw11 = NVME_DSMGMT_AD },
+		 &(struct nvme_dsm_range){ 0, 0xffffffff, 0xffffffffffffff00ull }, 16);
+	seed_rec(&s, KIND(ACT_CMD, 1, 0),
+		 &(struct nvme_command){ .opcode = nvme_cmd_write, .nsid = 1, .cdw10 = ~0u, .cdw11 = ~0u }, NULL, 0);
+	for (int i = 0; i < 3; i++)
+		seed_rec(&s, KIND(ACT_CMD, 1, 1) | NOWAIT,
+			 &(struct nvme_command){ .opcode = nvme_cmd_write, .nsid = 1, .cdw12 = 255 }, pattern, 64);
+	seed_write(dir, "io-raw-sgl-overrun", &s);
+}
+
+/* Seeds go into the first corpus directory when it is empty; never in merge or crash modes, nor in
+ * a -fork job, whose directory is a scratch one. */
+static void maybe_write_seeds(int argc, char **argv)
+{
+	const char *dir = NULL;
+	struct stat st;
+	struct dirent *e;
+	DIR *d;
+
+	if (getenv("FUZZ_NO_SEEDS"))
+		return;
+	for (int i = 1; i < argc; i++) {
+		if (argv[i][0] == '-') {
+			if (strstr(argv[i], "merge") || strstr(argv[i], "minimize") || strstr(argv[i], "cleanse") ||
+			    strstr(argv[i], "seed_inputs"))
+				return;
+			continue;
+		}
+		if (!dir)
+			dir = argv[i];
+	}
+	if (!dir || stat(dir, &st) || !S_ISDIR(st.st_mode) || !(d = opendir(dir)))
+		return;
+	while ((e = readdir(d))) {
+		if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) {
+			closedir(d);
+			return;
+		}
+	}
+	closedir(d);
+	write_seeds(dir);
+}
+
+static enum tr_log_level log_level_from_env(void)
+{
+	const char *v = getenv("FUZZ_LOG");
+
+	if (!v)
+		return TR_LOG_ERR;
+	if (!strcmp(v, "debug"))
+		return TR_LOG_DEBUG;
+	return !strcmp(v, "info") ? TR_LOG_INFO : TR_LOG_WARN;
+}
+
+int LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+	static const struct tgt_ns_params small_ns = { .path = "mem:64K", .nsid = 1 };
+	struct tgt_ns_params ro_ns = { .path = "mem:64K", .nsid = 2, .readonly = true };
+	const char *tmp = getenv("TMPDIR");
+	char tmpl[4096];
+	sigset_t alrm;
+
+	tr_log_set_level(log_level_from_env());
+	trace = getenv("FUZZ_TRACE") != NULL;
+	for (int i = 0; i < NR_SLOTS; i++)
+		conns[i].fd = -1;
+
+	/* The file namespace: a temporary file on a disk file system (so that O_DIRECT through io_uring
+	 * is what runs), unlinked at once and opened by the target as /proc/self/fd/N, also when an NS
+	 * record adds it again; nothing is left behind whichever way the process ends. */
+	snprintf(tmpl, sizeof(tmpl), "%s/fuzz-target-cmds-XXXXXX", tmp && *tmp ? tmp : "/var/tmp");
+	file_fd = mkstemp(tmpl);
+	if (file_fd < 0 || unlink(tmpl) || ftruncate(file_fd, FILE_NS_SIZE))
+		abort();
+	snprintf(file_path, sizeof(file_path), "/proc/self/fd/%d", file_fd);
+
+	/* The workers inherit a mask without SIGALRM, so libFuzzer's -timeout alarm reaches the fuzzing
+	 * thread (it ignores the signal on any other) even while a worker is stuck. */
+	sigemptyset(&alrm);
+	sigaddset(&alrm, SIGALRM);
+	pthread_sigmask(SIG_BLOCK, &alrm, NULL);
+	if (tgt_init(2))
+		abort();
+	pthread_sigmask(SIG_UNBLOCK, &alrm, NULL);
+	subsys_fuzz = tgt_subsys_create(FUZZ_NQN, NULL, NULL);
+	subsys_locked = tgt_subsys_create(LOCKED_NQN, NULL, NULL);
+	subsys_port2 = tgt_subsys_create(PORT2_NQN, NULL, NULL);
+	if (!subsys_fuzz || !subsys_locked || !subsys_port2)
+		abort();
+	for (size_t i = 0; i < sizeof(ns_specs) / sizeof(ns_specs[0]); i++) {
+		if (ns_specs[i].initial && ns_add(&ns_specs[i]))
+			abort();
+	}
+	if (tgt_subsys_add_ns(subsys_fuzz, &ro_ns) != 2 || tgt_subsys_add_ns(subsys_locked, &small_ns) != 1 ||
+	    tgt_subsys_add_ns(subsys_port2, &small_ns) != 1 || tgt_subsys_allow_host(subsys_locked, FUZZ_HOSTNQN))
+		abort();
+	subsys_port2->port_mask = 1u << 2;
+
+	/* Listeners as the discovery log and Connect see them; nothing accepts on them (fd -1): the
+	 * harness hands its socketpairs to the workers itself, naming one of these as the port. */
+	listeners[0] = (struct tgt_listener){ .fd = -1, .portid = 1, .traddr = "192.0.2.1", .trsvcid = "4420" };
+	listeners[1] = (struct tgt_listener){ .fd = -1, .portid = 2, .traddr = "::", .trsvcid = "4420", .ipv6 = true };
+	listeners[2] = (struct tgt_listener){ .fd = -1, .portid = 3, .traddr = "0.0.0.0", .trsvcid = "8009",
+					      .discovery_only = true };
+	pthread_mutex_lock(&tgt->lock);
+	listeners[0].next = &listeners[1];
+	listeners[1].next = &listeners[2];
+	tgt->listeners = &listeners[0];
+	pthread_mutex_unlock(&tgt->lock);
+
+	maybe_write_seeds(*argc, *argv);
+	return 0;
+}
