@@ -439,9 +439,6 @@ int tgt_subsys_forbid_host(struct tgt_subsys *s, const char *hostnqn, bool *deni
 	return dropped;
 }
 
-/* Tell every controller of the subsystem. The walk holds s->lock, so the list cannot change under
- * it and no snapshot array (with a size to outgrow) is needed: tgt_ctrl_ns_changed() takes only the
- * controller's lock and a worker's mailbox lock, never s->lock. */
 static void notify_ns_change(struct tgt_subsys *s, uint32_t nsid)
 {
 	struct tgt_ctrl **ctrls;
