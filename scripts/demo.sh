@@ -63,6 +63,7 @@ echo "after disconnect-all: $("$tr" list -o json | python3 -c 'import json,sys; 
 if [[ ${KERNEL:-1} != 0 ]]; then
   echo
   echo "=== the Linux kernel's own host (QEMU) attaches the same target"
+  tests/vm/build.sh 2>&1 | tail -n 1 # its guest: built from Debian's packages on the first run (1-2 min)
   TIGHTROPE_VM_DATA_MB=${DATA_MB:-64} tests/vm/kernel-host.sh "$port" "$nqn" 2>&1 |
     grep -E '^\[guest\]|^Node|^---|/dev/nvme|Discovery Log|subnqn|PASS|FAIL|records'
 fi

@@ -25,6 +25,9 @@ cleanup() {
   rm -rf "$work"
 }
 trap cleanup EXIT
+# The kernel target guest's image first (built on the first run, cached after): the READY wait below
+# then only covers the boot.
+"$vm/build.sh" >"$work/vm-build.log" 2>&1 || { cat "$work/vm-build.log"; bad "building the VM guest"; }
 
 # ---- tightrope target: a RAM namespace and a file namespace ----
 truncate -s 64M "$work/ns2.img"

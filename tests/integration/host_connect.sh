@@ -151,7 +151,9 @@ nothing_left() { # WHAT PID PORT
     bad "$1: records left: $(ls "$TIGHTROPE_STATE_DIR"/ctrl/*.json)"
 }
 
-# The kernel target VM boots (30-60 s under TCG) while part A runs.
+# The kernel target VM boots (30-60 s under TCG) while part A runs; its image is built first (from
+# Debian's archive on the first run, cached after).
+"$vmdir/build.sh" >"$work/vm-build.log" 2>&1 || { cat "$work/vm-build.log"; bad "building the VM guest"; }
 "$vmdir/kernel-target.sh" "$kport" >"$work/ktarget.log" 2>&1 &
 vm=$!
 

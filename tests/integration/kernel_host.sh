@@ -10,6 +10,9 @@ mode=${2:-plain}
 here=$(cd "$(dirname "$0")" && pwd)
 vm=$(cd "$here/../vm" && pwd)
 work=$(mktemp -d /tmp/tightrope-kh.XXXXXX)
+# The guest image first (from Debian's archive on the first run, 1-2 min; cached after), so that
+# none of the waits below includes it.
+"$vm/build.sh" >"$work/vm-build.log" 2>&1 || { cat "$work/vm-build.log"; echo "FAIL building the VM guest"; rm -rf "$work"; exit 1; }
 nqn=nqn.2026-11.io.tightrope:interop
 sock=$work/ctl.sock
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')

@@ -8,12 +8,14 @@
 # lists, archives, dpkg status /dev/null): this machine's apt sources are neither read for the
 # guest nor changed, and nothing is installed here. `apt-get download` + `dpkg -x` only.
 # Output in $CACHE/$SUITE/out: vmlinuz, base.cpio.gz, manifest.txt. A complete cache returns at
-# once; TIGHTROPE_VM_REBUILD=1 forces a rebuild.
+# once; TIGHTROPE_VM_REBUILD=1 forces a rebuild. It also installs the tools that boot the guests
+# (QEMU, socat, cpio), so a test can call it up front and time only its own steps.
 # Env: TIGHTROPE_VM_CACHE (default ${XDG_CACHE_HOME:-~/.cache}/tightrope-vm), TIGHTROPE_VM_SUITE,
 #   TIGHTROPE_VM_MIRROR (default: this machine's Debian archive URI, else http://deb.debian.org/debian),
 #   TIGHTROPE_VM_KERNEL_PKG (default: what linux-image-amd64 depends on), TIGHTROPE_VM_REBUILD.
 set -euo pipefail
 shopt -s inherit_errexit
+# shellcheck source-path=SCRIPTDIR source=common.sh
 . "$(dirname "$0")/common.sh"
 
 # Modules the guests load (modules.dep adds what they depend on). The digest and PI checksums are
@@ -22,12 +24,13 @@ MODULES=(virtio_pci virtio_net configfs crc32c_generic crc32c-intel crct10dif_ge
   nvme-core nvme-fabrics nvme-tcp nvmet nvmet-tcp brd)
 
 check_cache
+need qemu-system-x86_64 qemu-system-x86 socat socat cpio cpio
 S_DIR=$CACHE/$SUITE
 mkdir -p "$S_DIR" "$OUT"
 exec 9>"$S_DIR/.lock" # one build per suite at a time; a second caller waits, then finds it cached
 flock 9
 
-stamp=$({ cat "$0"; echo "suite=$SUITE kpkg=${TIGHTROPE_VM_KERNEL_PKG:-}"; } | sha256sum | cut -c1-16)
+stamp=$({ grep -v '^ *#' "$0"; echo "suite=$SUITE kpkg=${TIGHTROPE_VM_KERNEL_PKG:-}"; } | sha256sum | cut -c1-16)
 if [[ ${TIGHTROPE_VM_REBUILD:-0} != 1 && -f $OUT/stamp && $(cat "$OUT/stamp") == "$stamp" &&
   -f $OUT/vmlinuz && -f $OUT/base.cpio.gz ]]; then
   log "cached ($OUT): $(head -n 1 "$OUT/manifest.txt")"

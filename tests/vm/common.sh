@@ -30,6 +30,8 @@ check_cache() {
     die "cache $CACHE is inside a git work tree; set TIGHTROPE_VM_CACHE elsewhere"
   fi
   mkdir -p "$CACHE/logs"
+  # shellcheck disable=SC2012 # our own file names
+  ls -1t "$CACHE/logs" | tail -n +101 | sed "s|^|$CACHE/logs/|" | xargs -r rm -f # keep the newest 100
 }
 
 # apt_install PKG...: apt-get install on this machine (its own apt configuration; `apt-get update` first

@@ -16,6 +16,7 @@
 #   TIGHTROPE_VM_DISCOVER (1), TIGHTROPE_VM_HOSTNQN / _HOSTID, TIGHTROPE_VM_KMSG (1: nvme kernel
 #   messages on the console), TIGHTROPE_VM_SUITE (bookworm | trixie) and the QEMU knobs of common.sh.
 set -euo pipefail
+# shellcheck source-path=SCRIPTDIR source=common.sh
 . "$(dirname "$0")/common.sh"
 
 usage() { echo "usage: ${0##*/} TARGET_PORT NQN [SCRIPT]" >&2; exit 2; }

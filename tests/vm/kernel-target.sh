@@ -15,6 +15,7 @@
 #   TIGHTROPE_VM_LOG, TIGHTROPE_VM_NS_MB (64), TIGHTROPE_VM_KMSG (1), TIGHTROPE_VM_SUITE and the
 #   QEMU knobs of common.sh.
 set -euo pipefail
+# shellcheck source-path=SCRIPTDIR source=common.sh
 . "$(dirname "$0")/common.sh"
 
 usage() { echo "usage: ${0##*/} HOST_PORT [NQN]" >&2; exit 2; }

@@ -6,6 +6,7 @@
 # usage: tests/vm/pcap-check.sh PCAP PORT      (PORT: the TCP port of the NVMe/TCP traffic)
 # Exit: 0 clean; 1 malformed packets, error-level expert infos, a bad digest or no NVMe/TCP PDU; 2 usage.
 set -euo pipefail
+# shellcheck source-path=SCRIPTDIR source=common.sh
 . "$(dirname "$0")/common.sh"
 
 if (($# != 2)) || [[ ! -f $1 ]] || ! valid_port "$2"; then

@@ -16,6 +16,7 @@ case ${1:-} in
   --trixie) export TIGHTROPE_VM_SUITE=trixie ;;
   *) echo "usage: ${0##*/} [--trixie]" >&2 && exit 2 ;;
 esac
+# shellcheck source-path=SCRIPTDIR source=common.sh
 . "$(dirname "$0")/common.sh"
 case $SUITE in
   bookworm) want_kernel=6.1 want_nvme=2.3 ;;
