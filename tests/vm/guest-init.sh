@@ -52,6 +52,7 @@ discover() {
   grep -Eq "subnqn: *$NQN\$" /tmp/disc || fail "the discovery log page does not list $NQN"
 }
 
+echo # the firmware leaves its last console line open: ours start on a line of their own
 step "boot: kernel $(uname -r), $(nvme version 2>&1 | head -n 1), role $ROLE, $(grep -c ^processor /proc/cpuinfo) cpus"
 for m in virtio_pci virtio_net crc32c_generic crct10dif_generic crc64_rocksoft_generic; do
   load "$m" || fail "modprobe $m"

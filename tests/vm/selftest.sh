@@ -51,7 +51,7 @@ log "$SUITE guests, port 127.0.0.1:$port, output in $dir"
 # versions LOG: "kernel K, nvme-cli V" from the guest's boot line; passes if they are the suite's.
 versions() {
   local line
-  line=$(grep -m1 '^\[guest\] ===== boot: kernel' "$1" || true)
+  line=$(grep -m1 -o '\[guest\] ===== boot: kernel.*' "$1" || true)
   result "$2: $SUITE guest runs kernel $want_kernel and nvme-cli $want_nvme" \
     "$(grep -Eq "kernel ${want_kernel//./\\.}\\..*nvme version ${want_nvme//./\\.}( |,)" <<<"$line" && echo 1 || echo 0)" "${line#*boot: }"
 }
