@@ -73,7 +73,7 @@ guest="$work/guest.sh"
 vmlog=$work/vm.log
 if TIGHTROPE_VM_CONNECT_OPTS="$opts" TIGHTROPE_VM_TIMEOUT=240 TIGHTROPE_VM_LOG="$work/console.log" \
   "$vm/kernel-host.sh" "$port" "$nqn" "$guest" >"$vmlog" 2>&1; then
-  ok "kernel host ($mode): discover, connect, list, 8 MiB O_DIRECT data test, disconnect-all"
+  ok "kernel host ($mode, $(grep -m1 -o 'boot: kernel [^,]*, nvme version [0-9.]*' "$vmlog" | sed 's/^boot: //')): discover, connect, list, 8 MiB O_DIRECT data test, disconnect-all"
 else
   bad "kernel host ($mode): $(grep -E 'RESULT=|GUEST-FAIL' "$vmlog" | tail -2 | tr '\n' ' ')"
   tail -40 "$vmlog"
