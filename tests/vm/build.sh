@@ -38,7 +38,7 @@ if [[ ${TIGHTROPE_VM_REBUILD:-0} != 1 && -f $OUT/stamp && $(cat "$OUT/stamp") ==
 fi
 rm -f "$OUT/stamp"
 t0=$SECONDS
-need depmod kmod cpio cpio readelf binutils xz xz-utils zstd zstd
+need depmod kmod cpio cpio readelf binutils xz xz-utils
 
 # --- a private apt configuration for $SUITE ---------------------------------------------------
 mirror=${TIGHTROPE_VM_MIRROR:-$(cat /etc/apt/sources.list /etc/apt/sources.list.d/*.list /etc/apt/sources.list.d/*.sources 2>/dev/null |
@@ -99,7 +99,12 @@ kpkg=${TIGHTROPE_VM_KERNEL_PKG:-$(apt-cache "${APT[@]}" depends linux-image-amd6
 mapfile -t pkgs < <({ echo busybox-static; deps_closure nvme-cli; } | sort -u)
 log "kernel package $kpkg; userland: ${pkgs[*]}"
 kdeb=$(fetch "$kpkg")
-mapfile -t udebs < <(fetch "${pkgs[@]}")
+udebs=$(fetch "${pkgs[@]}") # not < <(...): a failed fetch must stop the build
+mapfile -t udebs <<<"$udebs"
+# Superseded versions are of no further use: keep only what this build uses.
+for f in "$DEBS"/*.deb; do
+  printf '%s\n' "$kdeb" "${udebs[@]}" | grep -qxF "${f##*/}" || rm -f "$f"
+done
 
 W=$S_DIR/work
 rm -rf "$W"
@@ -145,7 +150,7 @@ for p in "${modpaths[@]}"; do
   mkdir -p "$S/$M/$(dirname "$p")"
   case $p in # busybox modprobe reads plain .ko files only
     *.ko.xz) xz -dc "$K/$M/$p" >"$S/$M/${p%.xz}" ;;
-    *.ko.zst) zstd -qdc "$K/$M/$p" >"$S/$M/${p%.zst}" ;;
+    *.ko.zst) need zstd zstd && zstd -qdc "$K/$M/$p" >"$S/$M/${p%.zst}" ;;
     *.ko.gz) gzip -dc "$K/$M/$p" >"$S/$M/${p%.gz}" ;;
     *) cp "$K/$M/$p" "$S/$M/$p" ;;
   esac
