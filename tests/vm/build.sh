@@ -5,8 +5,8 @@
 # Debian 13 (kernel 6.12, nvme-cli 2.13).
 #
 # Packages come from a private apt state in $CACHE/$SUITE/apt (own sources.list for that suite,
-# lists, archives, dpkg status /dev/null): this machine's apt sources are neither read for the
-# guest nor changed, and nothing is installed here. `apt-get download` + `dpkg -x` only.
+# lists, archives, dpkg status /dev/null): this machine's apt configuration only lends the archive's
+# address and is never changed; no guest package is installed here (`apt-get download`, `dpkg -x`).
 # Output in $CACHE/$SUITE/out: vmlinuz, base.cpio.gz, manifest.txt. A complete cache returns at
 # once; TIGHTROPE_VM_REBUILD=1 forces a rebuild. It also installs the tools that boot the guests
 # (QEMU, socat, cpio), so a test can call it up front and time only its own steps.
