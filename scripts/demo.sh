@@ -2,7 +2,7 @@
 # The main job on its built-in default: `tightrope target` with a 1 GiB RAM namespace on loopback,
 # measured against the same data in a local RAM-backed file (`tightrope bench --compare`, with a plot),
 # attached as a local block device by `tightrope connect` (write with dsync, read back, compare,
-# disconnect-all), then attached by the Linux kernel's own host in QEMU (../shared/interop).
+# disconnect-all), then attached by the Linux kernel's own host in QEMU (tests/vm).
 # usage: scripts/demo.sh            env: PORT=4420  RUNTIME=5 (s per bench run)  KERNEL=0 skips QEMU
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -10,7 +10,6 @@ scripts/deps.sh build
 [[ -f build/build.ninja ]] || meson setup build >build.setup.log 2>&1 || { cat build.setup.log; rm -rf build; exit 1; }
 ninja -C build >/dev/null
 tr=$PWD/build/src/tightrope
-interop=$(cd .. && pwd)/shared/interop
 nqn=nqn.2026-11.io.tightrope:default
 port=${PORT:-4420}
 runtime=${RUNTIME:-5}
@@ -64,7 +63,8 @@ echo "after disconnect-all: $("$tr" list -o json | python3 -c 'import json,sys; 
 if [[ ${KERNEL:-1} != 0 ]]; then
   echo
   echo "=== the Linux kernel's own host (QEMU) attaches the same target"
-  NVME_INTEROP_DATA_MB=${DATA_MB:-64} "$interop/vm-kernel-host.sh" "$port" "$nqn" 2>&1 |
+  tests/vm/build.sh 2>&1 | tail -n 1 # its guest: built from Debian's packages on the first run (1-2 min)
+  TIGHTROPE_VM_DATA_MB=${DATA_MB:-64} tests/vm/kernel-host.sh "$port" "$nqn" 2>&1 |
     grep -E '^\[guest\]|^Node|^---|/dev/nvme|Discovery Log|subnqn|PASS|FAIL|records'
 fi
 echo

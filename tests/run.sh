@@ -68,6 +68,8 @@ step "link loss: tightrope connect across a veth pair that goes down (ASan)"
 tests/integration/link_loss.sh "$bin"; record "link_loss" $?
 
 if ((!quick)); then
+  step "the QEMU guests themselves: Linux kernel target + kernel host, plain and digests, pcap-checked (tests/vm)"
+  tests/vm/selftest.sh; record "vm_selftest" $?
   step "tightrope host (discover, id-ctrl, bench) against the kernel target (QEMU) and our own (ASan)"
   tests/integration/host_bench.sh "$bin"; record "host_bench" $?
   step "tightrope connect: local devices from our own target (mkfs, mount, checksums) and the kernel's (QEMU)"

@@ -6,7 +6,7 @@
 set -uo pipefail
 bin=$(realpath "$1")
 here=$(cd "$(dirname "$0")" && pwd)
-interop=$(cd "$here/../../.." && pwd)/shared/interop
+vm=$(cd "$here/../vm" && pwd)
 work=$(mktemp -d /tmp/tightrope-host.XXXXXX)
 kport=${KERNEL_TARGET_PORT:-14431}
 tport=${TIGHTROPE_PORT:-44311}
@@ -25,6 +25,9 @@ cleanup() {
   rm -rf "$work"
 }
 trap cleanup EXIT
+# The kernel target guest's image first (built on the first run, cached after): the READY wait below
+# then only covers the boot.
+"$vm/build.sh" >"$work/vm-build.log" 2>&1 || { cat "$work/vm-build.log"; bad "building the VM guest"; }
 
 # ---- tightrope target: a RAM namespace and a file namespace ----
 truncate -s 64M "$work/ns2.img"
@@ -98,7 +101,7 @@ kill -TERM "$tgt"; wait "$tgt"; rc=$?
 grep -qE "Sanitizer|runtime error" "$work/target.log" && bad "sanitizer report in the target log" || ok "no sanitizer report from the target"
 
 # ---- the Linux kernel's nvmet-tcp target in QEMU ----
-"$interop/vm-kernel-target.sh" "$kport" >"$work/ktarget.log" 2>&1 &
+"$vm/kernel-target.sh" "$kport" >"$work/ktarget.log" 2>&1 &
 pids+=("$!")
 if ! timeout 180 sh -c "until grep -q '^READY ' '$work/ktarget.log'; do sleep 0.5; done"; then
   bad "kernel target VM did not come up"; tail -20 "$work/ktarget.log"
@@ -126,10 +129,10 @@ kill -INT "$cap"; wait "$cap" 2>/dev/null
 n=$(tshark -r "$work/kernel.pcap" -d "tcp.port==$kport,nvme-tcp" -Y "nvme-tcp.flags.pdu.data_success == 1" 2>/dev/null | wc -l)
 ((n > 0)) && ok "the kernel target answered --disable-sqflow reads with C2HData SUCCESS ($n PDUs)" ||
   bad "no C2HData with SUCCESS in the capture: --disable-sqflow did not take effect"
-out=$("$interop/pcap-check.sh" "$work/kernel.pcap" 4420 2>&1)
+out=$("$vm/pcap-check.sh" "$work/kernel.pcap" 4420 2>&1)
 if [[ $? == 0 ]]; then ok "pcap-check of the kernel session: $(grep -o 'digests verified.*' <<<"$out" | head -1)"; else
   # the capture is on the forwarded host port, so decode that port too
-  out=$("$interop/pcap-check.sh" "$work/kernel.pcap" "$kport" 2>&1) && ok "pcap-check of the kernel session: $(grep -o 'digests verified.*' <<<"$out" | head -1)" ||
+  out=$("$vm/pcap-check.sh" "$work/kernel.pcap" "$kport" 2>&1) && ok "pcap-check of the kernel session: $(grep -o 'digests verified.*' <<<"$out" | head -1)" ||
     bad "pcap-check: $out"
 fi
 echo "$pass passed, $fail failed"

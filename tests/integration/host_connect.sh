@@ -10,7 +10,7 @@
 set -uo pipefail
 bin=$(realpath "$1")
 here=$(cd "$(dirname "$0")" && pwd)
-interop=$(cd "$here/../../.." && pwd)/shared/interop
+vmdir=$(cd "$here/../vm" && pwd)
 work=$(mktemp -d /tmp/tightrope-hostconn.XXXXXX)
 tport=${TIGHTROPE_PORT:-44321}
 kport=${KERNEL_TARGET_PORT:-14441}
@@ -151,8 +151,10 @@ nothing_left() { # WHAT PID PORT
     bad "$1: records left: $(ls "$TIGHTROPE_STATE_DIR"/ctrl/*.json)"
 }
 
-# The kernel target VM boots (30-60 s under TCG) while part A runs.
-"$interop/vm-kernel-target.sh" "$kport" >"$work/ktarget.log" 2>&1 &
+# The kernel target VM boots (30-60 s under TCG) while part A runs; its image is built first (from
+# Debian's archive on the first run, cached after).
+"$vmdir/build.sh" >"$work/vm-build.log" 2>&1 || { cat "$work/vm-build.log"; bad "building the VM guest"; }
+"$vmdir/kernel-target.sh" "$kport" >"$work/ktarget.log" 2>&1 &
 vm=$!
 
 # =================== A: tightrope's own target ===================

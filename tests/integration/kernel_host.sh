@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Interop: the real Linux kernel NVMe/TCP host (QEMU VM from ../shared/interop) against
+# Interop: the real Linux kernel NVMe/TCP host (QEMU guest from tests/vm) against
 # `tightrope target` with a RAM and a file namespace: discover, connect with several I/O queues,
 # nvme list, data written by the kernel read back (and checked in our backing file), namespace
 # add/remove seen through AENs, disconnect-all leaves no controller; the capture must decode cleanly.
@@ -8,9 +8,11 @@ set -euo pipefail
 bin=$(realpath "$1")
 mode=${2:-plain}
 here=$(cd "$(dirname "$0")" && pwd)
-interop=${NVME_INTEROP_DIR:-$(cd "$here/../../.." && pwd)/shared/interop}
-[[ -x $interop/vm-kernel-host.sh ]] || { echo "FAIL: no interop harness at $interop"; exit 1; }
+vm=$(cd "$here/../vm" && pwd)
 work=$(mktemp -d /tmp/tightrope-kh.XXXXXX)
+# The guest image first (from Debian's archive on the first run, 1-2 min; cached after), so that
+# none of the waits below includes it.
+"$vm/build.sh" >"$work/vm-build.log" 2>&1 || { cat "$work/vm-build.log"; echo "FAIL building the VM guest"; rm -rf "$work"; exit 1; }
 nqn=nqn.2026-11.io.tightrope:interop
 sock=$work/ctl.sock
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
@@ -69,9 +71,9 @@ opts=""
 guest="$work/guest.sh"
 { echo "EXPECT_SERIAL=TRINTEROP0001"; cat "$here/kernel_host_guest.sh"; } >"$guest"
 vmlog=$work/vm.log
-if NVME_INTEROP_CONNECT_OPTS="$opts" NVME_INTEROP_TIMEOUT=240 NVME_INTEROP_LOG="$work/console.log" \
-  "$interop/vm-kernel-host.sh" "$port" "$nqn" "$guest" >"$vmlog" 2>&1; then
-  ok "kernel host ($mode): discover, connect, list, 8 MiB O_DIRECT data test, disconnect-all"
+if TIGHTROPE_VM_CONNECT_OPTS="$opts" TIGHTROPE_VM_TIMEOUT=240 TIGHTROPE_VM_LOG="$work/console.log" \
+  "$vm/kernel-host.sh" "$port" "$nqn" "$guest" >"$vmlog" 2>&1; then
+  ok "kernel host ($mode, $(grep -m1 -o 'boot: kernel [^,]*, nvme version [0-9.]*' "$vmlog" | sed 's/^boot: //')): discover, connect, list, 8 MiB O_DIRECT data test, disconnect-all"
 else
   bad "kernel host ($mode): $(grep -E 'RESULT=|GUEST-FAIL' "$vmlog" | tail -2 | tr '\n' ' ')"
   tail -40 "$vmlog"
@@ -99,7 +101,7 @@ done
 
 sleep 1
 kill -INT "$cap_pid"; wait "$cap_pid" 2>/dev/null || true; cap_pid=
-if "$interop/pcap-check.sh" "$work/cap.pcap" "$port" >"$work/pcap.log" 2>&1; then
+if "$vm/pcap-check.sh" "$work/cap.pcap" "$port" >"$work/pcap.log" 2>&1; then
   ok "pcap-check ($mode): $(tail -3 "$work/pcap.log" | tr "\n" " " | head -c 300)"
 else
   bad "pcap-check ($mode)"; cat "$work/pcap.log"
