@@ -10,6 +10,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import nvmf_client as nv  # noqa: E402
+from checks import check, summary  # noqa: E402
 
 SUBNQN = "nqn.2026-11.io.tightrope:badinput"
 LOCKED = "nqn.2026-11.io.tightrope:locked"
@@ -23,17 +24,6 @@ SC_INVALID_OPCODE, SC_INVALID_FIELD, SC_LBA_RANGE, SC_INVALID_NS = 0x4001, 0x400
 SC_WRITE_PROTECTED, SC_TRANSIENT_TR = 0x4020, 0x0022
 SC_CONNECT_INVALID_PARAM, SC_CONNECT_INVALID_HOST = 0x4182, 0x4184
 
-passed, failed = 0, []
-
-
-def check(name, ok, detail=""):
-    global passed
-    if ok:
-        passed += 1
-        print(f"PASS {name}")
-    else:
-        failed.append(name)
-        print(f"FAIL {name} {detail}")
 
 
 class Bystander:
@@ -126,10 +116,10 @@ def main():
         log = target.log_text()
         check("no sanitizer report in the target log", "Sanitizer" not in log and "runtime error" not in log,
               log[-3000:])
-    print(f"{passed} passed, {len(failed)} failed")
-    if failed:
+    rc = summary()
+    if rc:
         print("target log tail:\n" + "\n".join(log.splitlines()[-40:]))
-    return 1 if failed else 0
+    return rc
 
 
 def run_cases(t, backing, pattern):

@@ -15,6 +15,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import nvmf_client as nv  # noqa: E402
+from checks import check, summary  # noqa: E402
 
 OPEN = "nqn.2026-11.io.tightrope:acl-open"  # allows any host
 LISTED = "nqn.2026-11.io.tightrope:acl-listed"  # allows the hosts it lists
@@ -28,17 +29,6 @@ NR_AEN = 300  # more than the 256 controllers a namespace change once reached
 SC_CONNECT_INVALID_HOST = 0x4184
 AEN_NS_CHANGED = 0x040002  # notice, namespace attribute changed, log page 04h
 
-passed, failed = 0, []
-
-
-def check(name, ok, detail=""):
-    global passed
-    if ok:
-        passed += 1
-        print(f"PASS {name}")
-    else:
-        failed.append(name)
-        print(f"FAIL {name} {detail}")
 
 
 def raw_ctl(sock, req):
@@ -258,10 +248,10 @@ def main():
         rc = t.stop()
         check("restarted target exits 0 on SIGTERM", rc == 0, f"rc {rc}")
         sanitizer_clean("restarted target", t)
-    print(f"{passed} passed, {len(failed)} failed")
-    if failed:
+    rc = summary()
+    if rc:
         print("target log tail:\n" + "\n".join(t.log_text().splitlines()[-30:]))
-    return 1 if failed else 0
+    return rc
 
 
 if __name__ == "__main__":

@@ -19,22 +19,12 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import nvmf_client as nv  # noqa: E402
+from checks import check, summary  # noqa: E402
 
 SUBNQN = "nqn.2026-11.io.tightrope:default"
 PORT = int(os.environ.get("CONTROL_SOCKET_PORT", "44203"))
 MAX_CLIENTS, DEADLINE_S = 16, 5.0  # what the target promises
 
-passed, failed = 0, []
-
-
-def check(name, ok, detail=""):
-    global passed
-    if ok:
-        passed += 1
-        print(f"PASS {name}")
-    else:
-        failed.append(name)
-        print(f"FAIL {name} {detail}")
 
 
 class Inotify:
@@ -299,8 +289,7 @@ def main():
     check("... and leaves that file alone", os.path.exists(sock) and open(sock).read() == "not the target's\n")
     sanitizer_clean("refused targets", out)
 
-    print(f"{passed} passed, {len(failed)} failed")
-    return 1 if failed else 0
+    return summary()
 
 
 if __name__ == "__main__":

@@ -14,21 +14,11 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import nvmf_client as nv  # noqa: E402
+from checks import check, summary  # noqa: E402
 
 SUBNQN = "nqn.2026-11.io.tightrope:hardening"
 PORT = int(os.environ.get("HARDENING_PORT", "44205"))
 
-passed, failed = 0, []
-
-
-def check(name, ok, detail=""):
-    global passed
-    if ok:
-        passed += 1
-        print(f"PASS {name}")
-    else:
-        failed.append(name)
-        print(f"FAIL {name} {detail}")
 
 
 def open_fds(pid):
@@ -493,8 +483,7 @@ def main():
             SECTIONS[name](binary, work)
         except Exception as e:  # noqa: BLE001 - a section that throws has failed, the others still run
             check(f"{name}: ran to the end", False, repr(e))
-    print(f"{passed} passed, {len(failed)} failed")
-    return 1 if failed else 0
+    return summary()
 
 
 if __name__ == "__main__":

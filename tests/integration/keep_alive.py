@@ -10,22 +10,12 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import nvmf_client as nv  # noqa: E402
+from checks import check, summary  # noqa: E402
 
 SUBNQN = "nqn.2026-11.io.tightrope:keepalive"
 PORT = int(os.environ.get("KEEP_ALIVE_PORT", "44202"))
 KATO_MS = 2000
 
-passed, failed = 0, []
-
-
-def check(name, ok, detail=""):
-    global passed
-    if ok:
-        passed += 1
-        print(f"PASS {name}")
-    else:
-        failed.append(name)
-        print(f"FAIL {name} {detail}")
 
 
 def cntlids(t):
@@ -117,10 +107,10 @@ def main():
         log = t.log_text()
         check("no sanitizer report in the target log", "Sanitizer" not in log and "runtime error" not in log,
               log[-3000:])
-    print(f"{passed} passed, {len(failed)} failed")
-    if failed:
+    rc = summary()
+    if rc:
         print("target log tail:\n" + "\n".join(log.splitlines()[-30:]))
-    return 1 if failed else 0
+    return rc
 
 
 if __name__ == "__main__":

@@ -60,12 +60,21 @@ port_listening() {
     /proc/net/tcp /proc/net/tcp6 2>/dev/null
 }
 
-# free_port: a TCP port on 127.0.0.1 nobody listens on (20000-49999).
+# port_in_use PORT: true if any TCP socket (listening, connected or closing) has PORT as its own.
+port_in_use() {
+  awk -v p="$(printf ':%04X' "$1")" 'FNR > 1 && substr($2, length($2) - 4) == p { f = 1 } END { exit !f }' \
+    /proc/net/tcp /proc/net/tcp6 2>/dev/null
+}
+
+# free_port: a TCP port on 127.0.0.1 no socket uses, below the kernel's ephemeral range (where an
+# outgoing connection could take it between this check and QEMU's bind).
 free_port() {
-  local p
+  local p lo
+  read -r lo _ </proc/sys/net/ipv4/ip_local_port_range
+  ((lo > 21000)) || lo=32768
   for _ in $(seq 50); do
-    p=$((20000 + (RANDOM * 32768 + RANDOM) % 30000))
-    port_listening "$p" || { echo "$p"; return 0; }
+    p=$((20000 + (RANDOM * 32768 + RANDOM) % (lo - 20000)))
+    port_in_use "$p" || { echo "$p"; return 0; }
   done
   die "no free port"
 }
