@@ -343,13 +343,7 @@ def run_cases(t, backing, pattern):
 
     # The discovery log shows each host only what it may reach.
     def discovery_subnqns(hostnqn):
-        d = nv.admin_connect(nv.DISCOVERY_NQN, port=PORT, hostnqn=hostnqn)
-        hdr = d.get_log(0x70, 1024).data
-        numrec = struct.unpack_from("<Q", hdr, 8)[0]
-        log = d.get_log(0x70, 1024 * (numrec + 1)).data
-        d.close()
-        nqns = {log[1024 * (i + 1) + 256:1024 * (i + 1) + 512].rstrip(b"\0").decode() for i in range(numrec)}
-        return nqns - {nv.DISCOVERY_NQN}
+        return nv.discovery_subnqns(hostnqn, port=PORT)
     check("discovery log hides the locked subsystem from a stranger",
           discovery_subnqns(nv.DEFAULT_HOSTNQN) == {SUBNQN})
     check("discovery log shows it to the allowed host", discovery_subnqns(ALLOWED_HOST) == {SUBNQN, LOCKED})

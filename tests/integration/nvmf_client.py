@@ -314,6 +314,17 @@ def admin_connect(subnqn, port=4420, hostnqn=DEFAULT_HOSTNQN, kato_ms=0, set_que
     return q
 
 
+def discovery_subnqns(hostnqn, port=4420):
+    """The subsystem NQNs the discovery log lists for this host (the discovery NQN left out)."""
+    d = admin_connect(DISCOVERY_NQN, port=port, hostnqn=hostnqn)
+    hdr = d.get_log(0x70, 1024).data
+    numrec = struct.unpack_from("<Q", hdr, 8)[0]
+    log = d.get_log(0x70, 1024 * (numrec + 1)).data
+    d.close()
+    nqns = {log[1024 * (i + 1) + 256:1024 * (i + 1) + 512].rstrip(b"\0").decode() for i in range(numrec)}
+    return nqns - {DISCOVERY_NQN}
+
+
 def io_connect(admin, subnqn, qid=1, port=4420, hostnqn=DEFAULT_HOSTNQN, **kw):
     q = Queue(port=port, **kw)
     c = q.fabrics_connect(subnqn, hostnqn, qid=qid, cntlid=admin.cntlid)
