@@ -61,8 +61,7 @@ def main():
         for i in range(a.conns):
             host = f"nqn.2026-11.io.tightrope:greedy-{i}"
             adm = nv.admin_connect(NQN, port=a.port, hostnqn=host, kato_ms=120000)
-            q = nv.Queue(port=a.port)
-            assert q.fabrics_connect(NQN, host, qid=1, sqsize=1024, cntlid=adm.cntlid).status == 0
+            q = nv.io_connect(adm, NQN, port=a.port, hostnqn=host, sqsize=1024)
             ctrls.append((adm, q))
         idle = settle(pid)
         rows.append((f"{a.conns} controllers, each with a 1024-deep I/O queue, idle", idle, None))

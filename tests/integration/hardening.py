@@ -358,8 +358,7 @@ def memory(binary, work):
         for i in range(4):
             host = f"nqn.2026-11.io.tightrope:greedy-{i}"
             a = nv.admin_connect(SUBNQN, port=PORT, hostnqn=host, kato_ms=60000)
-            q = nv.Queue(port=PORT)
-            assert q.fabrics_connect(SUBNQN, host, qid=1, sqsize=128, cntlid=a.cntlid).status == 0
+            q = nv.io_connect(a, SUBNQN, port=PORT, hostnqn=host, sqsize=128)
             for cid in range(1, 128):
                 slba = (cid % 63) * 2048  # MiB 0..62; the bystander uses MiB 63
                 q.send_cmd(nv.sqe(0x02, cid, nsid=1, cdw10=slba, cdw12=2047, sgl_len=1 << 20))
@@ -403,8 +402,7 @@ def memory(binary, work):
         for i in range(4):
             host = f"nqn.2026-11.io.tightrope:writer-{i}"
             a = nv.admin_connect(SUBNQN, port=PORT, hostnqn=host, kato_ms=60000)
-            q = nv.Queue(port=PORT)
-            assert q.fabrics_connect(SUBNQN, host, qid=1, sqsize=1000, cntlid=a.cntlid).status == 0
+            q = nv.io_connect(a, SUBNQN, port=PORT, hostnqn=host, sqsize=1000)
             block = bytes(range(256)) * 64
             for cid in range(1, 1000):
                 w = nv.sqe(0x01, cid, nsid=1, cdw10=(cid % 63) * 2048, cdw12=31, sgl_len=16384,

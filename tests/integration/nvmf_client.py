@@ -325,9 +325,9 @@ def discovery_subnqns(hostnqn, port=4420):
     return nqns - {DISCOVERY_NQN}
 
 
-def io_connect(admin, subnqn, qid=1, port=4420, hostnqn=DEFAULT_HOSTNQN, **kw):
+def io_connect(admin, subnqn, qid=1, port=4420, hostnqn=DEFAULT_HOSTNQN, sqsize=32, **kw):
     q = Queue(port=port, **kw)
-    c = q.fabrics_connect(subnqn, hostnqn, qid=qid, cntlid=admin.cntlid)
+    c = q.fabrics_connect(subnqn, hostnqn, qid=qid, sqsize=sqsize, cntlid=admin.cntlid)
     assert c.status == 0, f"I/O queue Connect failed: {c}"
     return q
 
