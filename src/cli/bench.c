@@ -120,11 +120,9 @@ struct sweep {
 	int n;
 };
 
-static void print_compare_row(const char *name, double local, double remote, const char *fmt)
+static void print_compare_row(const char *name, double local, double remote, int decimals)
 {
-	printf("%-22s", name);
-	printf(fmt, local);
-	printf(fmt, remote);
+	printf("%-22s%14.*f%14.*f", name, decimals, local, decimals, remote);
 	printf("%14.2f\n", local > 0 ? remote / local : 0);
 }
 
@@ -150,16 +148,16 @@ static double mibs(const struct bench_result *r)
 static void print_compare(const struct bench_result *l, const struct bench_result *r)
 {
 	printf("\n%-22s%14s%14s%14s\n", "", "local", "remote", "remote/local");
-	print_compare_row("IOPS", iops(l), iops(r), "%14.0f");
-	print_compare_row("bandwidth (MiB/s)", mibs(l), mibs(r), "%14.1f");
+	print_compare_row("IOPS", iops(l), iops(r), 0);
+	print_compare_row("bandwidth (MiB/s)", mibs(l), mibs(r), 1);
 	print_compare_row("latency avg (us)", bench_lat_mean(main_lat(l)) / 1e3, bench_lat_mean(main_lat(r)) / 1e3,
-			  "%14.1f");
+			  1);
 	print_compare_row("latency p99 (us)", (double)bench_lat_percentile(main_lat(l), 99) / 1e3,
-			  (double)bench_lat_percentile(main_lat(r), 99) / 1e3, "%14.1f");
+			  (double)bench_lat_percentile(main_lat(r), 99) / 1e3, 1);
 	print_compare_row("latency max (us)", (double)main_lat(l)->max_ns / 1e3, (double)main_lat(r)->max_ns / 1e3,
-			  "%14.1f");
+			  1);
 	print_compare_row("CPU usr+sys (%)", l->total.usr_cpu + l->total.sys_cpu, r->total.usr_cpu + r->total.sys_cpu,
-			  "%14.1f");
+			  1);
 }
 
 struct run_out {

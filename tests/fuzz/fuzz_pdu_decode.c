@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fuzz.h"
 #include "nvme/tcp_pdu.h"
 
 static void check_layout(const struct nvmf_tcp_pdu_layout *l)

@@ -66,6 +66,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "fuzz.h"
 #include "nvme/tcp_pdu.h"
 #include "target/target.h"
 #include "util/log.h"

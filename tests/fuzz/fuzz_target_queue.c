@@ -10,6 +10,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "fuzz.h"
 #include "nvme/tcp_pdu.h"
 #include "target/target.h"
 #include "util/log.h"
