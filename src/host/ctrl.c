@@ -710,5 +710,5 @@ int tr_ioq_fd(const struct tr_ioq *q)
 
 bool tr_ioq_tx_pending(const struct tr_ioq *q)
 {
-	return q->hq->tx_count > 0 || q->hq->r2t_head >= 0;
+	return hq_tx_pending(q->hq);
 }

@@ -17,23 +17,16 @@
 #include <unistd.h>
 
 #include "host/queue.h"
+#include "util/clock.h"
 #include "util/log.h"
 
 #define HQ_MAX_C2H (8u << 20) /* the largest C2HData we accept, beyond any transfer we ask for */
 
+static const struct ntcp_conn_ops hq_conn_ops;
+
 uint64_t hq_now_ns(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
-static int remaining_ms(uint64_t deadline)
-{
-	uint64_t now = hq_now_ns();
-
-	return now >= deadline ? 0 : (int)((deadline - now + 999999) / 1000000);
+	return tr_now_ns();
 }
 
 static int tcp_connect(const char *addr, const char *port, int timeout_ms, char *peer, size_t peerlen,
@@ -95,7 +88,7 @@ static int recv_full(int fd, void *buf, size_t len, uint64_t deadline)
 		struct pollfd pfd = { .fd = fd, .events = POLLIN };
 		ssize_t n;
 
-		if (poll(&pfd, 1, remaining_ms(deadline)) <= 0)
+		if (poll(&pfd, 1, tr_ms_until(deadline)) <= 0)
 			return -ETIMEDOUT;
 		n = recv(fd, (uint8_t *)buf + got, len - got, 0);
 		if (n == 0)
@@ -116,7 +109,7 @@ static int send_full(int fd, const void *buf, size_t len, uint64_t deadline)
 		struct pollfd pfd = { .fd = fd, .events = POLLOUT };
 		ssize_t n;
 
-		if (poll(&pfd, 1, remaining_ms(deadline)) <= 0)
+		if (poll(&pfd, 1, tr_ms_until(deadline)) <= 0)
 			return -ETIMEDOUT;
 		n = send(fd, (const uint8_t *)buf + sent, len - sent, MSG_NOSIGNAL);
 		if (n < 0 && errno != EAGAIN && errno != EINTR)
@@ -224,7 +217,7 @@ static int icreq_exchange(struct hq *q, const struct hq_params *p, char *why, si
 		snprintf(why, whylen, "ICReq to %s: %s", q->peer, err == -ETIMEDOUT ? "timed out" : strerror(-err));
 		return err;
 	}
-	if (nvmf_tcp_pdu_decode(&in.icresp.hdr, NVMF_TCP_SIDE_HOST, &q->rx, true, &layout, &fatal)) {
+	if (nvmf_tcp_pdu_decode(&in.icresp.hdr, NVMF_TCP_SIDE_HOST, &q->conn.rx_framing, true, &layout, &fatal)) {
 		describe_bad_header(what, sizeof(what), &in.icresp.hdr, "", &fatal);
 		snprintf(why, whylen, "%s answered ICReq with a %s", q->peer, what);
 		return -EPROTO;
@@ -262,19 +255,20 @@ struct hq *hq_attach(const struct hq_params *p, int fd, uint32_t maxh2cdata)
 	q->depth = p->depth;
 	q->timeout_ms = p->timeout_ms;
 	q->tx = (struct nvmf_tcp_framing){ .hdgst = p->hdgst, .ddgst = p->ddgst };
-	q->rx = (struct nvmf_tcp_framing){ .hdgst = p->hdgst, .ddgst = p->ddgst, .pda = 0,
-					   .max_data = HQ_MAX_C2H, .max_incapsule = 0 };
 	q->inline_max = 0;
 	q->maxh2cdata = maxh2cdata;
-	q->reqs = calloc(q->depth, sizeof(*q->reqs));
-	q->tx_cap = q->depth * 3 + HQ_H2C_SLOTS * 3;
-	q->txv = calloc((size_t)q->tx_cap, sizeof(*q->txv));
-	q->h2c_slots = calloc(HQ_H2C_SLOTS, sizeof(*q->h2c_slots));
 	q->fd = -1; /* on failure the caller still owns fd */
-	if (!q->reqs || !q->txv || !q->h2c_slots) {
+	q->reqs = calloc(q->depth, sizeof(*q->reqs));
+	q->h2c_slots = calloc(HQ_H2C_SLOTS, sizeof(*q->h2c_slots));
+	if (!q->reqs || !q->h2c_slots ||
+	    ntcp_conn_init(&q->conn, fd, NVMF_TCP_SIDE_HOST, &hq_conn_ops, q, HQ_RXBUF,
+			   (uint32_t)q->depth * 3 + HQ_H2C_SLOTS * 3)) {
 		hq_close(q);
 		return NULL;
 	}
+	q->conn.rx_framing = (struct nvmf_tcp_framing){ .hdgst = p->hdgst, .ddgst = p->ddgst, .pda = 0,
+							.max_data = HQ_MAX_C2H, .max_incapsule = 0 };
+	q->conn.before_ic = false; /* the ICReq exchange is done before the engine runs */
 	for (int i = 0; i < q->depth; i++)
 		q->reqs[i].next_free = i + 1 < q->depth ? i + 1 : -1;
 	q->free_head = 0;
@@ -309,10 +303,10 @@ void hq_close(struct hq *q)
 {
 	if (!q)
 		return;
-	if (!q->error)
+	if (!q->error && q->reqs)
 		hq_fail(q, -ESHUTDOWN, NULL);
+	ntcp_conn_destroy(&q->conn);
 	free(q->reqs);
-	free(q->txv);
 	free(q->h2c_slots);
 	free(q);
 }
@@ -344,30 +338,28 @@ void hq_fail(struct hq *q, int err, const char *why)
 	}
 	if (q->fd >= 0) {
 		close(q->fd);
-		q->fd = -1;
+		q->fd = q->conn.fd = -1;
 	}
 	for (int i = 0; i < q->depth; i++) {
 		if (q->reqs[i].busy)
 			req_complete(q, &q->reqs[i], err, NULL);
 	}
-	q->tx_count = 0;
+	ntcp_tx_drop(&q->conn);
 	q->r2t_head = q->r2t_tail = -1;
 }
 
 /* ---- Transmit ---- */
 
+/* Room is checked before anything is queued (ntcp_tx_room), so this cannot run out. */
 static void tx_add(struct hq *q, void *base, size_t len)
 {
-	int slot = (q->tx_head + q->tx_count) % q->tx_cap;
-
-	q->txv[slot] = (struct iovec){ .iov_base = base, .iov_len = len };
-	q->tx_count++;
+	ntcp_tx_push(&q->conn, base, len, NULL);
 }
 
 /* Turn open R2T windows into H2CData PDUs, as far as header slots and iovecs allow. */
 static void tx_fill_h2c(struct hq *q)
 {
-	while (q->r2t_head >= 0 && q->h2c_used < HQ_H2C_SLOTS && q->tx_cap - q->tx_count >= 3) {
+	while (q->r2t_head >= 0 && q->h2c_used < HQ_H2C_SLOTS && ntcp_tx_room(&q->conn) >= 3) {
 		struct hq_req *r = &q->reqs[q->r2t_head];
 		uint32_t chunk = r->h2c_end - r->h2c_next;
 		struct nvmf_tcp_framing f = q->tx;
@@ -399,41 +391,23 @@ static void tx_fill_h2c(struct hq *q)
 static int tx_pump(struct hq *q)
 {
 	for (;;) {
-		ssize_t n;
-		int cnt;
+		int err;
 
-		if (q->tx_count == 0) {
+		if (!ntcp_tx_pending(&q->conn)) {
 			q->h2c_used = 0; /* every slot's bytes are on the wire */
 			tx_fill_h2c(q);
-			if (q->tx_count == 0)
+			if (!ntcp_tx_pending(&q->conn))
 				return 0;
 		}
-		cnt = q->tx_count;
-		if (q->tx_head + cnt > q->tx_cap)
-			cnt = q->tx_cap - q->tx_head;
-		if (cnt > IOV_MAX)
-			cnt = IOV_MAX;
-		n = sendmsg(q->fd, &(struct msghdr){ .msg_iov = &q->txv[q->tx_head], .msg_iovlen = (size_t)cnt },
-			    MSG_NOSIGNAL | MSG_DONTWAIT);
-		if (n < 0) {
-			if (errno == EAGAIN || errno == EINTR)
-				return 0;
-			return -errno;
-		}
-		while (n > 0) {
-			struct iovec *v = &q->txv[q->tx_head];
-
-			if ((size_t)n >= v->iov_len) {
-				n -= (ssize_t)v->iov_len;
-				q->tx_head = (q->tx_head + 1) % q->tx_cap;
-				q->tx_count--;
-			} else {
-				v->iov_base = (uint8_t *)v->iov_base + n;
-				v->iov_len -= (size_t)n;
-				n = 0;
-			}
-		}
+		err = ntcp_tx_flush(&q->conn);
+		if (err)
+			return err == -EAGAIN ? 0 : err;
 	}
+}
+
+bool hq_tx_pending(const struct hq *q)
+{
+	return ntcp_tx_pending(&q->conn) || q->r2t_head >= 0;
 }
 
 static int submit(struct hq *q, const struct nvme_command *cmd, void *buf, uint32_t len, tr_io_cb cb, void *arg,
@@ -446,7 +420,7 @@ static int submit(struct hq *q, const struct nvme_command *cmd, void *buf, uint3
 
 	if (q->error)
 		return q->error;
-	if (q->free_head < 0 || q->tx_cap - q->tx_count < 3)
+	if (q->free_head < 0 || ntcp_tx_room(&q->conn) < 3)
 		return -EAGAIN;
 	r = &q->reqs[q->free_head];
 	q->free_head = r->next_free;
@@ -531,15 +505,7 @@ static int proto_error(struct hq *q, const char *fmt, ...)
 /* Is any of r's data still waiting to go out (an open R2T window, or iovecs not yet sent)? */
 static bool req_data_pending(const struct hq *q, const struct hq_req *r)
 {
-	if (r->r2t_queued)
-		return true;
-	for (int i = 0; r->h2c && i < q->tx_count; i++) {
-		const uint8_t *base = q->txv[(q->tx_head + i) % q->tx_cap].iov_base;
-
-		if (base >= r->buf && base < r->buf + r->len)
-			return true;
-	}
-	return false;
+	return r->r2t_queued || (r->h2c && ntcp_tx_refers_to(&q->conn, r->buf, r->len));
 }
 
 /* The data transfer direction an opcode names in its low two bits (fabrics: fctype's). Only a
@@ -635,29 +601,20 @@ static int start_c2h(struct hq *q, const struct nvme_tcp_data_pdu *pdu, const st
 				      " runs past its %" PRIu32 "-byte buffer",
 				   pdu->command_id, pdu->data_offset, pdu->data_length, r->len);
 	q->rx_req = r;
-	q->rx_data_start = pdu->data_offset;
-	q->rx_data_off = pdu->data_offset;
 	q->rx_data_len = pdu->data_length;
-	q->rx_data_left = pdu->data_length;
-	q->rx_skip = l->pad;
 	q->rx_data_flags = pdu->hdr.flags;
-	q->rx_ddgst_have = l->ddgst_len ? 0 : 4;
+	ntcp_rx_data_to(&q->conn, r->buf + pdu->data_offset);
 	return 0;
 }
 
-static int finish_c2h(struct hq *q)
+static int finish_c2h(struct hq *q, bool digest_ok)
 {
 	struct hq_req *r = q->rx_req;
 
 	q->rx_req = NULL;
-	if (q->rx.ddgst) {
-		uint32_t want, got = nvmf_tcp_digest(r->buf + q->rx_data_start, q->rx_data_len);
-
-		memcpy(&want, q->rx_ddgst, 4);
-		if (want != got)
-			return proto_error(q, "data digest mismatch on C2HData for command %u (%" PRIu32 " bytes)",
-					   r->pdu.cmd.command_id, q->rx_data_len);
-	}
+	if (!digest_ok)
+		return proto_error(q, "data digest mismatch on C2HData for command %u (%" PRIu32 " bytes)",
+				   r->pdu.cmd.command_id, q->rx_data_len);
 	r->c2h_done += q->rx_data_len;
 	if (q->rx_data_flags & NVME_TCP_F_DATA_SUCCESS) {
 		struct nvme_completion cqe = { .command_id = r->pdu.cmd.command_id, .sq_id = q->qid };
@@ -670,142 +627,128 @@ static int finish_c2h(struct hq *q)
 	return 0;
 }
 
-/* Consume what sits in rxbuf; returns completions run or -errno. */
-static int rx_parse(struct hq *q)
+/* The controller gave up on the connection: say why, in words, and fail everything. */
+static void handle_term(struct hq *q, uint32_t plen)
 {
-	for (;;) {
-		uint32_t avail = q->rx_end - q->rx_start;
-		const uint8_t *p = q->rxbuf + q->rx_start;
-		struct nvmf_tcp_pdu_layout l;
-		struct nvmf_tcp_fatal fatal;
-		const struct nvme_tcp_hdr *hdr = (const void *)p;
+	char what[128], why[sizeof(q->why)];
 
-		if (q->rx_req) { /* in the middle of C2HData: padding, data, digest */
-			uint32_t n;
+	describe_term(what, sizeof(what), (const void *)q->rx_term, plen);
+	snprintf(why, sizeof(why), "controller sent %s", what);
+	hq_fail(q, -ECONNRESET, why);
+}
 
-			n = avail < q->rx_skip ? avail : q->rx_skip;
-			q->rx_skip -= n, q->rx_start += n, avail -= n, p += n;
-			n = avail < q->rx_data_left ? avail : q->rx_data_left;
-			memcpy(q->rx_req->buf + q->rx_data_off, p, n);
-			q->rx_data_off += n, q->rx_data_left -= n, q->rx_start += n, avail -= n, p += n;
-			n = avail < 4 - q->rx_ddgst_have ? avail : 4 - q->rx_ddgst_have;
-			memcpy(q->rx_ddgst + q->rx_ddgst_have, p, n);
-			q->rx_ddgst_have += n, q->rx_start += n;
-			if (q->rx_skip || q->rx_data_left || q->rx_ddgst_have < 4)
-				return 0;
-			if (finish_c2h(q))
-				return q->error;
-			continue;
-		}
-		if (avail < sizeof(*hdr))
-			return 0;
-		if (nvmf_tcp_pdu_decode(hdr, NVMF_TCP_SIDE_HOST, &q->rx, false, &l, &fatal)) {
-			char what[128];
+static enum ntcp_verdict verdict(struct hq *q, int err)
+{
+	return err || q->error ? NTCP_STOP : NTCP_GO;
+}
 
-			describe_bad_header(what, sizeof(what), hdr, " from the controller", &fatal);
-			return proto_error(q, "%s", what);
-		}
-		if (l.type == nvme_tcp_c2h_data) {
-			if (avail < l.hdr_total)
-				return 0;
-		} else if (avail < l.plen) {
-			if (l.plen > HQ_RXBUF)
-				return proto_error(q, "%s PDU of %" PRIu32 " bytes is too long (plen)",
-						   nvmf_tcp_pdu_type_name(l.type), l.plen);
-			return 0;
-		}
-		if (l.hdr_total > l.hlen && !nvmf_tcp_hdgst_ok(p, l.hlen))
-			return proto_error(q, "header digest mismatch on a %s PDU (%" PRIu32 " bytes)",
-					   nvmf_tcp_pdu_type_name(l.type), l.plen);
-		switch (l.type) {
-		case nvme_tcp_rsp:
-			q->rx_start += l.plen;
-			if (handle_rsp(q, (const void *)p))
-				return q->error;
-			break;
-		case nvme_tcp_r2t:
-			q->rx_start += l.plen;
-			if (handle_r2t(q, (const void *)p))
-				return q->error;
-			break;
-		case nvme_tcp_c2h_data:
-			q->rx_start += l.hdr_total;
-			if (start_c2h(q, (const void *)p, &l))
-				return q->error;
-			break;
-		case nvme_tcp_c2h_term: {
-			char what[128], why[sizeof(q->why)];
+/* The engine has a whole header, its digest checked. */
+static enum ntcp_verdict hq_rx_header(struct ntcp_conn *c, const void *hdr, const struct nvmf_tcp_pdu_layout *l)
+{
+	struct hq *q = c->owner;
 
-			describe_term(what, sizeof(what), (const void *)p, l.plen);
-			snprintf(why, sizeof(why), "controller sent %s", what);
-			hq_fail(q, -ECONNRESET, why);
-			return q->error;
+	switch (l->type) {
+	case nvme_tcp_rsp: return verdict(q, handle_rsp(q, hdr));
+	case nvme_tcp_r2t: return verdict(q, handle_r2t(q, hdr));
+	case nvme_tcp_c2h_data: return verdict(q, start_c2h(q, hdr, l));
+	case nvme_tcp_c2h_term:
+		/* The header it quotes follows as its data: keep both together for describe_term. */
+		memcpy(q->rx_term, hdr, sizeof(struct nvme_tcp_term_pdu));
+		if (!l->data_len) {
+			handle_term(q, l->plen);
+			return NTCP_STOP;
 		}
-		default:
-			return proto_error(q, "unexpected %s PDU (type %u, %" PRIu32 " bytes)",
-					   nvmf_tcp_pdu_type_name(l.type), l.type, l.plen);
-		}
+		ntcp_rx_data_to(c, q->rx_term + sizeof(struct nvme_tcp_term_pdu));
+		return NTCP_GO;
+	default:
+		proto_error(q, "unexpected %s PDU (type %u, %" PRIu32 " bytes)", nvmf_tcp_pdu_type_name(l->type), l->type,
+			    l->plen);
+		return NTCP_STOP;
 	}
 }
 
+static enum ntcp_verdict hq_rx_data_done(struct ntcp_conn *c, bool digest_ok)
+{
+	struct hq *q = c->owner;
+	const struct nvmf_tcp_pdu_layout *l = ntcp_rx_layout(c);
+
+	if (l->type == nvme_tcp_c2h_term) {
+		handle_term(q, l->plen);
+		return NTCP_STOP;
+	}
+	return verdict(q, finish_c2h(q, digest_ok));
+}
+
+static void hq_rx_bad_header(struct ntcp_conn *c, const struct nvmf_tcp_fatal *fatal)
+{
+	struct hq *q = c->owner;
+	uint32_t have;
+	const struct nvme_tcp_hdr *hdr = (const void *)ntcp_rx_header(c, &have);
+	char what[128];
+
+	if (fatal->fes == NVME_TCP_FES_HDR_DIGEST_ERR) {
+		proto_error(q, "header digest mismatch on a %s PDU (%" PRIu32 " bytes)", nvmf_tcp_pdu_type_name(hdr->type),
+			    hdr->plen);
+		return;
+	}
+	describe_bad_header(what, sizeof(what), hdr, " from the controller", fatal);
+	proto_error(q, "%s", what);
+}
+
+static void hq_tx_release(struct ntcp_conn *c, void *cookie)
+{
+	(void)c;
+	(void)cookie; /* the host queues no cookies: a request's buffer is the caller's */
+}
+
+static const struct ntcp_conn_ops hq_conn_ops = {
+	.rx_header = hq_rx_header,
+	.rx_data_done = hq_rx_data_done,
+	.rx_bad_header = hq_rx_bad_header,
+	.tx_release = hq_tx_release,
+};
+
+/* The connection ended: say what was cut short, since a close between PDUs is far less suspicious
+ * than one inside. */
+static void rx_closed(struct hq *q)
+{
+	char why[sizeof(q->why)];
+	uint32_t have;
+
+	ntcp_rx_header(&q->conn, &have);
+	if (q->rx_req)
+		snprintf(why, sizeof(why), "connection closed by the controller in the middle of C2HData "
+			 "for command %u (%" PRIu32 " of %" PRIu32 " bytes received)",
+			 q->rx_req->pdu.cmd.command_id, ntcp_rx_data_received(&q->conn), q->rx_data_len);
+	else if (have || q->conn.rx_state != NTCP_RX_HDR)
+		snprintf(why, sizeof(why), "connection closed by the controller in the middle of a PDU "
+			 "(%" PRIu32 " bytes of it received)", have + ntcp_rx_data_received(&q->conn));
+	else
+		snprintf(why, sizeof(why), "connection closed by the controller");
+	hq_fail(q, -ECONNRESET, why);
+}
+
+/* Read and handle what the socket has; 0, or q->error once the queue failed. */
 static int rx_pump(struct hq *q)
 {
-	for (;;) {
-		ssize_t n;
+	switch (ntcp_rx_pump(&q->conn, INT_MAX)) {
+	case NTCP_RX_IDLE:
+	case NTCP_RX_BUSY:
+		return 0;
+	case NTCP_RX_HELD:
+		return q->error;
+	case NTCP_RX_EOF:
+		rx_closed(q);
+		return q->error;
+	case NTCP_RX_ERROR: {
+		char why[96];
 
-		if (q->rx_start == q->rx_end) {
-			q->rx_start = q->rx_end = 0;
-		} else if (q->rx_start > HQ_RXBUF / 2) {
-			memmove(q->rxbuf, q->rxbuf + q->rx_start, q->rx_end - q->rx_start);
-			q->rx_end -= q->rx_start;
-			q->rx_start = 0;
-		}
-		/* Big C2HData goes straight into the caller's buffer, not through rxbuf. */
-		if (q->rx_req && q->rx_skip == 0 && q->rx_start == q->rx_end && q->rx_data_left >= 4096) {
-			n = recv(q->fd, q->rx_req->buf + q->rx_data_off, q->rx_data_left, MSG_DONTWAIT);
-			if (n > 0) {
-				q->rx_data_off += (uint32_t)n;
-				q->rx_data_left -= (uint32_t)n;
-				if (rx_parse(q) < 0)
-					return q->error;
-				continue;
-			}
-		} else {
-			n = recv(q->fd, q->rxbuf + q->rx_end, HQ_RXBUF - q->rx_end, MSG_DONTWAIT);
-			if (n > 0) {
-				q->rx_end += (uint32_t)n;
-				if (rx_parse(q) < 0)
-					return q->error;
-				continue;
-			}
-		}
-		if (n == 0) {
-			char why[sizeof(q->why)];
-
-			/* Say what was cut short: a close between PDUs is far less suspicious than one inside. */
-			if (q->rx_req)
-				snprintf(why, sizeof(why), "connection closed by the controller in the middle of C2HData "
-					 "for command %u (%" PRIu32 " of %" PRIu32 " bytes received)",
-					 q->rx_req->pdu.cmd.command_id, q->rx_data_len - q->rx_data_left, q->rx_data_len);
-			else if (q->rx_end > q->rx_start)
-				snprintf(why, sizeof(why), "connection closed by the controller in the middle of a PDU "
-					 "(%" PRIu32 " bytes of it received)", q->rx_end - q->rx_start);
-			else
-				snprintf(why, sizeof(why), "connection closed by the controller");
-			hq_fail(q, -ECONNRESET, why);
-			return q->error;
-		}
-		if (errno == EAGAIN || errno == EINTR)
-			return 0;
-		{
-			int err = errno; /* snprintf may overwrite errno */
-			char why[96];
-
-			snprintf(why, sizeof(why), "receive: %s", strerror(err));
-			hq_fail(q, -err, why);
-		}
+		snprintf(why, sizeof(why), "receive: %s", strerror(q->conn.rx_errno));
+		hq_fail(q, -q->conn.rx_errno, why);
 		return q->error;
 	}
+	}
+	return 0;
 }
 
 static void check_timeouts(struct hq *q)
@@ -863,8 +806,8 @@ int hq_poll(struct hq *q, int timeout_ms)
 			return (int)(q->completed - before);
 		if (timeout_ms > 0 && hq_now_ns() >= deadline)
 			return 0;
-		pfd = (struct pollfd){ .fd = q->fd, .events = POLLIN | (q->tx_count || q->r2t_head >= 0 ? POLLOUT : 0) };
-		poll(&pfd, 1, timeout_ms > 0 ? (remaining_ms(deadline) < 100 ? remaining_ms(deadline) : 100) : 100);
+		pfd = (struct pollfd){ .fd = q->fd, .events = POLLIN | (hq_tx_pending(q) ? POLLOUT : 0) };
+		poll(&pfd, 1, timeout_ms > 0 ? (tr_ms_until(deadline) < 100 ? tr_ms_until(deadline) : 100) : 100);
 	}
 }
 

@@ -9,6 +9,7 @@
 
 #include "nvme/spec.h"
 #include "nvme/tcp_pdu.h"
+#include "transport/tcp_conn.h"
 #include "tightrope/host.h"
 
 #define HQ_RXBUF 65536
@@ -42,7 +43,7 @@ struct hq {
 	uint16_t qid;
 	uint16_t depth;
 	char peer[80];
-	struct nvmf_tcp_framing tx, rx;
+	struct nvmf_tcp_framing tx; /* what we send; what we accept is conn.rx_framing */
 	uint32_t maxh2cdata;
 	uint32_t inline_max; /* the most write data sent in the capsule */
 	uint32_t timeout_ms;
@@ -54,9 +55,8 @@ struct hq {
 	int free_head, inflight;
 	int r2t_head, r2t_tail;
 
-	/* Transmit: iovecs waiting for the socket; H2CData headers live in slots until sent. */
-	struct iovec *txv;
-	int tx_cap, tx_head, tx_count;
+	struct ntcp_conn conn; /* the NVMe/TCP engine: receive state machine and send ring */
+	/* H2CData headers live in slots until the ring they were queued on is empty. */
 	struct {
 		struct nvme_tcp_data_pdu hdr;
 		uint8_t tail[4 + 128];
@@ -64,14 +64,11 @@ struct hq {
 	} *h2c_slots;
 	int h2c_used;
 
-	/* Receive */
-	uint8_t rxbuf[HQ_RXBUF];
-	uint32_t rx_start, rx_end;
-	struct hq_req *rx_req; /* C2HData being received into rx_req->buf */
-	uint32_t rx_data_off, rx_data_left, rx_skip, rx_data_len, rx_data_start;
+	/* The PDU being received: C2HData into rx_req->buf, or a C2HTermReq and the header it quotes. */
+	struct hq_req *rx_req;
+	uint32_t rx_data_len;
 	uint8_t rx_data_flags;
-	uint8_t rx_ddgst[4];
-	uint32_t rx_ddgst_have;
+	uint8_t rx_term[sizeof(struct nvme_tcp_term_pdu) + NVME_TCP_TERM_MAX_DATA];
 	uint64_t last_timeout_scan;
 };
 
@@ -105,6 +102,8 @@ int hq_submit_dsm(struct hq *q, const struct nvme_command *cmd, const struct nvm
 /* Run one command to completion; returns the NVMe status or -errno. */
 int hq_exec(struct hq *q, const struct nvme_command *cmd, void *buf, uint32_t len, struct nvme_completion *cqe);
 int hq_poll(struct hq *q, int timeout_ms);
+/* Is anything waiting to be sent (queued bytes, or R2T windows not yet turned into H2CData)? */
+bool hq_tx_pending(const struct hq *q);
 /* Fail every outstanding command with 'err' and close the socket; 'why' goes to the log. */
 void hq_fail(struct hq *q, int err, const char *why);
 

@@ -369,8 +369,8 @@ static void admin_async_event(struct tgt_cmd *cmd)
 		tgt_cmd_complete(cmd, NVME_SC_ASYNC_LIMIT | NVME_SC_DNR);
 		return;
 	}
-	/* Parked until an event; not "executing", so a closing queue frees it. */
-	cmd->executing = false;
+	/* Parked until an event; not executing, so a closing queue frees it. */
+	tgt_cmd_set_state(cmd, TGT_CMD_WAIT_EVENT);
 	ctrl->aer_cmds[ctrl->nr_aers++] = cmd;
 	pthread_mutex_unlock(&ctrl->lock);
 	tgt_ctrl_deliver_aens(ctrl);

@@ -208,8 +208,6 @@ static void fabrics_connect(struct tgt_cmd *cmd)
 		status = connect_admin(cmd, s, d, hostnqn, c->sqsize, c->kato, sqhd_disabled);
 	else
 		status = connect_io(cmd, s, d, hostnqn, c->qid, c->sqsize, sqhd_disabled);
-	if (!status)
-		q->rx_framing.max_incapsule = c->qid ? TGT_INLINE_DATA_SIZE : TGT_ADMIN_INLINE_DATA_SIZE;
 done:
 	tgt_cmd_complete(cmd, status);
 }

@@ -22,16 +22,14 @@
 #include "nvme/identify.h"
 #include "target/cmd.h"
 #include "target/control.h"
+#include "util/clock.h"
 #include "util/log.h"
 
 struct tgt_target *tgt;
 
 uint64_t tgt_now_ms(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+	return tr_now_ms();
 }
 
 int tgt_parse_size(const char *s, uint64_t *out)

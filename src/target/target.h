@@ -12,6 +12,7 @@
 
 #include "nvme/spec.h"
 #include "nvme/tcp_pdu.h"
+#include "transport/tcp_conn.h"
 
 struct tgt_worker;
 struct tgt_queue;
@@ -161,14 +162,13 @@ struct tgt_ctrl {
 
 /* ---- Queues: one TCP connection each ---- */
 
+/* A queue's life: each step is taken in tgt_queue_set_state(), which checks it. */
 enum tgt_queue_state {
-	TGT_Q_WAIT_ICREQ,
+	TGT_Q_WAIT_ICREQ, /* accepted: the host's ICReq must come first */
 	TGT_Q_CONNECTING, /* IC done, waiting for the Fabrics Connect */
-	TGT_Q_LIVE,
-	TGT_Q_CLOSING,
+	TGT_Q_LIVE, /* bound to a controller */
+	TGT_Q_CLOSING, /* torn down: slots still at the backend free themselves */
 };
-
-enum tgt_rx_state { TGT_RX_HDR, TGT_RX_PAD, TGT_RX_DATA, TGT_RX_DDGST };
 
 struct tgt_queue_stats {
 	_Atomic uint64_t cmds;
@@ -182,7 +182,6 @@ struct tgt_queue_stats {
 };
 
 struct tgt_cmd;
-struct tgt_tx;
 
 struct tgt_queue {
 	int fd;
@@ -198,26 +197,11 @@ struct tgt_queue {
 	bool sqhd_disabled;
 	uint16_t sqhd;
 	struct tgt_ctrl *ctrl;
-	struct nvmf_tcp_framing rx_framing; /* what we accept */
+	struct ntcp_conn conn; /* the NVMe/TCP engine: framing we accept, receive state, send ring */
 	struct nvmf_tcp_framing tx_framing; /* what we send */
 	uint32_t maxr2t;
-
-	/* Receive state machine. */
-	enum tgt_rx_state rx_state;
-	uint8_t rx_hdr[NVME_TCP_MAX_HLEN + NVME_TCP_DIGEST_LEN];
-	uint32_t rx_have;
-	struct nvmf_tcp_pdu_layout rx_layout;
-	uint32_t rx_left; /* bytes left in the current RX_PAD/RX_DATA/RX_DDGST step */
-	uint8_t *rx_dst; /* where data goes (NULL = discard) */
-	struct tgt_cmd *rx_cmd;
-	uint32_t rx_crc;
-	uint8_t rx_ddgst[NVME_TCP_DIGEST_LEN];
-	uint8_t *rxbuf;
-	uint32_t rxbuf_len, rxbuf_pos; /* bytes received but not yet consumed (while parked) */
-	/* Backpressure: a capsule whose in-capsule data would take the worker over its buffer budget
-	 * waits, its header received, and the socket is not read until buffers come back. */
-	bool rx_parked;
 	uint32_t nr_r2t_open; /* writes whose data we asked for: never park while data may follow */
+	struct tgt_cmd *rx_cmd; /* the command whose data is arriving */
 
 	/* Command slots: one before Connect, `size` after it. */
 	struct tgt_cmd *boot_cmd;
@@ -229,14 +213,11 @@ struct tgt_queue {
 	struct tgt_ns *ns_cache[TGT_MAX_NSID + 1];
 
 	/* Send batching. */
-	struct tgt_tx *tx;
 	bool tx_dirty; /* on the worker's flush list */
 	bool want_pollout;
 	struct tgt_queue *flush_next;
 
-	/* Queue-level PDUs we send: the ICResp and a C2HTermReq with the offending header. */
 	struct nvme_tcp_icresp_pdu icresp;
-	uint8_t term_pdu[sizeof(struct nvme_tcp_term_pdu) + NVME_TCP_TERM_MAX_DATA];
 
 	struct tgt_queue_stats stats;
 	/* Command buffers this queue holds, and its commands waiting for the worker's budget (FIFO). */

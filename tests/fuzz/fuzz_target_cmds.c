@@ -106,28 +106,24 @@ struct pending {
 	uint64_t result;
 };
 
-enum rx_state { RX_HDR, RX_PAD, RX_DATA, RX_DDGST };
-
 struct conn {
 	int fd; /* -1: closed */
 	bool ic_done;
 	bool connected; /* a Connect succeeded on it */
 	bool sqflow_off; /* ... asking for no SQ flow control, which allows C2HData SUCCESS */
 	uint16_t qid;
-	struct nvmf_tcp_framing rx_framing, tx_framing;
+	struct nvmf_tcp_framing tx_framing;
 	struct pending pend[MAX_PENDING];
 	uint8_t connect_data[sizeof(struct nvmf_connect_data)];
 	/* What is still to be sent: whole PDUs only, so R2T answers never split another PDU. */
 	uint8_t *out;
 	size_t out_len, out_off, out_cap;
-	/* Receive state machine, as the target's own (tcp.c). */
-	enum rx_state rx_state;
-	uint8_t rx_hdr[NVME_TCP_MAX_HLEN + NVME_TCP_DIGEST_LEN];
-	uint32_t rx_have, rx_left;
-	struct nvmf_tcp_pdu_layout layout;
+	/* Receiving: the shared engine in the host's role, which checks framing and digests. */
+	struct ntcp_conn eng;
+	bool eng_live;
+	bool term_seen; /* the target sent a C2HTermReq: close once the engine returns */
 	struct pending *rx_pend; /* the command a C2HData belongs to */
-	uint32_t rx_crc;
-	uint8_t rx_ddgst[NVME_TCP_DIGEST_LEN];
+	struct nvme_tcp_data_pdu rx_c2h; /* its header */
 };
 
 /* The namespaces of FUZZ_NQN an NS record may add and remove; every input starts from 'initial'. */
@@ -239,8 +235,9 @@ static void conn_close(struct conn *c)
 	c->ic_done = c->connected = c->sqflow_off = false;
 	c->qid = 0;
 	c->out_len = c->out_off = 0;
-	c->rx_state = RX_HDR;
-	c->rx_have = 0;
+	if (c->eng_live)
+		ntcp_conn_destroy(&c->eng);
+	c->eng_live = c->term_seen = false;
 	c->rx_pend = NULL;
 	memset(c->pend, 0, sizeof(c->pend));
 }
@@ -321,21 +318,13 @@ static struct pending *outstanding(struct conn *c, uint16_t cid, const char *wha
 	return p;
 }
 
-static void rx_expect_data(struct conn *c)
+/* The engine has a whole header from the target, its digest checked. */
+static enum ntcp_verdict harness_rx_header(struct ntcp_conn *e, const void *h, const struct nvmf_tcp_pdu_layout *l)
 {
-	c->rx_crc = NVMF_TCP_DIGEST_INIT;
-	c->rx_state = c->layout.pad ? RX_PAD : RX_DATA;
-	c->rx_left = c->layout.pad ? c->layout.pad : c->layout.data_len;
-}
-
-static void rx_header(struct conn *c)
-{
-	const void *h = c->rx_hdr;
+	struct conn *c = e->owner;
 	struct nvmf_tcp_fatal fatal;
 
-	if (c->layout.hdr_total > c->layout.hlen && !nvmf_tcp_hdgst_ok(c->rx_hdr, c->layout.hlen))
-		target_bug(c, "%s with a wrong header digest", nvmf_tcp_pdu_type_name(c->layout.type));
-	switch (c->layout.type) {
+	switch (l->type) {
 	case nvme_tcp_icresp: {
 		const struct nvme_tcp_icresp_pdu *r = h;
 
@@ -343,10 +332,9 @@ static void rx_header(struct conn *c)
 			target_bug(c, "ICResp a host refuses (%s, field offset %u)", nvmf_tcp_fes_name(fatal.fes),
 				   fatal.fei);
 		c->ic_done = true;
+		e->before_ic = false;
 		c->tx_framing.pda = r->cpda;
-		c->rx_state = RX_HDR;
-		c->rx_have = 0;
-		return;
+		return NTCP_GO;
 	}
 	case nvme_tcp_rsp: {
 		const struct nvme_tcp_rsp_pdu *r = h;
@@ -358,9 +346,7 @@ static void rx_header(struct conn *c)
 		if (trace)
 			fprintf(stderr, "  slot %d < cid %u status %#x result %#llx\n", (int)(c - conns), p->cid,
 				p->status, (unsigned long long)p->result);
-		c->rx_state = RX_HDR;
-		c->rx_have = 0;
-		return;
+		return NTCP_GO;
 	}
 	case nvme_tcp_r2t: {
 		const struct nvme_tcp_r2t_pdu *r = h;
@@ -376,9 +362,7 @@ static void rx_header(struct conn *c)
 			fprintf(stderr, "  slot %d < cid %u R2T %u+%u\n", (int)(c - conns), p->cid, r->r2t_offset,
 				r->r2t_length);
 		send_h2c(c, p, r->ttag, r->r2t_offset, r->r2t_length);
-		c->rx_state = RX_HDR;
-		c->rx_have = 0;
-		return;
+		return NTCP_GO;
 	}
 	case nvme_tcp_c2h_data: {
 		const struct nvme_tcp_data_pdu *d = h;
@@ -387,112 +371,76 @@ static void rx_header(struct conn *c)
 		if (p->sgl_type != NVME_SGL_TRANSPORT_DATA_BLOCK || !p->sgl_psdt)
 			target_bug(c, "C2HData for opcode %#x, whose SGL (type %#x) offers no buffer", p->opcode,
 				   p->sgl_type);
-		if (d->data_length != c->layout.data_len ||
-		    (uint64_t)d->data_offset + d->data_length > p->sgl_len)
+		if (d->data_length != l->data_len || (uint64_t)d->data_offset + d->data_length > p->sgl_len)
 			target_bug(c, "C2HData of bytes %u+%u (PDU data %u) for opcode %#x, whose SGL describes %u",
-				   d->data_offset, d->data_length, c->layout.data_len, p->opcode, p->sgl_len);
+				   d->data_offset, d->data_length, l->data_len, p->opcode, p->sgl_len);
 		if ((d->hdr.flags & NVME_TCP_F_DATA_SUCCESS) && !c->sqflow_off)
 			target_bug(c, "C2HData with SUCCESS on a queue that kept SQ flow control");
 		c->rx_pend = p;
-		rx_expect_data(c);
-		return;
+		c->rx_c2h = *d; /* the data itself is dropped: only its digest is checked */
+		return NTCP_GO;
 	}
 	case nvme_tcp_c2h_term:
 		if (trace)
 			fprintf(stderr, "  slot %d < C2HTermReq fes %u\n", (int)(c - conns),
 				((const struct nvme_tcp_term_pdu *)h)->fes);
 		/* Fatal: the target closes; so do we, and its offending-header copy is not looked at. */
-		conn_close(c);
-		return;
+		c->term_seen = true;
+		return NTCP_STOP;
 	default:
-		target_bug(c, "PDU type %#x passed the host's header checks", c->layout.type);
+		target_bug(c, "PDU type %#x passed the host's header checks", l->type);
 	}
 }
 
-static void rx_data_done(struct conn *c)
+static enum ntcp_verdict harness_rx_data_done(struct ntcp_conn *e, bool digest_ok)
 {
-	const struct nvme_tcp_data_pdu *d = (const void *)c->rx_hdr;
+	struct conn *c = e->owner;
+	const struct nvme_tcp_data_pdu *d = &c->rx_c2h;
 	struct pending *p = c->rx_pend;
 
-	if (c->layout.ddgst_len) {
-		uint32_t got;
-
-		memcpy(&got, c->rx_ddgst, sizeof(got));
-		if (got != nvmf_tcp_digest_final(c->rx_crc))
-			target_bug(c, "C2HData for opcode %#x with a wrong data digest", p->opcode);
-	}
+	if (!p) /* a TermReq's quoted header */
+		return NTCP_GO;
+	if (!digest_ok)
+		target_bug(c, "C2HData for opcode %#x with a wrong data digest", p->opcode);
 	if (trace)
 		fprintf(stderr, "  slot %d < cid %u C2HData %u+%u%s\n", (int)(c - conns), p->cid, d->data_offset,
 			d->data_length, d->hdr.flags & NVME_TCP_F_DATA_SUCCESS ? " SUCCESS" : "");
 	if ((d->hdr.flags & NVME_TCP_F_DATA_SUCCESS) && (d->hdr.flags & NVME_TCP_F_DATA_LAST))
 		p->done = true;
 	c->rx_pend = NULL;
-	c->rx_state = RX_HDR;
-	c->rx_have = 0;
+	return NTCP_GO;
 }
+
+static void harness_rx_bad_header(struct ntcp_conn *e, const struct nvmf_tcp_fatal *fatal)
+{
+	uint32_t have;
+	const uint8_t *h = ntcp_rx_header(e, &have);
+
+	if (fatal->fes == NVME_TCP_FES_HDR_DIGEST_ERR)
+		target_bug(e->owner, "%s with a wrong header digest", nvmf_tcp_pdu_type_name(h[0]));
+	target_bug(e->owner, "a PDU header a host refuses: type %#x flags %#x hlen %u pdo %u plen %u (%s, field offset %u)",
+		   h[0], h[1], h[2], h[3], ((const struct nvme_tcp_hdr *)h)->plen, nvmf_tcp_fes_name(fatal->fes),
+		   fatal->fei);
+}
+
+static void harness_tx_release(struct ntcp_conn *e, void *cookie)
+{
+	(void)e;
+	(void)cookie; /* the harness sends through its own buffer, not the engine's ring */
+}
+
+static const struct ntcp_conn_ops harness_ops = {
+	.rx_header = harness_rx_header,
+	.rx_data_done = harness_rx_data_done,
+	.rx_bad_header = harness_rx_bad_header,
+	.tx_release = harness_tx_release,
+};
 
 static void rx_feed(struct conn *c, const uint8_t *p, size_t avail)
 {
-	while (avail && c->fd >= 0) {
-		size_t take;
-
-		switch (c->rx_state) {
-		case RX_HDR: {
-			uint32_t want = c->rx_have < sizeof(struct nvme_tcp_hdr) ? sizeof(struct nvme_tcp_hdr)
-										: c->layout.hdr_total;
-			struct nvmf_tcp_fatal fatal;
-
-			take = want - c->rx_have < avail ? want - c->rx_have : avail;
-			memcpy(c->rx_hdr + c->rx_have, p, take);
-			c->rx_have += (uint32_t)take;
-			if (c->rx_have == sizeof(struct nvme_tcp_hdr) && want == sizeof(struct nvme_tcp_hdr)) {
-				if (nvmf_tcp_pdu_decode((const struct nvme_tcp_hdr *)c->rx_hdr, NVMF_TCP_SIDE_HOST,
-							&c->rx_framing, !c->ic_done, &c->layout, &fatal))
-					target_bug(c, "a PDU header a host refuses: type %#x flags %#x hlen %u pdo %u "
-						   "plen %u (%s, field offset %u)", c->rx_hdr[0], c->rx_hdr[1],
-						   c->rx_hdr[2], c->rx_hdr[3],
-						   ((const struct nvme_tcp_hdr *)c->rx_hdr)->plen,
-						   nvmf_tcp_fes_name(fatal.fes), fatal.fei);
-			}
-			if (c->rx_have >= sizeof(struct nvme_tcp_hdr) && c->rx_have == c->layout.hdr_total)
-				rx_header(c);
-			break;
-		}
-		case RX_PAD:
-			take = c->rx_left < avail ? c->rx_left : avail;
-			c->rx_left -= (uint32_t)take;
-			if (!c->rx_left) {
-				c->rx_state = RX_DATA;
-				c->rx_left = c->layout.data_len;
-			}
-			break;
-		case RX_DATA:
-			take = c->rx_left < avail ? c->rx_left : avail;
-			if (c->layout.ddgst_len)
-				c->rx_crc = nvmf_tcp_digest_update(c->rx_crc, p, take);
-			c->rx_left -= (uint32_t)take;
-			if (!c->rx_left) {
-				if (c->layout.ddgst_len) {
-					c->rx_state = RX_DDGST;
-					c->rx_left = NVME_TCP_DIGEST_LEN;
-				} else {
-					rx_data_done(c);
-				}
-			}
-			break;
-		case RX_DDGST:
-			take = c->rx_left < avail ? c->rx_left : avail;
-			memcpy(c->rx_ddgst + NVME_TCP_DIGEST_LEN - c->rx_left, p, take);
-			c->rx_left -= (uint32_t)take;
-			if (!c->rx_left)
-				rx_data_done(c);
-			break;
-		default:
-			abort();
-		}
-		p += take;
-		avail -= take;
-	}
+	ntcp_rx_feed(&c->eng, p, (uint32_t)avail);
+	if (c->term_seen)
+		conn_close(c);
 }
 
 static void conn_read(struct conn *c)
@@ -616,8 +564,11 @@ static void conn_open(int slot)
 	tgt_worker_post_conn(&tgt->workers[second_worker && (slot & 1) ? 1 : 0], sv[1], listener);
 	c->fd = sv[0];
 	c->tx_framing = (struct nvmf_tcp_framing){ .hdgst = hdgst, .ddgst = ddgst };
-	c->rx_framing = (struct nvmf_tcp_framing){ .hdgst = hdgst, .ddgst = ddgst, .pda = hpda,
-						   .max_data = TGT_MAX_XFER };
+	if (ntcp_conn_init(&c->eng, sv[0], NVMF_TCP_SIDE_HOST, &harness_ops, c, 0, 1))
+		abort();
+	c->eng_live = true;
+	c->eng.rx_framing = (struct nvmf_tcp_framing){ .hdgst = hdgst, .ddgst = ddgst, .pda = hpda,
+						       .max_data = TGT_MAX_XFER };
 	nvmf_tcp_icreq_encode(&icreq, hdgst, ddgst, 0);
 	icreq.hpda = hpda;
 	out_append(c, &icreq, sizeof(icreq));
