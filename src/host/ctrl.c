@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "host/queue.h"
+#include "tightrope/version.h"
 #include "util/log.h"
 
 #define ADMIN_QUEUE_DEPTH 32 /* NVME_AQ_DEPTH */
@@ -56,6 +57,11 @@ void tr_ctrl_opts_init(struct tr_ctrl_opts *o)
 	*o = (struct tr_ctrl_opts){ .trsvcid = "4420", .nr_io_queues = cpus > 0 ? (int)cpus : 1,
 				    .queue_size = 128, .kato_s = 5, .cmd_timeout_ms = 30000,
 				    .connect_timeout_ms = 10000 };
+}
+
+const char *tr_version(void)
+{
+	return TR_VERSION;
 }
 
 const char *tr_status_str(int status)
@@ -537,6 +543,29 @@ int tr_ctrl_active_ns(struct tr_ctrl *c, uint32_t *nsids, int max)
 		nsids[n++] = list[i];
 	free(list);
 	return status ? (status < 0 ? status : -EREMOTEIO) : n;
+}
+
+int tr_ctrl_ns_geometry(struct tr_ctrl *c, uint32_t nsid, uint64_t *nr_blocks, uint32_t *lba_size)
+{
+	struct nvme_id_ns *id = malloc(sizeof(*id));
+	int status;
+
+	if (!id)
+		return -ENOMEM;
+	status = tr_ctrl_identify(c, NVME_ID_CNS_NS, nsid, id);
+	if (!status) {
+		uint8_t ds = id->lbaf[id->flbas & 0xf].ds; /* log2 of the data size of the format in use */
+
+		/* An inactive NSID identifies as all zeros; a data size under 512 bytes is no LBA format. */
+		if (id->nsze == 0)
+			status = -ENOENT;
+		else if (ds < 9 || ds > 31)
+			status = -EPROTO;
+		else
+			*nr_blocks = id->nsze, *lba_size = 1u << ds;
+	}
+	free(id);
+	return status;
 }
 
 int tr_ctrl_connect(const struct tr_ctrl_opts *o, struct tr_ctrl **out, char *why, size_t whylen)
