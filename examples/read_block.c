@@ -76,14 +76,40 @@ static int read_block0(struct tr_ctrl *ctrl, uint32_t nsid, unsigned char *buf, 
 	return 0;
 }
 
+/* Print the namespace's geometry and the start of its block 0. */
+static int show_namespace(struct tr_ctrl *ctrl, uint32_t nsid)
+{
+	uint64_t blocks;
+	uint32_t lba_size;
+	unsigned char *buf;
+	int err = tr_ctrl_ns_geometry(ctrl, nsid, &blocks, &lba_size);
+
+	if (err) {
+		fprintf(stderr, "namespace %u: %s\n", nsid, err == -ENOENT ? "not active" : tr_status_str(err));
+		return -1;
+	}
+	printf("namespace %u: %llu blocks of %u bytes (%llu bytes)\n", nsid, (unsigned long long)blocks, lba_size,
+	       (unsigned long long)(blocks * lba_size));
+	buf = malloc(lba_size);
+	if (!buf) {
+		fprintf(stderr, "out of memory\n");
+		return -1;
+	}
+	err = read_block0(ctrl, nsid, buf, lba_size);
+	if (!err) {
+		printf("block 0, first %d bytes:\n", DUMP_BYTES);
+		hexdump(buf, lba_size < DUMP_BYTES ? lba_size : DUMP_BYTES);
+	}
+	free(buf);
+	return err;
+}
+
 int main(int argc, char **argv)
 {
 	struct tr_ctrl_opts opts;
 	struct tr_ctrl *ctrl;
 	char why[256] = "";
-	uint32_t nsid = 0, lba_size;
-	uint64_t blocks;
-	unsigned char *buf;
+	uint32_t nsid = 0;
 	int err, rc = 1;
 
 	if (argc < 4 || argc > 5) {
@@ -103,24 +129,15 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	/* "Attach" a namespace: the one asked for, else the first active one. */
-	if (argc == 5)
+	if (argc == 5) {
 		nsid = (uint32_t)strtoul(argv[4], NULL, 0);
-	else if (tr_ctrl_active_ns(ctrl, &nsid, 1) < 1)
-		fprintf(stderr, "%s has no active namespace\n", argv[3]);
-	err = nsid ? tr_ctrl_ns_geometry(ctrl, nsid, &blocks, &lba_size) : -ENOENT;
-	if (nsid && err)
-		fprintf(stderr, "namespace %u: %s\n", nsid, err == -ENOENT ? "not active" : tr_status_str(err));
-	if (!err) {
-		printf("namespace %u: %llu blocks of %u bytes (%llu bytes)\n", nsid, (unsigned long long)blocks,
-		       lba_size, (unsigned long long)(blocks * lba_size));
-		buf = malloc(lba_size);
-		if (buf && read_block0(ctrl, nsid, buf, lba_size) == 0) {
-			printf("block 0, first %d bytes:\n", DUMP_BYTES);
-			hexdump(buf, lba_size < DUMP_BYTES ? lba_size : DUMP_BYTES);
-			rc = 0;
-		}
-		free(buf);
+	} else {
+		err = tr_ctrl_active_ns(ctrl, &nsid, 1);
+		if (err < 1)
+			fprintf(stderr, "%s: %s\n", argv[3], err < 0 ? tr_status_str(err) : "no active namespace");
 	}
+	if (nsid && show_namespace(ctrl, nsid) == 0)
+		rc = 0;
 	/* An orderly goodbye: the controller is shut down (CC.SHN) and every queue closed. */
 	tr_ctrl_disconnect(ctrl);
 	return rc;
