@@ -63,6 +63,8 @@ step "keep-alive expiry (ASan target)"
 python3 tests/integration/keep_alive.py "$bin"; record "keep_alive" $?
 step "bad input from a scripted fake target to tightrope's host (ASan host)"
 python3 tests/integration/bad_target.py "$bin"; record "bad_target" $?
+step "the host library installed and used from outside: examples/read_block.c through pkg-config (ASan)"
+tests/integration/example_lib.sh "$bin"; record "example_lib" $?
 
 step "link loss: tightrope connect across a veth pair that goes down (ASan)"
 tests/integration/link_loss.sh "$bin"; record "link_loss" $?

@@ -1,5 +1,6 @@
-/* tightrope's NVMe/TCP host library: connect a controller (admin queue + I/O queues) over TCP,
- * run admin commands synchronously and I/O asynchronously, one I/O queue per thread, no locks. */
+/* tightrope's NVMe/TCP host library (libtightrope-host, pkg-config name "tightrope"): connect a
+ * controller (admin queue + I/O queues) over TCP, run admin commands synchronously and I/O
+ * asynchronously, one I/O queue per thread, no locks. examples/read_block.c shows the whole cycle. */
 #ifndef TIGHTROPE_HOST_H
 #define TIGHTROPE_HOST_H
 
@@ -7,12 +8,18 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* Wire layouts (struct nvme_command, nvme_completion, nvme_id_ctrl, ...) are in nvme/spec.h. */
-struct nvme_command;
-struct nvme_completion;
-struct nvme_id_ctrl;
-struct nvmf_disc_log_entry;
+#include "nvme.h" /* the wire layouts passed through: struct nvme_command, nvme_id_ctrl, ... */
 
+/* What the shared library exports: it is built with hidden visibility, so nothing else leaks. */
+#ifndef TR_API
+#define TR_API __attribute__((visibility("default")))
+#endif
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Opaque handles: a controller, and one of its I/O queues. */
 struct tr_ctrl;
 struct tr_ioq;
 
@@ -35,70 +42,82 @@ struct tr_ctrl_opts {
 	int connect_timeout_ms; /* TCP connect + ICReq + Connect, default 10000 */
 };
 
-void tr_ctrl_opts_init(struct tr_ctrl_opts *o);
+TR_API void tr_ctrl_opts_init(struct tr_ctrl_opts *o);
 
 /* Connect: admin queue, enable, Identify, I/O queues. 0, or -errno with 'why' naming the cause
  * ("connection refused", "no such subsystem", "host not allowed", "digest mismatch", "timeout"). */
-int tr_ctrl_connect(const struct tr_ctrl_opts *o, struct tr_ctrl **out, char *why, size_t whylen);
+TR_API int tr_ctrl_connect(const struct tr_ctrl_opts *o, struct tr_ctrl **out, char *why, size_t whylen);
 /* Shut the controller down (CC.SHN), close every queue, free everything. */
-void tr_ctrl_disconnect(struct tr_ctrl *c);
+TR_API void tr_ctrl_disconnect(struct tr_ctrl *c);
 
 /* ---- Error recovery and events ---- */
 
 /* 0 while every queue is up; else the first queue's error, with 'why' naming it. */
-int tr_ctrl_health(struct tr_ctrl *c, char *why, size_t whylen);
+TR_API int tr_ctrl_health(struct tr_ctrl *c, char *why, size_t whylen);
 /* Close every queue (commands in flight complete with an error); the controller can reconnect. */
-void tr_ctrl_teardown(struct tr_ctrl *c);
+TR_API void tr_ctrl_teardown(struct tr_ctrl *c);
 /* A fresh association with the same options: admin queue, enable, Identify, I/O queues. */
-int tr_ctrl_reconnect(struct tr_ctrl *c, char *why, size_t whylen);
+TR_API int tr_ctrl_reconnect(struct tr_ctrl *c, char *why, size_t whylen);
 /* Keep an Asynchronous Event Request armed and run admin completions without blocking.
  * Returns 1 with the event's result in *aen when one arrived, 0, or -errno. */
-int tr_ctrl_poll_admin(struct tr_ctrl *c, uint32_t *aen);
+TR_API int tr_ctrl_poll_admin(struct tr_ctrl *c, uint32_t *aen);
 /* The active namespace IDs (up to max); count or -errno. */
-int tr_ctrl_active_ns(struct tr_ctrl *c, uint32_t *nsids, int max);
+TR_API int tr_ctrl_active_ns(struct tr_ctrl *c, uint32_t *nsids, int max);
+/* A namespace's size in logical blocks and the size of one block in bytes (Identify Namespace, the
+ * LBA format in use). 0; -ENOENT for a namespace that is not active; the NVMe status; or -errno. */
+TR_API int tr_ctrl_ns_geometry(struct tr_ctrl *c, uint32_t nsid, uint64_t *nr_blocks, uint32_t *lba_size);
 
-const struct nvme_id_ctrl *tr_ctrl_identify_data(const struct tr_ctrl *c);
-uint16_t tr_ctrl_cntlid(const struct tr_ctrl *c);
-int tr_ctrl_nr_io_queues(const struct tr_ctrl *c);
+TR_API const struct nvme_id_ctrl *tr_ctrl_identify_data(const struct tr_ctrl *c);
+TR_API uint16_t tr_ctrl_cntlid(const struct tr_ctrl *c);
+TR_API int tr_ctrl_nr_io_queues(const struct tr_ctrl *c);
 /* Largest transfer one command may move (MDTS and our own limit), in bytes. */
-uint32_t tr_ctrl_max_xfer(const struct tr_ctrl *c);
+TR_API uint32_t tr_ctrl_max_xfer(const struct tr_ctrl *c);
 
 /* A synchronous admin command (thread-safe). Returns the NVMe status (0 = success), or -errno
  * for a transport failure. 'data' is read or written according to the opcode's direction. */
-int tr_ctrl_admin(struct tr_ctrl *c, struct nvme_command *cmd, void *data, uint32_t len,
-		  struct nvme_completion *cqe);
-int tr_ctrl_identify(struct tr_ctrl *c, uint8_t cns, uint32_t nsid, void *buf4k);
-int tr_ctrl_get_log(struct tr_ctrl *c, uint8_t lid, uint32_t nsid, void *buf, uint32_t len);
+TR_API int tr_ctrl_admin(struct tr_ctrl *c, struct nvme_command *cmd, void *data, uint32_t len,
+			 struct nvme_completion *cqe);
+TR_API int tr_ctrl_identify(struct tr_ctrl *c, uint8_t cns, uint32_t nsid, void *buf4k);
+TR_API int tr_ctrl_get_log(struct tr_ctrl *c, uint8_t lid, uint32_t nsid, void *buf, uint32_t len);
 
 /* Discovery: connect to the discovery controller, fetch the whole log. *entries is malloc'd. */
-int tr_discover(const struct tr_ctrl_opts *o, struct nvmf_disc_log_entry **entries, uint64_t *nr,
-		uint64_t *genctr, char *why, size_t whylen);
+TR_API int tr_discover(const struct tr_ctrl_opts *o, struct nvmf_disc_log_entry **entries, uint64_t *nr,
+		       uint64_t *genctr, char *why, size_t whylen);
 
 /* ---- I/O queues: each used by one thread at a time ---- */
 
 /* status: the NVMe status (0 = success) or a negative errno for a transport failure. */
 typedef void (*tr_io_cb)(void *arg, int status);
 
-struct tr_ioq *tr_ctrl_ioq(struct tr_ctrl *c, int index);
+TR_API struct tr_ioq *tr_ctrl_ioq(struct tr_ctrl *c, int index);
 /* Submit; -EAGAIN when the queue is full (poll, then retry), -EIO once the queue has failed. */
-int tr_ioq_read(struct tr_ioq *q, uint32_t nsid, uint64_t slba, uint32_t nlb, void *buf, uint32_t len,
-		tr_io_cb cb, void *arg);
-int tr_ioq_write(struct tr_ioq *q, uint32_t nsid, uint64_t slba, uint32_t nlb, const void *buf,
-		 uint32_t len, bool fua, tr_io_cb cb, void *arg);
-int tr_ioq_flush(struct tr_ioq *q, uint32_t nsid, tr_io_cb cb, void *arg);
-int tr_ioq_write_zeroes(struct tr_ioq *q, uint32_t nsid, uint64_t slba, uint32_t nlb, tr_io_cb cb, void *arg);
-int tr_ioq_deallocate(struct tr_ioq *q, uint32_t nsid, uint64_t slba, uint32_t nlb, tr_io_cb cb, void *arg);
+TR_API int tr_ioq_read(struct tr_ioq *q, uint32_t nsid, uint64_t slba, uint32_t nlb, void *buf, uint32_t len,
+		       tr_io_cb cb, void *arg);
+TR_API int tr_ioq_write(struct tr_ioq *q, uint32_t nsid, uint64_t slba, uint32_t nlb, const void *buf,
+			uint32_t len, bool fua, tr_io_cb cb, void *arg);
+TR_API int tr_ioq_flush(struct tr_ioq *q, uint32_t nsid, tr_io_cb cb, void *arg);
+TR_API int tr_ioq_write_zeroes(struct tr_ioq *q, uint32_t nsid, uint64_t slba, uint32_t nlb, tr_io_cb cb,
+			       void *arg);
+TR_API int tr_ioq_deallocate(struct tr_ioq *q, uint32_t nsid, uint64_t slba, uint32_t nlb, tr_io_cb cb,
+			     void *arg);
 /* Send what is queued and run completions; waits up to timeout_ms (0 = don't wait, -1 = until
  * at least one completes). Returns completions run, or -errno once the queue has failed. */
-int tr_ioq_poll(struct tr_ioq *q, int timeout_ms);
-int tr_ioq_inflight(const struct tr_ioq *q);
+TR_API int tr_ioq_poll(struct tr_ioq *q, int timeout_ms);
+TR_API int tr_ioq_inflight(const struct tr_ioq *q);
 /* Why the queue failed ("data digest mismatch on C2HData for command 26 ..."), or NULL while it works. */
-const char *tr_ioq_error(const struct tr_ioq *q);
+TR_API const char *tr_ioq_error(const struct tr_ioq *q);
 /* For an event loop that drives queues with poll(): the socket, and whether it has bytes to send. */
-int tr_ioq_fd(const struct tr_ioq *q);
-bool tr_ioq_tx_pending(const struct tr_ioq *q);
+TR_API int tr_ioq_fd(const struct tr_ioq *q);
+TR_API bool tr_ioq_tx_pending(const struct tr_ioq *q);
 
 /* A human-readable NVMe status ("LBA Out of Range", ...). */
-const char *tr_status_str(int status);
+TR_API const char *tr_status_str(int status);
+/* The library's version ("0.1.0"): the one it was built as, which may differ from the headers'
+ * TR_VERSION in tightrope/version.h when an application runs against a newer shared library. */
+TR_API const char *tr_version(void);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

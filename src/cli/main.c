@@ -3,8 +3,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
-
-#define TIGHTROPE_VERSION "0.1.0"
+#include "tightrope/version.h"
 
 static void usage(FILE *out)
 {
@@ -56,7 +55,7 @@ int main(int argc, char **argv)
 	if (!strcmp(argv[1], "id-ctrl"))
 		return cmd_id_ctrl(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "version") || !strcmp(argv[1], "--version")) {
-		printf("tightrope %s\n", TIGHTROPE_VERSION);
+		printf("tightrope %s\n", TR_VERSION);
 		return 0;
 	}
 	if (!strcmp(argv[1], "help") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "host/queue.h"
+#include "tightrope/version.h"
 #include "util/log.h"
 
 #define ADMIN_QUEUE_DEPTH 32 /* NVME_AQ_DEPTH */
@@ -19,6 +20,7 @@
 #define SHUTDOWN_TIMEOUT_MAX_S 60
 #define HOST_MAX_XFER (1u << 20)
 #define DISCOVERY_NQN "nqn.2014-08.org.nvmexpress.discovery"
+#define CAUSE_LEN 160 /* a failed command's reason, copied out of the queue it came from */
 
 struct tr_ioq {
 	struct hq *hq;
@@ -57,6 +59,11 @@ void tr_ctrl_opts_init(struct tr_ctrl_opts *o)
 				    .connect_timeout_ms = 10000 };
 }
 
+const char *tr_version(void)
+{
+	return TR_VERSION;
+}
+
 const char *tr_status_str(int status)
 {
 	if (status < 0)
@@ -84,9 +91,15 @@ const char *tr_status_str(int status)
  * PDU ...: bad hlen 25") says far more than "Protocol error"; otherwise the NVMe status. */
 static const char *admin_failure(const struct tr_ctrl *c, int status)
 {
-	if (status < 0 && c->admin && c->admin->why[0])
-		return c->admin->why;
+	if (status < 0 && c->admin && hq_why(c->admin)[0])
+		return hq_why(c->admin);
 	return tr_status_str(status);
+}
+
+/* A failed queue's reason, or its errno's when it gave none. */
+static const char *queue_failure(const struct hq *q)
+{
+	return hq_why(q)[0] ? hq_why(q) : strerror(-hq_error(q));
 }
 
 /* timeout_ms: 0 for the queue's command timeout. */
@@ -174,13 +187,13 @@ static void *keep_alive_main(void *arg)
 			/* A Keep Alive unanswered within KATO means the path is dead, whatever TCP thinks. */
 			struct nvme_command cmd = { .opcode = nvme_admin_keep_alive };
 			uint32_t kato_ms = (uint32_t)c->opts.kato_s * 1000;
-			char cause[sizeof(c->admin->why)] = "";
+			char cause[CAUSE_LEN] = "";
 			uint64_t sent;
 			bool was_down, ka_expired;
 			int status;
 
 			pthread_mutex_lock(&c->admin_lock);
-			was_down = c->admin->error != 0;
+			was_down = hq_error(c->admin) != 0;
 			sent = hq_now_ns();
 			status = was_down ? 0 : hq_exec_tmo(c->admin, &cmd, NULL, 0, NULL, kato_ms);
 			/* Admin commands run one at a time and the AER has no deadline, so a timeout once KATO
@@ -292,7 +305,7 @@ static int setup_io_queues(struct tr_ctrl *c, char *why, size_t whylen)
 		status = open_queue(c, (uint16_t)(i + 1), (uint16_t)depth, 0, &c->ioqs[i].hq, why, whylen);
 		if (status)
 			return status;
-		c->ioqs[i].hq->inline_max = inline_max;
+		hq_set_inline_max(c->ioqs[i].hq, inline_max);
 		c->ioqs[i].ctrl = c;
 		c->nr_io = i + 1;
 	}
@@ -471,14 +484,13 @@ int tr_ctrl_health(struct tr_ctrl *c, char *why, size_t whylen)
 	pthread_mutex_lock(&c->admin_lock);
 	if (!c->admin)
 		err = -ENOTCONN, snprintf(why, whylen, "not connected");
-	else if (c->admin->error)
-		err = c->admin->error, snprintf(why, whylen, "admin queue: %s", c->admin->why[0] ? c->admin->why : strerror(-err));
+	else if (hq_error(c->admin))
+		err = hq_error(c->admin), snprintf(why, whylen, "admin queue: %s", queue_failure(c->admin));
 	pthread_mutex_unlock(&c->admin_lock);
 	for (int i = 0; !err && i < c->nr_io; i++) {
-		if (c->ioqs[i].hq->error) {
-			err = c->ioqs[i].hq->error;
-			snprintf(why, whylen, "I/O queue %d: %s", i + 1,
-				 c->ioqs[i].hq->why[0] ? c->ioqs[i].hq->why : strerror(-err));
+		if (hq_error(c->ioqs[i].hq)) {
+			err = hq_error(c->ioqs[i].hq);
+			snprintf(why, whylen, "I/O queue %d: %s", i + 1, queue_failure(c->ioqs[i].hq));
 		}
 	}
 	return err;
@@ -500,7 +512,7 @@ int tr_ctrl_poll_admin(struct tr_ctrl *c, uint32_t *aen)
 
 	if (pthread_mutex_trylock(&c->admin_lock))
 		return 0; /* keep-alive is on it; it runs completions too */
-	if (c->admin && !c->admin->error) {
+	if (c->admin && !hq_error(c->admin)) {
 		if (!c->aer_armed && c->opts.kato_s >= 0) {
 			struct nvme_command cmd = { .opcode = nvme_admin_async_event };
 
@@ -533,6 +545,29 @@ int tr_ctrl_active_ns(struct tr_ctrl *c, uint32_t *nsids, int max)
 	return status ? (status < 0 ? status : -EREMOTEIO) : n;
 }
 
+int tr_ctrl_ns_geometry(struct tr_ctrl *c, uint32_t nsid, uint64_t *nr_blocks, uint32_t *lba_size)
+{
+	struct nvme_id_ns *id = malloc(sizeof(*id));
+	int status;
+
+	if (!id)
+		return -ENOMEM;
+	status = tr_ctrl_identify(c, NVME_ID_CNS_NS, nsid, id);
+	if (!status) {
+		uint8_t ds = id->lbaf[id->flbas & 0xf].ds; /* log2 of the data size of the format in use */
+
+		/* An inactive NSID identifies as all zeros; a data size under 512 bytes is no LBA format. */
+		if (id->nsze == 0)
+			status = -ENOENT;
+		else if (ds < 9 || ds > 31)
+			status = -EPROTO;
+		else
+			*nr_blocks = id->nsze, *lba_size = 1u << ds;
+	}
+	free(id);
+	return status;
+}
+
 int tr_ctrl_connect(const struct tr_ctrl_opts *o, struct tr_ctrl **out, char *why, size_t whylen)
 {
 	if (!o->traddr || !o->subnqn || !o->hostnqn) {
@@ -554,7 +589,7 @@ void tr_ctrl_disconnect(struct tr_ctrl *c)
 	stop_keep_alive(c);
 	close_io_queues(c);
 	pthread_mutex_lock(&c->admin_lock);
-	if (c->admin && !c->admin->error)
+	if (c->admin && !hq_error(c->admin))
 		shutdown_ctrl(c);
 	pthread_mutex_unlock(&c->admin_lock);
 	free_ctrl(c);
@@ -695,17 +730,17 @@ int tr_ioq_poll(struct tr_ioq *q, int timeout_ms)
 
 int tr_ioq_inflight(const struct tr_ioq *q)
 {
-	return q->hq->inflight;
+	return hq_inflight(q->hq);
 }
 
 const char *tr_ioq_error(const struct tr_ioq *q)
 {
-	return q->hq->error ? q->hq->why : NULL;
+	return hq_error(q->hq) ? hq_why(q->hq) : NULL;
 }
 
 int tr_ioq_fd(const struct tr_ioq *q)
 {
-	return q->hq->fd;
+	return hq_fd(q->hq);
 }
 
 bool tr_ioq_tx_pending(const struct tr_ioq *q)

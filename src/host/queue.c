@@ -885,3 +885,35 @@ int hq_fabrics_connect(struct hq *q, const char *subnqn, const char *hostnqn, co
 	*cntlid = (uint16_t)cqe.result;
 	return 0;
 }
+
+/* ---- Accessors for the controller (host/ctrl.c): the only way it looks into a queue ---- */
+
+int hq_error(const struct hq *q)
+{
+	return q->error;
+}
+
+const char *hq_why(const struct hq *q)
+{
+	return q->why;
+}
+
+int hq_inflight(const struct hq *q)
+{
+	return q->inflight;
+}
+
+int hq_fd(const struct hq *q)
+{
+	return q->fd;
+}
+
+bool hq_tx_pending(const struct hq *q)
+{
+	return q->tx_count > 0 || q->r2t_head >= 0;
+}
+
+void hq_set_inline_max(struct hq *q, uint32_t bytes)
+{
+	q->inline_max = bytes;
+}

@@ -115,4 +115,18 @@ int hq_fabrics_connect(struct hq *q, const char *subnqn, const char *hostnqn, co
 
 uint64_t hq_now_ns(void);
 
+/* ---- What the controller (host/ctrl.c) reads of a queue, so it needs none of struct hq's fields ---- */
+
+/* The sticky error: 0 while the queue works, else the -errno every call now returns. */
+int hq_error(const struct hq *q);
+/* Why the queue failed, in words ("" while it works or when nothing better than the errno is known). */
+const char *hq_why(const struct hq *q);
+int hq_inflight(const struct hq *q);
+/* The socket, for an event loop's poll(). */
+int hq_fd(const struct hq *q);
+/* Bytes waiting to be sent: queued PDUs, or H2CData still owed to an R2T. */
+bool hq_tx_pending(const struct hq *q);
+/* The most write data to send inside the command capsule (the controller's IOCCSZ less the SQE). */
+void hq_set_inline_max(struct hq *q, uint32_t bytes);
+
 #endif

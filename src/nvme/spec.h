@@ -7,6 +7,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "tightrope/nvme.h" /* the layouts the public host API shares: commands, Identify, discovery */
+
 /* Wire structs are read in place, so the host must share the wire's byte order. */
 #if __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
 #error "tightrope reads wire structs in place and needs a little-endian host"
@@ -16,47 +18,55 @@
 #define NVME_STATIC_OFFSET(type, field, off) \
 	static_assert(offsetof(type, field) == (off), #type "." #field " offset")
 
-/* Well-known NQNs and sizes. */
-#define NVME_DISC_SUBSYS_NQN "nqn.2014-08.org.nvmexpress.discovery"
-#define NVME_NQN_SIZE 256
-#define NVME_NQN_MIN_LEN 11 /* "nqn.yyyy-mm" */
-#define NVMF_TRSVCID_SIZE 32
-#define NVMF_TRADDR_SIZE 256
-
-/* ---- Submission / completion queue entries ---- */
-
-struct nvme_sgl_desc {
-	uint64_t addr;
-	uint32_t length;
-	uint8_t rsvd[3];
-	uint8_t type; /* descriptor type << 4 | subtype */
-} __attribute__((packed));
+/* The public layouts of tightrope/nvme.h, checked here where every build of the library sees them. */
 NVME_STATIC_SIZE(struct nvme_sgl_desc, 16);
+NVME_STATIC_SIZE(struct nvme_command, 64);
+NVME_STATIC_OFFSET(struct nvme_command, dptr, 24);
+NVME_STATIC_OFFSET(struct nvme_command, cdw10, 40);
+NVME_STATIC_SIZE(struct nvme_completion, 16);
+NVME_STATIC_OFFSET(struct nvme_completion, command_id, 12);
+NVME_STATIC_SIZE(struct nvme_id_power_state, 32);
+NVME_STATIC_SIZE(struct nvme_id_ctrl, 4096);
+NVME_STATIC_OFFSET(struct nvme_id_ctrl, sn, 4);
+NVME_STATIC_OFFSET(struct nvme_id_ctrl, mn, 24);
+NVME_STATIC_OFFSET(struct nvme_id_ctrl, fr, 64);
+NVME_STATIC_OFFSET(struct nvme_id_ctrl, mdts, 77);
+NVME_STATIC_OFFSET(struct nvme_id_ctrl, cntlid, 78);
+NVME_STATIC_OFFSET(struct nvme_id_ctrl, oaes, 92);
+NVME_STATIC_OFFSET(struct nvme_id_ctrl, cntrltype, 111);
+NVME_STATIC_OFFSET(struct nvme_id_ctrl, oacs, 256);
+NVME_STATIC_OFFSET(struct nvme_id_ctrl, kas, 320);
+NVME_STATIC_OFFSET(struct nvme_id_ctrl, anatt, 342);
+NVME_STATIC_OFFSET(struct nvme_id_ctrl, sqes, 512);
+NVME_STATIC_OFFSET(struct nvme_id_ctrl, nn, 516);
+NVME_STATIC_OFFSET(struct nvme_id_ctrl, sgls, 536);
+NVME_STATIC_OFFSET(struct nvme_id_ctrl, subnqn, 768);
+NVME_STATIC_OFFSET(struct nvme_id_ctrl, ioccsz, 1792);
+NVME_STATIC_OFFSET(struct nvme_id_ctrl, psd, 2048);
+NVME_STATIC_SIZE(struct nvme_lbaf, 4);
+NVME_STATIC_SIZE(struct nvme_id_ns, 4096);
+NVME_STATIC_OFFSET(struct nvme_id_ns, nsfeat, 24);
+NVME_STATIC_OFFSET(struct nvme_id_ns, dlfeat, 33);
+NVME_STATIC_OFFSET(struct nvme_id_ns, npwg, 64);
+NVME_STATIC_OFFSET(struct nvme_id_ns, anagrpid, 92);
+NVME_STATIC_OFFSET(struct nvme_id_ns, nsattr, 99);
+NVME_STATIC_OFFSET(struct nvme_id_ns, nguid, 104);
+NVME_STATIC_OFFSET(struct nvme_id_ns, eui64, 120);
+NVME_STATIC_OFFSET(struct nvme_id_ns, lbaf, 128);
+NVME_STATIC_SIZE(struct nvmf_disc_log_entry, 1024);
+NVME_STATIC_OFFSET(struct nvmf_disc_log_entry, trsvcid, 32);
+NVME_STATIC_OFFSET(struct nvmf_disc_log_entry, subnqn, 256);
+NVME_STATIC_OFFSET(struct nvmf_disc_log_entry, traddr, 512);
+
+/* Well-known NQNs and sizes (NVME_NQN_SIZE, NVMF_TRADDR_SIZE, NVMF_TRSVCID_SIZE: tightrope/nvme.h). */
+#define NVME_DISC_SUBSYS_NQN "nqn.2014-08.org.nvmexpress.discovery"
+#define NVME_NQN_MIN_LEN 11 /* "nqn.yyyy-mm" */
+
+/* ---- Submission / completion queue entries (struct nvme_command, nvme_completion: tightrope/nvme.h) ---- */
 
 /* SGL identifiers used by NVMe/TCP (type << 4 | subtype). */
 #define NVME_SGL_DATA_BLOCK_OFFSET 0x01 /* in-capsule data, addr is an offset */
 #define NVME_SGL_TRANSPORT_DATA_BLOCK 0x5a /* data moved by C2HData / R2T+H2CData */
-
-/* A generic command: the fields every opcode shares, plus cdw10..15. */
-struct nvme_command {
-	uint8_t opcode;
-	uint8_t flags; /* FUSE 1:0, PSDT 7:6 */
-	uint16_t command_id;
-	uint32_t nsid;
-	uint32_t cdw2;
-	uint32_t cdw3;
-	uint64_t metadata;
-	struct nvme_sgl_desc dptr;
-	uint32_t cdw10;
-	uint32_t cdw11;
-	uint32_t cdw12;
-	uint32_t cdw13;
-	uint32_t cdw14;
-	uint32_t cdw15;
-} __attribute__((packed));
-NVME_STATIC_SIZE(struct nvme_command, 64);
-NVME_STATIC_OFFSET(struct nvme_command, dptr, 24);
-NVME_STATIC_OFFSET(struct nvme_command, cdw10, 40);
 
 #define NVME_CMD_PSDT_MASK 0xc0
 #define NVME_CMD_PSDT_SGL 0x40 /* SGLs for data, metadata is a contiguous buffer */
@@ -124,42 +134,7 @@ NVME_STATIC_OFFSET(struct nvmf_property_command, attrib, 40);
 NVME_STATIC_OFFSET(struct nvmf_property_command, offset, 44);
 NVME_STATIC_OFFSET(struct nvmf_property_command, value, 48);
 
-struct nvme_completion {
-	uint64_t result; /* dw0 in the low half, dw1 in the high half */
-	uint16_t sq_head;
-	uint16_t sq_id;
-	uint16_t command_id;
-	uint16_t status; /* phase bit 0, then the status field */
-} __attribute__((packed));
-NVME_STATIC_SIZE(struct nvme_completion, 16);
-NVME_STATIC_OFFSET(struct nvme_completion, command_id, 12);
-
-/* ---- Opcodes ---- */
-
-enum nvme_admin_opcode {
-	nvme_admin_delete_sq = 0x00,
-	nvme_admin_create_sq = 0x01,
-	nvme_admin_get_log_page = 0x02,
-	nvme_admin_delete_cq = 0x04,
-	nvme_admin_create_cq = 0x05,
-	nvme_admin_identify = 0x06,
-	nvme_admin_abort_cmd = 0x08,
-	nvme_admin_set_features = 0x09,
-	nvme_admin_get_features = 0x0a,
-	nvme_admin_async_event = 0x0c,
-	nvme_admin_keep_alive = 0x18,
-	nvme_admin_fabrics = 0x7f,
-};
-
-enum nvme_io_opcode {
-	nvme_cmd_flush = 0x00,
-	nvme_cmd_write = 0x01,
-	nvme_cmd_read = 0x02,
-	nvme_cmd_compare = 0x05,
-	nvme_cmd_write_zeroes = 0x08,
-	nvme_cmd_dsm = 0x09,
-	nvme_fabrics_command = 0x7f,
-};
+/* ---- Opcodes (admin and I/O: tightrope/nvme.h) ---- */
 
 enum nvmf_fabrics_type {
 	nvmf_type_property_set = 0x00,
@@ -250,143 +225,8 @@ enum {
 #define NVME_CSTS_SHST_CMPLT (2u << 2)
 #define NVME_CSTS_SHST_MASK (3u << 2)
 
-/* ---- Identify ---- */
-enum nvme_identify_cns {
-	NVME_ID_CNS_NS = 0x00,
-	NVME_ID_CNS_CTRL = 0x01,
-	NVME_ID_CNS_NS_ACTIVE_LIST = 0x02,
-	NVME_ID_CNS_NS_DESC_LIST = 0x03,
-	NVME_ID_CNS_CS_NS = 0x05,
-	NVME_ID_CNS_CS_CTRL = 0x06,
-	NVME_ID_CNS_NS_CS_INDEP = 0x08,
-};
+/* ---- Identify (the CNS values, struct nvme_id_ctrl and nvme_id_ns: tightrope/nvme.h) ---- */
 #define NVME_CSI_NVM 0
-
-struct nvme_id_power_state {
-	uint16_t max_power;
-	uint8_t rsvd2;
-	uint8_t flags;
-	uint32_t entry_lat;
-	uint32_t exit_lat;
-	uint8_t read_tput, read_lat, write_tput, write_lat;
-	uint16_t idle_power;
-	uint8_t idle_scale;
-	uint8_t rsvd19;
-	uint16_t active_power;
-	uint8_t active_work_scale;
-	uint8_t rsvd23[9];
-} __attribute__((packed));
-NVME_STATIC_SIZE(struct nvme_id_power_state, 32);
-
-struct nvme_id_ctrl {
-	uint16_t vid;
-	uint16_t ssvid;
-	char sn[20];
-	char mn[40];
-	char fr[8];
-	uint8_t rab;
-	uint8_t ieee[3];
-	uint8_t cmic;
-	uint8_t mdts;
-	uint16_t cntlid;
-	uint32_t ver;
-	uint32_t rtd3r;
-	uint32_t rtd3e;
-	uint32_t oaes;
-	uint32_t ctratt;
-	uint16_t rrls;
-	uint8_t rsvd102[9];
-	uint8_t cntrltype;
-	uint8_t fguid[16];
-	uint16_t crdt1, crdt2, crdt3;
-	uint8_t rsvd134[122];
-	uint16_t oacs;
-	uint8_t acl;
-	uint8_t aerl;
-	uint8_t frmw;
-	uint8_t lpa;
-	uint8_t elpe;
-	uint8_t npss;
-	uint8_t avscc;
-	uint8_t apsta;
-	uint16_t wctemp;
-	uint16_t cctemp;
-	uint16_t mtfa;
-	uint32_t hmpre;
-	uint32_t hmmin;
-	uint8_t tnvmcap[16];
-	uint8_t unvmcap[16];
-	uint32_t rpmbs;
-	uint16_t edstt;
-	uint8_t dsto;
-	uint8_t fwug;
-	uint16_t kas;
-	uint16_t hctma;
-	uint16_t mntmt;
-	uint16_t mxtmt;
-	uint32_t sanicap;
-	uint32_t hmminds;
-	uint16_t hmmaxd;
-	uint16_t nvmsetidmax;
-	uint16_t endgidmax;
-	uint8_t anatt;
-	uint8_t anacap;
-	uint32_t anagrpmax;
-	uint32_t nanagrpid;
-	uint32_t pels;
-	uint16_t domainid;
-	uint8_t rsvd358[10];
-	uint8_t megcap[16];
-	uint8_t rsvd384[128];
-	uint8_t sqes;
-	uint8_t cqes;
-	uint16_t maxcmd;
-	uint32_t nn;
-	uint16_t oncs;
-	uint16_t fuses;
-	uint8_t fna;
-	uint8_t vwc;
-	uint16_t awun;
-	uint16_t awupf;
-	uint8_t icsvscc;
-	uint8_t nwpc;
-	uint16_t acwu;
-	uint16_t ocfs;
-	uint32_t sgls;
-	uint32_t mnan;
-	uint8_t maxdna[16];
-	uint32_t maxcna;
-	uint8_t rsvd564[204];
-	char subnqn[NVME_NQN_SIZE];
-	uint8_t rsvd1024[768];
-	/* NVMe-oF attributes */
-	uint32_t ioccsz;
-	uint32_t iorcsz;
-	uint16_t icdoff;
-	uint8_t fcatt;
-	uint8_t msdbd;
-	uint16_t ofcs;
-	uint8_t rsvd1806[242];
-	struct nvme_id_power_state psd[32];
-	uint8_t vs[1024];
-} __attribute__((packed));
-NVME_STATIC_SIZE(struct nvme_id_ctrl, 4096);
-NVME_STATIC_OFFSET(struct nvme_id_ctrl, sn, 4);
-NVME_STATIC_OFFSET(struct nvme_id_ctrl, mn, 24);
-NVME_STATIC_OFFSET(struct nvme_id_ctrl, fr, 64);
-NVME_STATIC_OFFSET(struct nvme_id_ctrl, mdts, 77);
-NVME_STATIC_OFFSET(struct nvme_id_ctrl, cntlid, 78);
-NVME_STATIC_OFFSET(struct nvme_id_ctrl, oaes, 92);
-NVME_STATIC_OFFSET(struct nvme_id_ctrl, cntrltype, 111);
-NVME_STATIC_OFFSET(struct nvme_id_ctrl, oacs, 256);
-NVME_STATIC_OFFSET(struct nvme_id_ctrl, kas, 320);
-NVME_STATIC_OFFSET(struct nvme_id_ctrl, anatt, 342);
-NVME_STATIC_OFFSET(struct nvme_id_ctrl, sqes, 512);
-NVME_STATIC_OFFSET(struct nvme_id_ctrl, nn, 516);
-NVME_STATIC_OFFSET(struct nvme_id_ctrl, sgls, 536);
-NVME_STATIC_OFFSET(struct nvme_id_ctrl, subnqn, 768);
-NVME_STATIC_OFFSET(struct nvme_id_ctrl, ioccsz, 1792);
-NVME_STATIC_OFFSET(struct nvme_id_ctrl, psd, 2048);
 
 #define NVME_CTRL_OAES_NS_ATTR (1u << 8)
 #define NVME_CTRL_OAES_ANA_CHANGE (1u << 11)
@@ -404,66 +244,6 @@ NVME_STATIC_OFFSET(struct nvme_id_ctrl, psd, 2048);
 #define NVME_CTRL_CMIC_MULTI_CTRL (1u << 1)
 #define NVME_CTRL_CNTRLTYPE_IO 1
 #define NVME_CTRL_CNTRLTYPE_DISC 2
-
-struct nvme_lbaf {
-	uint16_t ms;
-	uint8_t ds; /* log2 of the LBA data size */
-	uint8_t rp;
-} __attribute__((packed));
-NVME_STATIC_SIZE(struct nvme_lbaf, 4);
-
-struct nvme_id_ns {
-	uint64_t nsze;
-	uint64_t ncap;
-	uint64_t nuse;
-	uint8_t nsfeat;
-	uint8_t nlbaf;
-	uint8_t flbas;
-	uint8_t mc;
-	uint8_t dpc;
-	uint8_t dps;
-	uint8_t nmic;
-	uint8_t rescap;
-	uint8_t fpi;
-	uint8_t dlfeat;
-	uint16_t nawun;
-	uint16_t nawupf;
-	uint16_t nacwu;
-	uint16_t nabsn;
-	uint16_t nabo;
-	uint16_t nabspf;
-	uint16_t noiob;
-	uint8_t nvmcap[16];
-	uint16_t npwg;
-	uint16_t npwa;
-	uint16_t npdg;
-	uint16_t npda;
-	uint16_t nows;
-	uint16_t mssrl;
-	uint32_t mcl;
-	uint8_t msrc;
-	uint8_t rsvd81;
-	uint8_t nulbaf;
-	uint8_t rsvd83[9];
-	uint32_t anagrpid;
-	uint8_t rsvd96[3];
-	uint8_t nsattr; /* bit 0: write protected */
-	uint16_t nvmsetid;
-	uint16_t endgid;
-	uint8_t nguid[16];
-	uint8_t eui64[8];
-	struct nvme_lbaf lbaf[64];
-	uint8_t vs[3712];
-} __attribute__((packed));
-NVME_STATIC_SIZE(struct nvme_id_ns, 4096);
-NVME_STATIC_OFFSET(struct nvme_id_ns, nsfeat, 24);
-NVME_STATIC_OFFSET(struct nvme_id_ns, dlfeat, 33);
-NVME_STATIC_OFFSET(struct nvme_id_ns, npwg, 64);
-NVME_STATIC_OFFSET(struct nvme_id_ns, anagrpid, 92);
-NVME_STATIC_OFFSET(struct nvme_id_ns, nsattr, 99);
-NVME_STATIC_OFFSET(struct nvme_id_ns, nguid, 104);
-NVME_STATIC_OFFSET(struct nvme_id_ns, eui64, 120);
-NVME_STATIC_OFFSET(struct nvme_id_ns, lbaf, 128);
 
 #define NVME_NS_FEAT_THIN (1u << 0)
 #define NVME_NS_FEAT_IO_OPT (1u << 4)
@@ -484,15 +264,7 @@ enum {
 	NVME_NIDT_CSI = 0x04,
 };
 
-/* ---- Log pages ---- */
-enum nvme_log_id {
-	NVME_LOG_ERROR = 0x01,
-	NVME_LOG_SMART = 0x02,
-	NVME_LOG_FW_SLOT = 0x03,
-	NVME_LOG_CHANGED_NS = 0x04,
-	NVME_LOG_CMD_EFFECTS = 0x05,
-	NVME_LOG_DISC = 0x70,
-};
+/* ---- Log pages (the log IDs: tightrope/nvme.h) ---- */
 #define NVME_LOG_RAE (1u << 15) /* Retain Asynchronous Event, cdw10 */
 
 struct nvme_error_log_entry {
@@ -569,28 +341,7 @@ NVME_STATIC_SIZE(struct nvme_effects_log, 4096);
 #define NVME_CMD_EFFECTS_NCC (1u << 2)
 #define NVME_CMD_EFFECTS_NIC (1u << 3)
 
-/* Discovery log page (LID 70h): a 1024-byte header, then 1024-byte entries. */
-struct nvmf_disc_log_entry {
-	uint8_t trtype;
-	uint8_t adrfam;
-	uint8_t subtype;
-	uint8_t treq;
-	uint16_t portid;
-	uint16_t cntlid;
-	uint16_t asqsz;
-	uint16_t eflags;
-	uint8_t rsvd12[20];
-	char trsvcid[NVMF_TRSVCID_SIZE];
-	uint8_t rsvd64[192];
-	char subnqn[NVME_NQN_SIZE];
-	char traddr[NVMF_TRADDR_SIZE];
-	uint8_t tsas[256]; /* TCP: byte 0 is sectype */
-} __attribute__((packed));
-NVME_STATIC_SIZE(struct nvmf_disc_log_entry, 1024);
-NVME_STATIC_OFFSET(struct nvmf_disc_log_entry, trsvcid, 32);
-NVME_STATIC_OFFSET(struct nvmf_disc_log_entry, subnqn, 256);
-NVME_STATIC_OFFSET(struct nvmf_disc_log_entry, traddr, 512);
-
+/* Discovery log page (LID 70h): a 1024-byte header, then 1024-byte entries (tightrope/nvme.h). */
 struct nvmf_disc_log_header {
 	uint64_t genctr;
 	uint64_t numrec;
