@@ -908,11 +908,6 @@ int hq_fd(const struct hq *q)
 	return q->fd;
 }
 
-bool hq_tx_pending(const struct hq *q)
-{
-	return q->tx_count > 0 || q->r2t_head >= 0;
-}
-
 void hq_set_inline_max(struct hq *q, uint32_t bytes)
 {
 	q->inline_max = bytes;

@@ -124,8 +124,6 @@ const char *hq_why(const struct hq *q);
 int hq_inflight(const struct hq *q);
 /* The socket, for an event loop's poll(). */
 int hq_fd(const struct hq *q);
-/* Bytes waiting to be sent: queued PDUs, or H2CData still owed to an R2T. */
-bool hq_tx_pending(const struct hq *q);
 /* The most write data to send inside the command capsule (the controller's IOCCSZ less the SQE). */
 void hq_set_inline_max(struct hq *q, uint32_t bytes);
 
