@@ -44,7 +44,7 @@ int blkreq_init(struct blkreq *r, enum blkreq_kind kind, uint32_t nsid, uint64_t
 	r->alen = (uint32_t)(((off + size + mask) & ~mask) - r->aoff);
 	if (kind != BLKREQ_READ && kind != BLKREQ_WRITE)
 		return 0;
-	r->buf = aligned_alloc(4096, (r->alen + 4095) / 4096 * 4096);
+	r->buf = aligned_alloc(4096, r->alen ? (r->alen + 4095) / 4096 * 4096 : 4096);
 	if (!r->buf)
 		return -ENOMEM;
 	if (kind == BLKREQ_WRITE && (off | size) & mask) {
