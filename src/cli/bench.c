@@ -180,11 +180,14 @@ static int parse_remote_opt(int c, struct bench_args *a)
 	return 0;
 }
 
-/* A bounded number flag (fio's size syntax): 0, or 2 after saying what is wrong. */
-static int parse_bounded(const char *what, uint64_t min, uint64_t max, uint64_t *out)
+/* A bounded whole-number flag (fio's size syntax): 0, or 2 after saying what is wrong. */
+static int parse_int(const char *what, uint64_t min, uint64_t max, int *out)
 {
-	if (parse_size(optarg, out) || *out < min || *out > max)
+	uint64_t v;
+
+	if (parse_size(optarg, &v) || v < min || v > max)
 		return bad(what, optarg);
+	*out = (int)v;
 	return 0;
 }
 
@@ -204,8 +207,7 @@ static int parse_rw(struct bench_cfg *cfg)
 /* The job's shape (fio's names); 0, 2 for a bad value, -1 when 'c' is not one. */
 static int parse_job_opt(int c, struct bench_cfg *cfg)
 {
-	uint64_t v = 0;
-	int rc = 0;
+	uint64_t v;
 
 	switch (c) {
 	case OPT_RW: return parse_rw(cfg);
@@ -214,18 +216,9 @@ static int parse_job_opt(int c, struct bench_cfg *cfg)
 			return bad("bs (512..1M, a multiple of 512)", optarg);
 		cfg->bs = (uint32_t)v;
 		break;
-	case OPT_IODEPTH:
-		rc = parse_bounded("iodepth (1..1023)", 1, 1023, &v);
-		cfg->iodepth = (int)v;
-		break;
-	case OPT_NUMJOBS:
-		rc = parse_bounded("numjobs (1..256)", 1, 256, &v);
-		cfg->numjobs = (int)v;
-		break;
-	case OPT_RWMIX:
-		rc = parse_bounded("rwmixread (0..100)", 0, 100, &v);
-		cfg->rwmixread = (int)v;
-		break;
+	case OPT_IODEPTH: return parse_int("iodepth (1..1023)", 1, 1023, &cfg->iodepth);
+	case OPT_NUMJOBS: return parse_int("numjobs (1..256)", 1, 256, &cfg->numjobs);
+	case OPT_RWMIX: return parse_int("rwmixread (0..100)", 0, 100, &cfg->rwmixread);
 	case OPT_SIZE: return parse_size(optarg, &cfg->size) ? bad("size", optarg) : 0;
 	case OPT_OFFSET: return parse_size(optarg, &cfg->offset) ? bad("offset", optarg) : 0;
 	case OPT_RUNTIME: return parse_seconds(optarg, &cfg->runtime_s) ? bad("runtime", optarg) : 0;
@@ -237,7 +230,7 @@ static int parse_job_opt(int c, struct bench_cfg *cfg)
 	case OPT_DSYNC: cfg->dsync = true; break;
 	default: return -1;
 	}
-	return rc;
+	return 0;
 }
 
 /* The rest: output, local file, modes; 0, 1 after --help, 2 for bad usage. */
