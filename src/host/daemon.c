@@ -92,13 +92,13 @@ static void fill_record(struct hostd *h, struct hostd_record *r)
 {
 	const struct nvme_id_ctrl *id = h->ctrl ? tr_ctrl_identify_data(h->ctrl) : NULL;
 	uint64_t now = hostd_mono_ns();
+	int delay = h->o.reconnect_delay_s;
 
 	snprintf(r->name, sizeof(r->name), "%s", h->name);
 	r->pid = getpid();
 	r->state = rec_state(h);
 	r->attempt = h->attempt;
-	r->max_attempts = h->o.ctrl_loss_tmo_s < 0 ? -1
-						   : h->o.ctrl_loss_tmo_s / (h->o.reconnect_delay_s ? h->o.reconnect_delay_s : 1);
+	r->max_attempts = h->o.ctrl_loss_tmo_s < 0 ? -1 : h->o.ctrl_loss_tmo_s / (delay ? delay : 1);
 	r->next_attempt_in_s = reconnecting(h) && h->next_attempt_ns > now
 				       ? (int)((h->next_attempt_ns - now) / 1000000000ull) : 0;
 	r->written_at = (int64_t)time(NULL);
@@ -205,7 +205,8 @@ static void ns_refresh(struct hostd *h)
 			continue;
 		if (ns) {
 			if (ns->nsze != nsze) {
-				tr_info("%s: namespace %u resized to %llu blocks", h->name, ns->nsid, (unsigned long long)nsze);
+				tr_info("%s: namespace %u resized to %llu blocks", h->name, ns->nsid,
+					(unsigned long long)nsze);
 				ns->nsze = nsze;
 				hostd_fuse_ns_resized(h, ns->nsid);
 				loop_set_capacity(ns);
