@@ -46,8 +46,9 @@ static uint64_t hist_value(int idx)
 
 	if (idx < BENCH_HIST_SUB)
 		return (uint64_t)idx;
-	/* The middle of the bucket. */
-	return (1ull << msb) + (sub << (msb - 5)) + (1ull << (msb - 6));
+	/* The middle of the bucket; from 32 to 63 ns buckets are 1 ns wide and have none (a shift by
+	 * msb - 6 = -1 there was undefined, and reported 2^63, clamped to the largest sample). */
+	return (1ull << msb) + (sub << (msb - 5)) + (msb > 5 ? 1ull << (msb - 6) : 0);
 }
 
 void bench_lat_add(struct bench_lat *l, uint64_t ns, uint32_t bytes)

@@ -4,23 +4,11 @@
 #include <math.h>
 #include <stdio.h>
 
-#include "bench/bench.h"
+#include "bench/sweep.h"
 
 #define W 900
 #define H 380
 #define PAD 60
-
-static double run_iops(const struct bench_result *r)
-{
-	double t = r->total.runtime_s;
-
-	return t > 0 ? (double)(r->total.read.ios + r->total.write.ios) / t : 0;
-}
-
-static const struct bench_lat *run_lat(const struct bench_result *r)
-{
-	return r->total.read.ios >= r->total.write.ios ? &r->total.read : &r->total.write;
-}
 
 static void bar(FILE *f, double x, double y, double w, double h, const char *color, const char *label, double value)
 {
@@ -37,10 +25,10 @@ static void panel_iops(FILE *f, double x0, double width, const char *sweep_key, 
 	double max = 1, plot_h = H - 2 * PAD, slot;
 
 	for (int i = 0; i < n; i++) {
-		if (rows[i].local && run_iops(rows[i].local) > max)
-			max = run_iops(rows[i].local);
-		if (rows[i].remote && run_iops(rows[i].remote) > max)
-			max = run_iops(rows[i].remote);
+		if (rows[i].local && bench_result_iops(rows[i].local) > max)
+			max = bench_result_iops(rows[i].local);
+		if (rows[i].remote && bench_result_iops(rows[i].remote) > max)
+			max = bench_result_iops(rows[i].remote);
 	}
 	fprintf(f, "<text x='%.1f' y='30' font-size='15' text-anchor='middle'>IOPS%s%s (blue: local, orange: remote)</text>\n",
 		x0 + width / 2, sweep_key ? " by " : "", sweep_key ? sweep_key : "");
@@ -52,14 +40,14 @@ static void panel_iops(FILE *f, double x0, double width, const char *sweep_key, 
 
 		snprintf(label, sizeof(label), "%s=%ld", sweep_key ? sweep_key : "run", rows[i].x);
 		if (rows[i].local) {
-			double h = plot_h * run_iops(rows[i].local) / max;
+			double h = plot_h * bench_result_iops(rows[i].local) / max;
 
-			bar(f, x, H - PAD - h, bw, h, "#4878cf", rows[i].remote ? NULL : label, run_iops(rows[i].local));
+			bar(f, x, H - PAD - h, bw, h, "#4878cf", rows[i].remote ? NULL : label, bench_result_iops(rows[i].local));
 		}
 		if (rows[i].remote) {
-			double h = plot_h * run_iops(rows[i].remote) / max;
+			double h = plot_h * bench_result_iops(rows[i].remote) / max;
 
-			bar(f, x + bw, H - PAD - h, bw, h, "#e8884a", NULL, run_iops(rows[i].remote));
+			bar(f, x + bw, H - PAD - h, bw, h, "#e8884a", NULL, bench_result_iops(rows[i].remote));
 		}
 		if (sweep_key)
 			fprintf(f, "<text x='%.1f' y='%d' font-size='12' text-anchor='middle'>%s</text>\n", x + bw,
@@ -80,7 +68,7 @@ static void panel_hist(FILE *f, double x0, double width, const struct bench_plot
 
 		if (!rs[k])
 			continue;
-		l = run_lat(rs[k]);
+		l = bench_result_main_lat(rs[k]);
 		for (int i = 0; i < BENCH_HIST_BUCKETS; i++) {
 			int msb = i < BENCH_HIST_SUB ? 0 : i / BENCH_HIST_SUB + 4;
 			int b = msb > 10 ? msb - 10 : 0; /* 2^10 ns ~ 1 us */

@@ -11,6 +11,7 @@
 
 #include "cli/cli.h"
 #include "host/daemon.h"
+#include "host/record.h"
 #include "nvme/spec.h"
 #include "tightrope/host.h"
 #include "util/log.h"
@@ -364,47 +365,37 @@ static void hostd_opts_from(struct hostd_opts *h, const struct conn_args *a)
 				  .no_loop = a->no_loop, .state_dir = state_dir_path() };
 }
 
-static const char *jstr(json_object *o, const char *key)
+/* Already attached to this subsystem through this address? (connect-all must not double up) The
+ * controller's name goes to 'name'. */
+static bool connected_as(const char *traddr, const char *trsvcid, const char *subnqn, char *name, size_t len)
 {
-	json_object *v;
+	struct hostd_record *recs;
+	int n = hostd_list(state_dir_path(), &recs);
+	bool found = false;
 
-	return json_object_object_get_ex(o, key, &v) ? json_object_get_string(v) : "";
-}
+	for (int i = 0; i < n && !found; i++) {
+		const struct hostd_record *r = &recs[i];
 
-static int64_t jint(json_object *o, const char *key)
-{
-	json_object *v;
-
-	return json_object_object_get_ex(o, key, &v) ? json_object_get_int64(v) : 0;
-}
-
-/* Already attached to this subsystem through this address? (connect-all must not double up) */
-static const char *connected_as(json_object *list, const char *traddr, const char *trsvcid, const char *subnqn)
-{
-	for (size_t i = 0; i < json_object_array_length(list); i++) {
-		json_object *o = json_object_array_get_idx(list, i);
-
-		if (!strcmp(jstr(o, "traddr"), traddr) && !strcmp(jstr(o, "trsvcid"), trsvcid) &&
-		    !strcmp(jstr(o, "subnqn"), subnqn) && strcmp(jstr(o, "state"), "dead"))
-			return jstr(o, "name");
+		if (!strcmp(r->traddr, traddr) && !strcmp(r->trsvcid, trsvcid) && !strcmp(r->subnqn, subnqn) &&
+		    r->state != HREC_DEAD) {
+			snprintf(name, len, "%s", r->name);
+			found = true;
+		}
 	}
-	return NULL;
+	hostd_list_free(recs, n);
+	return found;
 }
 
 static int connect_one(const struct conn_args *a)
 {
 	struct hostd_opts h;
-	char name[32], why[320] = "";
-	json_object *list = hostd_list(state_dir_path());
-	const char *dup = connected_as(list, a->o.traddr, a->o.trsvcid, a->o.subnqn);
+	char name[32], why[320] = "", dup[16];
 	int err;
 
-	if (dup) {
+	if (connected_as(a->o.traddr, a->o.trsvcid, a->o.subnqn, dup, sizeof(dup))) {
 		fprintf(stderr, "already connected to %s at %s:%s as %s\n", a->o.subnqn, a->o.traddr, a->o.trsvcid, dup);
-		json_object_put(list);
 		return 1;
 	}
-	json_object_put(list);
 	hostd_opts_from(&h, a);
 	err = hostd_connect(&h, name, sizeof(name), why, sizeof(why));
 	if (err) {
@@ -455,7 +446,7 @@ int cmd_connect_all(int argc, char **argv)
 	for (uint64_t i = 0; i < nr; i++) {
 		char svc[NVMF_TRSVCID_SIZE + 1], nqn[NVME_NQN_SIZE + 1];
 		struct conn_args one = a;
-		json_object *list;
+		char dup[16];
 
 		if (e[i].subtype != NVMF_SUBTYPE_NVME || e[i].trtype != NVMF_TRTYPE_TCP)
 			continue;
@@ -464,12 +455,8 @@ int cmd_connect_all(int argc, char **argv)
 		/* The log's traddr is the target's view (it may be a NAT or VM address): keep ours. */
 		one.o.trsvcid = !strcmp(a.o.trsvcid, svc) ? a.o.trsvcid : svc;
 		one.o.subnqn = nqn;
-		list = hostd_list(state_dir_path());
-		if (connected_as(list, one.o.traddr, one.o.trsvcid, nqn)) {
-			json_object_put(list);
+		if (connected_as(one.o.traddr, one.o.trsvcid, nqn, dup, sizeof(dup)))
 			continue;
-		}
-		json_object_put(list);
 		failed |= connect_one(&one);
 	}
 	free(e);
@@ -486,36 +473,71 @@ static void fmt_size(char *out, size_t len, double bytes)
 	snprintf(out, len, "%6.2f %2s", bytes, u[i]);
 }
 
-static void state_text(json_object *o, char *out, size_t len)
+static void state_text(const struct hostd_record *r, char *out, size_t len)
 {
-	const char *st = jstr(o, "state");
+	if (r->state == HREC_CONNECTING) {
+		int64_t max = r->max_attempts;
+		int64_t left = r->next_attempt_in_s - ((int64_t)time(NULL) - r->written_at);
 
-	if (!strcmp(st, "connecting")) {
-		int64_t max = jint(o, "max_attempts");
-		int64_t left = jint(o, "next_attempt_in_s") - ((int64_t)time(NULL) - jint(o, "written_at"));
-
-		snprintf(out, len, "connecting (attempt %lld of %s%lld, next in %lld s)", (long long)jint(o, "attempt") + 1,
+		snprintf(out, len, "connecting (attempt %lld of %s%lld, next in %lld s)", (long long)r->attempt + 1,
 			 max < 0 ? "unlimited" : "", max < 0 ? 0LL : (long long)max, (long long)(left > 0 ? left : 0));
 		if (max < 0)
 			snprintf(out, len, "connecting (attempt %lld, no limit, next in %lld s)",
-				 (long long)jint(o, "attempt") + 1, (long long)(left > 0 ? left : 0));
-	} else if (!strcmp(st, "dead")) {
+				 (long long)r->attempt + 1, (long long)(left > 0 ? left : 0));
+	} else if (r->state == HREC_DEAD) {
 		snprintf(out, len, "dead (host process gone; disconnect-all cleans up)");
 	} else {
-		snprintf(out, len, "%s", st);
+		snprintf(out, len, "%s", hostd_rec_state_name(r->state));
 	}
+}
+
+/* One namespace in nvme-cli's `list -o json` layout. */
+static json_object *list_json_dev(const struct hostd_record *r, const struct hostd_rec_ns *n, const char *state)
+{
+	json_object *d = json_object_new_object();
+	double bytes = (double)n->nsze * (double)n->lba_size;
+
+	json_object_object_add(d, "NameSpace", json_object_new_int((int)n->nsid));
+	json_object_object_add(d, "DevicePath", json_object_new_string(n->loop[0] ? n->loop : n->file));
+	json_object_object_add(d, "File", json_object_new_string(n->file));
+	json_object_object_add(d, "Controller", json_object_new_string(r->name));
+	json_object_object_add(d, "Firmware", json_object_new_string(r->firmware));
+	json_object_object_add(d, "ModelNumber", json_object_new_string(r->model));
+	json_object_object_add(d, "SerialNumber", json_object_new_string(r->serial));
+	json_object_object_add(d, "UsedBytes", json_object_new_int64((int64_t)bytes));
+	json_object_object_add(d, "MaximumLBA", json_object_new_int64((int64_t)n->nsze));
+	json_object_object_add(d, "PhysicalSize", json_object_new_int64((int64_t)bytes));
+	json_object_object_add(d, "SectorSize", json_object_new_int((int)n->lba_size));
+	json_object_object_add(d, "SubsystemNQN", json_object_new_string(r->subnqn));
+	json_object_object_add(d, "State", json_object_new_string(state));
+	return d;
+}
+
+/* One namespace as a line of nvme-cli's `list` table. */
+static void list_text_dev(const struct hostd_record *r, const struct hostd_rec_ns *n, const char *state)
+{
+	double bytes = (double)n->nsze * (double)n->lba_size;
+	char used[16], total[16], usage_s[40], format[24];
+
+	fmt_size(used, sizeof(used), bytes);
+	fmt_size(total, sizeof(total), bytes);
+	snprintf(usage_s, sizeof(usage_s), "%s / %s", used, total);
+	snprintf(format, sizeof(format), "%-5lld B +  0 B", (long long)n->lba_size);
+	printf("%-21s %-6s %-20s %-40s %-9lld %-26s %-16s %-8s %s\n", n->loop[0] ? n->loop : n->file, r->name,
+	       r->serial, r->model, (long long)n->nsid, usage_s, format, r->firmware, state);
 }
 
 int cmd_list(int argc, char **argv)
 {
 	static const char usage[] = "usage: tightrope list [-o normal|json]\nList attached namespaces.\n";
-	json_object *list, *out = NULL, *devs = NULL;
+	json_object *out = NULL, *devs = NULL;
+	struct hostd_record *recs;
 	struct conn_args a;
-	int rc = parse_conn(argc, argv, &a, usage, 2);
+	int rc = parse_conn(argc, argv, &a, usage, 2), n;
 
 	if (rc)
 		return rc == 1 ? 0 : rc;
-	list = hostd_list(state_dir_path());
+	n = hostd_list(state_dir_path(), &recs);
 	if (a.json) {
 		out = json_object_new_object();
 		devs = json_object_new_array();
@@ -525,48 +547,19 @@ int cmd_list(int argc, char **argv)
 		printf("--------------------- ------ -------------------- ---------------------------------------- "
 		       "--------- -------------------------- ---------------- -------- -----\n");
 	}
-	for (size_t i = 0; i < json_object_array_length(list); i++) {
-		json_object *o = json_object_array_get_idx(list, i), *nss;
+	for (int i = 0; i < n; i++) {
+		const struct hostd_record *r = &recs[i];
 		char st[160];
 
-		state_text(o, st, sizeof(st));
-		if (!json_object_object_get_ex(o, "namespaces", &nss) || json_object_array_length(nss) == 0) {
-			if (!a.json)
-				printf("%-21s %-6s %-20s %-40s %-9s %-26s %-16s %-8s %s\n", "-", jstr(o, "name"),
-				       jstr(o, "serial"), jstr(o, "model"), "-", "-", "-", jstr(o, "firmware"), st);
-			continue;
-		}
-		for (size_t k = 0; k < json_object_array_length(nss); k++) {
-			json_object *n = json_object_array_get_idx(nss, k);
-			double bytes = (double)jint(n, "nsze") * (double)jint(n, "lba_size");
-			const char *node = jstr(n, "loop")[0] ? jstr(n, "loop") : jstr(n, "file");
-			char used[16], total[16], usage_s[40], format[24];
-
-			if (a.json) {
-				json_object *d = json_object_new_object();
-
-				json_object_object_add(d, "NameSpace", json_object_new_int((int)jint(n, "nsid")));
-				json_object_object_add(d, "DevicePath", json_object_new_string(node));
-				json_object_object_add(d, "File", json_object_new_string(jstr(n, "file")));
-				json_object_object_add(d, "Controller", json_object_new_string(jstr(o, "name")));
-				json_object_object_add(d, "Firmware", json_object_new_string(jstr(o, "firmware")));
-				json_object_object_add(d, "ModelNumber", json_object_new_string(jstr(o, "model")));
-				json_object_object_add(d, "SerialNumber", json_object_new_string(jstr(o, "serial")));
-				json_object_object_add(d, "UsedBytes", json_object_new_int64((int64_t)bytes));
-				json_object_object_add(d, "MaximumLBA", json_object_new_int64(jint(n, "nsze")));
-				json_object_object_add(d, "PhysicalSize", json_object_new_int64((int64_t)bytes));
-				json_object_object_add(d, "SectorSize", json_object_new_int((int)jint(n, "lba_size")));
-				json_object_object_add(d, "SubsystemNQN", json_object_new_string(jstr(o, "subnqn")));
-				json_object_object_add(d, "State", json_object_new_string(st));
-				json_object_array_add(devs, d);
-				continue;
-			}
-			fmt_size(used, sizeof(used), bytes);
-			fmt_size(total, sizeof(total), bytes);
-			snprintf(usage_s, sizeof(usage_s), "%s / %s", used, total);
-			snprintf(format, sizeof(format), "%-5lld B +  0 B", (long long)jint(n, "lba_size"));
-			printf("%-21s %-6s %-20s %-40s %-9lld %-26s %-16s %-8s %s\n", node, jstr(o, "name"), jstr(o, "serial"),
-			       jstr(o, "model"), (long long)jint(n, "nsid"), usage_s, format, jstr(o, "firmware"), st);
+		state_text(r, st, sizeof(st));
+		if (r->nr_ns == 0 && !a.json)
+			printf("%-21s %-6s %-20s %-40s %-9s %-26s %-16s %-8s %s\n", "-", r->name, r->serial, r->model, "-",
+			       "-", "-", r->firmware, st);
+		for (int k = 0; k < r->nr_ns; k++) {
+			if (a.json)
+				json_object_array_add(devs, list_json_dev(r, &r->ns[k], st));
+			else
+				list_text_dev(r, &r->ns[k], st);
 		}
 	}
 	if (a.json) {
@@ -574,87 +567,88 @@ int cmd_list(int argc, char **argv)
 		printf("%s\n", json_object_to_json_string_ext(out, JSON_C_TO_STRING_PRETTY));
 		json_object_put(out);
 	}
-	json_object_put(list);
+	hostd_list_free(recs, n);
 	return 0;
+}
+
+static void list_subsys_json(const struct hostd_record *recs, int n)
+{
+	json_object *arr = json_object_new_array();
+
+	for (int i = 0; i < n; i++)
+		json_object_array_add(arr, hostd_record_to_json(&recs[i]));
+	printf("%s\n", json_object_to_json_string_ext(arr, JSON_C_TO_STRING_PRETTY));
+	json_object_put(arr);
 }
 
 int cmd_list_subsys(int argc, char **argv)
 {
 	static const char usage[] = "usage: tightrope list-subsys [-o normal|json]\n";
-	json_object *list;
+	struct hostd_record *recs;
 	struct conn_args a;
-	int rc = parse_conn(argc, argv, &a, usage, 2), nsub = 0;
-	size_t n;
+	int rc = parse_conn(argc, argv, &a, usage, 2), nsub = 0, n;
 
 	if (rc)
 		return rc == 1 ? 0 : rc;
-	list = hostd_list(state_dir_path());
-	n = json_object_array_length(list);
+	n = hostd_list(state_dir_path(), &recs);
 	if (a.json) {
-		printf("%s\n", json_object_to_json_string_ext(list, JSON_C_TO_STRING_PRETTY));
-		json_object_put(list);
+		list_subsys_json(recs, n);
+		hostd_list_free(recs, n);
 		return 0;
 	}
 	/* One block per subsystem NQN, each path (controller) under it, as nvme-cli prints. */
-	for (size_t i = 0; i < n; i++) {
-		const char *nqn = jstr(json_object_array_get_idx(list, i), "subnqn");
+	for (int i = 0; i < n; i++) {
+		const char *nqn = recs[i].subnqn;
 		bool seen = false;
 
-		for (size_t k = 0; k < i; k++)
-			seen |= !strcmp(nqn, jstr(json_object_array_get_idx(list, k), "subnqn"));
+		for (int k = 0; k < i; k++)
+			seen |= !strcmp(nqn, recs[k].subnqn);
 		if (seen)
 			continue;
 		printf("tightrope-subsys%d - NQN=%s\n\\\n", nsub++, nqn);
-		for (size_t k = i; k < n; k++) {
-			json_object *o = json_object_array_get_idx(list, k);
+		for (int k = i; k < n; k++) {
+			const struct hostd_record *r = &recs[k];
 			char st[160];
 
-			if (strcmp(nqn, jstr(o, "subnqn")))
+			if (strcmp(nqn, r->subnqn))
 				continue;
-			state_text(o, st, sizeof(st));
-			printf(" +- %s tcp traddr=%s,trsvcid=%s %s\n", jstr(o, "name"), jstr(o, "traddr"), jstr(o, "trsvcid"), st);
+			state_text(r, st, sizeof(st));
+			printf(" +- %s tcp traddr=%s,trsvcid=%s %s\n", r->name, r->traddr, r->trsvcid, st);
 		}
 	}
-	json_object_put(list);
+	hostd_list_free(recs, n);
 	return 0;
 }
 
-/* Does 'dev' (trN, /dev/loopN or a FUSE file) belong to controller record 'o'? */
-static bool owns_device(json_object *o, const char *dev)
+/* Does 'dev' (trN, /dev/loopN or a FUSE file) belong to controller record 'r'? */
+static bool owns_device(const struct hostd_record *r, const char *dev)
 {
-	json_object *nss;
-
-	if (!strcmp(jstr(o, "name"), dev) || (!strncmp(dev, "/dev/", 5) && !strcmp(jstr(o, "name"), dev + 5)))
+	if (!strcmp(r->name, dev) || (!strncmp(dev, "/dev/", 5) && !strcmp(r->name, dev + 5)))
 		return true;
-	if (!json_object_object_get_ex(o, "namespaces", &nss))
-		return false;
-	for (size_t k = 0; k < json_object_array_length(nss); k++) {
-		json_object *n = json_object_array_get_idx(nss, k);
-
-		if (!strcmp(jstr(n, "loop"), dev) || !strcmp(jstr(n, "file"), dev))
+	for (int k = 0; k < r->nr_ns; k++)
+		if (!strcmp(r->ns[k].loop, dev) || !strcmp(r->ns[k].file, dev))
 			return true;
-	}
 	return false;
 }
 
 static int disconnect_matching(const char *nqn, const char *dev, bool all)
 {
-	json_object *list = hostd_list(state_dir_path());
-	int found = 0, failed = 0;
+	struct hostd_record *recs;
+	int n = hostd_list(state_dir_path(), &recs), found = 0, failed = 0;
 
-	for (size_t i = 0; i < json_object_array_length(list); i++) {
-		json_object *o = json_object_array_get_idx(list, i);
+	for (int i = 0; i < n; i++) {
+		const struct hostd_record *r = &recs[i];
 		char why[320] = "";
 
-		if (!all && !(nqn && !strcmp(jstr(o, "subnqn"), nqn)) && !(dev && owns_device(o, dev)))
+		if (!all && !(nqn && !strcmp(r->subnqn, nqn)) && !(dev && owns_device(r, dev)))
 			continue;
 		found++;
-		if (hostd_disconnect(state_dir_path(), jstr(o, "name"), why, sizeof(why))) {
-			fprintf(stderr, "%s: %s\n", jstr(o, "name"), why);
+		if (hostd_disconnect(state_dir_path(), r->name, why, sizeof(why))) {
+			fprintf(stderr, "%s: %s\n", r->name, why);
 			failed++;
 		}
 	}
-	json_object_put(list);
+	hostd_list_free(recs, n);
 	if (nqn && !all)
 		printf("NQN:%s disconnected %d controller(s)\n", nqn, found - failed);
 	if (!found && !all) {

@@ -3,7 +3,6 @@
 #ifndef TIGHTROPE_HOST_DAEMON_H
 #define TIGHTROPE_HOST_DAEMON_H
 
-#include <json-c/json.h>
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -22,9 +21,13 @@ struct hostd_opts {
  * failed (-errno, 'why' set). The process keeps running after the caller exits. */
 int hostd_connect(const struct hostd_opts *o, char *name, size_t namelen, char *why, size_t whylen);
 
-/* Every controller this host holds, as recorded by the host processes, with liveness checked:
- * a JSON array of objects (name, pid, state, subnqn, traddr, trsvcid, namespaces, ...). */
-json_object *hostd_list(const char *state_dir);
+struct hostd_record;
+
+/* Every controller this host holds, as recorded by the host processes, with liveness checked (a
+ * record whose process is gone says HREC_DEAD): their number, the records in *recs (NULL for none),
+ * to be freed with hostd_list_free. */
+int hostd_list(const char *state_dir, struct hostd_record **recs);
+void hostd_list_free(struct hostd_record *recs, int n);
 
 /* Orderly disconnect of one controller (by name, e.g. "tr0"); cleans up after a dead process. */
 int hostd_disconnect(const char *state_dir, const char *name, char *why, size_t whylen);
