@@ -1,9 +1,10 @@
-/* A command slot of a target queue and the handler entry points that parse and execute it.
- * Handlers follow nvmet's split: a parse step picks `execute` and checks fields, then it runs. */
+/* A command as the transport-neutral core and its handlers see it (nvmet's nvmet_req), the steps
+ * of its life, and the handler entry points. Handlers follow nvmet's split: a parse step picks
+ * `execute` and checks fields, then it runs and ends in tgt_cmd_complete(). */
 #ifndef TIGHTROPE_TARGET_CMD_H
 #define TIGHTROPE_TARGET_CMD_H
 
-#include "target/target.h"
+#include "target/queue.h"
 
 enum tgt_xfer { TGT_XFER_NONE, TGT_XFER_H2C, TGT_XFER_C2H };
 
@@ -18,15 +19,6 @@ enum tgt_cmd_state {
 	TGT_CMD_SENDING, /* its reply is queued: free once on the wire */
 };
 
-struct tgt_pdu_slot {
-	union {
-		struct nvme_tcp_data_pdu data;
-		struct nvme_tcp_r2t_pdu r2t;
-		struct nvme_tcp_rsp_pdu rsp;
-	};
-	uint32_t hdgst; /* written right after the 24-byte header */
-} __attribute__((packed));
-
 struct tgt_cmd {
 	struct tgt_queue *queue;
 	struct nvme_command sqe;
@@ -34,8 +26,6 @@ struct tgt_cmd {
 	uint16_t status; /* NVMe status, unshifted */
 	enum tgt_xfer xfer;
 	uint32_t data_len; /* bytes the command moves */
-	uint32_t h2c_done; /* bytes of host data received */
-	uint32_t r2t_end; /* end of the window the last R2T opened */
 	enum tgt_cmd_state state;
 	bool incapsule;
 	uint8_t *buf; /* the command's data buffer */
@@ -46,27 +36,25 @@ struct tgt_cmd {
 	struct tgt_io io;
 	uint32_t dsm_left; /* ranges still in flight */
 	int dsm_err;
-	struct tgt_pdu_slot data_pdu; /* C2HData or R2T */
-	struct tgt_pdu_slot rsp_pdu;
-	uint32_t ddgst;
-	uint16_t ttag; /* slot index, or TGT_BOOT_TTAG for the pre-Connect slot */
-	struct tgt_cmd *next_free;
 	/* Waiting for the worker's buffer budget: what to do once its buffer is granted. */
 	void (*resume)(struct tgt_cmd *cmd);
 	struct tgt_cmd *wait_next;
 };
 
-#define TGT_BOOT_TTAG 0xfffe
-
-/* core.c: the transport-neutral steps of a command. */
-/* Work out the data transfer from the command's SGL; 0 or an NVMe status. */
-uint16_t tgt_cmd_map_sgl(struct tgt_cmd *cmd, uint32_t incapsule_len);
-/* Choose the handler (cmd->execute) and check the command's fields; 0 or an NVMe status. */
-uint16_t tgt_cmd_parse(struct tgt_cmd *cmd);
-/* Is the command parsed only once its data is in (Connect)? */
-bool tgt_cmd_parse_after_data(const struct tgt_cmd *cmd);
-/* Drop the queue's namespace references. */
-void tgt_queue_ns_drop(struct tgt_queue *q);
+/* core.c: the steps of a command's life, for transports to call in this order. */
+/* A capsule arrived in this free slot: take it. */
+void tgt_cmd_begin(struct tgt_cmd *cmd, const struct nvme_command *sqe);
+/* Map its SGL, take a buffer for in-capsule data, choose its handler; 0 or an NVMe status
+ * (Connect is checked only once its data is in). */
+uint16_t tgt_cmd_prepare(struct tgt_cmd *cmd, uint32_t incapsule_len);
+/* Prepared, and no data in the capsule: once it has a buffer, fetch its data (a write) or run it. */
+void tgt_cmd_proceed(struct tgt_cmd *cmd);
+/* Run it (its data, if any, is in). */
+void tgt_cmd_execute(struct tgt_cmd *cmd);
+/* All its data is in (cmd->status holds any error seen on the way): run or answer it. */
+void tgt_cmd_data_ready(struct tgt_cmd *cmd);
+/* The reply is out (or the queue is gone): drop what the slot holds and hand it back. */
+void tgt_cmd_retire(struct tgt_cmd *cmd);
 
 /* Parse steps: set cmd->execute or return an NVMe status. */
 uint16_t tgt_parse_fabrics_cmd(struct tgt_cmd *cmd);
@@ -77,11 +65,8 @@ uint16_t tgt_parse_discovery_cmd(struct tgt_cmd *cmd);
 void tgt_cmd_set_state(struct tgt_cmd *cmd, enum tgt_cmd_state state);
 const char *tgt_cmd_state_name(enum tgt_cmd_state state);
 
-/* Finish a command: queue its C2HData (if any) and CapsuleResp. */
+/* Finish a command: fill its completion and hand data and completion to the transport. */
 void tgt_cmd_complete(struct tgt_cmd *cmd, uint16_t status);
-/* Connect handled: bind the queue to its controller. */
-void tgt_queue_bind(struct tgt_queue *q, struct tgt_ctrl *ctrl, uint16_t qid, uint16_t size,
-		    bool sqhd_disabled);
 /* Namespace lookup through the queue's cache; NULL if absent. */
 struct tgt_ns *tgt_queue_ns(struct tgt_queue *q, uint32_t nsid);
 /* cmd_buf.c: command data buffers, recycled per worker within its budget. */
@@ -95,8 +80,6 @@ bool tgt_queue_buf_allowed(const struct tgt_queue *q, uint32_t need);
 void tgt_cmd_start(struct tgt_cmd *cmd, void (*next)(struct tgt_cmd *cmd));
 /* Put the queue on its worker's list of queues waiting for buffers (once). */
 void tgt_queue_wait_bufs(struct tgt_queue *q);
-/* Buffers came back for a queue whose socket was parked: go on reading it (tcp.c). */
-void tgt_queue_rx_unpark(struct tgt_queue *q);
 /* Copy a reply into the command's buffer (truncated to what the host asked for). */
 uint16_t tgt_cmd_reply(struct tgt_cmd *cmd, const void *data, size_t len);
 /* Connect data, checked for length; NULL if the host sent none or too little. */

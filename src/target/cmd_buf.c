@@ -66,13 +66,6 @@ int tgt_cmd_alloc_buf(struct tgt_cmd *cmd, uint32_t len)
 	return 0;
 }
 
-void tgt_set_buffer_budget(uint64_t bytes)
-{
-	tgt->buf_budget = bytes;
-	for (int i = 0; i < tgt->nr_workers; i++)
-		tgt->workers[i].buf_budget = bytes / (uint64_t)tgt->nr_workers;
-}
-
 /* May this queue take `need` more bytes of command buffers? Always while it holds none, so every
  * connection can make progress one command at a time whatever others pin; else only within the
  * worker's budget. (The worst case is thus the budget plus one largest transfer per connection.) */
@@ -153,6 +146,7 @@ void tgt_worker_resume_buf_waiters(struct tgt_worker *w)
 
 	while ((q = w->buf_waiters)) {
 		struct tgt_cmd *cmd;
+		uint32_t need;
 
 		while (q->state != TGT_Q_CLOSING && (cmd = q->buf_wait_head) &&
 		       tgt_queue_buf_allowed(q, cmd_buf_need(cmd))) {
@@ -161,10 +155,10 @@ void tgt_worker_resume_buf_waiters(struct tgt_worker *w)
 				q->buf_wait_tail = NULL;
 			cmd_grant(cmd, cmd_buf_need(cmd), cmd->resume);
 		}
-		if (q->state != TGT_Q_CLOSING && !q->buf_wait_head && ntcp_rx_parked(&q->conn) &&
-		    tgt_queue_buf_allowed(q, ntcp_rx_layout(&q->conn)->data_len))
-			tgt_queue_rx_unpark(q); /* may park again */
-		if (q->state != TGT_Q_CLOSING && (q->buf_wait_head || ntcp_rx_parked(&q->conn)))
+		if (q->state != TGT_Q_CLOSING && !q->buf_wait_head && q->ops->rx_waits_for_bufs(q, &need) &&
+		    tgt_queue_buf_allowed(q, need))
+			q->ops->resume_rx(q); /* may stop again */
+		if (q->state != TGT_Q_CLOSING && (q->buf_wait_head || q->ops->rx_waits_for_bufs(q, &need)))
 			return; /* first come, first served: the queues behind it wait too */
 		w->buf_waiters = q->buf_wait_next;
 		if (!w->buf_waiters)

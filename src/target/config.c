@@ -141,7 +141,7 @@ static int load_port(json_object *o)
 		struct tgt_subsys *s;
 
 		pthread_mutex_lock(&tgt->lock);
-		s = tgt_subsys_find(nqn);
+		s = tgt_subsys_find(tgt, nqn);
 		if (s)
 			s->port_mask |= 1u << portid;
 		pthread_mutex_unlock(&tgt->lock);

@@ -51,8 +51,8 @@ static json_object *queue_json(const struct tgt_queue *q)
 	json_object_object_add(o, "peer", json_object_new_string(q->peer));
 	json_object_object_add(o, "size", json_object_new_int(q->size));
 	json_object_object_add(o, "worker", json_object_new_int(q->worker->id));
-	json_object_object_add(o, "hdgst", json_object_new_boolean(q->conn.rx_framing.hdgst));
-	json_object_object_add(o, "ddgst", json_object_new_boolean(q->conn.rx_framing.ddgst));
+	json_object_object_add(o, "hdgst", json_object_new_boolean(q->hdgst));
+	json_object_object_add(o, "ddgst", json_object_new_boolean(q->ddgst));
 #define COUNTER(name) json_object_object_add(o, #name, json_object_new_int64((int64_t)atomic_load_explicit(&q->stats.name, memory_order_relaxed)))
 	COUNTER(cmds);
 	COUNTER(read_cmds);
@@ -182,7 +182,7 @@ static struct tgt_subsys *subsys_arg(json_object *req, const char **error)
 		return NULL;
 	}
 	pthread_mutex_lock(&tgt->lock);
-	s = tgt_subsys_find(nqn);
+	s = tgt_subsys_find(tgt, nqn);
 	pthread_mutex_unlock(&tgt->lock);
 	if (!s)
 		*error = "no such subsystem";

@@ -1,6 +1,8 @@
-/* The transport-neutral part of a target command's life: the slot's state machine, mapping its
- * SGL to a data transfer, choosing its handler, replies and Connect data, and the queue's
- * namespace cache. */
+/* The transport-neutral target core: a command's life from capsule to completion (the slot's
+ * state machine, mapping its SGL to a data transfer, choosing its handler, filling its completion)
+ * and a queue's (its state machine, binding to a controller, handshake deadline, namespace cache).
+ * Transports call in through cmd.h and queue.h; the core calls out through the queue's ops. */
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -86,7 +88,7 @@ static uint16_t sgl_map_transport(struct tgt_cmd *cmd, uint32_t incapsule_len)
 	return 0;
 }
 
-uint16_t tgt_cmd_map_sgl(struct tgt_cmd *cmd, uint32_t incapsule_len)
+static uint16_t cmd_map_sgl(struct tgt_cmd *cmd, uint32_t incapsule_len)
 {
 	const struct nvme_sgl_desc *sgl = &cmd->sqe.dptr;
 	uint32_t max_inline = tgt_queue_is_admin(cmd->queue) ? TGT_ADMIN_INLINE_DATA_SIZE : TGT_INLINE_DATA_SIZE;
@@ -116,7 +118,7 @@ uint16_t tgt_cmd_map_sgl(struct tgt_cmd *cmd, uint32_t incapsule_len)
 	}
 }
 
-uint16_t tgt_cmd_parse(struct tgt_cmd *cmd)
+static uint16_t cmd_parse(struct tgt_cmd *cmd)
 {
 	struct tgt_queue *q = cmd->queue;
 
@@ -135,9 +137,108 @@ uint16_t tgt_cmd_parse(struct tgt_cmd *cmd)
 /* A fabrics command with in-capsule data (Connect) is parsed when the data is in. Only when data
  * really follows: a zero-length in-capsule SGL must be parsed at once, or it would execute with no
  * handler chosen (the fuzzer found that one). */
-bool tgt_cmd_parse_after_data(const struct tgt_cmd *cmd)
+static bool cmd_parse_after_data(const struct tgt_cmd *cmd)
 {
 	return cmd->sqe.opcode == nvme_admin_fabrics && cmd->incapsule && cmd->data_len;
+}
+
+/* ---- A command's life ---- */
+
+void tgt_cmd_begin(struct tgt_cmd *cmd, const struct nvme_command *sqe)
+{
+	struct tgt_queue *q = cmd->queue;
+
+	cmd->status = 0;
+	cmd->sqe = *sqe;
+	memset(&cmd->cqe, 0, sizeof(cmd->cqe));
+	cmd->c2h_data = NULL;
+	cmd->execute = NULL;
+	atomic_fetch_add_explicit(&q->stats.inflight, 1, memory_order_relaxed);
+	atomic_fetch_add_explicit(&q->stats.cmds, 1, memory_order_relaxed);
+	if (q->size > 1)
+		q->sqhd = (uint16_t)((q->sqhd + 1) % q->size);
+	if (q->ctrl)
+		tgt_ctrl_touch(q->ctrl);
+}
+
+uint16_t tgt_cmd_prepare(struct tgt_cmd *cmd, uint32_t incapsule_len)
+{
+	uint16_t status = cmd_map_sgl(cmd, incapsule_len);
+
+	/* In-capsule data is on its way: its buffer is taken now (the transport checked the budget);
+	 * R2T data and replies get theirs when the budget allows (tgt_cmd_start). */
+	if (!status && incapsule_len && tgt_cmd_alloc_buf(cmd, cmd->data_len))
+		status = NVME_SC_INTERNAL;
+	/* Connect is parsed once its data is in; everything else is checked before data moves. */
+	if (!status && !cmd_parse_after_data(cmd))
+		status = cmd_parse(cmd);
+	cmd->status = status;
+	return status;
+}
+
+void tgt_cmd_proceed(struct tgt_cmd *cmd)
+{
+	tgt_cmd_start(cmd, cmd->xfer == TGT_XFER_H2C ? cmd->queue->ops->fetch_data : tgt_cmd_execute);
+}
+
+void tgt_cmd_execute(struct tgt_cmd *cmd)
+{
+	tgt_cmd_set_state(cmd, TGT_CMD_EXECUTING);
+	cmd->execute(cmd);
+}
+
+void tgt_cmd_data_ready(struct tgt_cmd *cmd)
+{
+	uint16_t status = cmd->status;
+
+	if (!status && cmd_parse_after_data(cmd))
+		status = cmd_parse(cmd);
+	if (status)
+		tgt_cmd_complete(cmd, status);
+	else
+		tgt_cmd_execute(cmd);
+}
+
+void tgt_cmd_complete(struct tgt_cmd *cmd, uint16_t status)
+{
+	struct tgt_queue *q = cmd->queue;
+	struct nvme_completion *cqe = &cmd->cqe;
+
+	if (q->state == TGT_Q_CLOSING) { /* nobody to answer: the slot was waiting only for this */
+		tgt_cmd_retire(cmd);
+		tgt_queue_put(q);
+		return;
+	}
+	tgt_cmd_set_state(cmd, TGT_CMD_SENDING);
+	/* Only a reply still needs its buffer once the command is done: write data, Connect data and
+	 * DSM ranges go back now, so a host that does not read its socket pins none of them. */
+	if (status || cmd->xfer != TGT_XFER_C2H || cmd->c2h_data != cmd->buf)
+		tgt_cmd_buf_put(cmd);
+	if (status) {
+		atomic_fetch_add_explicit(&q->stats.errors, 1, memory_order_relaxed);
+		cmd->c2h_data = NULL; /* an error carries no data */
+	}
+	if (cmd->xfer != TGT_XFER_C2H || !cmd->data_len)
+		cmd->c2h_data = NULL;
+	cqe->command_id = cmd->sqe.command_id;
+	cqe->sq_id = q->qid;
+	cqe->sq_head = q->sqhd_disabled ? 0 : q->sqhd;
+	cqe->status = (uint16_t)(status << 1);
+	q->ops->queue_response(cmd);
+}
+
+void tgt_cmd_retire(struct tgt_cmd *cmd)
+{
+	struct tgt_queue *q = cmd->queue;
+
+	if (cmd->ns) {
+		tgt_ns_put(cmd->ns);
+		cmd->ns = NULL;
+	}
+	tgt_cmd_buf_put(cmd);
+	tgt_cmd_set_state(cmd, TGT_CMD_FREE);
+	atomic_fetch_sub_explicit(&q->stats.inflight, 1, memory_order_relaxed);
+	q->ops->free_slot(cmd);
 }
 
 uint16_t tgt_cmd_reply(struct tgt_cmd *cmd, const void *data, size_t len)
@@ -156,6 +257,77 @@ const struct nvmf_connect_data *tgt_cmd_connect_data(struct tgt_cmd *cmd)
 	if (cmd->xfer != TGT_XFER_H2C || cmd->data_len < sizeof(struct nvmf_connect_data) || !cmd->buf)
 		return NULL;
 	return (const struct nvmf_connect_data *)cmd->buf;
+}
+
+/* ---- A queue's life ---- */
+
+bool tgt_queue_is_admin(const struct tgt_queue *q)
+{
+	return q->qid == 0;
+}
+
+static const char *queue_state_name(enum tgt_queue_state s)
+{
+	switch (s) {
+	case TGT_Q_WAIT_ICREQ: return "wait-icreq";
+	case TGT_Q_CONNECTING: return "connecting";
+	case TGT_Q_LIVE: return "live";
+	case TGT_Q_CLOSING: return "closing";
+	}
+	return "?";
+}
+
+/* The only place a queue's state changes: forward through the handshake, or to closing. */
+void tgt_queue_set_state(struct tgt_queue *q, enum tgt_queue_state s)
+{
+	bool ok = s == TGT_Q_CLOSING ? q->state != TGT_Q_CLOSING : s == q->state + 1;
+
+	if (!ok) {
+		tr_err("%s: queue state %s -> %s is not a legal step", q->peer, queue_state_name(q->state),
+		       queue_state_name(s));
+		return;
+	}
+	tr_debug("%s: queue %u %s -> %s", q->peer, q->qid, queue_state_name(q->state), queue_state_name(s));
+	q->state = s;
+}
+
+int tgt_queue_bind(struct tgt_queue *q, struct tgt_ctrl *ctrl, uint16_t qid, uint16_t size, bool sqhd_disabled)
+{
+	/* The Connect command itself stays in the slot it came in; the real slots start now. */
+	if (q->ops->alloc_slots(q, qid, size))
+		return -ENOMEM;
+	q->ctrl = ctrl;
+	q->qid = qid;
+	q->sqhd_disabled = sqhd_disabled;
+	q->sqhd = 1; /* the Connect was entry 0 */
+	q->size = size;
+	tgt_queue_set_state(q, TGT_Q_LIVE);
+	return 0;
+}
+
+void tgt_queue_put(struct tgt_queue *q)
+{
+	if (--q->refs > 0)
+		return;
+	tgt_queue_ns_drop(q);
+	q->ops->destroy(q);
+}
+
+void tgt_queue_check_handshake(struct tgt_queue *q, uint64_t now_ms)
+{
+	static struct tr_ratelimit rl = TR_RATELIMIT_INIT(5000, 10);
+	uint32_t limit = q->target->handshake_timeout_ms;
+	unsigned suppressed;
+
+	if (!limit || q->state == TGT_Q_LIVE || q->state == TGT_Q_CLOSING || now_ms < q->started_ms + limit)
+		return;
+	/* A connection that never finishes ICReq and Connect holds a descriptor and memory for nothing:
+	 * slow, stalled and silent peers all end here. */
+	if (tr_ratelimit(&rl, &suppressed))
+		tr_warn("%s: no %s within %u ms of connecting; closing%s", q->peer,
+			q->state == TGT_Q_WAIT_ICREQ ? "ICReq" : "Connect", limit,
+			suppressed ? " (and others like it: this line is rate-limited)" : "");
+	q->ops->close(q, "handshake timeout");
 }
 
 /* ---- Namespace cache ---- */

@@ -131,7 +131,7 @@ bool tgt_ctrl_fatal(struct tgt_ctrl *ctrl, const char *why)
 	ctrl->dead = true;
 	for (int i = 0; i <= TGT_MAX_IO_QUEUES; i++) {
 		if (ctrl->queues[i])
-			shutdown(ctrl->queues[i]->fd, SHUT_RDWR);
+			ctrl->queues[i]->ops->shutdown(ctrl->queues[i]);
 	}
 	pthread_mutex_unlock(&ctrl->lock);
 	if (first) {
@@ -150,7 +150,7 @@ void tgt_ctrl_touch(struct tgt_ctrl *ctrl)
 void tgt_ctrl_check_keep_alive(struct tgt_ctrl *ctrl, uint64_t now_ms)
 {
 	uint64_t last = atomic_load_explicit(&ctrl->last_activity_ms, memory_order_relaxed);
-	uint32_t idle_ms = tgt ? tgt->idle_timeout_ms : 0;
+	uint32_t idle_ms = ctrl->subsys->target ? ctrl->subsys->target->idle_timeout_ms : 0;
 
 	if (ctrl->dead)
 		return;

@@ -33,6 +33,7 @@ static void put_entry(struct nvmf_disc_log_entry *e, const struct tgt_queue *q, 
 void tgt_disc_get_log_page(struct tgt_cmd *cmd)
 {
 	struct tgt_queue *q = cmd->queue;
+	struct tgt_target *t = q->target;
 	const char *hostnqn = q->ctrl->hostnqn;
 	const struct tgt_listener *here = q->listener;
 	uint8_t lid = cmd->sqe.cdw10 & 0xff;
@@ -52,23 +53,23 @@ void tgt_disc_get_log_page(struct tgt_cmd *cmd)
 		return;
 	}
 
-	pthread_mutex_lock(&tgt->lock);
-	for (struct tgt_subsys *s = tgt->subsystems; s; s = s->next)
-		for (struct tgt_listener *l = tgt->listeners; l; l = l->next)
+	pthread_mutex_lock(&t->lock);
+	for (struct tgt_subsys *s = t->subsystems; s; s = s->next)
+		for (struct tgt_listener *l = t->listeners; l; l = l->next)
 			cap++;
 	page = calloc(1, sizeof(*hdr) + cap * sizeof(*entries));
 	if (!page) {
-		pthread_mutex_unlock(&tgt->lock);
+		pthread_mutex_unlock(&t->lock);
 		tgt_cmd_complete(cmd, NVME_SC_INTERNAL);
 		return;
 	}
 	hdr = (struct nvmf_disc_log_header *)page;
 	entries = (struct nvmf_disc_log_entry *)(page + sizeof(*hdr));
 	/* On a dedicated discovery port, list every I/O port; on an I/O port, only that one. */
-	for (struct tgt_listener *l = tgt->listeners; l; l = l->next) {
+	for (struct tgt_listener *l = t->listeners; l; l = l->next) {
 		if (l->discovery_only || (here && !here->discovery_only && l != here))
 			continue;
-		for (struct tgt_subsys *s = tgt->subsystems; s; s = s->next) {
+		for (struct tgt_subsys *s = t->subsystems; s; s = s->next) {
 			bool show;
 
 			pthread_mutex_lock(&s->lock);
@@ -80,9 +81,9 @@ void tgt_disc_get_log_page(struct tgt_cmd *cmd)
 	}
 	if (here && n < cap)
 		put_entry(&entries[n++], q, here, NVME_DISC_SUBSYS_NQN, NVMF_SUBTYPE_CURRENT_DISCOVERY);
-	pthread_mutex_unlock(&tgt->lock);
+	pthread_mutex_unlock(&t->lock);
 
-	hdr->genctr = atomic_load(&tgt->disc_genctr);
+	hdr->genctr = atomic_load(&t->disc_genctr);
 	hdr->numrec = n;
 	hdr->recfmt = 0;
 	len = sizeof(*hdr) + n * sizeof(*entries);

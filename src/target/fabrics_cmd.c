@@ -45,17 +45,18 @@ static bool nqn_copy(char *dst, const char *src)
 
 static struct tgt_subsys *connect_find_subsys(struct tgt_queue *q, const char *subnqn)
 {
+	struct tgt_target *t = q->target;
 	struct tgt_subsys *s;
 
 	if (!strcmp(subnqn, NVME_DISC_SUBSYS_NQN))
-		return tgt->discovery;
+		return t->discovery;
 	if (q->listener && q->listener->discovery_only)
 		return NULL;
-	pthread_mutex_lock(&tgt->lock);
-	s = tgt_subsys_find(subnqn);
+	pthread_mutex_lock(&t->lock);
+	s = tgt_subsys_find(t, subnqn);
 	if (s && q->listener && !tgt_subsys_on_port(s, q->listener->portid))
 		s = NULL;
-	pthread_mutex_unlock(&tgt->lock);
+	pthread_mutex_unlock(&t->lock);
 	return s;
 }
 
@@ -80,8 +81,7 @@ static uint16_t connect_admin(struct tgt_cmd *cmd, struct tgt_subsys *s, const s
 	pthread_mutex_lock(&ctrl->lock);
 	ctrl->queues[0] = q;
 	pthread_mutex_unlock(&ctrl->lock);
-	tgt_queue_bind(q, ctrl, 0, (uint16_t)(sqsize + 1), sqhd_disabled);
-	if (!q->cmds) {
+	if (tgt_queue_bind(q, ctrl, 0, (uint16_t)(sqsize + 1), sqhd_disabled)) {
 		tr_warn("%s: Connect refused: out of memory for %u queue entries", q->peer, sqsize + 1);
 		tgt_ctrl_fatal(ctrl, "out of memory at Connect");
 		return NVME_SC_INTERNAL;
@@ -134,8 +134,7 @@ static uint16_t connect_io(struct tgt_cmd *cmd, struct tgt_subsys *s, const stru
 	pthread_mutex_unlock(&ctrl->lock);
 	if (status)
 		goto out;
-	tgt_queue_bind(q, ctrl, qid, (uint16_t)(sqsize + 1), sqhd_disabled);
-	if (!q->cmds) {
+	if (tgt_queue_bind(q, ctrl, qid, (uint16_t)(sqsize + 1), sqhd_disabled)) {
 		tr_warn("%s: Connect refused: out of memory for %u queue entries", q->peer, sqsize + 1);
 		pthread_mutex_lock(&ctrl->lock);
 		ctrl->queues[qid] = NULL;

@@ -80,7 +80,7 @@ bool tgt_io_read_is_mapped(const struct tgt_cmd *cmd)
 	/* A RAM namespace maps reads in place, unless a data digest is to be sent: that must cover the
 	 * very bytes that leave, and a write from another queue may change mapped memory before the
 	 * socket takes it, so those reads get a copy taken under the backend's lock. */
-	return cmd->sqe.opcode == nvme_cmd_read && cmd->ns && cmd->ns->mem && !cmd->queue->tx_framing.ddgst;
+	return cmd->sqe.opcode == nvme_cmd_read && cmd->ns && cmd->ns->mem && !cmd->queue->c2h_must_copy;
 }
 
 static void execute_rw(struct tgt_cmd *cmd)

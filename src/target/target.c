@@ -27,6 +27,13 @@
 
 struct tgt_target *tgt;
 
+void tgt_set_buffer_budget(uint64_t bytes)
+{
+	tgt->buf_budget = bytes;
+	for (int i = 0; i < tgt->nr_workers; i++)
+		tgt->workers[i].buf_budget = bytes / (uint64_t)tgt->nr_workers;
+}
+
 uint64_t tgt_now_ms(void)
 {
 	return tr_now_ms();
@@ -220,9 +227,9 @@ struct tgt_ns *tgt_ns_open(const char *subnqn, const struct tgt_ns_params *p)
 
 /* ---- Subsystems ---- */
 
-struct tgt_subsys *tgt_subsys_find(const char *nqn)
+struct tgt_subsys *tgt_subsys_find(struct tgt_target *t, const char *nqn)
 {
-	for (struct tgt_subsys *s = tgt->subsystems; s; s = s->next) {
+	for (struct tgt_subsys *s = t->subsystems; s; s = s->next) {
 		if (!strcmp(s->nqn, nqn))
 			return s;
 	}
@@ -253,6 +260,7 @@ static struct tgt_subsys *subsys_alloc(const char *nqn, const char *serial, cons
 		default_serial(nqn, s->serial, sizeof(s->serial));
 	snprintf(s->model, sizeof(s->model), "%s", model && *model ? model : TGT_DEFAULT_MODEL);
 	s->next_cntlid = 1;
+	s->target = tgt;
 	s->allow_any_host = true;
 	s->port_mask = ~0u; /* every port, unless a config file links it to some */
 	return s;
@@ -267,7 +275,7 @@ struct tgt_subsys *tgt_subsys_create(const char *nqn, const char *serial, const 
 		return NULL;
 	}
 	pthread_mutex_lock(&tgt->lock);
-	if (tgt_subsys_find(nqn)) {
+	if (tgt_subsys_find(tgt, nqn)) {
 		pthread_mutex_unlock(&tgt->lock);
 		errno = EEXIST;
 		return NULL;
@@ -607,7 +615,10 @@ int tgt_init(int nr_workers)
 	tgt_set_buffer_budget(budget < TGT_BUF_BUDGET_MIN ? TGT_BUF_BUDGET_MIN
 			      : budget > TGT_BUF_BUDGET_MAX ? TGT_BUF_BUDGET_MAX : budget);
 	for (int i = 0; i < nr_workers; i++) {
-		int err = tgt_worker_start(&tgt->workers[i], i);
+		int err;
+
+		tgt->workers[i].target = tgt;
+		err = tgt_worker_start(&tgt->workers[i], i);
 
 		if (err) {
 			tr_err("cannot start worker %d: %s", i, strerror(-err));

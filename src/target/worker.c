@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "target/cmd.h"
+#include "target/worker.h"
 #include "util/log.h"
 
 #define RING_ENTRIES 256
@@ -68,6 +69,7 @@ void tgt_worker_post_aen(struct tgt_worker *w, struct tgt_ctrl *ctrl)
 	post(w, m);
 }
 
+/* Uses the process's target: called by the control socket, not from a worker. */
 void tgt_workers_post_ns_refresh(void)
 {
 	for (int i = 0; i < tgt->nr_workers; i++) {
@@ -105,9 +107,9 @@ static void drain_mbox(struct tgt_worker *w)
 			if (atomic_load(&w->stopping)) {
 				close(m->fd);
 				if (m->listener)
-					atomic_fetch_sub(&tgt->nr_connections, 1);
+					atomic_fetch_sub(&w->target->nr_connections, 1);
 			} else
-				tgt_queue_start(w, m->fd, m->listener);
+				tgt_tcp_queue_start(w, m->fd, m->listener);
 		} else if (m->kind == TGT_MSG_AEN) {
 			tgt_ctrl_deliver_aens(m->ctrl);
 			tgt_ctrl_put(m->ctrl);
@@ -119,7 +121,7 @@ static void drain_mbox(struct tgt_worker *w)
 	}
 }
 
-struct io_uring *tgt_worker_ring(struct tgt_worker *w)
+static struct io_uring *worker_ring(struct tgt_worker *w)
 {
 	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = &ring_cookie };
 	struct io_uring *ring;
@@ -148,6 +150,28 @@ struct io_uring *tgt_worker_ring(struct tgt_worker *w)
 	return ring;
 }
 
+struct io_uring_sqe *tgt_worker_get_sqe(struct tgt_worker *w, struct tgt_ring_op *op)
+{
+	struct io_uring *ring = worker_ring(w);
+	struct io_uring_sqe *sqe;
+
+	if (!ring)
+		return NULL;
+	sqe = io_uring_get_sqe(ring);
+	if (!sqe) {
+		/* Ring full: push what is queued to the kernel to make room. */
+		io_uring_submit(ring);
+		w->ring_pending = 0;
+		sqe = io_uring_get_sqe(ring);
+	}
+	if (!sqe)
+		return NULL;
+	w->ring_pending++;
+	w->ring_inflight++;
+	io_uring_sqe_set_data(sqe, op);
+	return sqe;
+}
+
 static void reap_ring(struct tgt_worker *w)
 {
 	struct io_uring_cqe *cqes[64];
@@ -158,12 +182,12 @@ static void reap_ring(struct tgt_worker *w)
 		return;
 	while ((n = io_uring_peek_batch_cqe(w->ring, cqes, 64)) > 0) {
 		for (unsigned i = 0; i < n; i++) {
-			struct tgt_io *io = io_uring_cqe_get_data(cqes[i]);
+			struct tgt_ring_op *op = io_uring_cqe_get_data(cqes[i]);
 			int res = cqes[i]->res;
 
 			io_uring_cqe_seen(w->ring, cqes[i]);
 			w->ring_inflight--;
-			tgt_backend_file_cqe(w, io, res);
+			op->done(op, w, res);
 		}
 	}
 }
@@ -171,7 +195,7 @@ static void reap_ring(struct tgt_worker *w)
 void tgt_worker_mark_flush(struct tgt_worker *w, struct tgt_queue *q)
 {
 	q->refs++; /* the flush list's: a queue may close before its turn comes */
-	q->tx_dirty = true;
+	q->flush_pending = true;
 	q->flush_next = w->flush_list;
 	w->flush_list = q;
 }
@@ -183,9 +207,9 @@ static void flush_all(struct tgt_worker *w)
 		struct tgt_queue *q = w->flush_list;
 
 		w->flush_list = q->flush_next;
-		q->tx_dirty = false;
+		q->flush_pending = false;
 		if (q->state != TGT_Q_CLOSING)
-			tgt_queue_flush(q);
+			q->ops->flush(q);
 		tgt_queue_put(q);
 	}
 }
@@ -232,7 +256,7 @@ static void *worker_main(void *arg)
 			else if (p == &ring_cookie)
 				reap_ring(w);
 			else
-				tgt_queue_on_event(p, evs[i].events);
+				((struct tgt_queue *)p)->ops->on_event(p, evs[i].events);
 		}
 		flush_all(w);
 		if (w->buf_waiters)
@@ -269,7 +293,7 @@ void tgt_worker_stop(struct tgt_worker *w)
 		tr_debug("worker %d: doorbell: %s", w->id, strerror(errno));
 	pthread_join(w->thread, NULL);
 	while (w->queues)
-		tgt_queue_close(w->queues, "target shutting down");
+		w->queues->ops->close(w->queues, "target shutting down");
 	flush_all(w); /* only drops the flush list's references now */
 	tgt_worker_resume_buf_waiters(w); /* likewise the waiters list's */
 	if (w->ring) {
@@ -282,12 +306,12 @@ void tgt_worker_stop(struct tgt_worker *w)
 		while (io_uring_peek_cqe(w->ring, &cqe) == 0 || w->ring_inflight) {
 			if (io_uring_wait_cqe(w->ring, &cqe))
 				break;
-			struct tgt_io *io = io_uring_cqe_get_data(cqe);
+			struct tgt_ring_op *op = io_uring_cqe_get_data(cqe);
 			int res = cqe->res;
 
 			io_uring_cqe_seen(w->ring, cqe);
 			w->ring_inflight--;
-			tgt_backend_file_cqe(w, io, res);
+			op->done(op, w, res);
 		}
 		io_uring_queue_exit(w->ring);
 		free(w->ring);

@@ -69,6 +69,8 @@
 #include "fuzz.h"
 #include "nvme/tcp_pdu.h"
 #include "target/target.h"
+#include "target/worker.h"
+#include "transport/tcp_conn.h"
 #include "util/log.h"
 
 #define FUZZ_NQN "nqn.2026-11.io.tightrope:fuzz"

@@ -5,6 +5,7 @@
 #include <linux/falloc.h>
 #include <linux/fs.h>
 #include <liburing.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -12,33 +13,21 @@
 #include <unistd.h>
 
 #include "target/target.h"
+#include "target/worker.h"
 #include "util/log.h"
 
-static struct io_uring_sqe *get_sqe(struct tgt_worker *w)
-{
-	struct io_uring *ring = tgt_worker_ring(w);
-	struct io_uring_sqe *sqe;
+static void file_cqe(struct tgt_ring_op *op, struct tgt_worker *w, int res);
 
-	if (!ring)
-		return NULL;
-	sqe = io_uring_get_sqe(ring);
-	if (!sqe) {
-		/* Ring full: push what is queued to the kernel to make room. */
-		io_uring_submit(ring);
-		w->ring_pending = 0;
-		sqe = io_uring_get_sqe(ring);
-	}
-	if (sqe) {
-		w->ring_pending++;
-		w->ring_inflight++;
-	}
-	return sqe;
+static struct io_uring_sqe *get_sqe(struct tgt_worker *w, struct tgt_io *io)
+{
+	io->ring_op.done = file_cqe;
+	return tgt_worker_get_sqe(w, &io->ring_op);
 }
 
 /* Submit (the rest of) a read or write; short transfers come back here for the remainder. */
 static void file_rw(struct tgt_ns *ns, struct tgt_worker *w, struct tgt_io *io)
 {
-	struct io_uring_sqe *sqe = get_sqe(w);
+	struct io_uring_sqe *sqe = get_sqe(w, io);
 	uint64_t done = io->done_bytes;
 
 	if (!sqe) {
@@ -54,7 +43,7 @@ static void file_rw(struct tgt_ns *ns, struct tgt_worker *w, struct tgt_io *io)
 		if (io->fua)
 			sqe->rw_flags = RWF_DSYNC;
 	}
-	io_uring_sqe_set_data(sqe, io);
+	io_uring_sqe_set_data(sqe, &io->ring_op); /* again: a prep helper may clear it */
 }
 
 static void file_submit(struct tgt_ns *ns, struct tgt_worker *w, struct tgt_io *io)
@@ -68,13 +57,13 @@ static void file_submit(struct tgt_ns *ns, struct tgt_worker *w, struct tgt_io *
 		file_rw(ns, w, io);
 		return;
 	case TGT_IO_FLUSH:
-		sqe = get_sqe(w);
+		sqe = get_sqe(w, io);
 		if (!sqe) {
 			io->complete(io, -ENOMEM);
 			return;
 		}
 		io_uring_prep_fsync(sqe, ns->fd, IORING_FSYNC_DATASYNC);
-		io_uring_sqe_set_data(sqe, io);
+		io_uring_sqe_set_data(sqe, &io->ring_op);
 		return;
 	case TGT_IO_WRITE_ZEROES:
 	case TGT_IO_DISCARD:
@@ -98,9 +87,11 @@ static void file_submit(struct tgt_ns *ns, struct tgt_worker *w, struct tgt_io *
 	}
 }
 
-/* Called by the worker for each io_uring completion of this backend. */
-void tgt_backend_file_cqe(struct tgt_worker *w, struct tgt_io *io, int res)
+/* The worker's io_uring completed one of this backend's requests (on that worker). */
+static void file_cqe(struct tgt_ring_op *op, struct tgt_worker *w, int res)
 {
+	struct tgt_io *io = (struct tgt_io *)((char *)op - offsetof(struct tgt_io, ring_op));
+
 	if (res < 0) {
 		io->complete(io, res);
 		return;
