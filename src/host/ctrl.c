@@ -27,7 +27,21 @@ struct tr_ioq {
 	struct tr_ctrl *ctrl;
 };
 
+/* A controller's life on the host side, changed only in ctrl_set_state(). Error recovery goes
+ * back to DISCONNECTED and (re)connects from there, as the kernel's RESETTING/CONNECTING. */
+enum ctrl_state {
+	CTRL_NEW,
+	CTRL_CONNECTING, /* admin queue: TCP, ICReq, Fabrics Connect */
+	CTRL_ENABLING, /* CC.EN, CSTS.RDY, Identify */
+	CTRL_IO_QUEUES, /* creating the I/O queues */
+	CTRL_LIVE,
+	CTRL_DISCONNECTED, /* queues closed (a failed bring-up, or error recovery) */
+	CTRL_SHUTTING_DOWN, /* CC.SHN on the way out */
+	CTRL_DELETED,
+};
+
 struct tr_ctrl {
+	enum ctrl_state state;
 	char traddr[NVMF_TRADDR_SIZE + 1], trsvcid[NVMF_TRSVCID_SIZE + 1];
 	char subnqn[NVME_NQN_SIZE], hostnqn[NVME_NQN_SIZE];
 	struct tr_ctrl_opts opts;
@@ -49,6 +63,38 @@ struct tr_ctrl {
 	pthread_cond_t ka_cond;
 	bool ka_stop;
 };
+
+static const char *ctrl_state_name(enum ctrl_state s)
+{
+	static const char *const names[] = { "new", "connecting", "enabling", "io-queues", "live", "disconnected",
+					     "shutting-down", "deleted" };
+
+	return (unsigned)s < sizeof(names) / sizeof(names[0]) ? names[s] : "?";
+}
+
+/* The one place a controller's state changes: the step must be one the bring-up, recovery or
+ * shutdown sequence takes, and it is logged at debug level. */
+static void ctrl_set_state(struct tr_ctrl *c, enum ctrl_state s)
+{
+	static const unsigned allowed[] = {
+		[CTRL_NEW] = 1u << CTRL_CONNECTING,
+		[CTRL_CONNECTING] = 1u << CTRL_ENABLING | 1u << CTRL_DISCONNECTED,
+		[CTRL_ENABLING] = 1u << CTRL_IO_QUEUES | 1u << CTRL_LIVE | 1u << CTRL_DISCONNECTED,
+		[CTRL_IO_QUEUES] = 1u << CTRL_LIVE | 1u << CTRL_DISCONNECTED,
+		[CTRL_LIVE] = 1u << CTRL_DISCONNECTED | 1u << CTRL_SHUTTING_DOWN,
+		[CTRL_DISCONNECTED] = 1u << CTRL_CONNECTING | 1u << CTRL_SHUTTING_DOWN | 1u << CTRL_DELETED,
+		[CTRL_SHUTTING_DOWN] = 1u << CTRL_DELETED,
+		[CTRL_DELETED] = 0,
+	};
+
+	if (c->state == s)
+		return;
+	if (!(allowed[c->state] & (1u << s)))
+		tr_err("ctrl %u (%s): state %s -> %s is not a legal step", c->cntlid, c->subnqn,
+		       ctrl_state_name(c->state), ctrl_state_name(s));
+	tr_debug("ctrl %u (%s): %s -> %s", c->cntlid, c->subnqn, ctrl_state_name(c->state), ctrl_state_name(s));
+	c->state = s;
+}
 
 void tr_ctrl_opts_init(struct tr_ctrl_opts *o)
 {
@@ -353,6 +399,8 @@ void tr_ctrl_teardown(struct tr_ctrl *c)
 	stop_keep_alive(c);
 	close_io_queues(c);
 	close_admin_queue(c);
+	if (c->state != CTRL_NEW && c->state != CTRL_SHUTTING_DOWN && c->state != CTRL_DELETED)
+		ctrl_set_state(c, CTRL_DISCONNECTED);
 }
 
 /* How long a shutdown may take: the kernel's shutdown_timeout, or the controller's RTD3E (in
@@ -375,6 +423,7 @@ static void shutdown_ctrl(struct tr_ctrl *c)
 	uint64_t csts = 0;
 	int status;
 
+	ctrl_set_state(c, CTRL_SHUTTING_DOWN);
 	status = prop_set(c->admin, NVME_REG_CC, (c->cc & ~NVME_CC_SHN_MASK) | NVME_CC_SHN_NORMAL, tmo_s * 1000);
 	while (!status) {
 		now = hq_now_ns();
@@ -395,6 +444,8 @@ static void shutdown_ctrl(struct tr_ctrl *c)
 static void free_ctrl(struct tr_ctrl *c)
 {
 	tr_ctrl_teardown(c);
+	if (c->state != CTRL_NEW)
+		ctrl_set_state(c, CTRL_DELETED);
 	pthread_mutex_destroy(&c->admin_lock);
 	pthread_mutex_destroy(&c->ka_lock);
 	pthread_cond_destroy(&c->ka_cond);
@@ -404,11 +455,15 @@ static void free_ctrl(struct tr_ctrl *c)
 /* Admin queue, enable, Identify, I/O queues, keep-alive: the first connect and every reconnect. */
 static int ctrl_bringup(struct tr_ctrl *c, bool discovery, char *why, size_t whylen)
 {
-	int status = open_queue(c, 0, ADMIN_QUEUE_DEPTH, discovery ? 0 : (uint32_t)c->opts.kato_s * 1000, &c->admin,
-				why, whylen);
+	int status;
 
-	if (!status)
+	ctrl_set_state(c, CTRL_CONNECTING);
+	status = open_queue(c, 0, ADMIN_QUEUE_DEPTH, discovery ? 0 : (uint32_t)c->opts.kato_s * 1000, &c->admin, why,
+			    whylen);
+	if (!status) {
+		ctrl_set_state(c, CTRL_ENABLING);
 		status = enable_ctrl(c, why, whylen);
+	}
 	if (!status) {
 		status = tr_ctrl_identify(c, NVME_ID_CNS_CTRL, 0, &c->id);
 		if (status)
@@ -419,8 +474,10 @@ static int ctrl_bringup(struct tr_ctrl *c, bool discovery, char *why, size_t why
 		c->max_xfer = c->id.mdts && c->id.mdts < 9 ? 4096u << c->id.mdts : HOST_MAX_XFER;
 		if (c->max_xfer > HOST_MAX_XFER)
 			c->max_xfer = HOST_MAX_XFER;
-		if (!discovery)
+		if (!discovery) {
+			ctrl_set_state(c, CTRL_IO_QUEUES);
 			status = setup_io_queues(c, why, whylen);
+		}
 	}
 	if (!status && !discovery && (c->id.oaes & NVME_AEN_CFG_NS_ATTR)) {
 		/* Namespace attribute notices are off until asked for (the kernel host asks too); without
@@ -437,6 +494,8 @@ static int ctrl_bringup(struct tr_ctrl *c, bool discovery, char *why, size_t why
 		c->ka_running = pthread_create(&c->ka_thread, NULL, keep_alive_main, c) == 0;
 	if (status)
 		tr_ctrl_teardown(c);
+	else
+		ctrl_set_state(c, CTRL_LIVE);
 	return status < 0 ? status : status ? -EREMOTEIO : 0;
 }
 

@@ -1,5 +1,7 @@
-/* The host side of one NVMe/TCP connection: a non-blocking socket driven by hq_poll, so one
- * thread owns a queue and nothing on the I/O path takes a lock or wakes another thread. */
+/* The host side of one NVMe/TCP connection, on the shared engine (transport/tcp_conn.c): command
+ * capsules, R2T answers as H2CData, C2HData straight into the caller's buffer, completions and
+ * timeouts. A non-blocking socket driven by hq_poll, so one thread owns a queue and nothing on the
+ * I/O path takes a lock or wakes another thread. Setting a queue up is in queue_setup.c. */
 #include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
@@ -29,97 +31,6 @@ uint64_t hq_now_ns(void)
 	return tr_now_ns();
 }
 
-static int tcp_connect(const char *addr, const char *port, int timeout_ms, char *peer, size_t peerlen,
-		       char *why, size_t whylen)
-{
-	struct addrinfo hints = { .ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICSERV }, *res, *ai;
-	int fd = -1, err, one = 1;
-
-	err = getaddrinfo(addr, port, &hints, &res);
-	if (err) {
-		snprintf(why, whylen, "cannot resolve %s:%s: %s", addr, port, gai_strerror(err));
-		return -EHOSTUNREACH;
-	}
-	err = -ECONNREFUSED;
-	for (ai = res; ai; ai = ai->ai_next) {
-		struct pollfd pfd;
-		socklen_t sl = sizeof(err);
-		int soerr = 0;
-
-		fd = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-		if (fd < 0) {
-			err = -errno;
-			continue;
-		}
-		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-		if (connect(fd, ai->ai_addr, ai->ai_addrlen) && errno != EINPROGRESS) {
-			err = -errno;
-		} else {
-			pfd = (struct pollfd){ .fd = fd, .events = POLLOUT };
-			if (poll(&pfd, 1, timeout_ms) <= 0)
-				err = -ETIMEDOUT;
-			else if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &sl) || soerr)
-				err = -(soerr ? soerr : errno);
-			else
-				err = 0;
-		}
-		if (err == 0)
-			break;
-		close(fd);
-		fd = -1;
-	}
-	if (fd >= 0) {
-		snprintf(peer, peerlen, "%s%s%s:%s", strchr(addr, ':') ? "[" : "", addr, strchr(addr, ':') ? "]" : "",
-			 port);
-	} else {
-		snprintf(why, whylen, "connect to %s:%s: %s", addr, port,
-			 err == -ETIMEDOUT ? "timed out" : err == -ECONNREFUSED ? "connection refused" : strerror(-err));
-	}
-	freeaddrinfo(res);
-	return fd >= 0 ? fd : err;
-}
-
-/* Blocking-with-deadline exchange used only during queue setup. */
-static int recv_full(int fd, void *buf, size_t len, uint64_t deadline)
-{
-	size_t got = 0;
-
-	while (got < len) {
-		struct pollfd pfd = { .fd = fd, .events = POLLIN };
-		ssize_t n;
-
-		if (poll(&pfd, 1, tr_ms_until(deadline)) <= 0)
-			return -ETIMEDOUT;
-		n = recv(fd, (uint8_t *)buf + got, len - got, 0);
-		if (n == 0)
-			return -ECONNRESET;
-		if (n < 0 && errno != EAGAIN && errno != EINTR)
-			return -errno;
-		if (n > 0)
-			got += (size_t)n;
-	}
-	return 0;
-}
-
-static int send_full(int fd, const void *buf, size_t len, uint64_t deadline)
-{
-	size_t sent = 0;
-
-	while (sent < len) {
-		struct pollfd pfd = { .fd = fd, .events = POLLOUT };
-		ssize_t n;
-
-		if (poll(&pfd, 1, tr_ms_until(deadline)) <= 0)
-			return -ETIMEDOUT;
-		n = send(fd, (const uint8_t *)buf + sent, len - sent, MSG_NOSIGNAL);
-		if (n < 0 && errno != EAGAIN && errno != EINTR)
-			return -errno;
-		if (n > 0)
-			sent += (size_t)n;
-	}
-	return 0;
-}
-
 /* The value of the common-header field at 'offset', so a message can say "bad hlen 25". */
 static uint32_t common_field_value(const struct nvme_tcp_hdr *hdr, uint32_t offset)
 {
@@ -134,7 +45,7 @@ static uint32_t common_field_value(const struct nvme_tcp_hdr *hdr, uint32_t offs
 
 /* "malformed C2HData PDU (type 7) from the controller: bad hlen 25 (invalid PDU header field)":
  * what the common-header validator rejected, by field name rather than by byte offset. */
-static void describe_bad_header(char *out, size_t outlen, const struct nvme_tcp_hdr *hdr, const char *from,
+void hq_describe_bad_header(char *out, size_t outlen, const struct nvme_tcp_hdr *hdr, const char *from,
 				const struct nvmf_tcp_fatal *fatal)
 {
 	const char *field = nvmf_tcp_field_name(hdr->type, fatal->fei);
@@ -146,7 +57,7 @@ static void describe_bad_header(char *out, size_t outlen, const struct nvme_tcp_
 
 /* A C2HTermReq in words: its status and, where the FEI is an offset, the field of our PDU it blames.
  * 'plen' bytes starting at 't' are at hand; our offending PDU header, if quoted, follows the 24. */
-static void describe_term(char *out, size_t outlen, const struct nvme_tcp_term_pdu *t, uint32_t plen)
+void hq_describe_term(char *out, size_t outlen, const struct nvme_tcp_term_pdu *t, uint32_t plen)
 {
 	uint32_t fei = t->feil | ((uint32_t)t->feiu << 16);
 	const char *fes = nvmf_tcp_fes_name(t->fes);
@@ -170,79 +81,6 @@ static void describe_term(char *out, size_t outlen, const struct nvme_tcp_term_p
 	} else {
 		snprintf(out, outlen, "C2HTermReq (%s)", fes);
 	}
-}
-
-/* Why an ICResp field is unacceptable, in terms an operator can check against the target. */
-static const char *icresp_rule(uint32_t offset)
-{
-	switch (offset) {
-	case offsetof(struct nvme_tcp_icresp_pdu, pfv): return "only 0, NVMe/TCP 1.0, is supported";
-	case offsetof(struct nvme_tcp_icresp_pdu, cpda): return "this host supports no data alignment, CPDA 0";
-	case offsetof(struct nvme_tcp_icresp_pdu, digest): return "the digests granted differ from those asked for";
-	case offsetof(struct nvme_tcp_icresp_pdu, maxdata): return "must be at least 4096 and a multiple of 4";
-	default: return "invalid";
-	}
-}
-
-static uint32_t icresp_field_value(const struct nvme_tcp_icresp_pdu *icresp, uint32_t offset)
-{
-	switch (offset) {
-	case offsetof(struct nvme_tcp_icresp_pdu, pfv): return icresp->pfv;
-	case offsetof(struct nvme_tcp_icresp_pdu, cpda): return icresp->cpda;
-	case offsetof(struct nvme_tcp_icresp_pdu, digest): return icresp->digest;
-	case offsetof(struct nvme_tcp_icresp_pdu, maxdata): return icresp->maxdata;
-	default: return 0;
-	}
-}
-
-static int icreq_exchange(struct hq *q, const struct hq_params *p, char *why, size_t whylen)
-{
-	uint64_t deadline = hq_now_ns() + (uint64_t)p->connect_timeout_ms * 1000000ull;
-	struct nvme_tcp_icreq_pdu icreq;
-	union {
-		struct nvme_tcp_icresp_pdu icresp;
-		struct nvme_tcp_term_pdu term;
-		uint8_t raw[128 + NVME_TCP_TERM_MAX_DATA];
-	} in;
-	struct nvmf_tcp_pdu_layout layout;
-	struct nvmf_tcp_fatal fatal;
-	char what[128];
-	int err;
-
-	nvmf_tcp_icreq_encode(&icreq, p->hdgst, p->ddgst, 0);
-	err = send_full(q->fd, &icreq, sizeof(icreq), deadline);
-	if (!err)
-		err = recv_full(q->fd, in.raw, sizeof(struct nvme_tcp_hdr), deadline);
-	if (err) {
-		snprintf(why, whylen, "ICReq to %s: %s", q->peer, err == -ETIMEDOUT ? "timed out" : strerror(-err));
-		return err;
-	}
-	if (nvmf_tcp_pdu_decode(&in.icresp.hdr, NVMF_TCP_SIDE_HOST, &q->conn.rx_framing, true, &layout, &fatal)) {
-		describe_bad_header(what, sizeof(what), &in.icresp.hdr, "", &fatal);
-		snprintf(why, whylen, "%s answered ICReq with a %s", q->peer, what);
-		return -EPROTO;
-	}
-	err = recv_full(q->fd, in.raw + sizeof(struct nvme_tcp_hdr), layout.plen - sizeof(struct nvme_tcp_hdr),
-			deadline);
-	if (err) {
-		snprintf(why, whylen, "ICResp from %s: %s", q->peer, strerror(-err));
-		return err;
-	}
-	if (layout.type == nvme_tcp_c2h_term) {
-		describe_term(what, sizeof(what), &in.term, layout.plen);
-		snprintf(why, whylen, "%s refused ICReq with a %s", q->peer, what);
-		return -EPROTO;
-	}
-	if (nvmf_tcp_icresp_validate(&in.icresp, p->hdgst, p->ddgst, &fatal)) {
-		const char *field = nvmf_tcp_field_name(nvme_tcp_icresp, fatal.fei);
-
-		snprintf(why, whylen, "%s: bad %s %u in ICResp (%s)", q->peer, field ? field : "field",
-			 icresp_field_value(&in.icresp, fatal.fei), icresp_rule(fatal.fei));
-		return -EPROTO;
-	}
-	q->maxh2cdata = in.icresp.maxdata;
-	q->tx.pda = in.icresp.cpda;
-	return 0;
 }
 
 struct hq *hq_attach(const struct hq_params *p, int fd, uint32_t maxh2cdata)
@@ -274,28 +112,6 @@ struct hq *hq_attach(const struct hq_params *p, int fd, uint32_t maxh2cdata)
 	q->free_head = 0;
 	q->r2t_head = q->r2t_tail = -1;
 	q->fd = fd;
-	return q;
-}
-
-struct hq *hq_open(const struct hq_params *p, char *why, size_t whylen)
-{
-	char peer[sizeof(((struct hq *)NULL)->peer)] = "";
-	int fd = tcp_connect(p->traddr, p->trsvcid, (int)p->connect_timeout_ms, peer, sizeof(peer), why, whylen);
-	struct hq *q;
-
-	if (fd < 0)
-		return NULL;
-	q = hq_attach(p, fd, 0);
-	if (!q) {
-		close(fd);
-		snprintf(why, whylen, "out of memory");
-		return NULL;
-	}
-	memcpy(q->peer, peer, sizeof(q->peer));
-	if (icreq_exchange(q, p, why, whylen) != 0) {
-		hq_close(q);
-		return NULL;
-	}
 	return q;
 }
 
@@ -632,7 +448,7 @@ static void handle_term(struct hq *q, uint32_t plen)
 {
 	char what[128], why[sizeof(q->why)];
 
-	describe_term(what, sizeof(what), (const void *)q->rx_term, plen);
+	hq_describe_term(what, sizeof(what), (const void *)q->rx_term, plen);
 	snprintf(why, sizeof(why), "controller sent %s", what);
 	hq_fail(q, -ECONNRESET, why);
 }
@@ -691,7 +507,7 @@ static void hq_rx_bad_header(struct ntcp_conn *c, const struct nvmf_tcp_fatal *f
 			    hdr->plen);
 		return;
 	}
-	describe_bad_header(what, sizeof(what), hdr, " from the controller", fatal);
+	hq_describe_bad_header(what, sizeof(what), hdr, " from the controller", fatal);
 	proto_error(q, "%s", what);
 }
 
@@ -843,47 +659,6 @@ int hq_exec_tmo(struct hq *q, const struct nvme_command *cmd, void *buf, uint32_
 int hq_exec(struct hq *q, const struct nvme_command *cmd, void *buf, uint32_t len, struct nvme_completion *cqe)
 {
 	return hq_exec_tmo(q, cmd, buf, len, cqe, 0);
-}
-
-int hq_fabrics_connect(struct hq *q, const char *subnqn, const char *hostnqn, const uint8_t hostid[16],
-		       uint16_t cntlid_in, uint32_t kato_ms, uint8_t cattr, uint16_t *cntlid, char *why, size_t whylen)
-{
-	struct nvmf_connect_command c = { .opcode = nvme_admin_fabrics, .fctype = nvmf_type_connect,
-					  .qid = q->qid, .sqsize = (uint16_t)(q->depth - 1), .cattr = cattr,
-					  .kato = kato_ms };
-	struct nvmf_connect_data d = { .cntlid = cntlid_in };
-	struct nvme_completion cqe = { 0 };
-	uint32_t saved_inline = q->inline_max;
-	int status;
-
-	memcpy(d.hostid, hostid, 16);
-	snprintf(d.subsysnqn, sizeof(d.subsysnqn), "%s", subnqn);
-	snprintf(d.hostnqn, sizeof(d.hostnqn), "%s", hostnqn);
-	q->inline_max = sizeof(d); /* Connect data always travels in the capsule */
-	status = hq_exec(q, (struct nvme_command *)&c, &d, sizeof(d), &cqe);
-	q->inline_max = saved_inline;
-	if (status < 0) {
-		snprintf(why, whylen, "Connect to %s: %s", q->peer, q->why[0] ? q->why : strerror(-status));
-		return status;
-	}
-	if (status) {
-		uint32_t ipo = (uint32_t)cqe.result & 0xffff;
-		const char *what = "refused";
-
-		if ((status & 0x7ff) == NVME_SC_CONNECT_INVALID_HOST)
-			what = "host not allowed";
-		else if ((status & 0x7ff) == NVME_SC_CONNECT_INVALID_PARAM && ipo == offsetof(struct nvmf_connect_data, subsysnqn))
-			what = "no such subsystem";
-		else if ((status & 0x7ff) == NVME_SC_CONNECT_INVALID_PARAM && ipo == offsetof(struct nvmf_connect_data, cntlid))
-			what = "no such controller";
-		else if ((status & 0x7ff) == NVME_SC_CONNECT_INVALID_PARAM && ipo == offsetof(struct nvmf_connect_data, hostnqn))
-			what = "host NQN refused";
-		snprintf(why, whylen, "Connect to %s (%s, queue %u): %s (status %#x: %s)", q->peer, subnqn, q->qid, what,
-			 status, tr_status_str(status));
-		return status;
-	}
-	*cntlid = (uint16_t)cqe.result;
-	return 0;
 }
 
 /* ---- Accessors for the controller (host/ctrl.c): the only way it looks into a queue ---- */

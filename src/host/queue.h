@@ -115,6 +115,11 @@ int hq_fabrics_connect(struct hq *q, const char *subnqn, const char *hostnqn, co
 
 uint64_t hq_now_ns(void);
 
+/* A malformed PDU header, or a TermReq received, in words (queue.c; also used by queue_setup.c). */
+void hq_describe_bad_header(char *out, size_t outlen, const struct nvme_tcp_hdr *hdr, const char *from,
+			    const struct nvmf_tcp_fatal *fatal);
+void hq_describe_term(char *out, size_t outlen, const struct nvme_tcp_term_pdu *t, uint32_t plen);
+
 /* ---- What the controller (host/ctrl.c) reads of a queue, so it needs none of struct hq's fields ---- */
 
 /* The sticky error: 0 while the queue works, else the -errno every call now returns. */
