@@ -340,6 +340,9 @@ static json_object *save_subsystem(struct tgt_subsys *s, json_object *all_hosts)
 		json_object_object_add(dev, "uuid", json_object_new_string(id));
 		nvme_uuid_format(ns->nguid, id);
 		json_object_object_add(dev, "nguid", json_object_new_string(id));
+		/* Written when not the default, so a restart does not change the block size hosts see. */
+		if (ns->lba_shift != TGT_LBA_SHIFT_512)
+			json_object_object_add(dev, "lba_size", json_object_new_int(1 << ns->lba_shift));
 		json_object_object_add(n, "device", dev);
 		json_object_object_add(n, "enable", json_object_new_int(1));
 		json_object_object_add(n, "nsid", json_object_new_int((int)ns->nsid));
