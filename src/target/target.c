@@ -38,6 +38,9 @@ int tgt_parse_size(const char *s, uint64_t *out)
 	unsigned long long v;
 	int shift = 0;
 
+	/* strtoull would also take blanks, a sign and "-1" (as 2^64 - 1): digits first, or nothing. */
+	if (*s < '0' || *s > '9')
+		return -EINVAL;
 	errno = 0;
 	v = strtoull(s, &end, 10);
 	if (errno || end == s)
