@@ -134,7 +134,8 @@ pid=$(python3 -c "import json; print(json.load(open('$TIGHTROPE_STATE_DIR/ctrl/$
 loops=$(python3 -c "import json; print(' '.join(n['loop'] for n in json.load(open('$TIGHTROPE_STATE_DIR/ctrl/$name.json'))['namespaces'] if n['loop']))")
 ip link set "v$ns" down
 wait_gone "$pid" 15
-kill -0 "$pid" 2>/dev/null && bad "host process still running after ctrl-loss-tmo" || ok "host process ended after ctrl-loss-tmo"
+# Ended: gone, or a zombie its reaper has not collected yet (wait_gone returns on either).
+gone "$pid" && ok "host process ended after ctrl-loss-tmo" || bad "host process still running after ctrl-loss-tmo"
 # The admin queue died with the link: no shutdown handshake for nobody to answer.
 grep -q "shutdown" "$TIGHTROPE_STATE_DIR/ctrl/$name.log" && bad "a shutdown was tried on the lost path: $(grep shutdown "$TIGHTROPE_STATE_DIR/ctrl/$name.log")" ||
   ok "ctrl-loss-tmo: no shutdown tried on the lost path"
