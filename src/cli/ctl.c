@@ -116,6 +116,15 @@ static void print_list(json_object *reply)
 	}
 }
 
+/* An NSID from the command line; false, said on stderr, if it is not one. */
+static bool parse_nsid(const char *arg, long *nsid)
+{
+	if (!tr_parse_long(arg, 1, UINT32_MAX, nsid))
+		return true;
+	fprintf(stderr, "tightrope: ctl: %s: expected a namespace ID (1..%u)\n", arg, UINT32_MAX);
+	return false;
+}
+
 int cmd_ctl(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -134,12 +143,7 @@ int cmd_ctl(int argc, char **argv)
 		switch (c) {
 		case 'S': path = optarg; break;
 		case 'o': json = !strcmp(optarg, "json"); break;
-		case 'n':
-			if (tr_parse_long(optarg, 1, UINT32_MAX, &nsid)) {
-				fprintf(stderr, "tightrope: ctl: --nsid %s: expected a namespace ID\n", optarg);
-				return 2;
-			}
-			break;
+		case 'n': if (!parse_nsid(optarg, &nsid)) return 2; break;
 		case 'r': readonly = true; break;
 		case 'b': buffered = true; break;
 		case 'h': ctl_usage(stdout); return 0;
@@ -160,7 +164,7 @@ int cmd_ctl(int argc, char **argv)
 		json_object_object_add(req, "nsid", json_object_new_int64(nsid));
 		json_object_object_add(req, "readonly", json_object_new_boolean(readonly));
 		json_object_object_add(req, "buffered", json_object_new_boolean(buffered));
-	} else if (!strcmp(verb, "remove-ns") && nargs == 2 && !tr_parse_long(argv[optind + 1], 1, UINT32_MAX, &nsid)) {
+	} else if (!strcmp(verb, "remove-ns") && nargs == 2 && parse_nsid(argv[optind + 1], &nsid)) {
 		json_object_object_add(req, "subsys", json_object_new_string(argv[optind]));
 		json_object_object_add(req, "nsid", json_object_new_int64(nsid));
 	} else if ((!strcmp(verb, "allow-host") || !strcmp(verb, "forbid-host")) && nargs == 2) {
