@@ -11,6 +11,11 @@ finish() {
   echo "$pass passed, $fail failed"
   ((fail == 0))
 }
+# give_up: when what is left cannot run: the closing line now, and exit with its status.
+give_up() {
+  finish
+  exit
+}
 
 # wait_until SECONDS COMMAND...: run COMMAND every 0.1 s until it succeeds; false if it never did.
 wait_until() {
