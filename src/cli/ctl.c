@@ -11,6 +11,10 @@
 
 #include "cli/cli.h"
 #include "target/control.h"
+#include "util/parse.h"
+
+#define REPLY_CHUNK 4096 /* room kept free for each recv() of the reply */
+#define REPLY_START 65536 /* first reply buffer; doubled as needed */
 
 static void ctl_usage(FILE *out)
 {
@@ -53,8 +57,8 @@ static json_object *ctl_request(const char *path, json_object *req)
 	for (;;) {
 		ssize_t n;
 
-		if (have + 4096 + 1 > cap) {
-			char *nb = realloc(buf, cap = cap ? cap * 2 : 65536);
+		if (have + REPLY_CHUNK + 1 > cap) {
+			char *nb = realloc(buf, cap = cap ? cap * 2 : REPLY_START);
 
 			if (!nb)
 				break;
@@ -112,6 +116,15 @@ static void print_list(json_object *reply)
 	}
 }
 
+/* An NSID from the command line; false, said on stderr, if it is not one. */
+static bool parse_nsid(const char *arg, long *nsid)
+{
+	if (!tr_parse_long(arg, 1, UINT32_MAX, nsid))
+		return true;
+	fprintf(stderr, "tightrope: ctl: %s: expected a namespace ID (1..%u)\n", arg, UINT32_MAX);
+	return false;
+}
+
 int cmd_ctl(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -130,7 +143,7 @@ int cmd_ctl(int argc, char **argv)
 		switch (c) {
 		case 'S': path = optarg; break;
 		case 'o': json = !strcmp(optarg, "json"); break;
-		case 'n': nsid = strtol(optarg, NULL, 10); break;
+		case 'n': if (!parse_nsid(optarg, &nsid)) return 2; break;
 		case 'r': readonly = true; break;
 		case 'b': buffered = true; break;
 		case 'h': ctl_usage(stdout); return 0;
@@ -148,12 +161,12 @@ int cmd_ctl(int argc, char **argv)
 	if (!strcmp(verb, "add-ns") && nargs == 2) {
 		json_object_object_add(req, "subsys", json_object_new_string(argv[optind]));
 		json_object_object_add(req, "path", json_object_new_string(argv[optind + 1]));
-		json_object_object_add(req, "nsid", json_object_new_int((int)nsid));
+		json_object_object_add(req, "nsid", json_object_new_int64(nsid));
 		json_object_object_add(req, "readonly", json_object_new_boolean(readonly));
 		json_object_object_add(req, "buffered", json_object_new_boolean(buffered));
-	} else if (!strcmp(verb, "remove-ns") && nargs == 2) {
+	} else if (!strcmp(verb, "remove-ns") && nargs == 2 && parse_nsid(argv[optind + 1], &nsid)) {
 		json_object_object_add(req, "subsys", json_object_new_string(argv[optind]));
-		json_object_object_add(req, "nsid", json_object_new_int(atoi(argv[optind + 1])));
+		json_object_object_add(req, "nsid", json_object_new_int64(nsid));
 	} else if ((!strcmp(verb, "allow-host") || !strcmp(verb, "forbid-host")) && nargs == 2) {
 		json_object_object_add(req, "subsys", json_object_new_string(argv[optind]));
 		json_object_object_add(req, "host", json_object_new_string(argv[optind + 1]));

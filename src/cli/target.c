@@ -13,8 +13,18 @@
 #include "cli/cli.h"
 #include "target/control.h"
 #include "util/log.h"
+#include "util/parse.h"
 
 #define DEFAULT_SUBSYS_NQN "nqn.2026-11.io.tightrope:default"
+#define DEFAULT_LISTEN_ADDR "127.0.0.1"
+#define MAX_LISTENS 16 /* --listen options */
+#define MAX_SUBSYS 32 /* --subsys options */
+#define MAX_HOSTS 64 /* --allow-host options per subsystem */
+#define MAX_WORKERS 256
+#define MAX_CONNECTIONS_LIMIT 1000000 /* --max-connections, and the descriptors we count on */
+#define MAX_TIMEOUT_S 4000000 /* seconds that still fit in u32 milliseconds */
+#define MIN_BUF_BUDGET (1u << 20)
+#define PORT_MAX 65535
 
 static void target_usage(FILE *out)
 {
@@ -52,6 +62,7 @@ static void target_usage(FILE *out)
 static int split_hostport(const char *arg, char *addr, size_t alen, char *port, size_t plen)
 {
 	const char *colon;
+	long n;
 
 	if (arg[0] == '[') {
 		const char *end = strchr(arg, ']');
@@ -66,10 +77,11 @@ static int split_hostport(const char *arg, char *addr, size_t alen, char *port, 
 			colon = NULL; /* a bare IPv6 address */
 		snprintf(addr, alen, "%.*s", colon ? (int)(colon - arg) : (int)strlen(arg), arg);
 	}
-	snprintf(port, plen, "%s", colon && colon[1] ? colon + 1 : "4420");
+	snprintf(port, plen, "%s", colon && colon[1] ? colon + 1 : TGT_DEFAULT_TRSVCID);
 	if (!addr[0])
 		snprintf(addr, alen, "0.0.0.0");
-	return strspn(port, "0123456789") == strlen(port) && atoi(port) > 0 && atoi(port) < 65536 ? 0 : -EINVAL;
+	/* Digits only: strtol would take a sign or leading blanks that getaddrinfo then reads otherwise. */
+	return strspn(port, "0123456789") == strlen(port) && !tr_parse_long(port, 1, PORT_MAX, &n) ? 0 : -EINVAL;
 }
 
 static int parse_ns_spec(char *spec, struct tgt_ns_params *p)
@@ -81,14 +93,16 @@ static int parse_ns_spec(char *spec, struct tgt_ns_params *p)
 	if (!tok || !*tok)
 		return -EINVAL;
 	while ((tok = strtok_r(NULL, ",", &save))) {
+		long v;
+
 		if (!strcmp(tok, "ro") || !strcmp(tok, "readonly"))
 			p->readonly = true;
 		else if (!strcmp(tok, "buffered"))
 			p->buffered = true;
-		else if (!strncmp(tok, "nsid=", 5))
-			p->nsid = (uint32_t)strtoul(tok + 5, NULL, 10);
-		else if (!strncmp(tok, "lbs=", 4))
-			p->lba_size = (uint32_t)strtoul(tok + 4, NULL, 10);
+		else if (!strncmp(tok, "nsid=", 5) && !tr_parse_long(tok + 5, 1, TGT_MAX_NSID, &v))
+			p->nsid = (uint32_t)v;
+		else if (!strncmp(tok, "lbs=", 4) && !tr_parse_long(tok + 4, 1, UINT32_MAX, &v))
+			p->lba_size = (uint32_t)v; /* which sizes the storage takes, the backend says */
 		else
 			return -EINVAL;
 	}
@@ -99,7 +113,7 @@ struct pending_subsys {
 	char *nqn, *serial, *model;
 	char *ns[TGT_MAX_NSID];
 	int nr_ns;
-	char *hosts[64];
+	char *hosts[MAX_HOSTS];
 	int nr_hosts;
 };
 
@@ -108,9 +122,12 @@ static int build_subsys(struct pending_subsys *ps)
 	struct tgt_subsys *s = tgt_subsys_create(ps->nqn, ps->serial, ps->model);
 
 	if (!s) {
+		int err = -errno;
+
 		fprintf(stderr, "tightrope: subsystem %s: %s\n", ps->nqn,
-			errno == EEXIST ? "given twice" : "not a valid NQN (nqn.yyyy-mm.domain:name)");
-		return -EINVAL;
+			err == -EEXIST ? "given twice"
+			: err == -EINVAL ? "not a valid NQN (nqn.yyyy-mm.domain:name)" : strerror(-err));
+		return err;
 	}
 	for (int i = 0; i < ps->nr_hosts; i++) {
 		if (tgt_subsys_allow_host(s, ps->hosts[i])) {
@@ -145,19 +162,14 @@ struct limits {
 
 static int parse_limit(int opt, const char *arg, struct limits *l)
 {
-	char *end;
-	long v = strtol(arg, &end, 10);
 	long *dst = opt == 'M' ? &l->max_connections : opt == 'T' ? &l->handshake_s : &l->idle_s;
-	long max = opt == 'M' ? 1000000 : 4000000; /* seconds that still fit in u32 ms */
+	long min = opt == 'M' ? 1 : 0, max = opt == 'M' ? MAX_CONNECTIONS_LIMIT : MAX_TIMEOUT_S;
+	int err = tr_parse_long(arg, min, max, dst);
 
-	if (*end || end == arg || v < (opt == 'M' ? 1 : 0) || v > max) {
-		fprintf(stderr, "tightrope: --%s: expected a number from %d to %ld\n",
-			opt == 'M' ? "max-connections" : opt == 'T' ? "handshake-timeout" : "idle-timeout",
-			opt == 'M' ? 1 : 0, max);
-		return -EINVAL;
-	}
-	*dst = v;
-	return 0;
+	if (err)
+		fprintf(stderr, "tightrope: --%s: expected a number from %ld to %ld\n",
+			opt == 'M' ? "max-connections" : opt == 'T' ? "handshake-timeout" : "idle-timeout", min, max);
+	return err;
 }
 
 /* Every connection is a descriptor: take all the kernel allows (the hard limit), and by default
@@ -175,7 +187,8 @@ static void apply_limits(const struct limits *l)
 					(unsigned long long)rl.rlim_max, strerror(errno));
 		}
 		getrlimit(RLIMIT_NOFILE, &rl);
-		fds = rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur > 1000000 ? 1000000 : (long)rl.rlim_cur;
+		fds = rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur > MAX_CONNECTIONS_LIMIT ? MAX_CONNECTIONS_LIMIT
+											 : (long)rl.rlim_cur;
 	}
 	if (l->buf_budget)
 		tgt_set_buffer_budget(l->buf_budget);
@@ -245,8 +258,8 @@ int cmd_target(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
-	static struct pending_subsys subs[32];
-	char *listens[16];
+	static struct pending_subsys subs[MAX_SUBSYS];
+	char *listens[MAX_LISTENS];
 	int nr_listens = 0, nr_subs = 0, c, err = 0;
 	struct tgt_control *ctl = NULL;
 	const char *config = NULL, *ctl_path = TGT_DEFAULT_CTL_PATH, *disc_port = NULL, *target_id = NULL;
@@ -260,7 +273,7 @@ int cmd_target(int argc, char **argv)
 
 		switch (c) {
 		case 'l':
-			if (nr_listens == 16)
+			if (nr_listens == MAX_LISTENS)
 				goto too_many;
 			listens[nr_listens++] = optarg;
 			break;
@@ -268,7 +281,7 @@ int cmd_target(int argc, char **argv)
 			disc_port = optarg;
 			break;
 		case 'n':
-			if (nr_subs == 32)
+			if (nr_subs == MAX_SUBSYS)
 				goto too_many;
 			subs[nr_subs++].nqn = optarg;
 			break;
@@ -283,7 +296,7 @@ int cmd_target(int argc, char **argv)
 			}
 			if (c == 'N' && cur->nr_ns < TGT_MAX_NSID)
 				cur->ns[cur->nr_ns++] = optarg;
-			else if (c == 'H' && cur->nr_hosts < 64)
+			else if (c == 'H' && cur->nr_hosts < MAX_HOSTS)
 				cur->hosts[cur->nr_hosts++] = optarg;
 			else if (c == 's')
 				cur->serial = optarg;
@@ -302,7 +315,7 @@ int cmd_target(int argc, char **argv)
 			target_id = optarg;
 			break;
 		case 'B':
-			if (tgt_parse_size(optarg, &limits.buf_budget) || limits.buf_budget < (1u << 20)) {
+			if (tgt_parse_size(optarg, &limits.buf_budget) || limits.buf_budget < MIN_BUF_BUDGET) {
 				fprintf(stderr, "tightrope: --buffer-budget: expected a size of 1M or more\n");
 				return 2;
 			}
@@ -314,9 +327,8 @@ int cmd_target(int argc, char **argv)
 				return 2;
 			break;
 		case 'w':
-			workers = strtol(optarg, NULL, 10);
-			if (workers < 1 || workers > 256) {
-				fprintf(stderr, "tightrope: --workers must be 1..256\n");
+			if (tr_parse_long(optarg, 1, MAX_WORKERS, &workers)) {
+				fprintf(stderr, "tightrope: --workers must be 1..%d\n", MAX_WORKERS);
 				return 2;
 			}
 			break;
@@ -373,14 +385,15 @@ int cmd_target(int argc, char **argv)
 			err = tgt_listener_add(addr, port, false, (uint16_t)(i + 1));
 	}
 	if (!err && !nr_listens && !tgt->listeners) {
-		tr_info("no --listen given: listening on 127.0.0.1:4420 only");
-		err = tgt_listener_add("127.0.0.1", "4420", false, 1);
+		tr_info("no --listen given: listening on " DEFAULT_LISTEN_ADDR ":" TGT_DEFAULT_TRSVCID " only");
+		err = tgt_listener_add(DEFAULT_LISTEN_ADDR, TGT_DEFAULT_TRSVCID, false, 1);
 	}
 	if (!err && disc_port) {
 		char addr[256], port[16];
 
 		/* The discovery port shares the first listener's address. */
-		err = split_hostport(nr_listens ? listens[0] : "127.0.0.1", addr, sizeof(addr), port, sizeof(port));
+		err = split_hostport(nr_listens ? listens[0] : DEFAULT_LISTEN_ADDR, addr, sizeof(addr), port,
+				     sizeof(port));
 		if (!err)
 			err = tgt_listener_add(addr, disc_port, true, 0);
 	}

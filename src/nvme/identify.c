@@ -38,22 +38,22 @@ void nvme_id_ctrl_build(struct nvme_id_ctrl *id, const struct nvme_ctrl_facts *f
 	nvme_strpad(id->sn, sizeof(id->sn), f->serial, ' ');
 	nvme_strpad(id->mn, sizeof(id->mn), f->model, ' ');
 	nvme_strpad(id->fr, sizeof(id->fr), f->firmware, ' ');
-	id->rab = 6;
+	id->rab = 6; /* recommended arbitration burst: 2^6 commands, as nvmet */
 	id->cmic = NVME_CTRL_CMIC_MULTI_CTRL; /* dynamic model: many controllers per subsystem */
 	id->mdts = f->mdts;
 	id->cntlid = f->cntlid;
 	id->ver = f->version;
 	id->cntrltype = f->discovery ? NVME_CTRL_CNTRLTYPE_DISC : NVME_CTRL_CNTRLTYPE_IO;
 	id->ctratt = NVME_CTRL_CTRATT_128_ID;
-	id->acl = 3;
+	id->acl = 3; /* 0-based: up to 4 Aborts at once */
 	id->aerl = f->aerl;
-	id->frmw = (1 << 1) | 1; /* one slot, slot 1 read-only */
+	id->frmw = NVME_CTRL_FRMW_SLOTS(1) | NVME_CTRL_FRMW_SLOT1_RO;
 	id->lpa = NVME_CTRL_LPA_SMART_PER_NS | NVME_CTRL_LPA_CMD_EFFECTS | NVME_CTRL_LPA_EXTENDED;
 	id->elpe = 0; /* one error log entry, 0-based */
 	id->npss = 0;
 	id->kas = f->kas;
-	id->sqes = (6 << 4) | 6;
-	id->cqes = (4 << 4) | 4;
+	id->sqes = NVME_CTRL_QES(NVME_SQES_LOG2, NVME_SQES_LOG2);
+	id->cqes = NVME_CTRL_QES(NVME_CQES_LOG2, NVME_CQES_LOG2);
 	id->maxcmd = f->maxcmd;
 	nvme_strpad(id->subnqn, sizeof(id->subnqn), f->subnqn, '\0');
 
@@ -63,8 +63,8 @@ void nvme_id_ctrl_build(struct nvme_id_ctrl *id, const struct nvme_ctrl_facts *f
 		 * otherwise asks for the Commands Supported and Effects page and fails). */
 		id->lpa = NVME_CTRL_LPA_EXTENDED;
 		id->sgls = NVME_CTRL_SGLS_SUPPORTED | NVME_CTRL_SGLS_OFFSETS;
-		id->ioccsz = sizeof(struct nvme_command) / 16;
-		id->iorcsz = sizeof(struct nvme_completion) / 16;
+		id->ioccsz = sizeof(struct nvme_command) / NVME_CTRL_CAPSULE_UNIT;
+		id->iorcsz = sizeof(struct nvme_completion) / NVME_CTRL_CAPSULE_UNIT;
 		id->msdbd = 1;
 		return;
 	}
@@ -76,14 +76,14 @@ void nvme_id_ctrl_build(struct nvme_id_ctrl *id, const struct nvme_ctrl_facts *f
 	id->awun = 0;
 	id->awupf = 0;
 	id->sgls = NVME_CTRL_SGLS_SUPPORTED | NVME_CTRL_SGLS_OFFSETS;
-	/* IOCCSZ counts the 64-byte SQE plus in-capsule data, in 16-byte units. */
-	id->ioccsz = (uint32_t)(sizeof(struct nvme_command) + f->inline_data_size) / 16;
-	id->iorcsz = sizeof(struct nvme_completion) / 16;
+	/* IOCCSZ counts the 64-byte SQE plus in-capsule data. */
+	id->ioccsz = (uint32_t)(sizeof(struct nvme_command) + f->inline_data_size) / NVME_CTRL_CAPSULE_UNIT;
+	id->iorcsz = sizeof(struct nvme_completion) / NVME_CTRL_CAPSULE_UNIT;
 	id->icdoff = 0;
 	id->msdbd = 1;
 	/* One power state, the only one, to keep nvme-cli's id-ctrl tidy. */
 	id->psd[0].max_power = 0x9c4; /* 25 W in 0.01 W units, like nvmet */
-	id->psd[0].entry_lat = 0x10;
+	id->psd[0].entry_lat = 0x10; /* microseconds, nvmet's figures */
 	id->psd[0].exit_lat = 0x4;
 }
 
@@ -96,7 +96,7 @@ void nvme_id_ns_build(struct nvme_id_ns *id, const struct nvme_ns_facts *f)
 	id->nlbaf = 0; /* one format, 0-based */
 	id->flbas = 0;
 	id->lbaf[0].ds = f->lba_shift;
-	id->nmic = 1; /* may be attached to several controllers */
+	id->nmic = NVME_NS_NMIC_SHARED;
 	if (f->deallocate)
 		id->dlfeat = NVME_NS_DLFEAT_WRITE_ZEROES | NVME_NS_DLFEAT_READ_ZEROES;
 	id->nsfeat = NVME_NS_FEAT_IO_OPT;
@@ -104,7 +104,7 @@ void nvme_id_ns_build(struct nvme_id_ns *id, const struct nvme_ns_facts *f)
 	uint16_t per_page = f->lba_shift < 12 ? (uint16_t)(1u << (12 - f->lba_shift)) : 1;
 	id->npwg = id->npwa = id->npdg = id->npda = id->nows = per_page - 1;
 	id->anagrpid = f->anagrpid;
-	id->nsattr = f->readonly ? 1 : 0;
+	id->nsattr = f->readonly ? NVME_NS_NSATTR_WRITE_PROTECTED : 0;
 	memcpy(id->nguid, f->nguid, sizeof(id->nguid));
 	memcpy(id->eui64, f->eui64, sizeof(id->eui64));
 }
@@ -166,10 +166,14 @@ void nvme_derive_id(uint8_t out[16], const char *name, uint32_t number, bool as_
 		abort(); /* libcrypto without SHA-256 is not a configuration we can run on */
 	EVP_MD_CTX_free(ctx);
 	memcpy(out, digest, 16);
-	if (as_uuid) {
-		out[6] = (uint8_t)((out[6] & 0x0f) | 0x80); /* version 8: custom */
-		out[8] = (uint8_t)((out[8] & 0x3f) | 0x80); /* RFC 4122 variant */
-	}
+	if (as_uuid)
+		nvme_uuid_set_version(out, NVME_UUID_V8_CUSTOM);
+}
+
+void nvme_uuid_set_version(uint8_t id[16], unsigned int version)
+{
+	id[6] = (uint8_t)((id[6] & 0x0f) | (version << 4));
+	id[8] = (uint8_t)((id[8] & 0x3f) | 0x80); /* the RFC 4122 variant */
 }
 
 int nvme_uuid_parse(const char *s, uint8_t out[16])

@@ -65,6 +65,10 @@ void nvme_copy_window(void *dst, size_t len, const void *page, size_t page_len, 
 /* A stable 16-byte identifier from a string and a number (namespace NGUID/UUID from NQN + NSID).
  * Deterministic, so identifiers survive target restarts; UUIDs get RFC 4122 version/variant bits. */
 void nvme_derive_id(uint8_t out[16], const char *name, uint32_t number, bool as_uuid);
+/* Stamp an RFC 4122 UUID's version (4: random, 8: custom) and variant bits onto 16 bytes. */
+#define NVME_UUID_V4_RANDOM 4
+#define NVME_UUID_V8_CUSTOM 8
+void nvme_uuid_set_version(uint8_t id[16], unsigned int version);
 /* "xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx" (dashes optional) to 16 bytes; 0 or -EINVAL. */
 int nvme_uuid_parse(const char *s, uint8_t out[16]);
 /* 16 bytes to the dashed form; out holds at least 37 bytes. */

@@ -61,6 +61,8 @@ NVME_STATIC_OFFSET(struct nvmf_disc_log_entry, traddr, 512);
 /* Well-known NQNs and sizes (NVME_NQN_SIZE, NVMF_TRADDR_SIZE, NVMF_TRSVCID_SIZE: tightrope/nvme.h). */
 #define NVME_DISC_SUBSYS_NQN "nqn.2014-08.org.nvmexpress.discovery"
 #define NVME_NQN_MIN_LEN 11 /* "nqn.yyyy-mm" */
+#define NVME_NQN_MAX_LEN 223 /* bytes before the NUL, by the spec */
+#define NVME_NQN_PREFIX "nqn."
 
 /* ---- Submission / completion queue entries (struct nvme_command, nvme_completion: tightrope/nvme.h) ---- */
 
@@ -70,6 +72,13 @@ NVME_STATIC_OFFSET(struct nvmf_disc_log_entry, traddr, 512);
 
 #define NVME_CMD_PSDT_MASK 0xc0
 #define NVME_CMD_PSDT_SGL 0x40 /* SGLs for data, metadata is a contiguous buffer */
+
+/* Namespace IDs with a meaning of their own. */
+#define NVME_NSID_ALL 0xffffffffu /* broadcast: every namespace */
+
+/* Queue entry sizes, as log2 of bytes: what CC.IOSQES/IOCQES must say and Identify's SQES/CQES. */
+#define NVME_SQES_LOG2 6 /* 64-byte SQE */
+#define NVME_CQES_LOG2 4 /* 16-byte CQE */
 
 /* Fabrics commands reuse opcode 0x7f with a fabrics type at byte 4. */
 struct nvmf_common_command {
@@ -123,7 +132,7 @@ struct nvmf_property_command {
 	uint16_t command_id;
 	uint8_t fctype;
 	uint8_t rsvd2[35];
-	uint8_t attrib; /* bit 0: 0 = 4-byte, 1 = 8-byte property */
+	uint8_t attrib; /* NVMF_PROP_ATTR_8BYTE or 0 (4-byte) */
 	uint8_t rsvd3[3];
 	uint32_t offset;
 	uint64_t value; /* Property Set only */
@@ -133,6 +142,10 @@ NVME_STATIC_SIZE(struct nvmf_property_command, 64);
 NVME_STATIC_OFFSET(struct nvmf_property_command, attrib, 40);
 NVME_STATIC_OFFSET(struct nvmf_property_command, offset, 44);
 NVME_STATIC_OFFSET(struct nvmf_property_command, value, 48);
+#define NVMF_PROP_ATTR_8BYTE (1u << 0)
+
+/* Connect's CATTR. */
+#define NVMF_CONNECT_CATTR_DISABLE_SQFLOW (1u << 2)
 
 /* ---- Opcodes (admin and I/O: tightrope/nvme.h) ---- */
 
@@ -146,9 +159,11 @@ enum nvmf_fabrics_type {
 };
 
 /* Read/Write/Compare/Write Zeroes: SLBA in cdw10-11, NLB (0-based) in cdw12 15:0. */
+#define NVME_RW_NLB(cdw12) (((cdw12) & 0xffffu) + 1) /* blocks, 1-based */
 #define NVME_RW_FUA (1u << 30)
 #define NVME_WZ_DEAC (1u << 25)
 /* Dataset Management: cdw10 7:0 = number of ranges - 1, cdw11 bit 2 = deallocate. */
+#define NVME_DSM_NR(cdw10) (((cdw10) & 0xffu) + 1) /* ranges, 1-based */
 #define NVME_DSMGMT_AD (1u << 2)
 struct nvme_dsm_range {
 	uint32_t cattr;
@@ -199,7 +214,24 @@ enum nvme_status {
 
 	NVME_SC_DNR = 0x4000,
 };
-#define NVME_SC_MASK 0x7ff
+#define NVME_SC_MASK 0x7ff /* SCT and SC, without CRD, More and DNR */
+
+/* The status without DNR (and CRD, More): what compares against an NVME_SC_* code. */
+static inline uint16_t nvme_status_code(uint16_t status)
+{
+	return status & NVME_SC_MASK;
+}
+
+/* A CQE's status field carries the phase tag in bit 0 and the status above it. */
+static inline uint16_t nvme_cqe_status(uint16_t field)
+{
+	return field >> 1;
+}
+
+static inline uint16_t nvme_cqe_status_field(uint16_t status)
+{
+	return (uint16_t)(status << 1);
+}
 
 /* Connect failure: the result names the bad field (IATTR 0 = command, 1 = connect data). */
 #define NVMF_IPO_IATTR(iattr, offset) (((uint32_t)(iattr) << 16) | (uint16_t)(offset))
@@ -213,6 +245,11 @@ enum {
 	NVME_REG_NSSR = 0x20,
 };
 #define NVME_VS(major, minor, tertiary) (((major) << 16) | ((minor) << 8) | (tertiary))
+/* CAP: MQES 15:0 (0-based), CQR 16, TO 31:24 (500 ms units), CSS 44:37, MPSMIN 51:48, MPSMAX 55:52. */
+#define NVME_CAP_MQES(entries) ((uint64_t)((entries) - 1) & 0xffffu)
+#define NVME_CAP_CQR (1ull << 16)
+#define NVME_CAP_TO(half_seconds) ((uint64_t)((half_seconds) & 0xff) << 24)
+#define NVME_CAP_CSS_NVM (1ull << 37)
 #define NVME_CC_ENABLE (1u << 0)
 #define NVME_CC_SHN_MASK (3u << 14)
 #define NVME_CC_SHN_NORMAL (1u << 14)
@@ -220,6 +257,8 @@ enum {
 #define NVME_CC_IOCQES(cc) (((cc) >> 20) & 0xf)
 #define NVME_CC_MPS(cc) (((cc) >> 7) & 0xf)
 #define NVME_CC_CSS(cc) (((cc) >> 4) & 0x7)
+#define NVME_CC_CSS_NVM 0
+#define NVME_CC_MPS_4K 0 /* 2 ^ (12 + MPS) bytes */
 #define NVME_CSTS_RDY (1u << 0)
 #define NVME_CSTS_CFS (1u << 1)
 #define NVME_CSTS_SHST_CMPLT (2u << 2)
@@ -227,6 +266,11 @@ enum {
 
 /* ---- Identify (the CNS values, struct nvme_id_ctrl and nvme_id_ns: tightrope/nvme.h) ---- */
 #define NVME_CSI_NVM 0
+/* Identify: CNS in cdw10 7:0, CSI in cdw11 31:24; every data structure it returns is 4 KiB. */
+#define NVME_IDENTIFY_CNS(cdw10) ((uint8_t)((cdw10) & 0xff))
+#define NVME_IDENTIFY_CSI(cdw11) ((uint8_t)((cdw11) >> 24))
+#define NVME_IDENTIFY_DATA_SIZE 4096
+#define NVME_ID_NS_LIST_MAX (NVME_IDENTIFY_DATA_SIZE / 4) /* NSIDs in an active namespace list */
 
 #define NVME_CTRL_OAES_NS_ATTR (1u << 8)
 #define NVME_CTRL_OAES_ANA_CHANGE (1u << 11)
@@ -244,11 +288,18 @@ enum {
 #define NVME_CTRL_CMIC_MULTI_CTRL (1u << 1)
 #define NVME_CTRL_CNTRLTYPE_IO 1
 #define NVME_CTRL_CNTRLTYPE_DISC 2
+#define NVME_CTRL_FRMW_SLOT1_RO (1u << 0)
+#define NVME_CTRL_FRMW_SLOTS(n) ((n) << 1)
+#define NVME_CTRL_QES(max_log2, min_log2) (((max_log2) << 4) | (min_log2)) /* SQES and CQES */
+#define NVME_CTRL_CAPSULE_UNIT 16 /* IOCCSZ and IORCSZ count 16-byte units */
+#define NVME_CNTLID_MAX 0xffef /* controller IDs are 1..FFEFh; above are reserved or special */
 
 #define NVME_NS_FEAT_THIN (1u << 0)
 #define NVME_NS_FEAT_IO_OPT (1u << 4)
 #define NVME_NS_DLFEAT_WRITE_ZEROES (1u << 3)
 #define NVME_NS_DLFEAT_READ_ZEROES 0x1
+#define NVME_NS_NMIC_SHARED (1u << 0) /* may be attached to more than one controller */
+#define NVME_NS_NSATTR_WRITE_PROTECTED (1u << 0)
 
 /* Namespace identification descriptor list (CNS 03h): 4096 bytes of these, then zeros. */
 struct nvme_ns_id_desc {
@@ -265,6 +316,11 @@ enum {
 };
 
 /* ---- Log pages (the log IDs: tightrope/nvme.h) ---- */
+/* Get Log Page: LID in cdw10 7:0, NUMD (0-based dwords) split over cdw10 31:16 and cdw11 15:0,
+ * the offset in cdw12-13, which must be dword-aligned. */
+#define NVME_LOG_LID(cdw10) ((uint8_t)((cdw10) & 0xff))
+#define NVME_LOG_NUMD(cdw10, cdw11) (((cdw10) >> 16) | (((cdw11) & 0xffffu) << 16))
+#define NVME_LOG_OFFSET_ALIGN 4
 #define NVME_LOG_RAE (1u << 15) /* Retain Asynchronous Event, cdw10 */
 
 struct nvme_error_log_entry {
@@ -326,9 +382,10 @@ NVME_STATIC_SIZE(struct nvme_fw_slot_log, 512);
 
 #define NVME_CHANGED_NS_MAX 1024
 struct nvme_changed_ns_log {
-	uint32_t nsid[NVME_CHANGED_NS_MAX]; /* 0xffffffff in entry 0: more than 1024 changed */
+	uint32_t nsid[NVME_CHANGED_NS_MAX]; /* NVME_CHANGED_NS_OVERFLOW in entry 0: more than 1024 changed */
 } __attribute__((packed));
 NVME_STATIC_SIZE(struct nvme_changed_ns_log, 4096);
+#define NVME_CHANGED_NS_OVERFLOW 0xffffffffu
 
 struct nvme_effects_log {
 	uint32_t acs[256];
@@ -384,6 +441,20 @@ enum nvme_feature_id {
 	NVME_FEAT_HOST_BEHAVIOR = 0x16,
 	NVME_FEAT_HOST_ID = 0x81,
 };
+
+/* Set/Get Features: FID in cdw10 7:0, Save in cdw10 bit 31. */
+#define NVME_FEAT_FID(cdw10) ((uint8_t)((cdw10) & 0xff))
+#define NVME_FEAT_SAVE (1u << 31)
+/* Number of Queues: NSQR in 15:0 and NCQR in 31:16, both 0-based, in cdw11 and in the result. */
+#define NVME_FEAT_NSQR(v) (((v) & 0xffffu) + 1)
+#define NVME_FEAT_NCQR(v) (((v) >> 16) + 1)
+#define NVME_FEAT_NUM_QUEUES_RESULT(nsq, ncq) ((((ncq) - 1) << 16) | ((nsq) - 1))
+#define NVME_FEAT_NUM_QUEUES_MAX 0xffff /* 1-based; asking for 65536 (0-based FFFFh) is invalid */
+#define NVME_FEAT_HOST_ID_EXHID (1u << 0) /* cdw11: the 128-bit host identifier */
+#define NVME_FEAT_VWC_ENABLE (1u << 0)
+
+/* Abort's result dw0 bit 0: the command was not aborted. */
+#define NVME_ABORT_NOT_ABORTED (1u << 0)
 
 /* Asynchronous events: result dw0 = type | info << 8 | log page << 16. */
 #define NVME_AER_TYPE_NOTICE 0x2

@@ -45,7 +45,7 @@ void nvmf_tcp_hdgst_set(void *hdr, uint8_t hlen)
 
 uint32_t nvmf_tcp_data_pad(uint8_t pda, uint32_t hdr_total)
 {
-	uint32_t align = ((uint32_t)pda + 1) * 4;
+	uint32_t align = ((uint32_t)pda + 1) * NVME_TCP_PDA_UNIT;
 
 	/* PDA 0 means no alignment (the kernel never asks for any). */
 	if (pda == 0)
@@ -65,17 +65,21 @@ static uint8_t pdu_expected_hlen(uint8_t type)
 {
 	switch (type) {
 	case nvme_tcp_icreq:
+		return sizeof(struct nvme_tcp_icreq_pdu);
 	case nvme_tcp_icresp:
-		return 128;
+		return sizeof(struct nvme_tcp_icresp_pdu);
 	case nvme_tcp_cmd:
 		return sizeof(struct nvme_tcp_cmd_pdu);
 	case nvme_tcp_h2c_term:
 	case nvme_tcp_c2h_term:
+		return sizeof(struct nvme_tcp_term_pdu);
 	case nvme_tcp_rsp:
+		return sizeof(struct nvme_tcp_rsp_pdu);
 	case nvme_tcp_h2c_data:
 	case nvme_tcp_c2h_data:
+		return sizeof(struct nvme_tcp_data_pdu);
 	case nvme_tcp_r2t:
-		return 24;
+		return sizeof(struct nvme_tcp_r2t_pdu);
 	default:
 		return 0;
 	}
@@ -139,7 +143,7 @@ int nvmf_tcp_pdu_decode(const struct nvme_tcp_hdr *hdr, enum nvmf_tcp_side recei
 		return 0;
 	}
 	if (is_term) {
-		/* The offending PDU's header follows, at most 128 bytes of it; no digests. */
+		/* The offending PDU's header follows, at most NVME_TCP_TERM_MAX_DATA bytes of it; no digests. */
 		if (plen < hdr->hlen || plen > (uint32_t)hdr->hlen + NVME_TCP_TERM_MAX_DATA)
 			return fatal_at(fatal, NVME_TCP_FES_INVALID_PDU_HDR, off_plen);
 		layout->hdr_total = hdr->hlen;
@@ -208,8 +212,8 @@ int nvmf_tcp_icreq_validate(const struct nvme_tcp_icreq_pdu *icreq, struct nvmf_
 	if (icreq->pfv != NVME_TCP_PFV_1_0)
 		return fatal_at(fatal, NVME_TCP_FES_UNSUPPORTED_PARAM,
 				offsetof(struct nvme_tcp_icreq_pdu, pfv));
-	/* HPDA is 0..31; we honour any value by padding C2HData. */
-	if (icreq->hpda > 31)
+	/* We honour any HPDA the spec allows by padding C2HData. */
+	if (icreq->hpda > NVME_TCP_PDA_MAX)
 		return fatal_at(fatal, NVME_TCP_FES_INVALID_PDU_HDR,
 				offsetof(struct nvme_tcp_icreq_pdu, hpda));
 	if (icreq->digest & ~(NVME_TCP_HDR_DIGEST_ENABLE | NVME_TCP_DATA_DIGEST_ENABLE))
@@ -232,7 +236,7 @@ int nvmf_tcp_icresp_validate(const struct nvme_tcp_icresp_pdu *icresp, bool want
 	    !!(icresp->digest & NVME_TCP_DATA_DIGEST_ENABLE) != want_ddgst)
 		return fatal_at(fatal, NVME_TCP_FES_INVALID_PDU_HDR,
 				offsetof(struct nvme_tcp_icresp_pdu, digest));
-	if (icresp->maxdata < 4096 || icresp->maxdata % 4)
+	if (icresp->maxdata < NVME_TCP_MAXH2CDATA_MIN || icresp->maxdata % NVME_TCP_MAXH2CDATA_ALIGN)
 		return fatal_at(fatal, NVME_TCP_FES_INVALID_PDU_HDR,
 				offsetof(struct nvme_tcp_icresp_pdu, maxdata));
 	return 0;

@@ -49,6 +49,11 @@ enum nvmf_tcp_fes {
 #define NVME_TCP_PFV_1_0 0
 #define NVME_TCP_TERM_MAX_DATA 128 /* bytes of the offending PDU copied into a TermReq */
 #define NVME_TCP_MAX_HLEN 128
+#define NVME_TCP_PDA_MAX 31 /* HPDA and CPDA are 0..31 */
+#define NVME_TCP_PDA_UNIT 4 /* bytes: PDA N aligns data to (N + 1) x 4 */
+/* The smallest MAXH2CDATA a target may grant and its granularity (the Linux host's limits). */
+#define NVME_TCP_MAXH2CDATA_MIN 4096
+#define NVME_TCP_MAXH2CDATA_ALIGN 4
 
 struct nvme_tcp_hdr {
 	uint8_t type;

@@ -8,12 +8,17 @@
 #include "util/log.h"
 
 #define TGT_FIRMWARE_REV "0.1.0"
+#define TGT_TEMP_THRESH_K 343 /* the over-temperature threshold Get Features reports */
+#define TGT_TEMPERATURE_K 321 /* 48 C: a plausible figure for a device with no sensor */
+/* SMART data units are thousands of 512-byte units. */
+#define SMART_DATA_UNIT_BYTES 512
+#define SMART_DATA_UNIT_COUNT 1000
 
 uint32_t tgt_cmd_log_len(const struct tgt_cmd *cmd)
 {
-	uint32_t numd = (cmd->sqe.cdw10 >> 16) | ((cmd->sqe.cdw11 & 0xffff) << 16);
+	uint32_t numd = NVME_LOG_NUMD(cmd->sqe.cdw10, cmd->sqe.cdw11);
 
-	return (numd + 1) * 4;
+	return (numd + 1) * (uint32_t)sizeof(uint32_t);
 }
 
 uint64_t tgt_cmd_log_offset(const struct tgt_cmd *cmd)
@@ -63,10 +68,10 @@ static void ns_facts(const struct tgt_ns *ns, struct nvme_ns_facts *f)
 void tgt_admin_identify(struct tgt_cmd *cmd)
 {
 	struct tgt_queue *q = cmd->queue;
-	uint8_t cns = cmd->sqe.cdw10 & 0xff;
-	uint8_t csi = cmd->sqe.cdw11 >> 24;
+	uint8_t cns = NVME_IDENTIFY_CNS(cmd->sqe.cdw10);
+	uint8_t csi = NVME_IDENTIFY_CSI(cmd->sqe.cdw11);
 	uint32_t nsid = cmd->sqe.nsid;
-	uint8_t *page = calloc(1, 4096);
+	uint8_t *page = calloc(1, NVME_IDENTIFY_DATA_SIZE);
 	struct nvme_ctrl_facts cf;
 	struct nvme_ns_facts nf;
 	struct tgt_ns *ns;
@@ -82,7 +87,7 @@ void tgt_admin_identify(struct tgt_cmd *cmd)
 		nvme_id_ctrl_build((struct nvme_id_ctrl *)page, &cf);
 		break;
 	case NVME_ID_CNS_NS:
-		if (nsid == 0 || nsid == 0xffffffff) {
+		if (nsid == 0 || nsid == NVME_NSID_ALL) {
 			status = NVME_SC_INVALID_NS | NVME_SC_DNR;
 			break;
 		}
@@ -96,11 +101,12 @@ void tgt_admin_identify(struct tgt_cmd *cmd)
 	case NVME_ID_CNS_NS_ACTIVE_LIST: {
 		uint32_t *list = (uint32_t *)page, n = 0;
 
-		if (nsid >= 0xfffffffe) {
+		/* The list starts after nsid: none can follow the last two NSIDs. */
+		if (nsid >= NVME_NSID_ALL - 1) {
 			status = NVME_SC_INVALID_NS | NVME_SC_DNR;
 			break;
 		}
-		for (uint32_t i = nsid + 1; i <= TGT_MAX_NSID && n < 1024; i++) {
+		for (uint32_t i = nsid + 1; i <= TGT_MAX_NSID && n < NVME_ID_NS_LIST_MAX; i++) {
 			if (tgt_queue_ns(q, i))
 				list[n++] = i;
 		}
@@ -113,7 +119,7 @@ void tgt_admin_identify(struct tgt_cmd *cmd)
 			break;
 		}
 		ns_facts(ns, &nf);
-		nvme_ns_desc_list_build(page, 4096, &nf);
+		nvme_ns_desc_list_build(page, NVME_IDENTIFY_DATA_SIZE, &nf);
 		break;
 	case NVME_ID_CNS_CS_NS:
 		/* NVM command set specific data has nothing we use: zeros, as the Linux target. */
@@ -131,7 +137,7 @@ void tgt_admin_identify(struct tgt_cmd *cmd)
 		break;
 	}
 	if (!status)
-		status = tgt_cmd_reply(cmd, page, 4096);
+		status = tgt_cmd_reply(cmd, page, NVME_IDENTIFY_DATA_SIZE);
 	free(page);
 	tgt_cmd_complete(cmd, status);
 }
@@ -144,7 +150,7 @@ static uint16_t log_changed_ns(struct tgt_cmd *cmd, uint8_t *page)
 
 	pthread_mutex_lock(&ctrl->lock);
 	if (ctrl->nr_changed_ns > NVME_CHANGED_NS_MAX)
-		log->nsid[0] = 0xffffffff;
+		log->nsid[0] = NVME_CHANGED_NS_OVERFLOW;
 	else
 		memcpy(log->nsid, ctrl->changed_ns, ctrl->nr_changed_ns * sizeof(uint32_t));
 	/* Reading without RAE consumes the list and re-arms namespace notices. */
@@ -180,7 +186,8 @@ static uint16_t log_smart(struct tgt_cmd *cmd, uint8_t *page)
 {
 	struct nvme_smart_log *log = (struct nvme_smart_log *)page;
 	struct tgt_ctrl *ctrl = cmd->queue->ctrl;
-	uint64_t rd = 0, wr = 0, rcmd = 0, wcmd = 0;
+	uint64_t rd = 0, wr = 0, rcmd = 0, wcmd = 0, dur, duw;
+	uint16_t kelvin = TGT_TEMPERATURE_K;
 
 	/* Host reads/writes of this controller, summed over its live queues. */
 	pthread_mutex_lock(&ctrl->lock);
@@ -195,24 +202,24 @@ static uint16_t log_smart(struct tgt_cmd *cmd, uint8_t *page)
 		wcmd += atomic_load_explicit(&q->stats.write_cmds, memory_order_relaxed);
 	}
 	pthread_mutex_unlock(&ctrl->lock);
-	/* Data units are thousands of 512-byte units, rounded up. */
-	uint64_t dur = (rd / 512 + 999) / 1000, duw = (wr / 512 + 999) / 1000;
+	/* Rounded up. */
+	dur = (rd / SMART_DATA_UNIT_BYTES + SMART_DATA_UNIT_COUNT - 1) / SMART_DATA_UNIT_COUNT;
+	duw = (wr / SMART_DATA_UNIT_BYTES + SMART_DATA_UNIT_COUNT - 1) / SMART_DATA_UNIT_COUNT;
 	memcpy(log->data_units_read, &dur, sizeof(dur));
 	memcpy(log->data_units_written, &duw, sizeof(duw));
 	memcpy(log->host_reads, &rcmd, sizeof(rcmd));
 	memcpy(log->host_writes, &wcmd, sizeof(wcmd));
 	log->avail_spare = 100;
 	log->spare_thresh = 10;
-	log->temperature[0] = 0x41; /* 321 K, 48 C: a plausible figure for a device with no sensor */
-	log->temperature[1] = 0x01;
+	memcpy(log->temperature, &kelvin, sizeof(kelvin)); /* little-endian, like every wire field */
 	return sizeof(*log);
 }
 
 void tgt_admin_get_log_page(struct tgt_cmd *cmd)
 {
-	uint8_t lid = cmd->sqe.cdw10 & 0xff;
+	uint8_t lid = NVME_LOG_LID(cmd->sqe.cdw10);
 	uint64_t offset = tgt_cmd_log_offset(cmd);
-	uint8_t *page = calloc(1, 4096);
+	uint8_t *page = calloc(1, NVME_IDENTIFY_DATA_SIZE); /* the largest log page served here */
 	uint32_t page_len = 0;
 	uint16_t status = NVME_SC_SUCCESS;
 
@@ -230,7 +237,7 @@ void tgt_admin_get_log_page(struct tgt_cmd *cmd)
 	case NVME_LOG_FW_SLOT: {
 		struct nvme_fw_slot_log *fw = (struct nvme_fw_slot_log *)page;
 
-		fw->afi = 1;
+		fw->afi = 1; /* slot 1 is active */
 		nvme_strpad(fw->frs[0], sizeof(fw->frs[0]), TGT_FIRMWARE_REV, ' ');
 		page_len = sizeof(*fw);
 		break;
@@ -246,7 +253,7 @@ void tgt_admin_get_log_page(struct tgt_cmd *cmd)
 		status = NVME_SC_INVALID_LOG_PAGE | NVME_SC_DNR;
 		break;
 	}
-	if (!status && (offset & 3))
+	if (!status && offset % NVME_LOG_OFFSET_ALIGN)
 		status = NVME_SC_INVALID_FIELD | NVME_SC_DNR;
 	if (!status) {
 		if (tgt_cmd_alloc_buf(cmd, cmd->data_len))
@@ -263,19 +270,19 @@ void tgt_admin_get_log_page(struct tgt_cmd *cmd)
 void tgt_admin_set_features(struct tgt_cmd *cmd)
 {
 	struct tgt_ctrl *ctrl = cmd->queue->ctrl;
-	uint8_t fid = cmd->sqe.cdw10 & 0xff;
+	uint8_t fid = NVME_FEAT_FID(cmd->sqe.cdw10);
 	uint32_t v = cmd->sqe.cdw11;
 	uint16_t status = NVME_SC_SUCCESS;
 
-	if (cmd->sqe.cdw10 & (1u << 31)) {
+	if (cmd->sqe.cdw10 & NVME_FEAT_SAVE) {
 		tgt_cmd_complete(cmd, NVME_SC_FEATURE_NOT_SAVEABLE | NVME_SC_DNR);
 		return;
 	}
 	switch (fid) {
 	case NVME_FEAT_NUM_QUEUES: {
-		uint32_t nsq = (v & 0xffff) + 1, ncq = (v >> 16) + 1, n;
+		uint32_t nsq = NVME_FEAT_NSQR(v), ncq = NVME_FEAT_NCQR(v), n;
 
-		if ((v & 0xffff) == 0xffff || (v >> 16) == 0xffff) {
+		if (nsq > NVME_FEAT_NUM_QUEUES_MAX || ncq > NVME_FEAT_NUM_QUEUES_MAX) {
 			status = NVME_SC_INVALID_FIELD | NVME_SC_DNR;
 			break;
 		}
@@ -285,7 +292,7 @@ void tgt_admin_set_features(struct tgt_cmd *cmd)
 		pthread_mutex_lock(&ctrl->lock);
 		ctrl->nr_io_queues = (uint16_t)n;
 		pthread_mutex_unlock(&ctrl->lock);
-		cmd->cqe.result = (n - 1) | ((n - 1) << 16);
+		cmd->cqe.result = NVME_FEAT_NUM_QUEUES_RESULT(n, n);
 		break;
 	}
 	case NVME_FEAT_KATO:
@@ -315,7 +322,7 @@ void tgt_admin_set_features(struct tgt_cmd *cmd)
 void tgt_admin_get_features(struct tgt_cmd *cmd)
 {
 	struct tgt_ctrl *ctrl = cmd->queue->ctrl;
-	uint8_t fid = cmd->sqe.cdw10 & 0xff;
+	uint8_t fid = NVME_FEAT_FID(cmd->sqe.cdw10);
 	uint16_t status = NVME_SC_SUCCESS;
 
 	switch (fid) {
@@ -327,15 +334,15 @@ void tgt_admin_get_features(struct tgt_cmd *cmd)
 		cmd->cqe.result = 0;
 		break;
 	case NVME_FEAT_TEMP_THRESH:
-		cmd->cqe.result = 0x0157; /* 343 K */
+		cmd->cqe.result = TGT_TEMP_THRESH_K;
 		break;
 	case NVME_FEAT_VOLATILE_WC:
-		cmd->cqe.result = 1;
+		cmd->cqe.result = NVME_FEAT_VWC_ENABLE;
 		break;
 	case NVME_FEAT_NUM_QUEUES: {
 		uint32_t n = ctrl->nr_io_queues; /* what Connect accepts, so the two agree */
 
-		cmd->cqe.result = (n - 1) | ((n - 1) << 16);
+		cmd->cqe.result = NVME_FEAT_NUM_QUEUES_RESULT(n, n);
 		break;
 	}
 	case NVME_FEAT_KATO:
@@ -346,7 +353,7 @@ void tgt_admin_get_features(struct tgt_cmd *cmd)
 		break;
 	case NVME_FEAT_HOST_ID:
 		/* Only the 128-bit form (EXHID) exists over fabrics. */
-		if (!(cmd->sqe.cdw11 & 1)) {
+		if (!(cmd->sqe.cdw11 & NVME_FEAT_HOST_ID_EXHID)) {
 			status = NVME_SC_INVALID_FIELD | NVME_SC_DNR;
 			break;
 		}
@@ -378,8 +385,8 @@ static void admin_async_event(struct tgt_cmd *cmd)
 
 static void admin_abort(struct tgt_cmd *cmd)
 {
-	/* Commands here finish fast; report "not aborted" (dw0 bit 0), which is always truthful. */
-	cmd->cqe.result = 1;
+	/* Commands here finish fast; report "not aborted", which is always truthful. */
+	cmd->cqe.result = NVME_ABORT_NOT_ABORTED;
 	tgt_cmd_complete(cmd, NVME_SC_SUCCESS);
 }
 
@@ -426,13 +433,13 @@ uint16_t tgt_parse_admin_cmd(struct tgt_cmd *cmd)
 uint16_t tgt_parse_discovery_cmd(struct tgt_cmd *cmd)
 {
 	struct tgt_queue *q = cmd->queue;
-	uint8_t fid = cmd->sqe.cdw10 & 0xff;
+	uint8_t fid = NVME_FEAT_FID(cmd->sqe.cdw10);
 
 	if (!(q->ctrl->csts & NVME_CSTS_RDY))
 		return NVME_SC_CMD_SEQ_ERROR | NVME_SC_DNR;
 	switch (cmd->sqe.opcode) {
 	case nvme_admin_identify:
-		if ((cmd->sqe.cdw10 & 0xff) != NVME_ID_CNS_CTRL)
+		if (NVME_IDENTIFY_CNS(cmd->sqe.cdw10) != NVME_ID_CNS_CTRL)
 			return NVME_SC_INVALID_FIELD | NVME_SC_DNR;
 		cmd->execute = tgt_admin_identify;
 		return need_c2h(cmd);

@@ -4,6 +4,7 @@
  * on a subsystem open to any host; nvmetcli has no such list and ignores the key). */
 #include <errno.h>
 #include <json-c/json.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,20 +14,45 @@
 #include "target/control.h"
 #include "util/log.h"
 
-static const char *jstr(json_object *o, const char *key)
+/* A key's value when it has the type wanted: 0 with *out set, or NULL if the key is absent (or null);
+ * -EINVAL, logged, when it is there with another type. `where` names the object for the log line. */
+static int jopt(json_object *o, const char *key, json_type type, const char *where, json_object **out)
 {
 	json_object *v;
 
-	return json_object_object_get_ex(o, key, &v) && json_object_is_type(v, json_type_string)
-		       ? json_object_get_string(v)
-		       : NULL;
+	*out = NULL;
+	if (!json_object_object_get_ex(o, key, &v) || json_object_is_type(v, json_type_null))
+		return 0;
+	if (!json_object_is_type(v, type)) {
+		tr_err("config: %s: \"%s\" must be of type %s, not %s", where, key, json_type_to_name(type),
+		       json_type_to_name(json_object_get_type(v)));
+		return -EINVAL;
+	}
+	*out = v;
+	return 0;
 }
 
-static json_object *jget(json_object *o, const char *key, json_type type)
+static int jopt_str(json_object *o, const char *key, const char *where, const char **out)
 {
 	json_object *v;
+	int err = jopt(o, key, json_type_string, where, &v);
 
-	return json_object_object_get_ex(o, key, &v) && json_object_is_type(v, type) ? v : NULL;
+	*out = v ? json_object_get_string(v) : NULL;
+	return err;
+}
+
+/* An array of strings (host NQNs, a port's subsystems): NULL if absent, -EINVAL if anything else. */
+static int jopt_str_array(json_object *o, const char *key, const char *where, json_object **out)
+{
+	int err = jopt(o, key, json_type_array, where, out);
+
+	for (size_t i = 0; !err && *out && i < json_object_array_length(*out); i++) {
+		if (!json_object_is_type(json_object_array_get_idx(*out, i), json_type_string)) {
+			tr_err("config: %s: \"%s\" must list strings only", where, key);
+			err = -EINVAL;
+		}
+	}
+	return err;
 }
 
 /* "1", 1, true all mean yes: nvmetcli writes attributes as strings. */
@@ -41,103 +67,157 @@ static bool jbool(json_object *o, const char *key)
 	return json_object_get_boolean(v);
 }
 
-static int load_namespace(struct tgt_subsys *s, json_object *n)
+static const char *str_at(json_object *array, size_t i)
 {
-	json_object *dev = jget(n, "device", json_type_object);
-	json_object *en;
-	struct tgt_ns_params p = { 0 };
-	uint8_t uuid[16], nguid[16];
-	const char *v;
-	int err;
+	return json_object_get_string(json_object_array_get_idx(array, i));
+}
 
-	if (json_object_object_get_ex(n, "enable", &en) && !json_object_get_int(en))
-		return 0;
-	p.nsid = (uint32_t)json_object_get_int(jget(n, "nsid", json_type_int));
-	p.path = dev ? jstr(dev, "path") : NULL;
-	if (!p.path || !p.nsid) {
-		tr_err("config: %s: a namespace needs \"nsid\" and \"device\".\"path\"", s->nqn);
+static int parse_id(json_object *dev, const char *key, const char *where, uint8_t out[16], const uint8_t **set)
+{
+	const char *v;
+	int err = dev ? jopt_str(dev, key, where, &v) : 0;
+
+	if (err || !dev || !v || !*v)
+		return err;
+	if (nvme_uuid_parse(v, out)) {
+		tr_err("config: %s: bad %s %s", where, key, v);
 		return -EINVAL;
 	}
-	if (dev && (v = jstr(dev, "uuid")) && *v) {
-		if (nvme_uuid_parse(v, uuid))
-			return tr_err("config: nsid %u: bad uuid %s", p.nsid, v), -EINVAL;
-		p.uuid = uuid;
+	*set = out;
+	return 0;
+}
+
+/* The namespace's parameters; the caller's buffers hold its UUID and NGUID. */
+static int namespace_params(const char *nqn, json_object *n, struct tgt_ns_params *p, uint8_t *uuid, uint8_t *nguid)
+{
+	json_object *dev, *nsid, *lbs;
+	char where[NVME_NQN_SIZE + 32];
+	int err;
+
+	err = jopt(n, "nsid", json_type_int, nqn, &nsid);
+	if (!err)
+		err = jopt(n, "device", json_type_object, nqn, &dev);
+	if (!err && dev)
+		err = jopt_str(dev, "path", nqn, &p->path);
+	if (err)
+		return err;
+	if (!nsid || !dev || !p->path) {
+		tr_err("config: %s: a namespace needs \"nsid\" and \"device\".\"path\"", nqn);
+		return -EINVAL;
 	}
-	if (dev && (v = jstr(dev, "nguid")) && *v) {
-		if (nvme_uuid_parse(v, nguid))
-			return tr_err("config: nsid %u: bad nguid %s", p.nsid, v), -EINVAL;
-		p.nguid = nguid;
+	if (json_object_get_int64(nsid) < 1 || json_object_get_int64(nsid) > TGT_MAX_NSID) {
+		tr_err("config: %s: nsid %s out of range (1..%u)", nqn, json_object_get_string(nsid), TGT_MAX_NSID);
+		return -ERANGE;
 	}
-	p.readonly = jbool(n, "readonly");
-	p.buffered = jbool(n, "buffered_io") || (dev && jbool(dev, "buffered_io"));
-	if (dev && jget(dev, "lba_size", json_type_int))
-		p.lba_size = (uint32_t)json_object_get_int(jget(dev, "lba_size", json_type_int));
+	p->nsid = (uint32_t)json_object_get_int64(nsid);
+	snprintf(where, sizeof(where), "%s nsid %u", nqn, p->nsid);
+	err = parse_id(dev, "uuid", where, uuid, &p->uuid);
+	if (!err)
+		err = parse_id(dev, "nguid", where, nguid, &p->nguid);
+	if (!err)
+		err = jopt(dev, "lba_size", json_type_int, where, &lbs);
+	if (err)
+		return err;
+	if (lbs && (json_object_get_int64(lbs) < 0 || json_object_get_int64(lbs) > UINT32_MAX)) {
+		tr_err("config: %s: bad lba_size %s", where, json_object_get_string(lbs));
+		return -EINVAL;
+	}
+	p->lba_size = lbs ? (uint32_t)json_object_get_int64(lbs) : 0;
+	p->readonly = jbool(n, "readonly");
+	p->buffered = jbool(n, "buffered_io") || jbool(dev, "buffered_io");
+	return 0;
+}
+
+static int load_namespace(struct tgt_subsys *s, json_object *n)
+{
+	struct tgt_ns_params p = { 0 };
+	uint8_t uuid[16], nguid[16];
+	json_object *en;
+	int err;
+
+	if (!json_object_is_type(n, json_type_object)) {
+		tr_err("config: %s: a namespace must be an object", s->nqn);
+		return -EINVAL;
+	}
+	if (json_object_object_get_ex(n, "enable", &en) && !json_object_get_int(en))
+		return 0;
+	err = namespace_params(s->nqn, n, &p, uuid, nguid);
+	if (err)
+		return err;
 	err = tgt_subsys_add_ns(s, &p);
+	if (err == -EEXIST)
+		tr_err("config: %s: nsid %u defined twice", s->nqn, p.nsid);
+	/* Other failures to open the storage were logged where they happened. */
 	return err < 0 ? err : 0;
 }
 
-static int load_subsystem(json_object *o)
+static int load_hosts(struct tgt_subsys *s, json_object *hosts, bool deny)
 {
-	const char *nqn = jstr(o, "nqn");
-	json_object *attr = jget(o, "attr", json_type_object);
-	json_object *hosts = jget(o, "allowed_hosts", json_type_array);
-	json_object *denied = jget(o, "denied_hosts", json_type_array);
-	json_object *nss = jget(o, "namespaces", json_type_array);
-	struct tgt_subsys *s;
-	int err;
-
-	if (!nqn) {
-		tr_err("config: a subsystem has no \"nqn\"");
-		return -EINVAL;
-	}
-	s = tgt_subsys_create(nqn, attr ? jstr(attr, "serial") : NULL, attr ? jstr(attr, "model") : NULL);
-	if (!s) {
-		tr_err("config: subsystem %s: %s", nqn, errno == EEXIST ? "defined twice" : "invalid NQN");
-		return -errno;
-	}
-	s->port_mask = 0; /* exported only where a port lists it */
 	for (size_t i = 0; hosts && i < json_object_array_length(hosts); i++) {
-		const char *h = json_object_get_string(json_object_array_get_idx(hosts, i));
+		const char *h = str_at(hosts, i);
+		int err = deny ? tgt_subsys_deny_host(s, h) : tgt_subsys_allow_host(s, h);
 
-		if ((err = tgt_subsys_allow_host(s, h))) {
-			tr_err("config: %s: bad allowed host %s", nqn, h);
+		if (err) {
+			tr_err("config: %s: bad %s host %s", s->nqn, deny ? "denied" : "allowed", h);
 			return err;
 		}
-	}
-	s->allow_any_host = attr ? jbool(attr, "allow_any_host") : !hosts;
-	for (size_t i = 0; denied && i < json_object_array_length(denied); i++) {
-		const char *h = json_object_get_string(json_object_array_get_idx(denied, i));
-
-		if (!h || (err = tgt_subsys_deny_host(s, h))) {
-			tr_err("config: %s: bad denied host %s", nqn, h ? h : "(null)");
-			return err ? err : -EINVAL;
-		}
-	}
-	for (size_t i = 0; nss && i < json_object_array_length(nss); i++) {
-		if ((err = load_namespace(s, json_object_array_get_idx(nss, i))))
-			return err;
 	}
 	return 0;
 }
 
-static int load_port(json_object *o)
+static int load_subsystem(json_object *o)
 {
-	json_object *addr = jget(o, "addr", json_type_object);
-	json_object *subs = jget(o, "subsystems", json_type_array);
-	int portid = json_object_get_int(jget(o, "portid", json_type_int));
-	const char *trtype = addr ? jstr(addr, "trtype") : NULL;
+	json_object *attr = NULL, *hosts = NULL, *denied = NULL, *nss = NULL;
+	const char *nqn, *serial = NULL, *model = NULL;
+	struct tgt_subsys *s;
 	int err;
 
-	if (!addr || !trtype || strcmp(trtype, "tcp")) {
-		tr_warn("config: port %d: only trtype \"tcp\" is served here; skipped", portid);
-		return 0;
+	if (!json_object_is_type(o, json_type_object)) {
+		tr_err("config: a subsystem must be an object");
+		return -EINVAL;
 	}
-	if (portid < 0 || portid >= 32) {
-		tr_err("config: port id %d out of range (0..31)", portid);
-		return -ERANGE;
+	err = jopt_str(o, "nqn", "a subsystem", &nqn);
+	if (err)
+		return err;
+	if (!nqn) {
+		tr_err("config: a subsystem has no \"nqn\"");
+		return -EINVAL;
 	}
+	err = jopt(o, "attr", json_type_object, nqn, &attr);
+	if (!err && attr)
+		err = jopt_str(attr, "serial", nqn, &serial);
+	if (!err && attr)
+		err = jopt_str(attr, "model", nqn, &model);
+	if (!err)
+		err = jopt_str_array(o, "allowed_hosts", nqn, &hosts);
+	if (!err)
+		err = jopt_str_array(o, "denied_hosts", nqn, &denied);
+	if (!err)
+		err = jopt(o, "namespaces", json_type_array, nqn, &nss);
+	if (err)
+		return err;
+	s = tgt_subsys_create(nqn, serial, model);
+	if (!s) {
+		err = -errno;
+		tr_err("config: subsystem %s: %s", nqn,
+		       err == -EEXIST ? "defined twice" : err == -EINVAL ? "invalid NQN" : strerror(-err));
+		return err;
+	}
+	s->port_mask = 0; /* exported only where a port lists it */
+	err = load_hosts(s, hosts, false);
+	s->allow_any_host = attr ? jbool(attr, "allow_any_host") : !hosts;
+	if (!err)
+		err = load_hosts(s, denied, true);
+	for (size_t i = 0; !err && nss && i < json_object_array_length(nss); i++)
+		err = load_namespace(s, json_object_array_get_idx(nss, i));
+	return err;
+}
+
+/* Export the port's subsystems on it. */
+static int link_subsystems(json_object *subs, int portid)
+{
 	for (size_t i = 0; subs && i < json_object_array_length(subs); i++) {
-		const char *nqn = json_object_get_string(json_object_array_get_idx(subs, i));
+		const char *nqn = str_at(subs, i);
 		struct tgt_subsys *s;
 
 		pthread_mutex_lock(&tgt->lock);
@@ -150,29 +230,74 @@ static int load_port(json_object *o)
 			return -ENOENT;
 		}
 	}
-	err = tgt_listener_add(jstr(addr, "traddr"), jstr(addr, "trsvcid") ? jstr(addr, "trsvcid") : "4420",
-			       !subs || json_object_array_length(subs) == 0, (uint16_t)portid);
-	return err;
+	return 0;
+}
+
+static int load_port(json_object *o)
+{
+	json_object *addr = NULL, *subs = NULL, *portid = NULL;
+	const char *trtype = NULL, *traddr = NULL, *trsvcid = NULL;
+	int err, id;
+
+	if (!json_object_is_type(o, json_type_object)) {
+		tr_err("config: a port must be an object");
+		return -EINVAL;
+	}
+	err = jopt(o, "portid", json_type_int, "a port", &portid);
+	if (!err)
+		err = jopt(o, "addr", json_type_object, "a port", &addr);
+	if (!err && addr)
+		err = jopt_str(addr, "trtype", "a port", &trtype);
+	if (err)
+		return err;
+	id = portid ? json_object_get_int(portid) : -1;
+	if (!trtype || strcmp(trtype, "tcp")) {
+		tr_warn("config: port %d: only trtype \"tcp\" is served here; skipped", id);
+		return 0;
+	}
+	if (!portid) {
+		tr_err("config: a tcp port has no \"portid\"");
+		return -EINVAL;
+	}
+	if (json_object_get_int64(portid) < 0 || json_object_get_int64(portid) > TGT_MAX_PORTID) {
+		tr_err("config: port id %s out of range (0..%d)", json_object_get_string(portid), TGT_MAX_PORTID);
+		return -ERANGE;
+	}
+	err = jopt_str(addr, "traddr", "a port", &traddr);
+	if (!err)
+		err = jopt_str(addr, "trsvcid", "a port", &trsvcid);
+	if (!err)
+		err = jopt_str_array(o, "subsystems", "a port", &subs);
+	if (!err)
+		err = link_subsystems(subs, id);
+	if (err)
+		return err;
+	return tgt_listener_add(traddr, trsvcid ? trsvcid : TGT_DEFAULT_TRSVCID,
+				!subs || json_object_array_length(subs) == 0, (uint16_t)id);
 }
 
 int tgt_config_load(const char *path)
 {
-	json_object *root = json_object_from_file(path), *subs, *ports;
+	json_object *root = json_object_from_file(path), *subs = NULL, *ports = NULL;
+	const char *target_id = NULL;
 	int err = 0;
 
 	if (!root || !json_object_is_type(root, json_type_object)) {
-		tr_err("config %s: not readable JSON: %s", path, json_util_get_last_err());
+		tr_err("config %s: not readable JSON: %s", path,
+		       root ? "not an object" : json_util_get_last_err() ? json_util_get_last_err() : "unknown error");
 		json_object_put(root);
 		return -EINVAL;
 	}
+	err = jopt_str(root, "target_id", path, &target_id);
 	/* An extension: the identity serials and namespace IDs derive from, as `ctl save` writes it. */
-	if (jstr(root, "target_id") && tgt_target_id_set(jstr(root, "target_id"))) {
-		tr_err("config %s: target_id %s is not a UUID", path, jstr(root, "target_id"));
-		json_object_put(root);
-		return -EINVAL;
+	if (!err && target_id && tgt_target_id_set(target_id)) {
+		tr_err("config %s: target_id %s is not a UUID", path, target_id);
+		err = -EINVAL;
 	}
-	subs = jget(root, "subsystems", json_type_array);
-	ports = jget(root, "ports", json_type_array);
+	if (!err)
+		err = jopt(root, "subsystems", json_type_array, path, &subs);
+	if (!err)
+		err = jopt(root, "ports", json_type_array, path, &ports);
 	for (size_t i = 0; !err && subs && i < json_object_array_length(subs); i++)
 		err = load_subsystem(json_object_array_get_idx(subs, i));
 	for (size_t i = 0; !err && ports && i < json_object_array_length(ports); i++)
@@ -215,6 +340,9 @@ static json_object *save_subsystem(struct tgt_subsys *s, json_object *all_hosts)
 		json_object_object_add(dev, "uuid", json_object_new_string(id));
 		nvme_uuid_format(ns->nguid, id);
 		json_object_object_add(dev, "nguid", json_object_new_string(id));
+		/* Written when not the default, so a restart does not change the block size hosts see. */
+		if (ns->lba_shift != TGT_LBA_SHIFT_512)
+			json_object_object_add(dev, "lba_size", json_object_new_int(1 << ns->lba_shift));
 		json_object_object_add(n, "device", dev);
 		json_object_object_add(n, "enable", json_object_new_int(1));
 		json_object_object_add(n, "nsid", json_object_new_int((int)ns->nsid));
@@ -239,7 +367,7 @@ int tgt_config_save(const char *path)
 {
 	json_object *root = json_object_new_object(), *hosts = json_object_new_array();
 	json_object *ports = json_object_new_array(), *subs = json_object_new_array();
-	char tmp[4096];
+	char tmp[PATH_MAX + 32];
 	int err = 0;
 
 	pthread_mutex_lock(&tgt->lock);

@@ -21,6 +21,10 @@
 #define CTL_MAX_REQUEST 65536
 #define CTL_MAX_CLIENTS 16 /* more at once are turned away: operators' tools come one at a time */
 #define CTL_DEADLINE_MS 5000 /* to send the request, and again to take the reply */
+#define CTL_BACKLOG (4 * CTL_MAX_CLIENTS)
+#define CTL_SOCKET_UMASK 0177 /* the socket is born 0600 */
+#define CTL_STR_(x) #x
+#define CTL_STR(x) CTL_STR_(x)
 
 struct ctl_client {
 	int fd;
@@ -158,11 +162,17 @@ static const char *str_arg(json_object *req, const char *key)
 		       : NULL;
 }
 
-static int64_t int_arg(json_object *req, const char *key, int64_t dflt)
+/* An unsigned 32-bit argument, 0 if absent; a value outside 0..UINT32_MAX reads as UINT32_MAX, which
+ * no NSID or block size is, rather than wrapping round to one that is. */
+static uint32_t u32_arg(json_object *req, const char *key)
 {
 	json_object *v;
+	int64_t n;
 
-	return json_object_object_get_ex(req, key, &v) ? json_object_get_int64(v) : dflt;
+	if (!json_object_object_get_ex(req, key, &v))
+		return 0;
+	n = json_object_get_int64(v);
+	return n < 0 || n > UINT32_MAX ? UINT32_MAX : (uint32_t)n;
 }
 
 static bool bool_arg(json_object *req, const char *key)
@@ -203,10 +213,10 @@ static json_object *handle(json_object *req)
 	} else if (!strcmp(cmd, "list")) {
 		reply = cmd_list();
 	} else if (!strcmp(cmd, "add-ns")) {
-		struct tgt_ns_params p = { .path = str_arg(req, "path"), .nsid = (uint32_t)int_arg(req, "nsid", 0),
+		struct tgt_ns_params p = { .path = str_arg(req, "path"), .nsid = u32_arg(req, "nsid"),
 					   .readonly = bool_arg(req, "readonly"),
 					   .buffered = bool_arg(req, "buffered"),
-					   .lba_size = (uint32_t)int_arg(req, "lba_size", 0) };
+					   .lba_size = u32_arg(req, "lba_size") };
 
 		if ((s = subsys_arg(req, &error)) && !p.path)
 			error = "missing \"path\"";
@@ -217,7 +227,7 @@ static json_object *handle(json_object *req)
 		} else if (err == -EEXIST) {
 			error = "that nsid is already in use";
 		} else if (err == -ERANGE) {
-			error = "nsid out of range (1..1024)";
+			error = "nsid out of range (1.." CTL_STR(TGT_MAX_NSID) ")";
 		} else if (err < 0) {
 			snprintf(msg, sizeof(msg), "cannot open %s: %s", p.path,
 				 err == -EINVAL ? "bad size or unsupported block size" : strerror(-err));
@@ -225,7 +235,7 @@ static json_object *handle(json_object *req)
 		}
 	} else if (!strcmp(cmd, "remove-ns")) {
 		if ((s = subsys_arg(req, &error)))
-			err = tgt_subsys_remove_ns(s, (uint32_t)int_arg(req, "nsid", 0));
+			err = tgt_subsys_remove_ns(s, u32_arg(req, "nsid"));
 		if (err == -ENOENT || err == -ERANGE)
 			error = "no namespace with that nsid";
 	} else if (!strcmp(cmd, "allow-host") || !strcmp(cmd, "forbid-host")) {
@@ -526,7 +536,7 @@ int tgt_control_start(const char *path, struct tgt_control **out)
 	/* Whoever may talk to it may reconfigure the target: the socket is born 0600 (umask 0177), never wider
 	 * for a moment as it was with chmod after bind. Nothing else in the process creates files
 	 * while the control socket is set up, so the process-wide umask is ours to borrow. */
-	mask = umask(0177);
+	mask = umask(CTL_SOCKET_UMASK);
 	err = bind(ctl->fd, (struct sockaddr *)&sun, sizeof(sun)) ? -errno : 0;
 	umask(mask);
 	if (err) {
@@ -543,7 +553,7 @@ int tgt_control_start(const char *path, struct tgt_control **out)
 	}
 	/* A deeper backlog than the client bound: a burst is queued and then answered (maybe with
 	 * "too many"), rather than refused by the kernel with EAGAIN. */
-	if (listen(ctl->fd, 4 * CTL_MAX_CLIENTS))
+	if (listen(ctl->fd, CTL_BACKLOG))
 		err = -errno;
 	else
 		err = -pthread_create(&ctl->thread, NULL, control_thread, ctl);

@@ -10,6 +10,7 @@
 #include "util/log.h"
 
 #define TGT_VERSION NVME_VS(1, 3, 0)
+#define TGT_CAP_TO 15 /* CAP.TO, 500 ms units: 7.5 s for CSTS.RDY to follow CC.EN */
 
 struct tgt_ctrl *tgt_ctrl_create(struct tgt_subsys *s, const char *hostnqn, const uint8_t *hostid,
 				 uint32_t kato_ms, uint16_t portid)
@@ -41,19 +42,19 @@ struct tgt_ctrl *tgt_ctrl_create(struct tgt_subsys *s, const char *hostnqn, cons
 		free(ctrl);
 		return NULL;
 	}
-	/* Controller IDs 1..0xFFEF, never one in use (a dead one may linger until its queues close). */
+	/* Controller IDs 1..NVME_CNTLID_MAX, never one in use (a dead one may linger until its queues close). */
 	for (;;) {
 		struct tgt_ctrl *c;
 		uint16_t id = s->next_cntlid;
 
-		s->next_cntlid = (uint16_t)(id >= 0xffef ? 1 : id + 1);
+		s->next_cntlid = (uint16_t)(id >= NVME_CNTLID_MAX ? 1 : id + 1);
 		for (c = s->ctrls; c && c->cntlid != id; c = c->next)
 			;
 		if (!c) {
 			ctrl->cntlid = id;
 			break;
 		}
-		if (++tries == 0xffef) {
+		if (++tries == NVME_CNTLID_MAX) {
 			pthread_mutex_unlock(&s->lock);
 			free(ctrl);
 			return NULL;
@@ -170,14 +171,8 @@ void tgt_ctrl_check_keep_alive(struct tgt_ctrl *ctrl, uint64_t now_ms)
 
 uint64_t tgt_ctrl_cap(void)
 {
-	uint64_t cap = 0;
-
-	cap |= (uint64_t)(TGT_MQES - 1); /* MQES, 0-based */
-	cap |= 1ull << 16; /* CQR: contiguous queues required */
-	cap |= 15ull << 24; /* TO: 7.5 s ready timeout */
-	cap |= 1ull << 37; /* CSS: NVM command set */
-	/* MPSMIN = MPSMAX = 0: 4 KiB pages. */
-	return cap;
+	/* Contiguous queues required, the NVM command set; MPSMIN = MPSMAX = 0: 4 KiB pages. */
+	return NVME_CAP_MQES(TGT_MQES) | NVME_CAP_CQR | NVME_CAP_TO(TGT_CAP_TO) | NVME_CAP_CSS_NVM;
 }
 
 int tgt_ctrl_property_get(struct tgt_ctrl *ctrl, uint32_t offset, bool eight, uint64_t *value)
@@ -212,8 +207,8 @@ int tgt_ctrl_property_set(struct tgt_ctrl *ctrl, uint32_t offset, uint64_t value
 	ctrl->cc = cc;
 	if ((cc & NVME_CC_ENABLE) && !(old & NVME_CC_ENABLE)) {
 		/* Only 64-byte SQEs, 16-byte CQEs, 4 KiB pages and the NVM command set exist here. */
-		if (NVME_CC_IOSQES(cc) != 6 || NVME_CC_IOCQES(cc) != 4 || NVME_CC_MPS(cc) != 0 ||
-		    NVME_CC_CSS(cc) != 0) {
+		if (NVME_CC_IOSQES(cc) != NVME_SQES_LOG2 || NVME_CC_IOCQES(cc) != NVME_CQES_LOG2 ||
+		    NVME_CC_MPS(cc) != NVME_CC_MPS_4K || NVME_CC_CSS(cc) != NVME_CC_CSS_NVM) {
 			ctrl->csts = NVME_CSTS_CFS;
 			tr_warn("ctrl %u: host enabled it with unsupported CC %#x", ctrl->cntlid, cc);
 			return 0;

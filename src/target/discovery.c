@@ -7,6 +7,9 @@
 #include "target/cmd.h"
 #include "util/log.h"
 
+#define DISC_ASQSZ 32 /* the admin queue size each entry advertises, as the Linux target's */
+#define DISC_LOG_SLACK 16 /* entries allocated beyond one per (subsystem, port): the discovery ones */
+
 static bool wildcard(const char *addr)
 {
 	return !strcmp(addr, "0.0.0.0") || !strcmp(addr, "::") || !addr[0];
@@ -23,7 +26,7 @@ static void put_entry(struct nvmf_disc_log_entry *e, const struct tgt_queue *q, 
 		.subtype = subtype,
 		.ipv6 = wildcard(l->traddr) ? q->local_ipv6 : l->ipv6,
 		.portid = l->portid,
-		.asqsz = 32,
+		.asqsz = DISC_ASQSZ,
 		.treq = NVMF_TREQ_NOT_SPECIFIED | NVMF_TREQ_DISABLE_SQFLOW,
 	};
 
@@ -36,11 +39,11 @@ void tgt_disc_get_log_page(struct tgt_cmd *cmd)
 	struct tgt_target *t = q->target;
 	const char *hostnqn = q->ctrl->hostnqn;
 	const struct tgt_listener *here = q->listener;
-	uint8_t lid = cmd->sqe.cdw10 & 0xff;
+	uint8_t lid = NVME_LOG_LID(cmd->sqe.cdw10);
 	uint64_t offset = tgt_cmd_log_offset(cmd);
 	struct nvmf_disc_log_header *hdr;
 	struct nvmf_disc_log_entry *entries;
-	size_t cap = 16, n = 0, len;
+	size_t cap = DISC_LOG_SLACK, n = 0, len;
 	uint8_t *page;
 	uint16_t status = NVME_SC_SUCCESS;
 
@@ -48,7 +51,7 @@ void tgt_disc_get_log_page(struct tgt_cmd *cmd)
 		tgt_cmd_complete(cmd, NVME_SC_INVALID_LOG_PAGE | NVME_SC_DNR);
 		return;
 	}
-	if (offset & 3) {
+	if (offset % NVME_LOG_OFFSET_ALIGN) {
 		tgt_cmd_complete(cmd, NVME_SC_INVALID_FIELD | NVME_SC_DNR);
 		return;
 	}

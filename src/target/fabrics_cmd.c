@@ -202,7 +202,7 @@ static void fabrics_connect(struct tgt_cmd *cmd)
 					"host \"%s\" is not allowed to connect to %s", hostnqn, s->nqn);
 		goto done;
 	}
-	bool sqhd_disabled = c->cattr & NVMF_TREQ_DISABLE_SQFLOW;
+	bool sqhd_disabled = c->cattr & NVMF_CONNECT_CATTR_DISABLE_SQFLOW;
 	if (c->qid == 0)
 		status = connect_admin(cmd, s, d, hostnqn, c->sqsize, c->kato, sqhd_disabled);
 	else
@@ -216,7 +216,7 @@ static void fabrics_property_get(struct tgt_cmd *cmd)
 	const struct nvmf_property_command *p = (const void *)&cmd->sqe;
 	uint64_t value = 0;
 
-	if (tgt_ctrl_property_get(cmd->queue->ctrl, p->offset, p->attrib & 1, &value)) {
+	if (tgt_ctrl_property_get(cmd->queue->ctrl, p->offset, p->attrib & NVMF_PROP_ATTR_8BYTE, &value)) {
 		tgt_cmd_complete(cmd, NVME_SC_INVALID_FIELD | NVME_SC_DNR);
 		return;
 	}
@@ -229,7 +229,7 @@ static void fabrics_property_set(struct tgt_cmd *cmd)
 	const struct nvmf_property_command *p = (const void *)&cmd->sqe;
 	uint16_t status = NVME_SC_SUCCESS;
 
-	if ((p->attrib & 1) || tgt_ctrl_property_set(cmd->queue->ctrl, p->offset, p->value))
+	if ((p->attrib & NVMF_PROP_ATTR_8BYTE) || tgt_ctrl_property_set(cmd->queue->ctrl, p->offset, p->value))
 		status = NVME_SC_INVALID_FIELD | NVME_SC_DNR;
 	tgt_cmd_complete(cmd, status);
 }

@@ -55,7 +55,7 @@ static uint64_t cmd_slba(const struct tgt_cmd *cmd)
 
 static uint32_t cmd_nlb(const struct tgt_cmd *cmd)
 {
-	return (cmd->sqe.cdw12 & 0xffff) + 1;
+	return NVME_RW_NLB(cmd->sqe.cdw12);
 }
 
 static void submit(struct tgt_cmd *cmd, enum tgt_io_op op, uint64_t offset, uint64_t len, void *buf,
@@ -115,7 +115,7 @@ static void execute_compare(struct tgt_cmd *cmd)
 	void *scratch = NULL;
 
 	/* Compared from a copy even on a RAM namespace, which a write on another queue may change meanwhile. */
-	if (posix_memalign(&scratch, 4096, cmd->data_len)) {
+	if (posix_memalign(&scratch, TGT_BUF_ALIGN, cmd->data_len)) {
 		tgt_cmd_complete(cmd, NVME_SC_INTERNAL);
 		return;
 	}
@@ -140,7 +140,7 @@ static void dsm_next(struct tgt_io *io, int err)
 {
 	struct tgt_cmd *cmd = container_of(io, struct tgt_cmd, io);
 	const struct nvme_dsm_range *r = (const struct nvme_dsm_range *)cmd->buf;
-	uint32_t nr = (cmd->sqe.cdw10 & 0xff) + 1;
+	uint32_t nr = NVME_DSM_NR(cmd->sqe.cdw10);
 
 	if (err && !cmd->dsm_err)
 		cmd->dsm_err = err;
@@ -158,7 +158,7 @@ static void dsm_next(struct tgt_io *io, int err)
 static void execute_dsm(struct tgt_cmd *cmd)
 {
 	const struct nvme_dsm_range *r = (const struct nvme_dsm_range *)cmd->buf;
-	uint32_t nr = (cmd->sqe.cdw10 & 0xff) + 1;
+	uint32_t nr = NVME_DSM_NR(cmd->sqe.cdw10);
 
 	/* Only deallocate has an effect; the other attributes are hints. */
 	if (!(cmd->sqe.cdw11 & NVME_DSMGMT_AD)) {
@@ -248,7 +248,7 @@ uint16_t tgt_parse_io_cmd(struct tgt_cmd *cmd)
 		writes = true;
 		break;
 	case nvme_cmd_dsm: {
-		uint32_t nr = (cmd->sqe.cdw10 & 0xff) + 1;
+		uint32_t nr = NVME_DSM_NR(cmd->sqe.cdw10);
 
 		if (cmd->xfer != TGT_XFER_H2C || cmd->data_len < nr * sizeof(struct nvme_dsm_range))
 			status = NVME_SC_SGL_INVALID_DATA | NVME_SC_DNR;

@@ -45,6 +45,9 @@ int tgt_parse_size(const char *s, uint64_t *out)
 	unsigned long long v;
 	int shift = 0;
 
+	/* strtoull would also take blanks, a sign and "-1" (as 2^64 - 1): digits first, or nothing. */
+	if (*s < '0' || *s > '9')
+		return -EINVAL;
 	errno = 0;
 	v = strtoull(s, &end, 10);
 	if (errno || end == s)
@@ -68,8 +71,9 @@ bool tgt_valid_nqn(const char *nqn)
 {
 	size_t n = strnlen(nqn, NVME_NQN_SIZE);
 
-	/* "nqn.yyyy-mm.reverse-domain:..." or the UUID form; at most 223 bytes by the spec. */
-	return n >= NVME_NQN_MIN_LEN && n <= 223 && !strncmp(nqn, "nqn.", 4);
+	/* "nqn.yyyy-mm.reverse-domain:..." or the UUID form. */
+	return n >= NVME_NQN_MIN_LEN && n <= NVME_NQN_MAX_LEN &&
+	       !strncmp(nqn, NVME_NQN_PREFIX, strlen(NVME_NQN_PREFIX));
 }
 
 /* ---- Identity ---- */
@@ -108,8 +112,7 @@ int tgt_target_id_load(const char *state_dir)
 		return err;
 	if (RAND_bytes(tgt->target_id, sizeof(tgt->target_id)) != 1)
 		return -EIO;
-	tgt->target_id[6] = (uint8_t)((tgt->target_id[6] & 0x0f) | 0x40); /* version 4: random */
-	tgt->target_id[8] = (uint8_t)((tgt->target_id[8] & 0x3f) | 0x80);
+	nvme_uuid_set_version(tgt->target_id, NVME_UUID_V4_RANDOM);
 	nvme_uuid_format(tgt->target_id, text);
 	mkdir(state_dir, 0755);
 	/* O_EXCL: of two targets starting at once on one state directory, both end up with the one
@@ -124,16 +127,22 @@ int tgt_target_id_load(const char *state_dir)
 	return err;
 }
 
-/* Derive an identifier from this target's identity and a description of what it names. */
-static void derive_id(uint8_t out[16], const char *what, uint32_t number, bool as_uuid)
+/* Numbers that keep a namespace's derived NGUID and EUI-64 apart from its UUID. Fixed for good:
+ * another value would change every identifier a target has handed out. */
+#define DERIVE_NGUID 0x80000000u
+#define DERIVE_EUI64 0x40000000u
+
+/* Derive an identifier from this target's identity and a description of what it names; 0 or -ENOMEM. */
+static int derive_id(uint8_t out[16], const char *what, uint32_t number, bool as_uuid)
 {
-	char id[40], *name = NULL;
+	char id[40], *name;
 
 	nvme_uuid_format(tgt->target_id, id);
 	if (asprintf(&name, "%s %s", id, what) < 0)
-		abort();
+		return -ENOMEM;
 	nvme_derive_id(out, name, number, as_uuid);
 	free(name);
+	return 0;
 }
 
 /* ---- Namespaces ---- */
@@ -158,27 +167,34 @@ void tgt_ns_put(struct tgt_ns *ns)
  * NSID and the storage behind it, so they are stable across restarts, differ between boxes, and
  * change when the same NSID is given other storage (a host would take equal NGUIDs for one
  * namespace). The EUI-64 follows the NGUID, so pinning the NGUID pins it too. */
-static void ns_derive_ids(struct tgt_ns *ns, const char *subnqn, const struct tgt_ns_params *p)
+static int ns_derive_ids(struct tgt_ns *ns, const char *subnqn, const struct tgt_ns_params *p)
 {
-	char *what = NULL, *real = strncmp(p->path, "mem:", 4) ? realpath(p->path, NULL) : NULL;
+	bool mem = !strncmp(p->path, TGT_MEM_PREFIX, strlen(TGT_MEM_PREFIX));
+	char *what, *real = mem ? NULL : realpath(p->path, NULL);
 	char nguid[40];
 	uint8_t id[16];
+	int err = 0;
 
 	if (asprintf(&what, "%s %s", subnqn, real ? real : p->path) < 0)
-		abort();
+		what = NULL;
 	free(real);
+	if (!what)
+		return -ENOMEM;
 	if (p->uuid)
-		memcpy(ns->uuid, p->uuid, 16);
+		memcpy(ns->uuid, p->uuid, sizeof(ns->uuid));
 	else
-		derive_id(ns->uuid, what, p->nsid, true);
+		err = derive_id(ns->uuid, what, p->nsid, true);
 	if (p->nguid)
-		memcpy(ns->nguid, p->nguid, 16);
-	else
-		derive_id(ns->nguid, what, p->nsid | 0x80000000u, false);
+		memcpy(ns->nguid, p->nguid, sizeof(ns->nguid));
+	else if (!err)
+		err = derive_id(ns->nguid, what, p->nsid | DERIVE_NGUID, false);
 	free(what);
+	if (err)
+		return err;
 	nvme_uuid_format(ns->nguid, nguid);
-	nvme_derive_id(id, nguid, 0x40000000u, false);
+	nvme_derive_id(id, nguid, DERIVE_EUI64, false);
 	memcpy(ns->eui64, id, sizeof(ns->eui64));
+	return 0;
 }
 
 struct tgt_ns *tgt_ns_open(const char *subnqn, const struct tgt_ns_params *p)
@@ -198,15 +214,17 @@ struct tgt_ns *tgt_ns_open(const char *subnqn, const struct tgt_ns_params *p)
 		free(ns);
 		return NULL;
 	}
-	if (!strncmp(p->path, "mem:", 4)) {
+	if (!strncmp(p->path, TGT_MEM_PREFIX, strlen(TGT_MEM_PREFIX))) {
 		uint64_t size;
 
-		err = tgt_parse_size(p->path + 4, &size);
+		err = tgt_parse_size(p->path + strlen(TGT_MEM_PREFIX), &size);
+		/* Checked before the backend opens: the failure path below does not close it. */
+		if (!err && p->lba_size && p->lba_size != 1u << TGT_LBA_SHIFT_512 &&
+		    p->lba_size != 1u << TGT_LBA_SHIFT_4K)
+			err = -EINVAL;
 		if (!err)
 			err = tgt_backend_mem_open(ns, size);
-		ns->lba_shift = p->lba_size == 4096 ? 12 : 9;
-		if (!err && p->lba_size && p->lba_size != 512 && p->lba_size != 4096)
-			err = -EINVAL;
+		ns->lba_shift = p->lba_size == 1u << TGT_LBA_SHIFT_4K ? TGT_LBA_SHIFT_4K : TGT_LBA_SHIFT_512;
 	} else {
 		err = tgt_backend_file_open(ns, p->path, p);
 	}
@@ -218,7 +236,13 @@ struct tgt_ns *tgt_ns_open(const char *subnqn, const struct tgt_ns_params *p)
 		return NULL;
 	}
 	ns->nlbas = ns->size >> ns->lba_shift;
-	ns_derive_ids(ns, subnqn, p);
+	err = ns_derive_ids(ns, subnqn, p);
+	if (err) {
+		tr_err("namespace %u: %s", p->nsid, strerror(-err));
+		tgt_ns_put(ns); /* the backend is open: closed as any namespace is */
+		errno = -err;
+		return NULL;
+	}
 	tr_info("namespace %u: %s backend %s, %llu blocks of %u bytes%s%s", p->nsid, ns->ops->kind, p->path,
 		(unsigned long long)ns->nlbas, 1u << ns->lba_shift, ns->readonly ? ", read-only" : "",
 		ns->buffered && !ns->mem ? ", buffered" : "");
@@ -236,14 +260,16 @@ struct tgt_subsys *tgt_subsys_find(struct tgt_target *t, const char *nqn)
 	return NULL;
 }
 
-static void default_serial(const char *nqn, char *out, size_t len)
+static int default_serial(const char *nqn, char *out, size_t len)
 {
 	uint8_t id[16];
 
 	/* Per box: two targets exporting one NQN are two devices unless the config pins a serial. */
-	derive_id(id, nqn, 0, false);
+	if (derive_id(id, nqn, 0, false))
+		return -ENOMEM;
 	snprintf(out, len, "%02x%02x%02x%02x%02x%02x%02x%02x%02x%02x", id[0], id[1], id[2], id[3], id[4],
 		 id[5], id[6], id[7], id[8], id[9]);
+	return 0;
 }
 
 static struct tgt_subsys *subsys_alloc(const char *nqn, const char *serial, const char *model)
@@ -254,10 +280,14 @@ static struct tgt_subsys *subsys_alloc(const char *nqn, const char *serial, cons
 		return NULL;
 	pthread_mutex_init(&s->lock, NULL);
 	snprintf(s->nqn, sizeof(s->nqn), "%s", nqn);
-	if (serial && *serial)
+	if (serial && *serial) {
 		snprintf(s->serial, sizeof(s->serial), "%s", serial);
-	else
-		default_serial(nqn, s->serial, sizeof(s->serial));
+	} else if (default_serial(nqn, s->serial, sizeof(s->serial))) {
+		pthread_mutex_destroy(&s->lock);
+		free(s);
+		errno = ENOMEM;
+		return NULL;
+	}
 	snprintf(s->model, sizeof(s->model), "%s", model && *model ? model : TGT_DEFAULT_MODEL);
 	s->next_cntlid = 1;
 	s->target = tgt;
@@ -295,7 +325,7 @@ struct tgt_subsys *tgt_subsys_create(const char *nqn, const char *serial, const 
 
 bool tgt_subsys_on_port(const struct tgt_subsys *s, uint16_t portid)
 {
-	return portid < 32 && (s->port_mask & (1u << portid));
+	return portid <= TGT_MAX_PORTID && (s->port_mask & (1u << portid));
 }
 
 static struct tgt_host_entry **host_find(struct tgt_host_entry **list, const char *hostnqn)

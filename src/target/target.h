@@ -33,7 +33,13 @@ struct io_uring;
 #define TGT_KAS 10 /* keep-alive granularity: 10 x 100 ms */
 #define TGT_AERL 3 /* up to 4 outstanding AERs */
 #define TGT_DEFAULT_PORT 4420
+#define TGT_DEFAULT_TRSVCID "4420" /* the same, as listeners and configs spell it */
 #define TGT_DISC_PORT 8009
+#define TGT_MAX_PORTID 31 /* listener port IDs are bits of a subsystem's port_mask */
+#define TGT_BUF_ALIGN 4096 /* data buffers: page alignment suits O_DIRECT on any block size */
+#define TGT_MEM_PREFIX "mem:" /* a namespace path "mem:SIZE" is RAM */
+#define TGT_LBA_SHIFT_512 9
+#define TGT_LBA_SHIFT_4K 12
 #define TGT_DEFAULT_MODEL "tightrope"
 #define TGT_HANDSHAKE_TIMEOUT_MS 10000 /* ICReq and Connect must be done by then */
 #define TGT_IDLE_TIMEOUT_MS (3600u * 1000) /* a KATO 0 controller with no command for this long goes */

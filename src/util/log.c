@@ -8,8 +8,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#define LOG_LINE_MAX 1024 /* longer lines are cut */
+#define WARN_LIMIT_MS 5000 /* at most WARN_LIMIT_BURST warnings per this many ms */
+#define WARN_LIMIT_BURST 200
+
 static _Atomic int log_level = TR_LOG_INFO;
-static struct tr_ratelimit warn_limit = TR_RATELIMIT_INIT(5000, 200);
+static struct tr_ratelimit warn_limit = TR_RATELIMIT_INIT(WARN_LIMIT_MS, WARN_LIMIT_BURST);
 
 void tr_log_set_level(enum tr_log_level level)
 {
@@ -24,7 +28,7 @@ enum tr_log_level tr_log_get_level(void)
 void tr_log(enum tr_log_level level, const char *fmt, ...)
 {
 	static const char *const names[] = { "error", "warn", "info", "debug" };
-	char line[1024];
+	char line[LOG_LINE_MAX];
 	struct timespec ts;
 	struct tm tm;
 	va_list ap;

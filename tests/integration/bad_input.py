@@ -10,7 +10,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import nvmf_client as nv  # noqa: E402
-from checks import check, summary  # noqa: E402
+from checks import check, stopped_clean, summary  # noqa: E402
 
 SUBNQN = "nqn.2026-11.io.tightrope:badinput"
 LOCKED = "nqn.2026-11.io.tightrope:locked"
@@ -111,15 +111,8 @@ def main():
     try:
         run_cases(target, backing, pattern)
     finally:
-        rc = target.stop()
-        check("target exits 0 on SIGTERM", rc == 0, f"rc {rc}")
-        log = target.log_text()
-        check("no sanitizer report in the target log", "Sanitizer" not in log and "runtime error" not in log,
-              log[-3000:])
-    rc = summary()
-    if rc:
-        print("target log tail:\n" + "\n".join(log.splitlines()[-40:]))
-    return rc
+        log = stopped_clean(target)
+    return summary(log, tail=40)
 
 
 def run_cases(t, backing, pattern):

@@ -7,6 +7,7 @@
 # host's order (keep-alive stopped, then CC.SHN, then CSTS polls only), and it can leave a Keep Alive
 # unanswered or never report the shutdown complete.
 # usage: bad_target.py path/to/tightrope   (build with -Db_sanitize=address,undefined to mean it)
+import functools
 import os
 import re
 import shutil
@@ -20,6 +21,7 @@ import time
 
 sys.dont_write_bytecode = True  # no __pycache__ left in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import checks  # noqa: E402
 import nvmf_client as nv  # noqa: E402
 
 SUBNQN = "nqn.2026-11.io.tightrope:badtarget"
@@ -40,18 +42,8 @@ SC_INVALID_OPCODE, SC_INVALID_FIELD, SC_CMD_SEQ_ERROR = 0x4001, 0x4002, 0x000C
 REG_CAP, REG_VS, REG_CC, REG_CSTS = 0x00, 0x08, 0x14, 0x1C
 NVME_CC_EN, NVME_CC_SHN_MASK, NVME_CC_SHN_NORMAL, NVME_CSTS_SHST_CMPLT = 1, 3 << 14, 1 << 14, 2 << 2
 
-passed, failed = 0, []
-
-
-def check(name, ok, detail=""):
-    global passed
-    if ok:
-        passed += 1
-        print(f"PASS {name}" + (f" -- {detail}" if detail else ""))
-    else:
-        failed.append(name)
-        print(f"FAIL {name} {detail}")
-    sys.stdout.flush()
+# Every line says what was seen, pass or fail: how long the host took, what it printed.
+check = functools.partial(checks.check, detail_on_pass=True)
 
 
 class Cmd:
@@ -693,8 +685,7 @@ def main():
     ctrl_shutdown(binary)
 
     print(f"({time.time() - t0:.1f} s)")
-    print(f"{passed} passed, {len(failed)} failed")
-    sys.exit(1 if failed else 0)
+    sys.exit(checks.summary())
 
 
 if __name__ == "__main__":

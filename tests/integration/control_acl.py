@@ -15,7 +15,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import nvmf_client as nv  # noqa: E402
-from checks import check, summary  # noqa: E402
+from checks import check, stopped_clean, summary, wait_for  # noqa: E402
 
 OPEN = "nqn.2026-11.io.tightrope:acl-open"  # allows any host
 LISTED = "nqn.2026-11.io.tightrope:acl-listed"  # allows the hosts it lists
@@ -56,12 +56,7 @@ def host_ctrls(t, nqn, host):
 
 
 def wait_no_ctrls(t, nqn, host, limit=5.0):
-    start = time.monotonic()
-    while time.monotonic() - start < limit:
-        if not host_ctrls(t, nqn, host):
-            return True
-        time.sleep(0.05)
-    return False
+    return wait_for(lambda: not host_ctrls(t, nqn, host), limit) is not None
 
 
 def connect_status(nqn, host):
@@ -73,11 +68,6 @@ def connect_status(nqn, host):
 
 def discovery_subnqns(hostnqn):
     return nv.discovery_subnqns(hostnqn, port=PORT)
-
-
-def sanitizer_clean(name, t):
-    log = t.log_text()
-    check(f"{name}: no sanitizer report", "Sanitizer" not in log and "runtime error" not in log, log[-3000:])
 
 
 def forbid_on_open_subsystem(t, sock):
@@ -228,9 +218,7 @@ def main():
         section(forbid_on_listed_subsystem, t, sock)
         section(save_and_allow, t, sock, saved)
     finally:
-        rc = t.stop()
-        check("target exits 0 on SIGTERM", rc == 0, f"rc {rc}")
-        sanitizer_clean("first target", t)
+        stopped_clean(t, "first target")
 
     # Restart from the saved file: the deny list holds, the allow list too.
     t = nv.Target(binary, ["-c", saved, "-w", "2"] if os.path.exists(saved) else args, os.path.join(work, "t2.log"),
@@ -239,13 +227,8 @@ def main():
         section(restarted, t, sock)
         section(aen_to_every_controller, t, sock)
     finally:
-        rc = t.stop()
-        check("restarted target exits 0 on SIGTERM", rc == 0, f"rc {rc}")
-        sanitizer_clean("restarted target", t)
-    rc = summary()
-    if rc:
-        print("target log tail:\n" + "\n".join(t.log_text().splitlines()[-30:]))
-    return rc
+        log = stopped_clean(t, "restarted target")
+    return summary(log)
 
 
 if __name__ == "__main__":

@@ -19,7 +19,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import nvmf_client as nv  # noqa: E402
-from checks import check, summary  # noqa: E402
+from checks import check, sanitizer_clean, summary  # noqa: E402
 
 SUBNQN = "nqn.2026-11.io.tightrope:default"
 PORT = int(os.environ.get("CONTROL_SOCKET_PORT", "44203"))
@@ -89,10 +89,6 @@ def inode(path):
         return os.lstat(path).st_ino
     except FileNotFoundError:
         return None
-
-
-def sanitizer_clean(name, log):
-    check(f"{name}: no sanitizer report", "Sanitizer" not in log and "runtime error" not in log, log[-3000:])
 
 
 def nvme_connect_time():

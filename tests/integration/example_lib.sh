@@ -5,37 +5,35 @@
 # served by our target, and the shared library exports the public API and nothing else.
 # usage: example_lib.sh TIGHTROPE_BINARY   (the library is installed from the binary's build directory)
 set -uo pipefail
+# shellcheck source=lib.sh
+. "$(dirname "$0")/lib.sh"
 bin=$(realpath "$1")
 src=$(cd "$(dirname "$0")/../.." && pwd)
 builddir=$(dirname "$(dirname "$bin")")
 work=$(mktemp -d /tmp/tightrope-lib.XXXXXX)
-pass=0 failn=0 pids=()
-ok() { echo "PASS $*"; pass=$((pass + 1)); }
-bad() { echo "FAIL $*"; failn=$((failn + 1)); }
+pids=()
 cleanup() { for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null; wait "$p" 2>/dev/null; done; rm -rf "$work"; }
 trap cleanup EXIT
-freeport() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-finish() { echo "$pass passed, $failn failed"; ((failn == 0)); exit; }
 
 # (a) Install, as a packager would, into a root of our own.
 root=$work/root
 if meson install -C "$builddir" --destdir "$root" --no-rebuild --quiet >"$work/install.log" 2>&1; then
   ok "meson install --destdir"
 else
-  bad "meson install: $(tail -5 "$work/install.log")"; finish
+  bad "meson install: $(tail -5 "$work/install.log")"; give_up
 fi
 pc=$(find "$root" -name tightrope.pc | head -1)
 lib=$(find "$root" -name 'libtightrope-host.so.*.*' | head -1)
 inc=$(find "$root" -type d -path '*/include/tightrope' | head -1)
 [[ -n $pc && -n $lib && -n $inc ]] && ok "installed tightrope.pc, ${lib##*/} and include/tightrope/" ||
-  { bad "install is missing pieces: pc=$pc lib=$lib include=$inc"; finish; }
+  { bad "install is missing pieces: pc=$pc lib=$lib include=$inc"; give_up; }
 libdir=$(dirname "$lib")
 ls "$inc" | tr '\n' ' ' | grep -qx 'host.h nvme.h version.h ' && ok "public headers: host.h nvme.h version.h" ||
   bad "installed headers: $(ls "$inc" | tr '\n' ' ')"
 
 # (b) pkg-config on the installed copy: the sysroot maps its /usr/local/... into the scratch root.
 export PKG_CONFIG_PATH=$(dirname "$pc") PKG_CONFIG_SYSROOT_DIR=$root
-cflags=$(pkg-config --cflags tightrope) libs=$(pkg-config --libs tightrope) || { bad "pkg-config"; finish; }
+cflags=$(pkg-config --cflags tightrope) libs=$(pkg-config --libs tightrope) || { bad "pkg-config"; give_up; }
 [[ $cflags == "-I$root/"* && $libs == *"-ltightrope-host"* ]] && ok "pkg-config: $cflags $libs" ||
   bad "pkg-config points elsewhere: '$cflags' '$libs'"
 [[ $(sed -n 's/^#define TR_VERSION "\(.*\)"$/\1/p' "$inc/version.h") == "$("$bin" --version | cut -d' ' -f2)" ]] &&
@@ -58,7 +56,7 @@ example=$src/examples/read_block.c
 if cc -std=c11 -Wall -Wextra -Werror "${san[@]}" "$example" $cflags $libs -o "$work/read_block" 2>"$work/cc.err"; then
   ok "read_block.c builds with cc \$(pkg-config --cflags --libs tightrope)${san:+ ${san[*]}}"
 else
-  bad "read_block.c against the installed library: $(head -5 "$work/cc.err")"; finish
+  bad "read_block.c against the installed library: $(head -5 "$work/cc.err")"; give_up
 fi
 static_libs=$(pkg-config --static --libs tightrope | sed 's/-ltightrope-host//')
 if cc -std=c11 -Wall -Wextra -Werror "${san[@]}" "$example" $cflags "$libdir/libtightrope-host.a" $static_libs \
@@ -89,11 +87,10 @@ for off in range(0, 64, 16):
     print("%04x:" % off + "".join(" %02x" % b for b in c) + "  |" +
           "".join(chr(b) if 32 <= b < 127 else "." for b in c) + "|")
 PY
-port=$(freeport)
+port=$(free_port)
 "$bin" target -S none -w 1 -l 127.0.0.1:"$port" -n "$nqn" -N "$work/disk.img,lbs=4096" >"$work/target.log" 2>&1 &
 pids+=($!)
-for _ in $(seq 100); do grep -q "target ready" "$work/target.log" && break; sleep 0.1; done
-grep -q "target ready" "$work/target.log" || { bad "target did not start: $(tail -3 "$work/target.log")"; finish; }
+wait_ready "$work/target.log" || { bad "target did not start: $(tail -3 "$work/target.log")"; give_up; }
 
 # run_example NAME BINARY: the size line and the hexdump of block 0, as the pattern says.
 run_example() {

@@ -7,14 +7,13 @@ import os
 import re
 import socket
 import struct
-import subprocess
 import sys
 import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import nvmf_client as nv  # noqa: E402
-from checks import check, summary  # noqa: E402
+from checks import check, stopped_clean, summary, wait_for  # noqa: E402
 
 SUBNQN = "nqn.2026-11.io.tightrope:hardening"
 PORT = int(os.environ.get("HARDENING_PORT", "44205"))
@@ -32,16 +31,6 @@ def open_fds(pid):
     return out
 
 
-def wait_for(pred, limit, step=0.02):
-    """Seconds until pred() holds, or None after limit seconds."""
-    start = time.monotonic()
-    while time.monotonic() - start < limit:
-        if pred():
-            return time.monotonic() - start
-        time.sleep(step)
-    return None
-
-
 class Section:
     """A target for one section; stopped (and checked for a clean exit) at the end."""
 
@@ -55,11 +44,7 @@ class Section:
         return self.t
 
     def __exit__(self, *exc):
-        rc = self.t.stop()
-        check(f"{self.name}: target exits 0 on SIGTERM", rc == 0, f"rc {rc}")
-        log = self.t.log_text()
-        check(f"{self.name}: no sanitizer report", "Sanitizer" not in log and "runtime error" not in log,
-              log[-3000:])
+        stopped_clean(self.t, f"{self.name}: target")
         return False
 
 
@@ -78,7 +63,7 @@ def remove_ns(binary, work):
         check("remove-ns: the backing file is open", backing in open_fds(t.proc.pid))
         t.ctl("remove-ns", SUBNQN, "2")
         # No I/O follows: the queues must let go without being asked again.
-        took = wait_for(lambda: backing not in open_fds(t.proc.pid), 2.0)
+        took = wait_for(lambda: backing not in open_fds(t.proc.pid), 2.0, step=0.02)
         check("remove-ns: the backing file is closed within 1 s, with the queues idle",
               took is not None and took < 1.0, f"took {took}")
         check("remove-ns: the log says the namespace closed", "namespace 2 (" + backing + ") closed" in t.log_text())

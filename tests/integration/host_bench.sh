@@ -6,6 +6,8 @@
 set -uo pipefail
 bin=$(realpath "$1")
 here=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=lib.sh
+. "$here/lib.sh"
 vm=$(cd "$here/../vm" && pwd)
 work=$(mktemp -d /tmp/tightrope-host.XXXXXX)
 kport=${KERNEL_TARGET_PORT:-14431}
@@ -13,9 +15,7 @@ tport=${TIGHTROPE_PORT:-44311}
 knqn=nqn.2014-08.org.nvmexpress:interop-kernel-target
 tnqn=nqn.2026-11.io.tightrope:hosttest
 export TIGHTROPE_STATE_DIR=$work/state
-pass=0 fail=0 pids=()
-ok() { echo "PASS $*"; pass=$((pass + 1)); }
-bad() { echo "FAIL $*"; fail=$((fail + 1)); }
+pids=()
 check() { # check NAME COMMAND...
   local name=$1; shift
   if "$@" >"$work/out" 2>&1; then ok "$name"; else bad "$name"; tail -20 "$work/out"; fi
@@ -34,7 +34,7 @@ truncate -s 64M "$work/ns2.img"
 "$bin" target -l "127.0.0.1:$tport" -n "$tnqn" -N mem:128M -N "$work/ns2.img,nsid=2" -S "$work/ctl.sock" \
   2>"$work/target.log" &
 tgt=$!; pids+=("$tgt")
-for _ in $(seq 100); do grep -q "target ready" "$work/target.log" && break; sleep 0.1; done
+wait_ready "$work/target.log" || bad "target not ready: $(tail -5 "$work/target.log")"
 
 check "discover lists the tightrope subsystem" \
   sh -c "'$bin' discover -t tcp -a 127.0.0.1 -s $tport | grep -q 'subnqn:  $tnqn'"
@@ -98,14 +98,14 @@ check "every host controller is gone from the target afterwards" \
   sh -c "'$bin' ctl -S '$work/ctl.sock' -o json list | python3 -c 'import json,sys; d=json.load(sys.stdin); assert all(not s[\"controllers\"] for s in d[\"subsystems\"])'"
 kill -TERM "$tgt"; wait "$tgt"; rc=$?
 [[ $rc == 0 ]] && ok "tightrope target exits 0" || bad "tightrope target exit code $rc"
-grep -qE "Sanitizer|runtime error" "$work/target.log" && bad "sanitizer report in the target log" || ok "no sanitizer report from the target"
+no_sanitizer_report "the target" "$work/target.log"
 
 # ---- the Linux kernel's nvmet-tcp target in QEMU ----
 "$vm/kernel-target.sh" "$kport" >"$work/ktarget.log" 2>&1 &
 pids+=("$!")
-if ! timeout 180 sh -c "until grep -q '^READY ' '$work/ktarget.log'; do sleep 0.5; done"; then
+if ! wait_log "$work/ktarget.log" '^READY ' 180; then
   bad "kernel target VM did not come up"; tail -20 "$work/ktarget.log"
-  echo "$pass passed, $fail failed"; exit 1
+  finish; exit 1
 fi
 tshark -i lo -f "tcp port $kport" -F pcap -w "$work/kernel.pcap" -q >/dev/null 2>&1 &
 cap=$!; pids+=("$cap")
@@ -135,5 +135,4 @@ if [[ $? == 0 ]]; then ok "pcap-check of the kernel session: $(grep -o 'digests 
   out=$("$vm/pcap-check.sh" "$work/kernel.pcap" "$kport" 2>&1) && ok "pcap-check of the kernel session: $(grep -o 'digests verified.*' <<<"$out" | head -1)" ||
     bad "pcap-check: $out"
 fi
-echo "$pass passed, $fail failed"
-((fail == 0))
+finish

@@ -10,6 +10,8 @@
 set -uo pipefail
 bin=$(realpath "$1")
 here=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=lib.sh
+. "$here/lib.sh"
 vmdir=$(cd "$here/../vm" && pwd)
 work=$(mktemp -d /tmp/tightrope-hostconn.XXXXXX)
 tport=${TIGHTROPE_PORT:-44321}
@@ -18,11 +20,9 @@ tnqn=nqn.2026-11.io.tightrope:hostconnect
 knqn=nqn.2014-08.org.nvmexpress:interop-kernel-target
 export TIGHTROPE_STATE_DIR=$work/state
 fs=$work/fs # where the test mounts the ext4 filesystem
-pass=0 fail=0 tgt="" vm="" hostpids=() bgpids=()
+tgt="" vm="" hostpids=() bgpids=()
 t0=$SECONDS
 mkdir -p "$fs"
-ok() { echo "PASS $*"; pass=$((pass + 1)); }
-bad() { echo "FAIL $*"; fail=$((fail + 1)); }
 
 # ---- what belongs to this run ----
 
@@ -57,10 +57,6 @@ our_loops() {
 our_mounts() { awk -v d="$work/" 'index($2, d) == 1 {print $2}' /proc/mounts | tr '\n' ' '; }
 # Processes holding a TCP socket to PORT (orphaned sockets in TIME-WAIT or FIN-WAIT have no owner).
 sockets_to() { ss -Htnp state all "( dport = :$1 )" 2>/dev/null | grep -c 'users:'; }
-gone() { # PID: exited, or a zombie nobody reaped yet
-  [[ ! -e /proc/$1 ]] || [[ $(sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | cut -c1) =~ ^[ZX]?$ ]]
-}
-wait_gone() { for _ in $(seq 100); do gone "$1" && return 0; sleep 0.1; done; gone "$1"; }
 # Stop the VM script, and then whatever it started that outlived it (QEMU's `timeout` wrapper has
 # been seen to survive a TERM to the script).
 stop_vm() {
@@ -160,7 +156,7 @@ vm=$!
 # =================== A: tightrope's own target ===================
 "$bin" target -l "127.0.0.1:$tport" -n "$tnqn" -N mem:256M -S "$work/ctl.sock" 2>"$work/target.log" &
 tgt=$!
-for _ in $(seq 100); do grep -q "target ready" "$work/target.log" && break; sleep 0.1; done
+wait_ready "$work/target.log" || bad "A: target not ready: $(tail -5 "$work/target.log")"
 serial=$("$bin" ctl -S "$work/ctl.sock" -o json list |
   python3 -c "import json,sys; print([s['serial'] for s in json.load(sys.stdin)['subsystems'] if s['nqn']=='$tnqn'][0])")
 ctl_ctrls() { # controllers the target still has for our subsystem
@@ -171,7 +167,7 @@ ctl_ctrls() { # controllers the target still has for our subsystem
 timeout 30 "$bin" discover -t tcp -a 127.0.0.1 -s "$tport" >"$work/out" 2>&1
 grep -q "subnqn:  $tnqn" "$work/out" && ok "A: discover lists $tnqn" || bad "A: discover: $(cat "$work/out")"
 
-attach "$tport" "$tnqn" A || { echo "$pass passed, $fail failed"; exit 1; }
+attach "$tport" "$tnqn" A || { finish; exit 1; }
 pid1=$pid
 "$bin" list >"$work/list"
 line=$(grep "^$loop " "$work/list")
@@ -295,7 +291,7 @@ kill -TERM "$tgt"; wait "$tgt"; rc=$?; tgt=""
 echo "part A took $((SECONDS - t0)) s"
 
 # =================== B: the Linux kernel's nvmet-tcp target ===================
-if ! timeout 180 sh -c "until grep -q '^READY ' '$work/ktarget.log'; do sleep 0.5; done"; then
+if ! wait_log "$work/ktarget.log" '^READY ' 180; then
   bad "B: kernel target VM did not come up"; tail -20 "$work/ktarget.log"
 else
   timeout 30 "$bin" discover -t tcp -a 127.0.0.1 -s "$kport" >"$work/out" 2>&1
@@ -337,9 +333,6 @@ assert d['DevicePath'] == '$loop' and d['ModelNumber'] == 'Linux' and d['Physica
   }
 fi
 stop_vm
-grep -qE "Sanitizer|runtime error" "$work/target.log" "$TIGHTROPE_STATE_DIR"/ctrl/*.log && {
-  bad "sanitizer report"; grep -hE -A5 "Sanitizer|runtime error" "$work/target.log" "$TIGHTROPE_STATE_DIR"/ctrl/*.log | head -20
-} || ok "no sanitizer report from the target or the host processes"
+no_sanitizer_report "the target or the host processes" "$work/target.log" "$TIGHTROPE_STATE_DIR"/ctrl/*.log
 echo "took $((SECONDS - t0)) s"
-echo "$pass passed, $fail failed"
-((fail == 0))
+finish

@@ -10,7 +10,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import nvmf_client as nv  # noqa: E402
-from checks import check, summary  # noqa: E402
+from checks import check, stopped_clean, summary, wait_for  # noqa: E402
 
 SUBNQN = "nqn.2026-11.io.tightrope:keepalive"
 PORT = int(os.environ.get("KEEP_ALIVE_PORT", "44202"))
@@ -24,12 +24,7 @@ def cntlids(t):
 
 def wait_gone(t, cntlid, limit):
     """Seconds until cntlid leaves the target's controller list, or None after limit seconds."""
-    start = time.monotonic()
-    while time.monotonic() - start < limit:
-        if cntlid not in cntlids(t):
-            return time.monotonic() - start
-        time.sleep(0.05)
-    return None
+    return wait_for(lambda: cntlid not in cntlids(t), limit)
 
 
 def silent_host(t):
@@ -102,15 +97,8 @@ def main():
         time.sleep(0.3)
         check("no controller left once every host has gone", cntlids(t) == set(), f"{cntlids(t)}")
     finally:
-        rc = t.stop()
-        check("target exits 0 on SIGTERM", rc == 0, f"rc {rc}")
-        log = t.log_text()
-        check("no sanitizer report in the target log", "Sanitizer" not in log and "runtime error" not in log,
-              log[-3000:])
-    rc = summary()
-    if rc:
-        print("target log tail:\n" + "\n".join(log.splitlines()[-30:]))
-    return rc
+        log = stopped_clean(t)
+    return summary(log)
 
 
 if __name__ == "__main__":

@@ -8,6 +8,8 @@ set -euo pipefail
 bin=$(realpath "$1")
 mode=${2:-plain}
 here=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=lib.sh
+. "$here/lib.sh"
 vm=$(cd "$here/../vm" && pwd)
 work=$(mktemp -d /tmp/tightrope-kh.XXXXXX)
 # The guest image first (from Debian's archive on the first run, 1-2 min; cached after), so that
@@ -15,10 +17,7 @@ work=$(mktemp -d /tmp/tightrope-kh.XXXXXX)
 "$vm/build.sh" >"$work/vm-build.log" 2>&1 || { cat "$work/vm-build.log"; echo "FAIL building the VM guest"; rm -rf "$work"; exit 1; }
 nqn=nqn.2026-11.io.tightrope:interop
 sock=$work/ctl.sock
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-pass=0 failn=0
-ok() { echo "PASS $*"; pass=$((pass + 1)); }
-bad() { echo "FAIL $*"; failn=$((failn + 1)); }
+port=$(free_port)
 ctl() { "$bin" ctl -S "$sock" "$@"; }
 tgt_pid= cap_pid= watch_pid=
 cleanup() {
@@ -33,8 +32,7 @@ truncate -s 64M "$work/ns2.img"
 "$bin" target -l "127.0.0.1:$port" -n "$nqn" --serial TRINTEROP0001 -N mem:128M -N "$work/ns2.img" \
   -S "$sock" -w 2 >"$work/target.log" 2>&1 &
 tgt_pid=$!
-for _ in $(seq 50); do [[ -S $sock ]] && break; sleep 0.1; done
-[[ -S $sock ]] || { cat "$work/target.log"; echo "FAIL target did not start"; exit 1; }
+wait_sock "$sock" || { cat "$work/target.log"; bad "target did not start"; finish; exit 1; }
 
 command -v tshark >/dev/null || DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends tshark >/dev/null
 tshark -i lo -f "tcp port $port" -F pcap -w "$work/cap.pcap" -q -a duration:600 2>"$work/tshark.log" &
@@ -114,5 +112,4 @@ fi
 kill -TERM "$tgt_pid"; rc=0; wait "$tgt_pid" || rc=$?; tgt_pid=
 [[ $rc == 0 ]] && ok "target exits 0 on SIGTERM" || bad "target exit status $rc on SIGTERM"
 grep -q "GUEST-OK\|RESULT=PASS" "$vmlog" || { echo "--- target log"; tail -30 "$work/target.log"; }
-echo "$pass passed, $failn failed"
-((failn == 0))
+finish

@@ -7,13 +7,13 @@
 set -uo pipefail
 bin=$(realpath "$1")
 here=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=lib.sh
+. "$here/lib.sh"
 work=$(mktemp -d /tmp/tightrope-linkloss.XXXXXX)
 ns=trll$$
 nqn=nqn.2026-11.io.tightrope:linkloss
 export TIGHTROPE_STATE_DIR=$work/state
-pass=0 fail=0 tgt="" fence=""
-ok() { echo "PASS $*"; pass=$((pass + 1)); }
-bad() { echo "FAIL $*"; fail=$((fail + 1)); }
+tgt="" fence=""
 cleanup() {
   "$bin" disconnect-all >/dev/null 2>&1
   [[ -n $tgt ]] && kill "$tgt" 2>/dev/null && wait "$tgt" 2>/dev/null
@@ -36,11 +36,11 @@ truncate -s 64M "$work/ns1.img"
 ip netns exec "$ns" "$bin" target -l 10.250.0.2:4420 -n "$nqn" -N "$work/ns1.img,nsid=1" -S "$work/ctl.sock" \
   2>"$work/target.log" &
 tgt=$!
-for _ in $(seq 100); do grep -q "target ready" "$work/target.log" && break; sleep 0.1; done
+wait_ready "$work/target.log" || bad "target not ready: $(tail -5 "$work/target.log")"
 
 # KATO 2 s so the loss is noticed quickly; reconnect every second; give up after 60 s.
 "$bin" connect -t tcp -a 10.250.0.2 -s 4420 -n "$nqn" -k 2 -c 1 -l 60 >"$work/connect.out" 2>&1 ||
-  { bad "connect: $(cat "$work/connect.out")"; echo "$pass passed, $fail failed"; exit 1; }
+  { bad "connect: $(cat "$work/connect.out")"; finish; exit 1; }
 name=$(awk '{print $NF}' "$work/connect.out")
 log=$TIGHTROPE_STATE_DIR/ctrl/$name.log
 file=$TIGHTROPE_STATE_DIR/mnt/$name/n1
@@ -59,7 +59,7 @@ grep -q "connecting (attempt" "$work/list.down" && ok "list shows the controller
   bad "list during the outage: $(cat "$work/list.down")"
 ip link set "v$ns" up
 echo "link up at $(date +%T.%N)"
-for _ in $(seq 100); do grep -q "Successfully reconnected" "$log" && break; sleep 0.1; done
+wait_log "$log" "Successfully reconnected" 10
 sleep 1.5
 touch "$work/stop"
 wait "$writer"
@@ -111,7 +111,7 @@ sleep 1
 ip link set "v$ns" down
 sleep 6
 ip link set "v$ns" up
-for _ in $(seq 100); do grep -q "Successfully reconnected" "$log" && break; sleep 0.1; done
+wait_log "$log" "Successfully reconnected" 10
 sleep 1.5
 touch "$work/stop"
 wait "$writer"
@@ -133,8 +133,9 @@ name=$(awk '{print $NF}' "$work/connect.out")
 pid=$(python3 -c "import json; print(json.load(open('$TIGHTROPE_STATE_DIR/ctrl/$name.json'))['pid'])")
 loops=$(python3 -c "import json; print(' '.join(n['loop'] for n in json.load(open('$TIGHTROPE_STATE_DIR/ctrl/$name.json'))['namespaces'] if n['loop']))")
 ip link set "v$ns" down
-for _ in $(seq 150); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-kill -0 "$pid" 2>/dev/null && bad "host process still running after ctrl-loss-tmo" || ok "host process ended after ctrl-loss-tmo"
+wait_gone "$pid" 15
+# Ended: gone, or a zombie its reaper has not collected yet (wait_gone returns on either).
+gone "$pid" && ok "host process ended after ctrl-loss-tmo" || bad "host process still running after ctrl-loss-tmo"
 # The admin queue died with the link: no shutdown handshake for nobody to answer.
 grep -q "shutdown" "$TIGHTROPE_STATE_DIR/ctrl/$name.log" && bad "a shutdown was tried on the lost path: $(grep shutdown "$TIGHTROPE_STATE_DIR/ctrl/$name.log")" ||
   ok "ctrl-loss-tmo: no shutdown tried on the lost path"
@@ -149,6 +150,5 @@ for l in $loops; do losetup "$l" >/dev/null 2>&1 && left+=" $l"; done
 ip link set "v$ns" up
 kill -TERM "$tgt"; wait "$tgt"; rc=$?; tgt=""
 [[ $rc == 0 ]] && ok "target exits 0" || bad "target exit code $rc"
-grep -qE "Sanitizer|runtime error" "$work/target.log" "$TIGHTROPE_STATE_DIR"/ctrl/*.log && bad "sanitizer report" || ok "no sanitizer report"
-echo "$pass passed, $fail failed"
-((fail == 0))
+no_sanitizer_report "the target or the host processes" "$work/target.log" "$TIGHTROPE_STATE_DIR"/ctrl/*.log
+finish

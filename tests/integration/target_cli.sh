@@ -4,14 +4,13 @@
 # removes namespaces and hosts, and IPv6 listeners answer.
 # usage: target_cli.sh TIGHTROPE_BINARY
 set -uo pipefail
+# shellcheck source=lib.sh
+. "$(dirname "$0")/lib.sh"
 bin=$(realpath "$1")
 work=$(mktemp -d /tmp/tightrope-cli.XXXXXX)
-pass=0 failn=0 pids=()
-ok() { echo "PASS $*"; pass=$((pass + 1)); }
-bad() { echo "FAIL $*"; failn=$((failn + 1)); }
+pids=()
 cleanup() { for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null; wait "$p" 2>/dev/null; done; rm -rf "$work"; }
 trap cleanup EXIT
-freeport() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
 # expect_error NAME PATTERN ARGS...: the target must refuse to start, saying PATTERN on stderr.
 expect_error() {
@@ -24,7 +23,7 @@ expect_error() {
     bad "$name: rc=$rc, output: $(head -c 300 "$work/out")"
   fi
 }
-p=$(freeport)
+p=$(free_port)
 expect_error "a bad RAM size" "--ns mem:12XB" -l 127.0.0.1:$p -N mem:12XB
 expect_error "an unknown namespace option" "--ns mem:1M,fast" -l 127.0.0.1:$p -N mem:1M,fast
 expect_error "a missing backing file" "cannot open /nonexistent" -l 127.0.0.1:$p -N /nonexistent/disk.img
@@ -44,7 +43,7 @@ echo '{"ports": [{"portid": 1, "addr": {"trtype": "tcp", "traddr": "127.0.0.1", 
 expect_error "a port listing an unknown subsystem" "unknown subsystem" -c "$work/c3.json"
 
 # An nvmetcli-style config: two subsystems on two ports, one with an allowed host list.
-pa=$(freeport); pb=$(freeport)
+pa=$(free_port); pb=$(free_port)
 truncate -s 8M "$work/disk.img"
 cat >"$work/nvmet.json" <<JSON
 {
@@ -71,7 +70,7 @@ JSON
 sock=$work/ctl.sock
 "$bin" target -c "$work/nvmet.json" -S "$sock" -w 1 >"$work/t1.log" 2>&1 &
 pids+=($!)
-for _ in $(seq 50); do [[ -S $sock ]] && break; sleep 0.1; done
+wait_sock "$sock" || bad "the target with the config did not start: $(tail -5 "$work/t1.log")"
 list() { "$bin" ctl -S "$sock" -o json list; }
 summary() { # subsystems, namespaces with uuid-independent facts, hosts, ports
   python3 -c '
@@ -133,8 +132,7 @@ kill -TERM "${pids[0]}"; wait "${pids[0]}"; rc=$?; pids=()
 [[ $rc == 0 ]] && ok "target exits 0 on SIGTERM" || bad "exit status $rc"
 "$bin" target -c "$work/saved.json" -S "$sock" -w 1 >"$work/t2.log" 2>&1 &
 pids+=($!)
-for _ in $(seq 50); do [[ -S $sock ]] && break; sleep 0.1; done
-sleep 0.3
+wait_ready "$work/t2.log" || bad "the target with the saved config did not start: $(tail -5 "$work/t2.log")"
 list | summary >"$work/s2" 2>&1
 list | python3 -c 'import json,sys; print(sorted((s["nqn"], n["nsid"]) for s in json.load(sys.stdin)["subsystems"] for n in s["namespaces"]))' >"$work/ns2"
 diff <(grep -v '^port 3' "$work/s1") "$work/s2" >/dev/null && cmp -s "$work/ns1" "$work/ns2" &&
@@ -146,5 +144,4 @@ ids = lambda f: sorted((s["nqn"], n["nsid"], n["device"]["uuid"], n["device"]["n
 sys.exit(0 if ids(sys.argv[1]) == ids(sys.argv[2]) else 1)
 PY
 
-echo "$pass passed, $failn failed"
-((failn == 0))
+finish
