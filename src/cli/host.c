@@ -127,23 +127,25 @@ struct conn_args {
 	bool no_loop;
 };
 
-static long parse_num(const char *s, const char *what, long min, long max)
+/* A whole number from min to max into *out; -EINVAL, after saying what is wrong, and *out untouched. */
+static int parse_num(const char *s, const char *what, long min, long max, int *out)
 {
 	char *end;
 	long v = strtol(s, &end, 0);
 
 	if (*s == 0 || *end || v < min || v > max) {
 		fprintf(stderr, "invalid %s '%s' (%ld..%ld)\n", what, s, min, max);
-		exit(2);
+		return -EINVAL;
 	}
-	return v;
+	*out = (int)v;
+	return 0;
 }
 
 /* Parse nvme-cli's connection flags; returns 0, or 1 when --help was given, or 2 on bad usage. */
 static int parse_conn(int argc, char **argv, struct conn_args *a, const char *usage, int need_nqn)
 {
 	const char *hostnqn = NULL, *hostid = NULL;
-	int c;
+	int c, err = 0, nsid = 1;
 
 	tr_ctrl_opts_init(&a->o);
 	a->json = false;
@@ -151,7 +153,6 @@ static int parse_conn(int argc, char **argv, struct conn_args *a, const char *us
 	a->ctrl_loss_tmo = 600;
 	a->fast_io_fail_tmo = -1;
 	a->device = NULL;
-	a->nsid = 1;
 	a->no_loop = false;
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "t:a:s:n:q:I:i:Q:k:gGo:c:l:f:d:N:Lvh", conn_long, NULL)) != -1) {
@@ -167,9 +168,9 @@ static int parse_conn(int argc, char **argv, struct conn_args *a, const char *us
 		case 'n': a->o.subnqn = optarg; break;
 		case 'q': hostnqn = optarg; break;
 		case 'I': hostid = optarg; break;
-		case 'i': a->o.nr_io_queues = (int)parse_num(optarg, "nr-io-queues", 1, 1024); break;
-		case 'Q': a->o.queue_size = (int)parse_num(optarg, "queue-size", 16, 1024); break;
-		case 'k': a->o.kato_s = (int)parse_num(optarg, "keep-alive-tmo", 0, 65535); break;
+		case 'i': err = parse_num(optarg, "nr-io-queues", 1, 1024, &a->o.nr_io_queues); break;
+		case 'Q': err = parse_num(optarg, "queue-size", 16, 1024, &a->o.queue_size); break;
+		case 'k': err = parse_num(optarg, "keep-alive-tmo", 0, 65535, &a->o.kato_s); break;
 		case 'g': a->o.hdr_digest = true; break;
 		case 'G': a->o.data_digest = true; break;
 		case 'o':
@@ -179,18 +180,21 @@ static int parse_conn(int argc, char **argv, struct conn_args *a, const char *us
 			}
 			a->json = !strcmp(optarg, "json");
 			break;
-		case 'c': a->reconnect_delay = (int)parse_num(optarg, "reconnect-delay", 1, 3600); break;
-		case 'l': a->ctrl_loss_tmo = (int)parse_num(optarg, "ctrl-loss-tmo", -1, 1 << 30); break;
-		case 'f': a->fast_io_fail_tmo = (int)parse_num(optarg, "fast_io_fail_tmo", -1, 1 << 30); break;
+		case 'c': err = parse_num(optarg, "reconnect-delay", 1, 3600, &a->reconnect_delay); break;
+		case 'l': err = parse_num(optarg, "ctrl-loss-tmo", -1, 1 << 30, &a->ctrl_loss_tmo); break;
+		case 'f': err = parse_num(optarg, "fast_io_fail_tmo", -1, 1 << 30, &a->fast_io_fail_tmo); break;
 		case 'd': a->device = optarg; break;
-		case 'N': a->nsid = (uint32_t)parse_num(optarg, "namespace-id", 1, 0x7fffffff); break;
+		case 'N': err = parse_num(optarg, "namespace-id", 1, 0x7fffffff, &nsid); break;
 		case 'L': a->no_loop = true; break;
 		case 'S': a->o.disable_sqflow = true; break;
 		case 'v': tr_log_set_level(TR_LOG_DEBUG); break;
 		case 'h': fputs(usage, stdout); return 1;
 		default: fputs(usage, stderr); return 2;
 		}
+		if (err)
+			return 2;
 	}
+	a->nsid = (uint32_t)nsid;
 	if (need_nqn == 2) /* a verb that needs no address */
 		return cli_host_identity(&a->o, hostnqn, hostid) ? 2 : 0;
 	if (!a->o.traddr || (need_nqn && !a->o.subnqn)) {
