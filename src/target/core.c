@@ -223,7 +223,7 @@ void tgt_cmd_complete(struct tgt_cmd *cmd, uint16_t status)
 	cqe->command_id = cmd->sqe.command_id;
 	cqe->sq_id = q->qid;
 	cqe->sq_head = q->sqhd_disabled ? 0 : q->sqhd;
-	cqe->status = (uint16_t)(status << 1);
+	cqe->status = nvme_cqe_status_field(status);
 	q->ops->queue_response(cmd);
 }
 
