@@ -256,6 +256,29 @@ static void json_str(const char *key, const char *v, bool last)
 	printf("\"%s\n", last ? "" : ",");
 }
 
+/* The discovery log at the address the flags give; 0, or 1 after saying why there is none. */
+static int fetch_disc_log(const struct conn_args *a, struct nvmf_disc_log_entry **e, uint64_t *nr, uint64_t *gen)
+{
+	char why[256] = "";
+	int err = tr_discover(&a->o, e, nr, gen, why, sizeof(why));
+
+	if (err)
+		fprintf(stderr, "failed to discover at %s:%s: %s\n", a->o.traddr, a->o.trsvcid, why[0] ? why : tr_status_str(err));
+	return err ? 1 : 0;
+}
+
+/* A log entry's space-padded text fields, trimmed. */
+struct disc_fields {
+	char svc[NVMF_TRSVCID_SIZE + 1], addr[NVMF_TRADDR_SIZE + 1], nqn[NVME_NQN_SIZE + 1];
+};
+
+static void disc_fields(const struct nvmf_disc_log_entry *e, struct disc_fields *f)
+{
+	field(f->svc, e->trsvcid, sizeof(e->trsvcid));
+	field(f->addr, e->traddr, sizeof(e->traddr));
+	field(f->nqn, e->subnqn, sizeof(e->subnqn));
+}
+
 int cmd_discover(int argc, char **argv)
 {
 	static const char usage[] =
@@ -264,30 +287,24 @@ int cmd_discover(int argc, char **argv)
 	struct nvmf_disc_log_entry *e = NULL;
 	struct conn_args a;
 	uint64_t nr = 0, gen = 0;
-	char why[256] = "";
-	int rc = parse_conn(argc, argv, &a, usage, false), err;
+	int rc = parse_conn(argc, argv, &a, usage, false);
 
 	if (rc)
 		return rc == 1 ? 0 : rc;
-	err = tr_discover(&a.o, &e, &nr, &gen, why, sizeof(why));
-	if (err) {
-		fprintf(stderr, "failed to discover at %s:%s: %s\n", a.o.traddr, a.o.trsvcid, why[0] ? why : tr_status_str(err));
+	if (fetch_disc_log(&a, &e, &nr, &gen))
 		return 1;
-	}
 	if (a.json)
 		printf("{\n  \"genctr\":%llu,\n  \"records\":[\n", (unsigned long long)gen);
 	else
 		printf("\nDiscovery Log Number of Records %llu, Generation counter %llu\n", (unsigned long long)nr,
 		       (unsigned long long)gen);
 	for (uint64_t i = 0; i < nr; i++) {
-		char treq[96], eflags[128], svc[NVMF_TRSVCID_SIZE + 1], addr[NVMF_TRADDR_SIZE + 1],
-			nqn[NVME_NQN_SIZE + 1];
+		char treq[96], eflags[128];
+		struct disc_fields f;
 
 		treq_str(e[i].treq, treq, sizeof(treq));
 		eflags_str(e[i].eflags, eflags, sizeof(eflags));
-		field(svc, e[i].trsvcid, sizeof(e[i].trsvcid));
-		field(addr, e[i].traddr, sizeof(e[i].traddr));
-		field(nqn, e[i].subnqn, sizeof(e[i].subnqn));
+		disc_fields(&e[i], &f);
 		if (a.json) {
 			printf("    {\n");
 			json_str("trtype", trtype_str(e[i].trtype), false);
@@ -295,9 +312,9 @@ int cmd_discover(int argc, char **argv)
 			json_str("subtype", subtype_str(e[i].subtype), false);
 			json_str("treq", treq, false);
 			printf("      \"portid\":%u,\n", e[i].portid);
-			json_str("trsvcid", svc, false);
-			json_str("subnqn", nqn, false);
-			json_str("traddr", addr, false);
+			json_str("trsvcid", f.svc, false);
+			json_str("subnqn", f.nqn, false);
+			json_str("traddr", f.addr, false);
 			json_str("eflags", eflags, false);
 			json_str("sectype", e[i].tsas[0] == 0 ? "none" : "tls", true);
 			printf("    }%s\n", i + 1 < nr ? "," : "");
@@ -305,8 +322,8 @@ int cmd_discover(int argc, char **argv)
 			printf("=====Discovery Log Entry %llu======\n", (unsigned long long)i);
 			printf("trtype:  %s\nadrfam:  %s\nsubtype: %s\ntreq:    %s\nportid:  %u\ntrsvcid: %s\n",
 			       trtype_str(e[i].trtype), adrfam_str(e[i].adrfam), subtype_str(e[i].subtype), treq,
-			       e[i].portid, svc);
-			printf("subnqn:  %s\ntraddr:  %s\neflags:  %s\n", nqn, addr, eflags);
+			       e[i].portid, f.svc);
+			printf("subnqn:  %s\ntraddr:  %s\neflags:  %s\n", f.nqn, f.addr, eflags);
 			if (e[i].trtype == NVMF_TRTYPE_TCP)
 				printf("sectype: %s\n", e[i].tsas[0] == 0 ? "none" : "tls");
 		}
@@ -390,6 +407,9 @@ static bool connected_as(const char *traddr, const char *trsvcid, const char *su
 	return found;
 }
 
+/* One event loop drives all of a host process's queues: more buy nothing. */
+#define HOSTD_MAX_IO_QUEUES 4
+
 static int connect_one(const struct conn_args *a)
 {
 	struct hostd_opts h;
@@ -401,6 +421,8 @@ static int connect_one(const struct conn_args *a)
 		return 1;
 	}
 	hostd_opts_from(&h, a);
+	if (h.conn.nr_io_queues > HOSTD_MAX_IO_QUEUES)
+		h.conn.nr_io_queues = HOSTD_MAX_IO_QUEUES;
 	err = hostd_connect(&h, name, sizeof(name), why, sizeof(why));
 	if (err) {
 		fprintf(stderr, "failed to connect to %s at %s:%s: %s\n", a->o.subnqn, a->o.traddr, a->o.trsvcid, why);
@@ -423,8 +445,6 @@ int cmd_connect(int argc, char **argv)
 
 	if (rc)
 		return rc == 1 ? 0 : rc;
-	if (a.o.nr_io_queues > 4)
-		a.o.nr_io_queues = 4; /* one event loop drives them all; more queues buy nothing here */
 	return connect_one(&a);
 }
 
@@ -436,30 +456,24 @@ int cmd_connect_all(int argc, char **argv)
 	struct nvmf_disc_log_entry *e = NULL;
 	struct conn_args a;
 	uint64_t nr = 0, gen = 0;
-	char why[256] = "";
 	int rc = parse_conn(argc, argv, &a, usage, false), failed = 0;
 
 	if (rc)
 		return rc == 1 ? 0 : rc;
-	if (tr_discover(&a.o, &e, &nr, &gen, why, sizeof(why))) {
-		fprintf(stderr, "failed to discover at %s:%s: %s\n", a.o.traddr, a.o.trsvcid, why);
+	if (fetch_disc_log(&a, &e, &nr, &gen))
 		return 1;
-	}
-	if (a.o.nr_io_queues > 4)
-		a.o.nr_io_queues = 4;
 	for (uint64_t i = 0; i < nr; i++) {
-		char svc[NVMF_TRSVCID_SIZE + 1], nqn[NVME_NQN_SIZE + 1];
 		struct conn_args one = a;
+		struct disc_fields f;
 		char dup[16];
 
 		if (e[i].subtype != NVMF_SUBTYPE_NVME || e[i].trtype != NVMF_TRTYPE_TCP)
 			continue;
-		field(svc, e[i].trsvcid, sizeof(e[i].trsvcid));
-		field(nqn, e[i].subnqn, sizeof(e[i].subnqn));
+		disc_fields(&e[i], &f);
 		/* The log's traddr is the target's view (it may be a NAT or VM address): keep ours. */
-		one.o.trsvcid = !strcmp(a.o.trsvcid, svc) ? a.o.trsvcid : svc;
-		one.o.subnqn = nqn;
-		if (connected_as(one.o.traddr, one.o.trsvcid, nqn, dup, sizeof(dup)))
+		one.o.trsvcid = !strcmp(a.o.trsvcid, f.svc) ? a.o.trsvcid : f.svc;
+		one.o.subnqn = f.nqn;
+		if (connected_as(one.o.traddr, one.o.trsvcid, f.nqn, dup, sizeof(dup)))
 			continue;
 		failed |= connect_one(&one);
 	}
