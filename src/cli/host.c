@@ -95,17 +95,10 @@ int cli_host_identity(struct tr_ctrl_opts *o, const char *hostnqn, const char *h
 }
 
 static const struct option conn_long[] = {
-	{ "transport", required_argument, NULL, 't' },
-	{ "traddr", required_argument, NULL, 'a' },
-	{ "trsvcid", required_argument, NULL, 's' },
-	{ "nqn", required_argument, NULL, 'n' },
-	{ "hostnqn", required_argument, NULL, 'q' },
-	{ "hostid", required_argument, NULL, 'I' },
+	CLI_CONN_OPTIONS,
 	{ "nr-io-queues", required_argument, NULL, 'i' },
 	{ "queue-size", required_argument, NULL, 'Q' },
 	{ "keep-alive-tmo", required_argument, NULL, 'k' },
-	{ "hdr-digest", no_argument, NULL, 'g' },
-	{ "data-digest", no_argument, NULL, 'G' },
 	{ "output-format", required_argument, NULL, 'o' },
 	{ "reconnect-delay", required_argument, NULL, 'c' },
 	{ "ctrl-loss-tmo", required_argument, NULL, 'l' },
@@ -144,8 +137,8 @@ static int parse_num(const char *s, const char *what, long min, long max, int *o
 /* Parse nvme-cli's connection flags; returns 0, or 1 when --help was given, or 2 on bad usage. */
 static int parse_conn(int argc, char **argv, struct conn_args *a, const char *usage, int need_nqn)
 {
-	const char *hostnqn = NULL, *hostid = NULL;
-	int c, err = 0, nsid = 1;
+	struct cli_conn cc = { .o = &a->o };
+	int c, err, nsid = 1;
 
 	tr_ctrl_opts_init(&a->o);
 	a->json = false;
@@ -155,24 +148,19 @@ static int parse_conn(int argc, char **argv, struct conn_args *a, const char *us
 	a->device = NULL;
 	a->no_loop = false;
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "t:a:s:n:q:I:i:Q:k:gGo:c:l:f:d:N:Lvh", conn_long, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, CLI_CONN_SHORTOPTS "i:Q:k:o:c:l:f:d:N:Lvh", conn_long, NULL)) != -1) {
+		err = cli_conn_option(c, optarg, &cc);
+		if (err == -EPROTONOSUPPORT) {
+			fprintf(stderr, "transport '%s' is not supported: tightrope speaks tcp\n", optarg);
+			return 2;
+		}
+		if (err == 0)
+			continue;
+		err = 0;
 		switch (c) {
-		case 't':
-			if (strcmp(optarg, "tcp")) {
-				fprintf(stderr, "transport '%s' is not supported: tightrope speaks tcp\n", optarg);
-				return 2;
-			}
-			break;
-		case 'a': a->o.traddr = optarg; break;
-		case 's': a->o.trsvcid = optarg; break;
-		case 'n': a->o.subnqn = optarg; break;
-		case 'q': hostnqn = optarg; break;
-		case 'I': hostid = optarg; break;
 		case 'i': err = parse_num(optarg, "nr-io-queues", 1, 1024, &a->o.nr_io_queues); break;
 		case 'Q': err = parse_num(optarg, "queue-size", 16, 1024, &a->o.queue_size); break;
 		case 'k': err = parse_num(optarg, "keep-alive-tmo", 0, 65535, &a->o.kato_s); break;
-		case 'g': a->o.hdr_digest = true; break;
-		case 'G': a->o.data_digest = true; break;
 		case 'o':
 			if (strcmp(optarg, "json") && strcmp(optarg, "normal")) {
 				fprintf(stderr, "output format '%s': use normal or json\n", optarg);
@@ -196,12 +184,12 @@ static int parse_conn(int argc, char **argv, struct conn_args *a, const char *us
 	}
 	a->nsid = (uint32_t)nsid;
 	if (need_nqn == 2) /* a verb that needs no address */
-		return cli_host_identity(&a->o, hostnqn, hostid) ? 2 : 0;
+		return cli_host_identity(&a->o, cc.hostnqn, cc.hostid) ? 2 : 0;
 	if (!a->o.traddr || (need_nqn && !a->o.subnqn)) {
 		fprintf(stderr, "%s is required\n%s", !a->o.traddr ? "--traddr (-a)" : "--nqn (-n)", usage);
 		return 2;
 	}
-	return cli_host_identity(&a->o, hostnqn, hostid) ? 2 : 0;
+	return cli_host_identity(&a->o, cc.hostnqn, cc.hostid) ? 2 : 0;
 }
 
 static const char *trtype_str(uint8_t t)
