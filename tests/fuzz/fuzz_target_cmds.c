@@ -343,7 +343,7 @@ static enum ntcp_verdict harness_rx_header(struct ntcp_conn *e, const void *h, c
 		struct pending *p = outstanding(c, r->cqe.command_id, "CapsuleResp");
 
 		p->done = true;
-		p->status = (r->cqe.status >> 1) & NVME_SC_MASK;
+		p->status = nvme_status_code(nvme_cqe_status(r->cqe.status));
 		p->result = r->cqe.result;
 		if (trace)
 			fprintf(stderr, "  slot %d < cid %u status %#x result %#llx\n", (int)(c - conns), p->cid,
