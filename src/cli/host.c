@@ -251,7 +251,8 @@ static int fetch_disc_log(const struct conn_args *a, struct nvmf_disc_log_entry 
 	int err = tr_discover(&a->o, e, nr, gen, why, sizeof(why));
 
 	if (err)
-		fprintf(stderr, "failed to discover at %s:%s: %s\n", a->o.traddr, a->o.trsvcid, why[0] ? why : tr_status_str(err));
+		fprintf(stderr, "failed to discover at %s:%s: %s\n", a->o.traddr, a->o.trsvcid,
+			why[0] ? why : tr_status_str(err));
 	return err ? 1 : 0;
 }
 
