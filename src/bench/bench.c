@@ -512,134 +512,152 @@ void bench_result_free(struct bench_result *r)
 	r->jobs = NULL;
 }
 
-int bench_run(const struct bench_target *t, const struct bench_cfg *cfg, struct bench_result *res, char *why,
-	      size_t whylen)
+/* What bench_run opened and the region the jobs work on. */
+struct bench_dev {
+	struct tr_ctrl *ctrl; /* remote */
+	int fd; /* local, else -1 */
+	uint64_t capacity; /* bytes */
+	uint32_t lba_size;
+	uint64_t start, len; /* the region */
+};
+
+/* Connect with an I/O queue per job, deep enough for iodepth; check the namespace and the transfer
+ * size. 0 or -errno with 'why' set; d->ctrl is set once connected, also on a later error. */
+static int remote_open(const struct bench_target *t, const struct bench_cfg *cfg, struct bench_dev *d,
+		       struct bench_result *res, char *why, size_t whylen)
 {
-	struct tr_ctrl *ctrl = NULL;
-	struct job *jobs;
-	uint64_t capacity = 0, start, len, t0;
-	uint32_t lba_size = 512;
-	int err = 0, started = 0, fd = -1;
+	struct tr_ctrl_opts o = t->conn;
+	struct nvme_id_ns *id = aligned_alloc(4096, 4096);
+	int err;
 
-	memset(res, 0, sizeof(*res));
-	res->numjobs = cfg->numjobs;
+	o.nr_io_queues = cfg->numjobs;
+	if (o.queue_size < cfg->iodepth + 1)
+		o.queue_size = cfg->iodepth + 1;
+	err = id ? tr_ctrl_connect(&o, &d->ctrl, why, whylen) : -ENOMEM;
+	if (!err) {
+		err = tr_ctrl_identify(d->ctrl, NVME_ID_CNS_NS, t->nsid, id);
+		if (err || id->nsze == 0) {
+			snprintf(why, whylen, "namespace %u of %s: %s", t->nsid, o.subnqn,
+				 err ? tr_status_str(err) : "not active");
+			err = err ? err : -ENODEV;
+		}
+	}
+	if (!err) {
+		d->lba_size = 1u << id->lbaf[id->flbas & 0xf].ds;
+		d->capacity = id->nsze * d->lba_size;
+		if (tr_ctrl_nr_io_queues(d->ctrl) < cfg->numjobs) {
+			snprintf(why, whylen, "the controller granted %d I/O queues for %d jobs",
+				 tr_ctrl_nr_io_queues(d->ctrl), cfg->numjobs);
+			err = -ENOSPC;
+		} else if (cfg->bs > tr_ctrl_max_xfer(d->ctrl)) {
+			snprintf(why, whylen, "bs %u exceeds the controller's largest transfer (%u)", cfg->bs,
+				 tr_ctrl_max_xfer(d->ctrl));
+			err = -EINVAL;
+		}
+	}
+	free(id);
+	snprintf(res->what, sizeof(res->what), "nvme-tcp %s:%s %s nsid %u", o.traddr, o.trsvcid, o.subnqn, t->nsid);
+	return err;
+}
+
+static void bench_close(struct bench_dev *d)
+{
+	if (d->ctrl)
+		tr_ctrl_disconnect(d->ctrl);
+	if (d->fd >= 0)
+		close(d->fd);
+}
+
+/* Open the namespace or file and check that the block size and the region fit it; 0 or -errno with
+ * 'why' set, and nothing left open. */
+static int bench_open(const struct bench_target *t, const struct bench_cfg *cfg, struct bench_dev *d,
+		      struct bench_result *res, char *why, size_t whylen)
+{
+	int err;
+
+	*d = (struct bench_dev){ .fd = -1, .lba_size = 512 };
 	if (t->remote) {
-		struct tr_ctrl_opts o = t->conn;
-		struct nvme_id_ns *id = aligned_alloc(4096, 4096);
-
-		o.nr_io_queues = cfg->numjobs;
-		if (o.queue_size < cfg->iodepth + 1)
-			o.queue_size = cfg->iodepth + 1;
-		err = id ? tr_ctrl_connect(&o, &ctrl, why, whylen) : -ENOMEM;
-		if (!err) {
-			err = tr_ctrl_identify(ctrl, NVME_ID_CNS_NS, t->nsid, id);
-			if (err || id->nsze == 0) {
-				snprintf(why, whylen, "namespace %u of %s: %s", t->nsid, o.subnqn,
-					 err ? tr_status_str(err) : "not active");
-				err = err ? err : -ENODEV;
-			}
-		}
-		if (!err) {
-			lba_size = 1u << id->lbaf[id->flbas & 0xf].ds;
-			capacity = id->nsze * lba_size;
-			if (tr_ctrl_nr_io_queues(ctrl) < cfg->numjobs) {
-				snprintf(why, whylen, "the controller granted %d I/O queues for %d jobs",
-					 tr_ctrl_nr_io_queues(ctrl), cfg->numjobs);
-				err = -ENOSPC;
-			} else if (cfg->bs > tr_ctrl_max_xfer(ctrl)) {
-				snprintf(why, whylen, "bs %u exceeds the controller's largest transfer (%u)", cfg->bs,
-					 tr_ctrl_max_xfer(ctrl));
-				err = -EINVAL;
-			}
-		}
-		free(id);
-		snprintf(res->what, sizeof(res->what), "nvme-tcp %s:%s %s nsid %u", o.traddr, o.trsvcid, o.subnqn,
-			 t->nsid);
+		err = remote_open(t, cfg, d, res, why, whylen);
 	} else {
-		fd = local_open(t, cfg_writes(cfg), &capacity, &lba_size, why, whylen);
-		err = fd < 0 ? fd : 0;
+		d->fd = local_open(t, cfg_writes(cfg), &d->capacity, &d->lba_size, why, whylen);
+		err = d->fd < 0 ? d->fd : 0;
 		snprintf(res->what, sizeof(res->what), "%s", t->filename);
 	}
-	if (!err && (cfg->bs % lba_size || cfg->bs % VERIFY_BLOCK)) {
-		snprintf(why, whylen, "bs %u is not a multiple of the %u-byte block", cfg->bs, lba_size);
+	if (!err && (cfg->bs % d->lba_size || cfg->bs % VERIFY_BLOCK)) {
+		snprintf(why, whylen, "bs %u is not a multiple of the %u-byte block", cfg->bs, d->lba_size);
 		err = -EINVAL;
 	}
-	start = cfg->offset;
-	len = cfg->size ? cfg->size : capacity > start ? capacity - start : 0;
-	if (!err && (start % lba_size || start + len > capacity || len < cfg->bs)) {
+	d->start = cfg->offset;
+	d->len = cfg->size ? cfg->size : d->capacity > d->start ? d->capacity - d->start : 0;
+	if (!err && (d->start % d->lba_size || d->start + d->len > d->capacity || d->len < cfg->bs)) {
 		snprintf(why, whylen, "the region %llu+%llu does not fit the %llu bytes there",
-			 (unsigned long long)start, (unsigned long long)len, (unsigned long long)capacity);
+			 (unsigned long long)d->start, (unsigned long long)d->len, (unsigned long long)d->capacity);
 		err = -EINVAL;
 	}
-	res->capacity = capacity;
-	res->lba_size = lba_size;
-	if (err) {
-		if (ctrl)
-			tr_ctrl_disconnect(ctrl);
-		if (fd >= 0)
-			close(fd);
-		return err;
-	}
+	res->capacity = d->capacity;
+	res->lba_size = d->lba_size;
+	if (err)
+		bench_close(d);
+	return err;
+}
 
-	jobs = calloc((size_t)cfg->numjobs, sizeof(*jobs));
-	res->jobs = calloc((size_t)cfg->numjobs, sizeof(*res->jobs));
-	if (!jobs || !res->jobs) {
-		free(jobs);
+/* Job i: its area of the region, its slots and buffers, its queue or ring; 0 or -ENOMEM. */
+static int job_setup(struct job *j, int i, const struct bench_target *t, const struct bench_cfg *cfg,
+		     struct bench_result *res, const struct bench_dev *d)
+{
+	int err = 0;
+
+	j->index = i;
+	j->t = t;
+	j->cfg = cfg;
+	j->res = res;
+	j->st = &res->jobs[i];
+	j->fd = d->fd;
+	j->rng = cfg->seed * 0x9e3779b97f4a7c15ull + (uint64_t)i + 1;
+	/* fio: every job works on the whole region; a verify pass splits it so jobs don't race. */
+	if (cfg->verify || cfg->verify_only) {
+		uint64_t slice = d->len / (uint64_t)cfg->numjobs / cfg->bs * cfg->bs;
+
+		j->area_start = d->start + slice * (uint64_t)i;
+		j->area_len = slice;
+	} else {
+		j->area_start = d->start;
+		j->area_len = d->len;
+	}
+	j->target_bytes = d->len;
+	j->slots = calloc((size_t)cfg->iodepth, sizeof(*j->slots));
+	if (!j->slots)
+		return -ENOMEM;
+	for (int k = 0; k < cfg->iodepth; k++) {
+		j->slots[k].job = j;
+		j->slots[k].buf = aligned_alloc(4096, (cfg->bs + 4095) / 4096 * 4096);
+		if (!j->slots[k].buf)
+			err = -ENOMEM;
+		else
+			pattern_fill(j->slots[k].buf, cfg->bs, 0, cfg->seed); /* non-zero data, once */
+	}
+	if (t->remote) {
+		j->ioq = tr_ctrl_ioq(d->ctrl, i);
+		j->lba_shift = (uint32_t)__builtin_ctz(d->lba_size);
+	} else if (io_uring_queue_init((unsigned)cfg->iodepth * 2, &j->ring, 0) == 0) {
+		j->ring_ok = true;
+	} else {
 		err = -ENOMEM;
-		goto out;
 	}
-	t0 = now_ns();
-	for (int i = 0; i < cfg->numjobs; i++) {
-		struct job *j = &jobs[i];
+	return err;
+}
 
-		j->index = i;
-		j->t = t;
-		j->cfg = cfg;
-		j->res = res;
-		j->st = &res->jobs[i];
-		j->fd = fd;
-		j->rng = cfg->seed * 0x9e3779b97f4a7c15ull + (uint64_t)i + 1;
-		/* fio: every job works on the whole region; a verify pass splits it so jobs don't race. */
-		if (cfg->verify || cfg->verify_only) {
-			uint64_t slice = len / (uint64_t)cfg->numjobs / cfg->bs * cfg->bs;
-
-			j->area_start = start + slice * (uint64_t)i;
-			j->area_len = slice;
-		} else {
-			j->area_start = start;
-			j->area_len = len;
-		}
-		j->target_bytes = len;
-		j->slots = calloc((size_t)cfg->iodepth, sizeof(*j->slots));
-		if (!j->slots) {
-			err = -ENOMEM;
-			break;
-		}
-		for (int k = 0; k < cfg->iodepth; k++) {
-			j->slots[k].job = j;
-			j->slots[k].buf = aligned_alloc(4096, (cfg->bs + 4095) / 4096 * 4096);
-			if (!j->slots[k].buf)
-				err = -ENOMEM;
-			else
-				pattern_fill(j->slots[k].buf, cfg->bs, 0, cfg->seed); /* non-zero data, once */
-		}
-		if (t->remote) {
-			j->ioq = tr_ctrl_ioq(ctrl, i);
-			j->lba_shift = (uint32_t)__builtin_ctz(lba_size);
-		} else if (io_uring_queue_init((unsigned)cfg->iodepth * 2, &j->ring, 0) == 0) {
-			j->ring_ok = true;
-		} else {
-			err = -ENOMEM;
-		}
-		if (err)
-			break;
-	}
-	/* The process as a whole (keep-alive and main threads too), which is what a user compares. */
+/* Run the first n jobs, each on its thread, and wait for them; the CPU the process as a whole used
+ * (keep-alive and main threads too), which is what a user compares. 0 or -EAGAIN. */
+static int run_jobs(struct job *jobs, int n, struct bench_result *res, uint64_t t0)
+{
 	struct rusage ru0, ru1;
 	uint64_t run_t0 = now_ns();
+	int err = 0, started = 0;
+	double wall;
 
 	getrusage(RUSAGE_SELF, &ru0);
-	for (int i = 0; !err && i < cfg->numjobs; i++) {
+	for (int i = 0; i < n; i++) {
 		if (pthread_create(&jobs[i].thread, NULL, job_main, &jobs[i])) {
 			err = -EAGAIN;
 			break;
@@ -650,12 +668,17 @@ int bench_run(const struct bench_target *t, const struct bench_cfg *cfg, struct 
 		pthread_join(jobs[i].thread, NULL);
 	getrusage(RUSAGE_SELF, &ru1);
 	res->wall_s = (double)(now_ns() - t0) / 1e9;
-	{
-		double wall = (double)(now_ns() - run_t0) / 1e9;
+	wall = (double)(now_ns() - run_t0) / 1e9;
+	res->total.usr_cpu = wall > 0 ? 100.0 * tv_seconds(&ru1.ru_utime, &ru0.ru_utime) / wall : 0;
+	res->total.sys_cpu = wall > 0 ? 100.0 * tv_seconds(&ru1.ru_stime, &ru0.ru_stime) / wall : 0;
+	return err;
+}
 
-		res->total.usr_cpu = wall > 0 ? 100.0 * tv_seconds(&ru1.ru_utime, &ru0.ru_utime) / wall : 0;
-		res->total.sys_cpu = wall > 0 ? 100.0 * tv_seconds(&ru1.ru_stime, &ru0.ru_stime) / wall : 0;
-	}
+/* Merge the jobs' statistics into the total and free what they held; the first job's error stands
+ * for the run unless 'err' is already one. */
+static int finish_jobs(struct job *jobs, const struct bench_cfg *cfg, struct bench_result *res, int err, char *why,
+		       size_t whylen)
+{
 	for (int i = 0; i < cfg->numjobs; i++) {
 		struct job *j = &jobs[i];
 
@@ -673,12 +696,37 @@ int bench_run(const struct bench_target *t, const struct bench_cfg *cfg, struct 
 			free(j->slots[k].buf);
 		free(j->slots);
 	}
+	return err;
+}
+
+int bench_run(const struct bench_target *t, const struct bench_cfg *cfg, struct bench_result *res, char *why,
+	      size_t whylen)
+{
+	struct bench_dev d;
+	struct job *jobs;
+	uint64_t t0;
+	int err, rc;
+
+	memset(res, 0, sizeof(*res));
+	res->numjobs = cfg->numjobs;
+	err = bench_open(t, cfg, &d, res, why, whylen);
+	if (err)
+		return err;
+
+	jobs = calloc((size_t)cfg->numjobs, sizeof(*jobs));
+	res->jobs = calloc((size_t)cfg->numjobs, sizeof(*res->jobs));
+	if (!jobs || !res->jobs) {
+		free(jobs);
+		bench_close(&d);
+		return -ENOMEM;
+	}
+	t0 = now_ns();
+	for (int i = 0; i < cfg->numjobs && !err; i++)
+		err = job_setup(&jobs[i], i, t, cfg, res, &d);
+	rc = run_jobs(jobs, err ? 0 : cfg->numjobs, res, t0);
+	err = finish_jobs(jobs, cfg, res, err ? err : rc, why, whylen);
 	free(jobs);
-out:
-	if (ctrl)
-		tr_ctrl_disconnect(ctrl);
-	if (fd >= 0)
-		close(fd);
+	bench_close(&d);
 	return err;
 }
 

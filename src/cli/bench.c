@@ -29,14 +29,7 @@ enum {
 };
 
 static const struct option bench_long[] = {
-	{ "transport", required_argument, NULL, 't' },
-	{ "traddr", required_argument, NULL, 'a' },
-	{ "trsvcid", required_argument, NULL, 's' },
-	{ "nqn", required_argument, NULL, 'n' },
-	{ "hostnqn", required_argument, NULL, 'q' },
-	{ "hostid", required_argument, NULL, 'I' },
-	{ "hdr-digest", no_argument, NULL, 'g' },
-	{ "data-digest", no_argument, NULL, 'G' },
+	CLI_CONN_OPTIONS,
 	{ "keep-alive-tmo", required_argument, NULL, 'k' },
 	{ "output-format", required_argument, NULL, 'o' },
 	{ "verbose", no_argument, NULL, 'v' },
@@ -139,7 +132,7 @@ static int parse_sweep(char *arg, struct bench_sweep *sw)
 /* What the command line gives beyond the session itself. */
 struct bench_args {
 	struct bench_session s;
-	const char *hostnqn, *hostid;
+	struct cli_conn cc; /* into s.remote.conn */
 };
 
 /* The remote namespace's flags (connect's names); 0, 2 for a bad value, -1 when 'c' is not one. */
@@ -149,19 +142,13 @@ static int parse_remote_opt(int c, struct bench_args *a)
 	uint64_t v64;
 	char *end;
 	unsigned long kato;
+	int rc = cli_conn_option(c, optarg, &a->cc);
 
+	if (rc == -EPROTONOSUPPORT)
+		return bad("transport (tightrope speaks tcp)", optarg);
+	if (rc == 0)
+		return 0;
 	switch (c) {
-	case 't':
-		if (strcmp(optarg, "tcp"))
-			return bad("transport (tightrope speaks tcp)", optarg);
-		break;
-	case 'a': conn->traddr = optarg; break;
-	case 's': conn->trsvcid = optarg; break;
-	case 'n': conn->subnqn = optarg; break;
-	case 'q': a->hostnqn = optarg; break;
-	case 'I': a->hostid = optarg; break;
-	case 'g': conn->hdr_digest = true; break;
-	case 'G': conn->data_digest = true; break;
 	case 'k':
 		/* connect's flag and range, in seconds; 0 turns keep-alive off. */
 		kato = strtoul(optarg, &end, 10);
@@ -286,7 +273,7 @@ static int settle(struct bench_args *a)
 	}
 	if (s->compare && !s->have_remote)
 		return bad("--compare", "needs a remote namespace too (-a/-n)");
-	if (s->have_remote && cli_host_identity(&s->remote.conn, a->hostnqn, a->hostid))
+	if (s->have_remote && cli_host_identity(&s->remote.conn, a->cc.hostnqn, a->cc.hostid))
 		return 2;
 	s->local.remote = false;
 	return 0;
@@ -303,8 +290,9 @@ int cmd_bench(int argc, char **argv)
 
 	tr_ctrl_opts_init(&a.s.remote.conn);
 	a.s.remote.conn.kato_s = 5;
+	a.cc.o = &a.s.remote.conn;
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "t:a:s:n:q:I:gGk:o:vh", bench_long, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, CLI_CONN_SHORTOPTS "k:o:vh", bench_long, NULL)) != -1) {
 		rc = parse_remote_opt(c, &a);
 		if (rc < 0)
 			rc = parse_job_opt(c, &a.s.cfg);

@@ -15,6 +15,30 @@ int cmd_disconnect_all(int argc, char **argv);
 int cmd_id_ns(int argc, char **argv);
 
 struct tr_ctrl_opts;
+
+/* opts.c: the flags naming a controller and the host (nvme-cli's names): getopt_long entries and
+ * short options for the commands that take them, and their parser. */
+#define CLI_CONN_SHORTOPTS "t:a:s:n:q:I:gG"
+#define CLI_CONN_OPTIONS                                 \
+	{ "transport", required_argument, NULL, 't' },   \
+	{ "traddr", required_argument, NULL, 'a' },      \
+	{ "trsvcid", required_argument, NULL, 's' },     \
+	{ "nqn", required_argument, NULL, 'n' },         \
+	{ "hostnqn", required_argument, NULL, 'q' },     \
+	{ "hostid", required_argument, NULL, 'I' },      \
+	{ "hdr-digest", no_argument, NULL, 'g' },        \
+	{ "data-digest", no_argument, NULL, 'G' }
+
+/* Where they go: the controller options, and the host's identity to settle once all are read. */
+struct cli_conn {
+	struct tr_ctrl_opts *o;
+	const char *hostnqn, *hostid;
+};
+
+/* Take option 'c' if it is one of these: 0 when taken, 1 when it is none of them, -EPROTONOSUPPORT
+ * for a transport other than tcp (the command says so in its own words). */
+int cli_conn_option(int c, const char *arg, struct cli_conn *cc);
+
 /* Fill in the host NQN and ID: given ones, else /etc/nvme/hostnqn|hostid, else one generated once
  * and kept in tightrope's state directory. 0 or -errno. */
 int cli_host_identity(struct tr_ctrl_opts *o, const char *hostnqn, const char *hostid);

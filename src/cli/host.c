@@ -95,17 +95,10 @@ int cli_host_identity(struct tr_ctrl_opts *o, const char *hostnqn, const char *h
 }
 
 static const struct option conn_long[] = {
-	{ "transport", required_argument, NULL, 't' },
-	{ "traddr", required_argument, NULL, 'a' },
-	{ "trsvcid", required_argument, NULL, 's' },
-	{ "nqn", required_argument, NULL, 'n' },
-	{ "hostnqn", required_argument, NULL, 'q' },
-	{ "hostid", required_argument, NULL, 'I' },
+	CLI_CONN_OPTIONS,
 	{ "nr-io-queues", required_argument, NULL, 'i' },
 	{ "queue-size", required_argument, NULL, 'Q' },
 	{ "keep-alive-tmo", required_argument, NULL, 'k' },
-	{ "hdr-digest", no_argument, NULL, 'g' },
-	{ "data-digest", no_argument, NULL, 'G' },
 	{ "output-format", required_argument, NULL, 'o' },
 	{ "reconnect-delay", required_argument, NULL, 'c' },
 	{ "ctrl-loss-tmo", required_argument, NULL, 'l' },
@@ -127,23 +120,25 @@ struct conn_args {
 	bool no_loop;
 };
 
-static long parse_num(const char *s, const char *what, long min, long max)
+/* A whole number from min to max into *out; -EINVAL, after saying what is wrong, and *out untouched. */
+static int parse_num(const char *s, const char *what, long min, long max, int *out)
 {
 	char *end;
 	long v = strtol(s, &end, 0);
 
 	if (*s == 0 || *end || v < min || v > max) {
 		fprintf(stderr, "invalid %s '%s' (%ld..%ld)\n", what, s, min, max);
-		exit(2);
+		return -EINVAL;
 	}
-	return v;
+	*out = (int)v;
+	return 0;
 }
 
 /* Parse nvme-cli's connection flags; returns 0, or 1 when --help was given, or 2 on bad usage. */
 static int parse_conn(int argc, char **argv, struct conn_args *a, const char *usage, int need_nqn)
 {
-	const char *hostnqn = NULL, *hostid = NULL;
-	int c;
+	struct cli_conn cc = { .o = &a->o };
+	int c, err, nsid = 1;
 
 	tr_ctrl_opts_init(&a->o);
 	a->json = false;
@@ -151,27 +146,21 @@ static int parse_conn(int argc, char **argv, struct conn_args *a, const char *us
 	a->ctrl_loss_tmo = 600;
 	a->fast_io_fail_tmo = -1;
 	a->device = NULL;
-	a->nsid = 1;
 	a->no_loop = false;
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "t:a:s:n:q:I:i:Q:k:gGo:c:l:f:d:N:Lvh", conn_long, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, CLI_CONN_SHORTOPTS "i:Q:k:o:c:l:f:d:N:Lvh", conn_long, NULL)) != -1) {
+		err = cli_conn_option(c, optarg, &cc);
+		if (err == -EPROTONOSUPPORT) {
+			fprintf(stderr, "transport '%s' is not supported: tightrope speaks tcp\n", optarg);
+			return 2;
+		}
+		if (err == 0)
+			continue;
+		err = 0;
 		switch (c) {
-		case 't':
-			if (strcmp(optarg, "tcp")) {
-				fprintf(stderr, "transport '%s' is not supported: tightrope speaks tcp\n", optarg);
-				return 2;
-			}
-			break;
-		case 'a': a->o.traddr = optarg; break;
-		case 's': a->o.trsvcid = optarg; break;
-		case 'n': a->o.subnqn = optarg; break;
-		case 'q': hostnqn = optarg; break;
-		case 'I': hostid = optarg; break;
-		case 'i': a->o.nr_io_queues = (int)parse_num(optarg, "nr-io-queues", 1, 1024); break;
-		case 'Q': a->o.queue_size = (int)parse_num(optarg, "queue-size", 16, 1024); break;
-		case 'k': a->o.kato_s = (int)parse_num(optarg, "keep-alive-tmo", 0, 65535); break;
-		case 'g': a->o.hdr_digest = true; break;
-		case 'G': a->o.data_digest = true; break;
+		case 'i': err = parse_num(optarg, "nr-io-queues", 1, 1024, &a->o.nr_io_queues); break;
+		case 'Q': err = parse_num(optarg, "queue-size", 16, 1024, &a->o.queue_size); break;
+		case 'k': err = parse_num(optarg, "keep-alive-tmo", 0, 65535, &a->o.kato_s); break;
 		case 'o':
 			if (strcmp(optarg, "json") && strcmp(optarg, "normal")) {
 				fprintf(stderr, "output format '%s': use normal or json\n", optarg);
@@ -179,25 +168,28 @@ static int parse_conn(int argc, char **argv, struct conn_args *a, const char *us
 			}
 			a->json = !strcmp(optarg, "json");
 			break;
-		case 'c': a->reconnect_delay = (int)parse_num(optarg, "reconnect-delay", 1, 3600); break;
-		case 'l': a->ctrl_loss_tmo = (int)parse_num(optarg, "ctrl-loss-tmo", -1, 1 << 30); break;
-		case 'f': a->fast_io_fail_tmo = (int)parse_num(optarg, "fast_io_fail_tmo", -1, 1 << 30); break;
+		case 'c': err = parse_num(optarg, "reconnect-delay", 1, 3600, &a->reconnect_delay); break;
+		case 'l': err = parse_num(optarg, "ctrl-loss-tmo", -1, 1 << 30, &a->ctrl_loss_tmo); break;
+		case 'f': err = parse_num(optarg, "fast_io_fail_tmo", -1, 1 << 30, &a->fast_io_fail_tmo); break;
 		case 'd': a->device = optarg; break;
-		case 'N': a->nsid = (uint32_t)parse_num(optarg, "namespace-id", 1, 0x7fffffff); break;
+		case 'N': err = parse_num(optarg, "namespace-id", 1, 0x7fffffff, &nsid); break;
 		case 'L': a->no_loop = true; break;
 		case 'S': a->o.disable_sqflow = true; break;
 		case 'v': tr_log_set_level(TR_LOG_DEBUG); break;
 		case 'h': fputs(usage, stdout); return 1;
 		default: fputs(usage, stderr); return 2;
 		}
+		if (err)
+			return 2;
 	}
+	a->nsid = (uint32_t)nsid;
 	if (need_nqn == 2) /* a verb that needs no address */
-		return cli_host_identity(&a->o, hostnqn, hostid) ? 2 : 0;
+		return cli_host_identity(&a->o, cc.hostnqn, cc.hostid) ? 2 : 0;
 	if (!a->o.traddr || (need_nqn && !a->o.subnqn)) {
 		fprintf(stderr, "%s is required\n%s", !a->o.traddr ? "--traddr (-a)" : "--nqn (-n)", usage);
 		return 2;
 	}
-	return cli_host_identity(&a->o, hostnqn, hostid) ? 2 : 0;
+	return cli_host_identity(&a->o, cc.hostnqn, cc.hostid) ? 2 : 0;
 }
 
 static const char *trtype_str(uint8_t t)
@@ -252,6 +244,30 @@ static void json_str(const char *key, const char *v, bool last)
 	printf("\"%s\n", last ? "" : ",");
 }
 
+/* The discovery log at the address the flags give; 0, or 1 after saying why there is none. */
+static int fetch_disc_log(const struct conn_args *a, struct nvmf_disc_log_entry **e, uint64_t *nr, uint64_t *gen)
+{
+	char why[256] = "";
+	int err = tr_discover(&a->o, e, nr, gen, why, sizeof(why));
+
+	if (err)
+		fprintf(stderr, "failed to discover at %s:%s: %s\n", a->o.traddr, a->o.trsvcid,
+			why[0] ? why : tr_status_str(err));
+	return err ? 1 : 0;
+}
+
+/* A log entry's space-padded text fields, trimmed. */
+struct disc_fields {
+	char svc[NVMF_TRSVCID_SIZE + 1], addr[NVMF_TRADDR_SIZE + 1], nqn[NVME_NQN_SIZE + 1];
+};
+
+static void disc_fields(const struct nvmf_disc_log_entry *e, struct disc_fields *f)
+{
+	field(f->svc, e->trsvcid, sizeof(e->trsvcid));
+	field(f->addr, e->traddr, sizeof(e->traddr));
+	field(f->nqn, e->subnqn, sizeof(e->subnqn));
+}
+
 int cmd_discover(int argc, char **argv)
 {
 	static const char usage[] =
@@ -260,30 +276,24 @@ int cmd_discover(int argc, char **argv)
 	struct nvmf_disc_log_entry *e = NULL;
 	struct conn_args a;
 	uint64_t nr = 0, gen = 0;
-	char why[256] = "";
-	int rc = parse_conn(argc, argv, &a, usage, false), err;
+	int rc = parse_conn(argc, argv, &a, usage, false);
 
 	if (rc)
 		return rc == 1 ? 0 : rc;
-	err = tr_discover(&a.o, &e, &nr, &gen, why, sizeof(why));
-	if (err) {
-		fprintf(stderr, "failed to discover at %s:%s: %s\n", a.o.traddr, a.o.trsvcid, why[0] ? why : tr_status_str(err));
+	if (fetch_disc_log(&a, &e, &nr, &gen))
 		return 1;
-	}
 	if (a.json)
 		printf("{\n  \"genctr\":%llu,\n  \"records\":[\n", (unsigned long long)gen);
 	else
 		printf("\nDiscovery Log Number of Records %llu, Generation counter %llu\n", (unsigned long long)nr,
 		       (unsigned long long)gen);
 	for (uint64_t i = 0; i < nr; i++) {
-		char treq[96], eflags[128], svc[NVMF_TRSVCID_SIZE + 1], addr[NVMF_TRADDR_SIZE + 1],
-			nqn[NVME_NQN_SIZE + 1];
+		char treq[96], eflags[128];
+		struct disc_fields f;
 
 		treq_str(e[i].treq, treq, sizeof(treq));
 		eflags_str(e[i].eflags, eflags, sizeof(eflags));
-		field(svc, e[i].trsvcid, sizeof(e[i].trsvcid));
-		field(addr, e[i].traddr, sizeof(e[i].traddr));
-		field(nqn, e[i].subnqn, sizeof(e[i].subnqn));
+		disc_fields(&e[i], &f);
 		if (a.json) {
 			printf("    {\n");
 			json_str("trtype", trtype_str(e[i].trtype), false);
@@ -291,9 +301,9 @@ int cmd_discover(int argc, char **argv)
 			json_str("subtype", subtype_str(e[i].subtype), false);
 			json_str("treq", treq, false);
 			printf("      \"portid\":%u,\n", e[i].portid);
-			json_str("trsvcid", svc, false);
-			json_str("subnqn", nqn, false);
-			json_str("traddr", addr, false);
+			json_str("trsvcid", f.svc, false);
+			json_str("subnqn", f.nqn, false);
+			json_str("traddr", f.addr, false);
 			json_str("eflags", eflags, false);
 			json_str("sectype", e[i].tsas[0] == 0 ? "none" : "tls", true);
 			printf("    }%s\n", i + 1 < nr ? "," : "");
@@ -301,8 +311,8 @@ int cmd_discover(int argc, char **argv)
 			printf("=====Discovery Log Entry %llu======\n", (unsigned long long)i);
 			printf("trtype:  %s\nadrfam:  %s\nsubtype: %s\ntreq:    %s\nportid:  %u\ntrsvcid: %s\n",
 			       trtype_str(e[i].trtype), adrfam_str(e[i].adrfam), subtype_str(e[i].subtype), treq,
-			       e[i].portid, svc);
-			printf("subnqn:  %s\ntraddr:  %s\neflags:  %s\n", nqn, addr, eflags);
+			       e[i].portid, f.svc);
+			printf("subnqn:  %s\ntraddr:  %s\neflags:  %s\n", f.nqn, f.addr, eflags);
 			if (e[i].trtype == NVMF_TRTYPE_TCP)
 				printf("sectype: %s\n", e[i].tsas[0] == 0 ? "none" : "tls");
 		}
@@ -386,6 +396,9 @@ static bool connected_as(const char *traddr, const char *trsvcid, const char *su
 	return found;
 }
 
+/* One event loop drives all of a host process's queues: more buy nothing. */
+#define HOSTD_MAX_IO_QUEUES 4
+
 static int connect_one(const struct conn_args *a)
 {
 	struct hostd_opts h;
@@ -397,6 +410,8 @@ static int connect_one(const struct conn_args *a)
 		return 1;
 	}
 	hostd_opts_from(&h, a);
+	if (h.conn.nr_io_queues > HOSTD_MAX_IO_QUEUES)
+		h.conn.nr_io_queues = HOSTD_MAX_IO_QUEUES;
 	err = hostd_connect(&h, name, sizeof(name), why, sizeof(why));
 	if (err) {
 		fprintf(stderr, "failed to connect to %s at %s:%s: %s\n", a->o.subnqn, a->o.traddr, a->o.trsvcid, why);
@@ -419,8 +434,6 @@ int cmd_connect(int argc, char **argv)
 
 	if (rc)
 		return rc == 1 ? 0 : rc;
-	if (a.o.nr_io_queues > 4)
-		a.o.nr_io_queues = 4; /* one event loop drives them all; more queues buy nothing here */
 	return connect_one(&a);
 }
 
@@ -432,30 +445,24 @@ int cmd_connect_all(int argc, char **argv)
 	struct nvmf_disc_log_entry *e = NULL;
 	struct conn_args a;
 	uint64_t nr = 0, gen = 0;
-	char why[256] = "";
 	int rc = parse_conn(argc, argv, &a, usage, false), failed = 0;
 
 	if (rc)
 		return rc == 1 ? 0 : rc;
-	if (tr_discover(&a.o, &e, &nr, &gen, why, sizeof(why))) {
-		fprintf(stderr, "failed to discover at %s:%s: %s\n", a.o.traddr, a.o.trsvcid, why);
+	if (fetch_disc_log(&a, &e, &nr, &gen))
 		return 1;
-	}
-	if (a.o.nr_io_queues > 4)
-		a.o.nr_io_queues = 4;
 	for (uint64_t i = 0; i < nr; i++) {
-		char svc[NVMF_TRSVCID_SIZE + 1], nqn[NVME_NQN_SIZE + 1];
 		struct conn_args one = a;
+		struct disc_fields f;
 		char dup[16];
 
 		if (e[i].subtype != NVMF_SUBTYPE_NVME || e[i].trtype != NVMF_TRTYPE_TCP)
 			continue;
-		field(svc, e[i].trsvcid, sizeof(e[i].trsvcid));
-		field(nqn, e[i].subnqn, sizeof(e[i].subnqn));
+		disc_fields(&e[i], &f);
 		/* The log's traddr is the target's view (it may be a NAT or VM address): keep ours. */
-		one.o.trsvcid = !strcmp(a.o.trsvcid, svc) ? a.o.trsvcid : svc;
-		one.o.subnqn = nqn;
-		if (connected_as(one.o.traddr, one.o.trsvcid, nqn, dup, sizeof(dup)))
+		one.o.trsvcid = !strcmp(a.o.trsvcid, f.svc) ? a.o.trsvcid : f.svc;
+		one.o.subnqn = f.nqn;
+		if (connected_as(one.o.traddr, one.o.trsvcid, f.nqn, dup, sizeof(dup)))
 			continue;
 		failed |= connect_one(&one);
 	}

@@ -117,7 +117,7 @@ struct pending_subsys {
 	int nr_hosts;
 };
 
-static int build_subsys(struct pending_subsys *ps)
+static int build_subsys(const struct pending_subsys *ps)
 {
 	struct tgt_subsys *s = tgt_subsys_create(ps->nqn, ps->serial, ps->model);
 
@@ -236,7 +236,104 @@ static int target_identity(const char *pinned)
 	return err;
 }
 
-int cmd_target(int argc, char **argv)
+/* What the command line asks for, before anything is built from it. */
+struct target_args {
+	struct pending_subsys subs[MAX_SUBSYS];
+	int nr_subs;
+	char *listens[MAX_LISTENS];
+	int nr_listens;
+	const char *config, *ctl_path, *disc_port, *target_id;
+	struct limits limits;
+	long workers;
+};
+
+/* --ns, --allow-host, --serial, --model: they apply to the last --subsys; before any, to the default
+ * subsystem. 0, or -E2BIG when there is no room for one more. */
+static int add_subsys_option(struct target_args *a, int c, char *arg)
+{
+	struct pending_subsys *cur = a->nr_subs ? &a->subs[a->nr_subs - 1] : NULL;
+
+	if (!cur) {
+		cur = &a->subs[a->nr_subs++];
+		cur->nqn = DEFAULT_SUBSYS_NQN;
+	}
+	if (c == 'N' && cur->nr_ns < TGT_MAX_NSID)
+		cur->ns[cur->nr_ns++] = arg;
+	else if (c == 'H' && cur->nr_hosts < MAX_HOSTS)
+		cur->hosts[cur->nr_hosts++] = arg;
+	else if (c == 's')
+		cur->serial = arg;
+	else if (c == 'm')
+		cur->model = arg;
+	else
+		return -E2BIG;
+	return 0;
+}
+
+/* The options that take a number or a size; 0, or 2 after saying what is wrong. */
+static int parse_number_option(struct target_args *a, int c, const char *arg)
+{
+	switch (c) {
+	case 'B':
+		if (tgt_parse_size(arg, &a->limits.buf_budget) || a->limits.buf_budget < MIN_BUF_BUDGET) {
+			fprintf(stderr, "tightrope: --buffer-budget: expected a size of 1M or more\n");
+			return 2;
+		}
+		return 0;
+	case 'w':
+		if (tr_parse_long(arg, 1, MAX_WORKERS, &a->workers)) {
+			fprintf(stderr, "tightrope: --workers must be 1..%d\n", MAX_WORKERS);
+			return 2;
+		}
+		return 0;
+	default: /* 'M', 'T', 'O' */
+		return parse_limit(c, arg, &a->limits) ? 2 : 0;
+	}
+}
+
+static int too_many(int c)
+{
+	fprintf(stderr, "tightrope: too many of option -%c\n", c);
+	return 2;
+}
+
+/* One option; -1 to go on, else the exit status (0 after --help, 2 for bad usage). */
+static int parse_target_option(struct target_args *a, int c, char *arg)
+{
+	switch (c) {
+	case 'l':
+		if (a->nr_listens == MAX_LISTENS)
+			return too_many(c);
+		a->listens[a->nr_listens++] = arg;
+		return -1;
+	case 'n':
+		if (a->nr_subs == MAX_SUBSYS)
+			return too_many(c);
+		a->subs[a->nr_subs++].nqn = arg;
+		return -1;
+	case 'N':
+	case 'H':
+	case 's':
+	case 'm':
+		return add_subsys_option(a, c, arg) ? too_many(c) : -1;
+	case 'D': a->disc_port = arg; return -1;
+	case 'c': a->config = arg; return -1;
+	case 'S': a->ctl_path = arg; return -1;
+	case 'I': a->target_id = arg; return -1;
+	case 'B':
+	case 'M':
+	case 'T':
+	case 'O':
+	case 'w':
+		return parse_number_option(a, c, arg) ? 2 : -1;
+	case 'v': tr_log_set_level(TR_LOG_DEBUG); return -1;
+	case 'h': target_usage(stdout); return 0;
+	default: target_usage(stderr); return 2;
+	}
+}
+
+/* The whole command line into 'a'; -1 to run the target, else the exit status. */
+static int parse_target_args(int argc, char **argv, struct target_args *a)
 {
 	static const struct option opts[] = {
 		{ "listen", required_argument, NULL, 'l' },
@@ -258,101 +355,104 @@ int cmd_target(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
-	static struct pending_subsys subs[MAX_SUBSYS];
-	char *listens[MAX_LISTENS];
-	int nr_listens = 0, nr_subs = 0, c, err = 0;
-	struct tgt_control *ctl = NULL;
-	const char *config = NULL, *ctl_path = TGT_DEFAULT_CTL_PATH, *disc_port = NULL, *target_id = NULL;
-	struct limits limits = { .max_connections = -1, .handshake_s = -1, .idle_s = -1 };
-	long workers = sysconf(_SC_NPROCESSORS_ONLN);
-	sigset_t mask;
+	int c, rc;
 
-	memset(subs, 0, sizeof(subs));
+	memset(a, 0, sizeof(*a));
+	a->ctl_path = TGT_DEFAULT_CTL_PATH;
+	a->limits = (struct limits){ .max_connections = -1, .handshake_s = -1, .idle_s = -1 };
+	a->workers = sysconf(_SC_NPROCESSORS_ONLN);
 	while ((c = getopt_long(argc, argv, "l:D:n:N:H:c:S:w:vh", opts, NULL)) != -1) {
-		struct pending_subsys *cur = nr_subs ? &subs[nr_subs - 1] : NULL;
-
-		switch (c) {
-		case 'l':
-			if (nr_listens == MAX_LISTENS)
-				goto too_many;
-			listens[nr_listens++] = optarg;
-			break;
-		case 'D':
-			disc_port = optarg;
-			break;
-		case 'n':
-			if (nr_subs == MAX_SUBSYS)
-				goto too_many;
-			subs[nr_subs++].nqn = optarg;
-			break;
-		case 'N':
-		case 'H':
-		case 's':
-		case 'm':
-			if (!cur) {
-				/* Options before any --subsys belong to the default subsystem. */
-				cur = &subs[nr_subs++];
-				cur->nqn = DEFAULT_SUBSYS_NQN;
-			}
-			if (c == 'N' && cur->nr_ns < TGT_MAX_NSID)
-				cur->ns[cur->nr_ns++] = optarg;
-			else if (c == 'H' && cur->nr_hosts < MAX_HOSTS)
-				cur->hosts[cur->nr_hosts++] = optarg;
-			else if (c == 's')
-				cur->serial = optarg;
-			else if (c == 'm')
-				cur->model = optarg;
-			else
-				goto too_many;
-			break;
-		case 'c':
-			config = optarg;
-			break;
-		case 'S':
-			ctl_path = optarg;
-			break;
-		case 'I':
-			target_id = optarg;
-			break;
-		case 'B':
-			if (tgt_parse_size(optarg, &limits.buf_budget) || limits.buf_budget < MIN_BUF_BUDGET) {
-				fprintf(stderr, "tightrope: --buffer-budget: expected a size of 1M or more\n");
-				return 2;
-			}
-			break;
-		case 'M':
-		case 'T':
-		case 'O':
-			if (parse_limit(c, optarg, &limits))
-				return 2;
-			break;
-		case 'w':
-			if (tr_parse_long(optarg, 1, MAX_WORKERS, &workers)) {
-				fprintf(stderr, "tightrope: --workers must be 1..%d\n", MAX_WORKERS);
-				return 2;
-			}
-			break;
-		case 'v':
-			tr_log_set_level(TR_LOG_DEBUG);
-			break;
-		case 'h':
-			target_usage(stdout);
-			return 0;
-		default:
-			target_usage(stderr);
-			return 2;
-		}
+		rc = parse_target_option(a, c, optarg);
+		if (rc >= 0)
+			return rc;
 	}
 	if (optind < argc) {
 		fprintf(stderr, "tightrope: unexpected argument '%s'\n", argv[optind]);
 		return 2;
 	}
-	if (!config && nr_subs == 0) {
-		subs[0].nqn = DEFAULT_SUBSYS_NQN;
-		subs[0].ns[0] = "mem:1G";
-		subs[0].nr_ns = 1;
-		nr_subs = 1;
+	if (!a->config && a->nr_subs == 0) {
+		a->subs[0].nqn = DEFAULT_SUBSYS_NQN;
+		a->subs[0].ns[0] = "mem:1G";
+		a->subs[0].nr_ns = 1;
+		a->nr_subs = 1;
 	}
+	return -1;
+}
+
+/* The --listen addresses, else the default one, and the --discovery-port; 0 or -errno. */
+static int add_listeners(const struct target_args *a)
+{
+	char addr[256], port[16];
+	int err = 0;
+
+	for (int i = 0; i < a->nr_listens && !err; i++) {
+		err = split_hostport(a->listens[i], addr, sizeof(addr), port, sizeof(port));
+		if (err)
+			fprintf(stderr, "tightrope: --listen %s: expected ADDR:PORT\n", a->listens[i]);
+		else
+			err = tgt_listener_add(addr, port, false, (uint16_t)(i + 1));
+	}
+	if (!err && !a->nr_listens && !tgt->listeners) {
+		tr_info("no --listen given: listening on " DEFAULT_LISTEN_ADDR ":" TGT_DEFAULT_TRSVCID " only");
+		err = tgt_listener_add(DEFAULT_LISTEN_ADDR, TGT_DEFAULT_TRSVCID, false, 1);
+	}
+	if (!err && a->disc_port) {
+		/* The discovery port shares the first listener's address. */
+		err = split_hostport(a->nr_listens ? a->listens[0] : DEFAULT_LISTEN_ADDR, addr, sizeof(addr), port,
+				     sizeof(port));
+		if (!err)
+			err = tgt_listener_add(addr, a->disc_port, true, 0);
+	}
+	return err;
+}
+
+/* The control socket, its directory made first; 0 or -errno. */
+static int start_control(const char *ctl_path, struct tgt_control **ctl)
+{
+	char dir[256];
+	char *slash;
+
+	snprintf(dir, sizeof(dir), "%s", ctl_path);
+	slash = strrchr(dir, '/');
+	if (slash && slash != dir) {
+		*slash = 0;
+		mkdir(dir, 0755);
+	}
+	/* Logs why it refused: another live target, or a path that is not a socket. */
+	return tgt_control_start(ctl_path, ctl);
+}
+
+/* Everything the arguments describe, in the order that lets each step use the last; 0 or -errno. */
+static int build_target(const struct target_args *a, struct tgt_control **ctl)
+{
+	int err = target_identity(a->target_id);
+
+	if (err)
+		return err;
+	apply_limits(&a->limits);
+	/* The config first: it may pin the identity that the command line's subsystems derive from. */
+	if (a->config) {
+		err = tgt_config_load(a->config);
+		tgt->config_path = strdup(a->config);
+	}
+	for (int i = 0; i < a->nr_subs && !err; i++)
+		err = build_subsys(&a->subs[i]);
+	if (!err)
+		err = add_listeners(a);
+	if (!err && strcmp(a->ctl_path, "none"))
+		err = start_control(a->ctl_path, ctl);
+	return err;
+}
+
+int cmd_target(int argc, char **argv)
+{
+	static struct target_args args; /* large: every subsystem's namespace list */
+	struct tgt_control *ctl = NULL;
+	sigset_t mask;
+	int err = parse_target_args(argc, argv, &args);
+
+	if (err >= 0)
+		return err;
 
 	/* Signals are taken by the main loop's signalfd; workers inherit the blocked mask. */
 	sigemptyset(&mask);
@@ -361,65 +461,15 @@ int cmd_target(int argc, char **argv)
 	sigaddset(&mask, SIGPIPE);
 	pthread_sigmask(SIG_BLOCK, &mask, NULL);
 
-	err = tgt_init((int)workers);
+	err = tgt_init((int)args.workers);
 	if (!err)
-		err = target_identity(target_id);
-	if (!err)
-		apply_limits(&limits);
-	if (err)
-		goto out;
-	/* The config first: it may pin the identity that the command line's subsystems derive from. */
-	if (config) {
-		err = tgt_config_load(config);
-		tgt->config_path = strdup(config);
-	}
-	for (int i = 0; i < nr_subs && !err; i++)
-		err = build_subsys(&subs[i]);
-	for (int i = 0; i < nr_listens && !err; i++) {
-		char addr[256], port[16];
-
-		err = split_hostport(listens[i], addr, sizeof(addr), port, sizeof(port));
-		if (err)
-			fprintf(stderr, "tightrope: --listen %s: expected ADDR:PORT\n", listens[i]);
-		else
-			err = tgt_listener_add(addr, port, false, (uint16_t)(i + 1));
-	}
-	if (!err && !nr_listens && !tgt->listeners) {
-		tr_info("no --listen given: listening on " DEFAULT_LISTEN_ADDR ":" TGT_DEFAULT_TRSVCID " only");
-		err = tgt_listener_add(DEFAULT_LISTEN_ADDR, TGT_DEFAULT_TRSVCID, false, 1);
-	}
-	if (!err && disc_port) {
-		char addr[256], port[16];
-
-		/* The discovery port shares the first listener's address. */
-		err = split_hostport(nr_listens ? listens[0] : DEFAULT_LISTEN_ADDR, addr, sizeof(addr), port,
-				     sizeof(port));
-		if (!err)
-			err = tgt_listener_add(addr, disc_port, true, 0);
-	}
-	if (!err && strcmp(ctl_path, "none")) {
-		char dir[256];
-		char *slash;
-
-		snprintf(dir, sizeof(dir), "%s", ctl_path);
-		slash = strrchr(dir, '/');
-		if (slash && slash != dir) {
-			*slash = 0;
-			mkdir(dir, 0755);
-		}
-		/* Logs why it refused: another live target, or a path that is not a socket. */
-		err = tgt_control_start(ctl_path, &ctl);
-	}
+		err = build_target(&args, &ctl);
 	if (!err)
 		err = tgt_run();
-out:
 	/* Before the registries go: the control thread reads them. */
 	tgt_control_stop(ctl);
 	tgt_shutdown();
 	if (!err)
 		tr_info("stopped");
 	return err ? 1 : 0;
-too_many:
-	fprintf(stderr, "tightrope: too many of option -%c\n", c);
-	return 2;
 }

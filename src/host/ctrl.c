@@ -40,6 +40,9 @@ enum ctrl_state {
 	CTRL_DELETED,
 };
 
+/* Marks an event as pending even when its result is 0; bit 31 of the result is reserved. */
+#define AEN_PENDING (1u << 31)
+
 struct tr_ctrl {
 	enum ctrl_state state;
 	char traddr[NVMF_TRADDR_SIZE + 1], trsvcid[NVMF_TRSVCID_SIZE + 1];
@@ -58,7 +61,7 @@ struct tr_ctrl {
 	bool ka_running;
 	bool aer_armed;
 	struct nvme_completion aer_cqe;
-	_Atomic uint32_t aen_pending;
+	_Atomic uint32_t aen_pending; /* AEN_PENDING | the event's result dword, 0 = none */
 	pthread_mutex_t ka_lock;
 	pthread_cond_t ka_cond;
 	bool ka_stop;
@@ -114,7 +117,7 @@ const char *tr_status_str(int status)
 {
 	if (status < 0)
 		return strerror(-status);
-	switch (status & 0x7ff) {
+	switch (nvme_status_code((uint16_t)status)) {
 	case NVME_SC_SUCCESS: return "Success";
 	case NVME_SC_INVALID_OPCODE: return "Invalid Command Opcode";
 	case NVME_SC_INVALID_FIELD: return "Invalid Field in Command";
@@ -561,7 +564,7 @@ static void aer_done(void *arg, int status)
 
 	c->aer_armed = false;
 	if (status == 0)
-		atomic_store(&c->aen_pending, (uint32_t)c->aer_cqe.result | 0x80000000u);
+		atomic_store(&c->aen_pending, (uint32_t)c->aer_cqe.result | AEN_PENDING);
 }
 
 int tr_ctrl_poll_admin(struct tr_ctrl *c, uint32_t *aen)
@@ -584,7 +587,7 @@ int tr_ctrl_poll_admin(struct tr_ctrl *c, uint32_t *aen)
 	pthread_mutex_unlock(&c->admin_lock);
 	ev = atomic_exchange(&c->aen_pending, 0);
 	if (ev) {
-		*aen = ev & 0x7fffffffu;
+		*aen = ev & ~AEN_PENDING;
 		return 1;
 	}
 	return err < 0 ? err : 0;

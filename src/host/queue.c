@@ -350,7 +350,7 @@ static int handle_rsp(struct hq *q, const struct nvme_tcp_rsp_pdu *pdu)
 	 * that landed on a reused command id looks exactly like this, and taking it would hand the caller
 	 * a buffer the data never reached (or would never send a write's data at all). Command ids are
 	 * reused at once, so this is the only point where such a completion can still be told apart. */
-	if (((pdu->cqe.status >> 1) & 0x7ff) == NVME_SC_SUCCESS && r->len) {
+	if (nvme_status_code(nvme_cqe_status(pdu->cqe.status)) == NVME_SC_SUCCESS && r->len) {
 		bool incapsule = r->pdu.cmd.dptr.type == NVME_SGL_DATA_BLOCK_OFFSET;
 
 		if (cmd_data_direction(&r->pdu.cmd) == XFER_C2H && r->c2h_done != r->len)
@@ -362,7 +362,7 @@ static int handle_rsp(struct hq *q, const struct nvme_tcp_rsp_pdu *pdu)
 					      " bytes of data",
 					   pdu->cqe.command_id, r->len);
 	}
-	req_complete(q, r, pdu->cqe.status >> 1, &pdu->cqe);
+	req_complete(q, r, nvme_cqe_status(pdu->cqe.status), &pdu->cqe);
 	return 0;
 }
 

@@ -225,15 +225,16 @@ int hq_fabrics_connect(struct hq *q, const char *subnqn, const char *hostnqn, co
 	}
 	if (status) {
 		uint32_t ipo = (uint32_t)cqe.result & 0xffff;
+		uint16_t sc = nvme_status_code((uint16_t)status);
 		const char *what = "refused";
 
-		if ((status & 0x7ff) == NVME_SC_CONNECT_INVALID_HOST)
+		if (sc == NVME_SC_CONNECT_INVALID_HOST)
 			what = "host not allowed";
-		else if ((status & 0x7ff) == NVME_SC_CONNECT_INVALID_PARAM && ipo == offsetof(struct nvmf_connect_data, subsysnqn))
+		else if (sc == NVME_SC_CONNECT_INVALID_PARAM && ipo == offsetof(struct nvmf_connect_data, subsysnqn))
 			what = "no such subsystem";
-		else if ((status & 0x7ff) == NVME_SC_CONNECT_INVALID_PARAM && ipo == offsetof(struct nvmf_connect_data, cntlid))
+		else if (sc == NVME_SC_CONNECT_INVALID_PARAM && ipo == offsetof(struct nvmf_connect_data, cntlid))
 			what = "no such controller";
-		else if ((status & 0x7ff) == NVME_SC_CONNECT_INVALID_PARAM && ipo == offsetof(struct nvmf_connect_data, hostnqn))
+		else if (sc == NVME_SC_CONNECT_INVALID_PARAM && ipo == offsetof(struct nvmf_connect_data, hostnqn))
 			what = "host NQN refused";
 		snprintf(why, whylen, "Connect to %s (%s, queue %u): %s (status %#x: %s)", q->peer, subnqn, q->qid, what,
 			 status, tr_status_str(status));

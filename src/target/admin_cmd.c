@@ -255,14 +255,8 @@ void tgt_admin_get_log_page(struct tgt_cmd *cmd)
 	}
 	if (!status && offset % NVME_LOG_OFFSET_ALIGN)
 		status = NVME_SC_INVALID_FIELD | NVME_SC_DNR;
-	if (!status) {
-		if (tgt_cmd_alloc_buf(cmd, cmd->data_len))
-			status = NVME_SC_INTERNAL;
-		else {
-			nvme_copy_window(cmd->buf, cmd->data_len, page, page_len, offset);
-			cmd->c2h_data = cmd->buf;
-		}
-	}
+	if (!status)
+		status = tgt_cmd_reply_at(cmd, page, page_len, offset);
 	free(page);
 	tgt_cmd_complete(cmd, status);
 }
@@ -396,6 +390,23 @@ static uint16_t need_c2h(struct tgt_cmd *cmd)
 	return cmd->xfer == TGT_XFER_C2H && cmd->data_len ? 0 : NVME_SC_INVALID_FIELD | NVME_SC_DNR;
 }
 
+/* What admin and discovery controllers both take beyond their own commands: Keep Alive and AERs.
+ * Anything else is an opcode this kind of controller does not support. */
+static uint16_t parse_common_admin_cmd(struct tgt_cmd *cmd, const char *kind)
+{
+	switch (cmd->sqe.opcode) {
+	case nvme_admin_keep_alive:
+		cmd->execute = tgt_admin_keep_alive;
+		return 0;
+	case nvme_admin_async_event:
+		cmd->execute = admin_async_event;
+		return 0;
+	default:
+		tr_warn("%s: unsupported %s opcode %#x", cmd->queue->peer, kind, cmd->sqe.opcode);
+		return NVME_SC_INVALID_OPCODE | NVME_SC_DNR;
+	}
+}
+
 uint16_t tgt_parse_admin_cmd(struct tgt_cmd *cmd)
 {
 	struct tgt_queue *q = cmd->queue;
@@ -415,18 +426,11 @@ uint16_t tgt_parse_admin_cmd(struct tgt_cmd *cmd)
 	case nvme_admin_get_features:
 		cmd->execute = tgt_admin_get_features;
 		return 0;
-	case nvme_admin_keep_alive:
-		cmd->execute = tgt_admin_keep_alive;
-		return 0;
-	case nvme_admin_async_event:
-		cmd->execute = admin_async_event;
-		return 0;
 	case nvme_admin_abort_cmd:
 		cmd->execute = admin_abort;
 		return 0;
 	default:
-		tr_warn("%s: unsupported admin opcode %#x", q->peer, cmd->sqe.opcode);
-		return NVME_SC_INVALID_OPCODE | NVME_SC_DNR;
+		return parse_common_admin_cmd(cmd, "admin");
 	}
 }
 
@@ -453,14 +457,7 @@ uint16_t tgt_parse_discovery_cmd(struct tgt_cmd *cmd)
 		cmd->execute = cmd->sqe.opcode == nvme_admin_set_features ? tgt_admin_set_features
 									  : tgt_admin_get_features;
 		return 0;
-	case nvme_admin_keep_alive:
-		cmd->execute = tgt_admin_keep_alive;
-		return 0;
-	case nvme_admin_async_event:
-		cmd->execute = admin_async_event;
-		return 0;
 	default:
-		tr_warn("%s: unsupported discovery opcode %#x", q->peer, cmd->sqe.opcode);
-		return NVME_SC_INVALID_OPCODE | NVME_SC_DNR;
+		return parse_common_admin_cmd(cmd, "discovery");
 	}
 }

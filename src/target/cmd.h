@@ -82,6 +82,8 @@ void tgt_cmd_start(struct tgt_cmd *cmd, void (*next)(struct tgt_cmd *cmd));
 void tgt_queue_wait_bufs(struct tgt_queue *q);
 /* Copy a reply into the command's buffer (truncated to what the host asked for). */
 uint16_t tgt_cmd_reply(struct tgt_cmd *cmd, const void *data, size_t len);
+/* The same from 'offset' into the data (a log page), zeros past its end. */
+uint16_t tgt_cmd_reply_at(struct tgt_cmd *cmd, const void *data, size_t len, uint64_t offset);
 /* Connect data, checked for length; NULL if the host sent none or too little. */
 const struct nvmf_connect_data *tgt_cmd_connect_data(struct tgt_cmd *cmd);
 

@@ -55,7 +55,7 @@ int tgt_cmd_alloc_buf(struct tgt_cmd *cmd, uint32_t len)
 		p = w->buf_cache[c];
 		w->buf_cache[c] = *(void **)p;
 		w->buf_cached_bytes -= size;
-	} else if (posix_memalign(&p, 4096, size)) { /* page alignment suits O_DIRECT on any block size */
+	} else if (posix_memalign(&p, TGT_BUF_ALIGN, size)) {
 		return -ENOMEM;
 	}
 	cmd->buf = p;

@@ -223,7 +223,7 @@ void tgt_cmd_complete(struct tgt_cmd *cmd, uint16_t status)
 	cqe->command_id = cmd->sqe.command_id;
 	cqe->sq_id = q->qid;
 	cqe->sq_head = q->sqhd_disabled ? 0 : q->sqhd;
-	cqe->status = (uint16_t)(status << 1);
+	cqe->status = nvme_cqe_status_field(status);
 	q->ops->queue_response(cmd);
 }
 
@@ -241,15 +241,20 @@ void tgt_cmd_retire(struct tgt_cmd *cmd)
 	q->ops->free_slot(cmd);
 }
 
-uint16_t tgt_cmd_reply(struct tgt_cmd *cmd, const void *data, size_t len)
+uint16_t tgt_cmd_reply_at(struct tgt_cmd *cmd, const void *data, size_t len, uint64_t offset)
 {
 	if (cmd->xfer != TGT_XFER_C2H)
 		return NVME_SC_INVALID_FIELD | NVME_SC_DNR;
 	if (tgt_cmd_alloc_buf(cmd, cmd->data_len))
 		return NVME_SC_INTERNAL;
-	nvme_copy_window(cmd->buf, cmd->data_len, data, len, 0);
+	nvme_copy_window(cmd->buf, cmd->data_len, data, len, offset);
 	cmd->c2h_data = cmd->buf;
 	return NVME_SC_SUCCESS;
+}
+
+uint16_t tgt_cmd_reply(struct tgt_cmd *cmd, const void *data, size_t len)
+{
+	return tgt_cmd_reply_at(cmd, data, len, 0);
 }
 
 const struct nvmf_connect_data *tgt_cmd_connect_data(struct tgt_cmd *cmd)

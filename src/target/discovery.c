@@ -45,7 +45,7 @@ void tgt_disc_get_log_page(struct tgt_cmd *cmd)
 	struct nvmf_disc_log_entry *entries;
 	size_t cap = DISC_LOG_SLACK, n = 0, len;
 	uint8_t *page;
-	uint16_t status = NVME_SC_SUCCESS;
+	uint16_t status;
 
 	if (lid != NVME_LOG_DISC) {
 		tgt_cmd_complete(cmd, NVME_SC_INVALID_LOG_PAGE | NVME_SC_DNR);
@@ -90,12 +90,7 @@ void tgt_disc_get_log_page(struct tgt_cmd *cmd)
 	hdr->numrec = n;
 	hdr->recfmt = 0;
 	len = sizeof(*hdr) + n * sizeof(*entries);
-	if (tgt_cmd_alloc_buf(cmd, cmd->data_len))
-		status = NVME_SC_INTERNAL;
-	else {
-		nvme_copy_window(cmd->buf, cmd->data_len, page, len, offset);
-		cmd->c2h_data = cmd->buf;
-	}
+	status = tgt_cmd_reply_at(cmd, page, len, offset);
 	free(page);
 	tgt_cmd_complete(cmd, status);
 }

@@ -219,12 +219,11 @@ struct tgt_ns *tgt_ns_open(const char *subnqn, const struct tgt_ns_params *p)
 
 		err = tgt_parse_size(p->path + strlen(TGT_MEM_PREFIX), &size);
 		/* Checked before the backend opens: the failure path below does not close it. */
-		if (!err && p->lba_size && p->lba_size != 1u << TGT_LBA_SHIFT_512 &&
-		    p->lba_size != 1u << TGT_LBA_SHIFT_4K)
+		if (!err && p->lba_size && p->lba_size != TGT_LBA_SIZE_512 && p->lba_size != TGT_LBA_SIZE_4K)
 			err = -EINVAL;
 		if (!err)
 			err = tgt_backend_mem_open(ns, size);
-		ns->lba_shift = p->lba_size == 1u << TGT_LBA_SHIFT_4K ? TGT_LBA_SHIFT_4K : TGT_LBA_SHIFT_512;
+		ns->lba_shift = p->lba_size == TGT_LBA_SIZE_4K ? TGT_LBA_SHIFT_4K : TGT_LBA_SHIFT_512;
 	} else {
 		err = tgt_backend_file_open(ns, p->path, p);
 	}

@@ -40,6 +40,8 @@ struct io_uring;
 #define TGT_MEM_PREFIX "mem:" /* a namespace path "mem:SIZE" is RAM */
 #define TGT_LBA_SHIFT_512 9
 #define TGT_LBA_SHIFT_4K 12
+#define TGT_LBA_SIZE_512 (1u << TGT_LBA_SHIFT_512) /* the two block sizes a namespace may have */
+#define TGT_LBA_SIZE_4K (1u << TGT_LBA_SHIFT_4K)
 #define TGT_DEFAULT_MODEL "tightrope"
 #define TGT_HANDSHAKE_TIMEOUT_MS 10000 /* ICReq and Connect must be done by then */
 #define TGT_IDLE_TIMEOUT_MS (3600u * 1000) /* a KATO 0 controller with no command for this long goes */

@@ -10,10 +10,7 @@ set -uo pipefail
 bin=$(realpath "$1")
 src=$(cd "$(dirname "$0")/../.." && pwd)
 builddir=$(dirname "$(dirname "$bin")")
-work=$(mktemp -d /tmp/tightrope-lib.XXXXXX)
-pids=()
-cleanup() { for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null; wait "$p" 2>/dev/null; done; rm -rf "$work"; }
-trap cleanup EXIT
+with_scratch lib
 
 # (a) Install, as a packager would, into a root of our own.
 root=$work/root

@@ -8,26 +8,19 @@ bin=$(realpath "$1")
 here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=lib.sh
 . "$here/lib.sh"
-vm=$(cd "$here/../vm" && pwd)
-work=$(mktemp -d /tmp/tightrope-host.XXXXXX)
+with_scratch host
 kport=${KERNEL_TARGET_PORT:-14431}
 tport=${TIGHTROPE_PORT:-44311}
-knqn=nqn.2014-08.org.nvmexpress:interop-kernel-target
+knqn=$kernel_target_nqn
 tnqn=nqn.2026-11.io.tightrope:hosttest
 export TIGHTROPE_STATE_DIR=$work/state
-pids=()
 check() { # check NAME COMMAND...
   local name=$1; shift
   if "$@" >"$work/out" 2>&1; then ok "$name"; else bad "$name"; tail -20 "$work/out"; fi
 }
-cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
-  rm -rf "$work"
-}
-trap cleanup EXIT
 # The kernel target guest's image first (built on the first run, cached after): the READY wait below
 # then only covers the boot.
-"$vm/build.sh" >"$work/vm-build.log" 2>&1 || { cat "$work/vm-build.log"; bad "building the VM guest"; }
+build_vm_guest "$work"
 
 # ---- tightrope target: a RAM namespace and a file namespace ----
 truncate -s 64M "$work/ns2.img"
@@ -101,9 +94,9 @@ kill -TERM "$tgt"; wait "$tgt"; rc=$?
 no_sanitizer_report "the target" "$work/target.log"
 
 # ---- the Linux kernel's nvmet-tcp target in QEMU ----
-"$vm/kernel-target.sh" "$kport" >"$work/ktarget.log" 2>&1 &
-pids+=("$!")
-if ! wait_log "$work/ktarget.log" '^READY ' 180; then
+kernel_target_start "$kport" "$work"
+pids+=("$kernel_target_pid")
+if ! kernel_target_ready "$work"; then
   bad "kernel target VM did not come up"; tail -20 "$work/ktarget.log"
   finish; exit 1
 fi
@@ -129,10 +122,10 @@ kill -INT "$cap"; wait "$cap" 2>/dev/null
 n=$(tshark -r "$work/kernel.pcap" -d "tcp.port==$kport,nvme-tcp" -Y "nvme-tcp.flags.pdu.data_success == 1" 2>/dev/null | wc -l)
 ((n > 0)) && ok "the kernel target answered --disable-sqflow reads with C2HData SUCCESS ($n PDUs)" ||
   bad "no C2HData with SUCCESS in the capture: --disable-sqflow did not take effect"
-out=$("$vm/pcap-check.sh" "$work/kernel.pcap" 4420 2>&1)
+out=$("$vm_dir/pcap-check.sh" "$work/kernel.pcap" 4420 2>&1)
 if [[ $? == 0 ]]; then ok "pcap-check of the kernel session: $(grep -o 'digests verified.*' <<<"$out" | head -1)"; else
   # the capture is on the forwarded host port, so decode that port too
-  out=$("$vm/pcap-check.sh" "$work/kernel.pcap" "$kport" 2>&1) && ok "pcap-check of the kernel session: $(grep -o 'digests verified.*' <<<"$out" | head -1)" ||
+  out=$("$vm_dir/pcap-check.sh" "$work/kernel.pcap" "$kport" 2>&1) && ok "pcap-check of the kernel session: $(grep -o 'digests verified.*' <<<"$out" | head -1)" ||
     bad "pcap-check: $out"
 fi
 finish

@@ -12,12 +12,11 @@ bin=$(realpath "$1")
 here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=lib.sh
 . "$here/lib.sh"
-vmdir=$(cd "$here/../vm" && pwd)
 work=$(mktemp -d /tmp/tightrope-hostconn.XXXXXX)
 tport=${TIGHTROPE_PORT:-44321}
 kport=${KERNEL_TARGET_PORT:-14441}
 tnqn=nqn.2026-11.io.tightrope:hostconnect
-knqn=nqn.2014-08.org.nvmexpress:interop-kernel-target
+knqn=$kernel_target_nqn
 export TIGHTROPE_STATE_DIR=$work/state
 fs=$work/fs # where the test mounts the ext4 filesystem
 tgt="" vm="" hostpids=() bgpids=()
@@ -149,9 +148,9 @@ nothing_left() { # WHAT PID PORT
 
 # The kernel target VM boots (30-60 s under TCG) while part A runs; its image is built first (from
 # Debian's archive on the first run, cached after).
-"$vmdir/build.sh" >"$work/vm-build.log" 2>&1 || { cat "$work/vm-build.log"; bad "building the VM guest"; }
-"$vmdir/kernel-target.sh" "$kport" >"$work/ktarget.log" 2>&1 &
-vm=$!
+build_vm_guest "$work"
+kernel_target_start "$kport" "$work"
+vm=$kernel_target_pid
 
 # =================== A: tightrope's own target ===================
 "$bin" target -l "127.0.0.1:$tport" -n "$tnqn" -N mem:256M -S "$work/ctl.sock" 2>"$work/target.log" &
@@ -291,7 +290,7 @@ kill -TERM "$tgt"; wait "$tgt"; rc=$?; tgt=""
 echo "part A took $((SECONDS - t0)) s"
 
 # =================== B: the Linux kernel's nvmet-tcp target ===================
-if ! wait_log "$work/ktarget.log" '^READY ' 180; then
+if ! kernel_target_ready "$work"; then
   bad "B: kernel target VM did not come up"; tail -20 "$work/ktarget.log"
 else
   timeout 30 "$bin" discover -t tcp -a 127.0.0.1 -s "$kport" >"$work/out" 2>&1

@@ -1,7 +1,8 @@
 # shellcheck shell=bash
 # tests/integration/lib.sh: what the shell integration tests share: PASS/FAIL bookkeeping and the
 # closing line CI reads, waiting for a target (or a socket, a VM, any log line) to be ready, a free
-# port, and the sanitizer check of logs. Sourced by each test right after its `set`; not run.
+# port, a scratch directory cleaned up on exit, the sanitizer check of logs, and the kernel target
+# guest. Sourced by each test right after its `set`; not run.
 
 pass=0 fail=0
 ok() { echo "PASS $*"; pass=$((pass + 1)); }
@@ -40,6 +41,18 @@ gone() {
 # wait_gone PID [SECONDS]: until process PID is gone; default 10 s.
 wait_gone() { wait_until "${2:-10}" gone "$1"; }
 
+# with_scratch NAME: $work, a new directory /tmp/tightrope-NAME.XXXXXX, and $pids, for processes
+# the test starts; on exit each of those gets a TERM and is waited for, then $work goes.
+with_scratch() {
+  work=$(mktemp -d "/tmp/tightrope-$1.XXXXXX")
+  pids=()
+  trap cleanup_scratch EXIT
+}
+cleanup_scratch() {
+  for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
+  rm -rf "$work"
+}
+
 # free_port: a TCP port nothing on 127.0.0.1 is bound to right now.
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
@@ -55,3 +68,22 @@ no_sanitizer_report() {
     ok "no sanitizer report from $what"
   fi
 }
+
+# The Linux kernel's nvmet-tcp target in a QEMU guest (tests/vm/kernel-target.sh), which the host
+# side's tests run against, and the subsystem it exports.
+vm_dir=$(cd "$(dirname "${BASH_SOURCE[0]}")/../vm" && pwd)
+kernel_target_nqn=nqn.2014-08.org.nvmexpress:interop-kernel-target
+# build_vm_guest WORKDIR: the guest images, built on the first run and cached after (so that a wait
+# for a guest covers only its boot); a failed build counts as a failure and shows its log.
+build_vm_guest() {
+  "$vm_dir/build.sh" >"$1/vm-build.log" 2>&1 || { cat "$1/vm-build.log"; bad "building the VM guest"; }
+}
+# kernel_target_start PORT WORKDIR: boot the kernel target guest in the background, reachable at
+# 127.0.0.1:PORT, its output in WORKDIR/ktarget.log; sets kernel_target_pid.
+kernel_target_start() {
+  "$vm_dir/kernel-target.sh" "$1" >"$2/ktarget.log" 2>&1 &
+  kernel_target_pid=$!
+}
+# kernel_target_ready WORKDIR: until that guest says READY; false if it does not within 180 s (a TCG
+# boot takes a minute or two).
+kernel_target_ready() { wait_log "$1/ktarget.log" '^READY ' 180; }

@@ -7,10 +7,7 @@ set -uo pipefail
 # shellcheck source=lib.sh
 . "$(dirname "$0")/lib.sh"
 bin=$(realpath "$1")
-work=$(mktemp -d /tmp/tightrope-cli.XXXXXX)
-pids=()
-cleanup() { for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null; wait "$p" 2>/dev/null; done; rm -rf "$work"; }
-trap cleanup EXIT
+with_scratch cli
 
 # expect_error NAME PATTERN ARGS...: the target must refuse to start, saying PATTERN on stderr.
 expect_error() {

@@ -189,7 +189,7 @@ static uint16_t run(struct fake_queue *f, struct nvme_command sqe, const void *d
 	assert_int_equal(f->responses, before + 1);
 	assert_int_equal(cmd->state, TGT_CMD_FREE); /* the slot went back once its reply was "sent" */
 	assert_int_equal(f->cqe.command_id, sqe.command_id);
-	return (f->cqe.status >> 1) & 0x7fff;
+	return nvme_cqe_status(f->cqe.status);
 }
 
 static uint16_t fabrics_connect(struct fake_queue *f, uint16_t qid, uint16_t cntlid, const char *hostnqn)

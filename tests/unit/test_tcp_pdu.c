@@ -218,73 +218,63 @@ static void decode_ok(const union pdu *w, enum nvmf_tcp_side rx, const struct nv
 		fail_msg("decode of type %u rejected: rc %d fes %u fei %u", w->b[CH_TYPE], rc, fatal.fes, fatal.fei);
 }
 
-static void test_roundtrip_icreq(void **state)
+/* An encoded ICReq or ICResp: IC PDUs never carry digests, whatever they negotiate; PFV 1.0, PDA 0,
+ * the digests asked for or granted, then MAXR2T or MAXH2CDATA ('value') and zeros. It decodes on
+ * the side that receives it as a bare 128-byte header. */
+static void check_ic_pdu(const union pdu *u, uint8_t type, bool hd, bool dd, uint32_t value, enum nvmf_tcp_side rx)
 {
 	const struct nvmf_tcp_framing none = { 0 };
+	struct nvmf_tcp_pdu_layout l;
 
+	assert_int_equal(u->b[CH_TYPE], type);
+	assert_int_equal(u->b[CH_FLAGS], 0);
+	assert_int_equal(u->b[CH_HLEN], HLEN_IC);
+	assert_int_equal(u->b[CH_PDO], 0);
+	assert_int_equal(get32(u->b, CH_PLEN), HLEN_IC);
+	assert_int_equal(get16(u->b, 8), 0); /* PFV 1.0 */
+	assert_int_equal(u->b[10], 0); /* HPDA, CPDA */
+	assert_int_equal(u->b[11], (hd ? DGST_HDR : 0) | (dd ? DGST_DATA : 0));
+	assert_int_equal(get32(u->b, 12), value);
+	assert_zero_bytes(u->b, 16, HLEN_IC);
+
+	decode_ok(u, rx, &none, true, &l);
+	assert_int_equal(l.type, type);
+	assert_int_equal(l.hlen, HLEN_IC);
+	assert_int_equal(l.hdr_total, HLEN_IC);
+	assert_int_equal(l.plen, HLEN_IC);
+	assert_int_equal(l.data_len, 0);
+	assert_int_equal(l.pad, 0);
+	assert_int_equal(l.ddgst_len, 0);
+}
+
+static void test_roundtrip_icreq(void **state)
+{
 	(void)state;
 	for (int dg = 0; dg < 4; dg++) {
 		bool hd = dg & 1, dd = dg & 2;
 		const uint32_t maxr2t = 0x89abcdefu;
-		struct nvmf_tcp_pdu_layout l;
 		struct nvmf_tcp_fatal fatal;
 		union pdu u;
 
 		memset(&u, 0xa5, sizeof(u));
 		assert_int_equal(nvmf_tcp_icreq_encode(&u.icreq, hd, dd, maxr2t), HLEN_IC);
-		assert_int_equal(u.b[CH_TYPE], T_ICREQ);
-		/* IC PDUs never carry digests, whatever they negotiate. */
-		assert_int_equal(u.b[CH_FLAGS], 0);
-		assert_int_equal(u.b[CH_HLEN], HLEN_IC);
-		assert_int_equal(u.b[CH_PDO], 0);
-		assert_int_equal(get32(u.b, CH_PLEN), HLEN_IC);
-		assert_int_equal(get16(u.b, 8), 0); /* PFV 1.0 */
-		assert_int_equal(u.b[10], 0); /* HPDA */
-		assert_int_equal(u.b[11], (hd ? DGST_HDR : 0) | (dd ? DGST_DATA : 0));
-		assert_int_equal(get32(u.b, 12), maxr2t);
-		assert_zero_bytes(u.b, 16, HLEN_IC);
-
-		decode_ok(&u, NVMF_TCP_SIDE_TARGET, &none, true, &l);
-		assert_int_equal(l.type, T_ICREQ);
-		assert_int_equal(l.hlen, HLEN_IC);
-		assert_int_equal(l.hdr_total, HLEN_IC);
-		assert_int_equal(l.plen, HLEN_IC);
-		assert_int_equal(l.data_len, 0);
-		assert_int_equal(l.pad, 0);
-		assert_int_equal(l.ddgst_len, 0);
+		check_ic_pdu(&u, T_ICREQ, hd, dd, maxr2t, NVMF_TCP_SIDE_TARGET);
 		assert_int_equal(nvmf_tcp_icreq_validate(&u.icreq, &fatal), 0);
 	}
 }
 
 static void test_roundtrip_icresp(void **state)
 {
-	const struct nvmf_tcp_framing none = { 0 };
-
 	(void)state;
 	for (int dg = 0; dg < 4; dg++) {
 		bool hd = dg & 1, dd = dg & 2;
 		const uint32_t maxdata = 0x00400000u;
-		struct nvmf_tcp_pdu_layout l;
 		struct nvmf_tcp_fatal fatal;
 		union pdu u;
 
 		memset(&u, 0xa5, sizeof(u));
 		assert_int_equal(nvmf_tcp_icresp_encode(&u.icresp, hd, dd, maxdata), HLEN_IC);
-		assert_int_equal(u.b[CH_TYPE], T_ICRESP);
-		assert_int_equal(u.b[CH_FLAGS], 0);
-		assert_int_equal(u.b[CH_HLEN], HLEN_IC);
-		assert_int_equal(u.b[CH_PDO], 0);
-		assert_int_equal(get32(u.b, CH_PLEN), HLEN_IC);
-		assert_int_equal(get16(u.b, 8), 0);
-		assert_int_equal(u.b[10], 0); /* CPDA */
-		assert_int_equal(u.b[11], (hd ? DGST_HDR : 0) | (dd ? DGST_DATA : 0));
-		assert_int_equal(get32(u.b, 12), maxdata);
-		assert_zero_bytes(u.b, 16, HLEN_IC);
-
-		decode_ok(&u, NVMF_TCP_SIDE_HOST, &none, true, &l);
-		assert_int_equal(l.type, T_ICRESP);
-		assert_int_equal(l.hdr_total, HLEN_IC);
-		assert_int_equal(l.data_len, 0);
+		check_ic_pdu(&u, T_ICRESP, hd, dd, maxdata, NVMF_TCP_SIDE_HOST);
 		assert_int_equal(nvmf_tcp_icresp_validate(&u.icresp, hd, dd, &fatal), 0);
 	}
 }

@@ -99,6 +99,19 @@ make_initrd() {
   cat "$OUT/base.cpio.gz" "$run/overlay.cpio.gz" >"$run/initrd.img"
 }
 
+# vm_prepare ROLE PORT: for one guest, the console log ($logf: $TIGHTROPE_VM_LOG, else a dated file
+# under $CACHE/logs) and a scratch directory ($run), with traps that stop QEMU and remove $run
+# however the script ends.
+vm_prepare() {
+  logf=${TIGHTROPE_VM_LOG:-$CACHE/logs/kernel-$1-$2-$(date +%Y%m%d-%H%M%S).log}
+  mkdir -p "$(dirname "$logf")"
+  run=$(mktemp -d "$CACHE/run.XXXXXX")
+  VM_PID=
+  trap 'vm_stop; rm -rf "$run"' EXIT
+  trap 'exit 143' TERM
+  trap 'exit 130' INT
+}
+
 # vm_start RUNDIR LOG SECONDS NETDEV: boot the guest in the background under `timeout`; its serial
 # console (CRs and terminal escapes removed) goes to LOG and to stdout. Sets VM_PID (TERM to it
 # stops QEMU) and TEE_PID.

@@ -33,13 +33,7 @@ port_listening "$port" || log "warning: nothing listens on 127.0.0.1:$port (yet)
 
 secs=${TIGHTROPE_VM_TIMEOUT:-300}
 hostid=${TIGHTROPE_VM_HOSTID:-$HOST_VM_HOSTID}
-logf=${TIGHTROPE_VM_LOG:-$CACHE/logs/kernel-host-$port-$(date +%Y%m%d-%H%M%S).log}
-mkdir -p "$(dirname "$logf")"
-run=$(mktemp -d "$CACHE/run.XXXXXX")
-VM_PID=
-trap 'vm_stop; rm -rf "$run"' EXIT
-trap 'exit 143' TERM
-trap 'exit 130' INT
+vm_prepare host "$port"
 
 make_initrd "$run" ROLE=host NQN="$nqn" TRADDR=$GUEST_PEER TRSVCID=$GUEST_PORT \
   CONNECT_OPTS="${TIGHTROPE_VM_CONNECT_OPTS:-}" DATA_MB="${TIGHTROPE_VM_DATA_MB:-8}" \

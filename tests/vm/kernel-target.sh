@@ -32,13 +32,7 @@ port_listening "$port" && die "127.0.0.1:$port is already in use"
 secs=${TIGHTROPE_VM_TARGET_TIMEOUT:-1800}
 boot_secs=${TIGHTROPE_VM_BOOT_TIMEOUT:-300}
 hostid=5e0c6a2e-7d1b-4c39-8f3a-2b7a1c9d0e02
-logf=${TIGHTROPE_VM_LOG:-$CACHE/logs/kernel-target-$port-$(date +%Y%m%d-%H%M%S).log}
-mkdir -p "$(dirname "$logf")"
-run=$(mktemp -d "$CACHE/run.XXXXXX")
-VM_PID=
-trap 'vm_stop; rm -rf "$run"' EXIT
-trap 'exit 143' TERM
-trap 'exit 130' INT
+vm_prepare target "$port"
 
 make_initrd "$run" ROLE=target NQN="$nqn" TRSVCID=$GUEST_PORT NS_MB="${TIGHTROPE_VM_NS_MB:-64}" \
   HOSTNQN="nqn.2014-08.org.nvmexpress:uuid:$hostid" HOSTID="$hostid" KMSG="${TIGHTROPE_VM_KMSG:-1}"

@@ -118,7 +118,7 @@ int tgt_backend_file_zero_fallback(struct tgt_ns *ns, uint64_t off, uint64_t len
 	void *zeros;
 	int err = 0;
 
-	if (posix_memalign(&zeros, 4096, chunk))
+	if (posix_memalign(&zeros, TGT_BUF_ALIGN, chunk))
 		return -ENOMEM;
 	memset(zeros, 0, chunk);
 	while (len && !err) {
@@ -184,16 +184,16 @@ int tgt_backend_file_open(struct tgt_ns *ns, const char *path, const struct tgt_
 	} else if (S_ISREG(st.st_mode)) {
 		ns->size = (uint64_t)st.st_size;
 		if (!lbs)
-			lbs = 512;
+			lbs = TGT_LBA_SIZE_512;
 	} else {
 		err = -ENOTBLK;
 		goto fail;
 	}
-	if (lbs != 512 && lbs != 4096) {
+	if (lbs != TGT_LBA_SIZE_512 && lbs != TGT_LBA_SIZE_4K) {
 		err = -EINVAL;
 		goto fail;
 	}
-	ns->lba_shift = lbs == 4096 ? 12 : 9;
+	ns->lba_shift = lbs == TGT_LBA_SIZE_4K ? TGT_LBA_SHIFT_4K : TGT_LBA_SHIFT_512;
 	if (ns->size < lbs) {
 		err = -ENOSPC;
 		goto fail;

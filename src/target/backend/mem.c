@@ -15,6 +15,8 @@
  * page cache may; NVMe leaves the order of overlapping commands on different queues open. */
 #define MEM_STRIPES 64
 #define MEM_REGION_SHIFT 20
+/* Sizes are whole pages, which either block size divides; zeroing drops the whole pages in a range. */
+#define MEM_PAGE UINT64_C(4096)
 
 struct mem_ns {
 	pthread_rwlock_t stripes[MEM_STRIPES];
@@ -55,8 +57,7 @@ static void stripes_unlock(struct mem_ns *m, uint64_t mask)
 
 static void mem_zero(struct tgt_ns *ns, uint64_t off, uint64_t len)
 {
-	const uint64_t page = 4096;
-	uint64_t start = (off + page - 1) & ~(page - 1), end = (off + len) & ~(page - 1);
+	uint64_t start = (off + MEM_PAGE - 1) & ~(MEM_PAGE - 1), end = (off + len) & ~(MEM_PAGE - 1);
 
 	if (start >= end) {
 		memset(ns->mem + off, 0, len);
@@ -123,7 +124,7 @@ int tgt_backend_mem_open(struct tgt_ns *ns, uint64_t size)
 	struct mem_ns *m;
 	void *p;
 
-	if (size < 4096 || size % 4096)
+	if (size < MEM_PAGE || size % MEM_PAGE)
 		return -EINVAL;
 	m = calloc(1, sizeof(*m));
 	if (!m)
