@@ -9,6 +9,7 @@
 #include "transport/tcp_conn.h"
 
 #define TX_BATCH_IOV 128 /* iovecs gathered per sendmsg when the ring wraps */
+#define RXBUF_ALIGN 4096
 
 int ntcp_conn_init(struct ntcp_conn *c, int fd, enum nvmf_tcp_side side, const struct ntcp_conn_ops *ops,
 		   void *owner, uint32_t rxbuf_size, uint32_t tx_cap)
@@ -22,7 +23,12 @@ int ntcp_conn_init(struct ntcp_conn *c, int fd, enum nvmf_tcp_side side, const s
 	c->rx_state = NTCP_RX_HDR;
 	c->rx_hold = NTCP_GO;
 	c->rxbuf_size = rxbuf_size;
-	c->rxbuf = rxbuf_size ? malloc(rxbuf_size) : NULL;
+	/* Page-aligned: data copied from here into a page-aligned command buffer then starts a few
+	 * dozen bytes into both pages. From malloc's 16-byte offset it started 64 bytes ahead of its
+	 * destination's page offset, where memcpy's rep movsb runs at a fraction of its speed on this
+	 * machine's AMD cores: 128 KiB reads through the host fell from 5.4 to 3-4 GiB/s. */
+	if (rxbuf_size && posix_memalign((void **)&c->rxbuf, RXBUF_ALIGN, rxbuf_size))
+		c->rxbuf = NULL;
 	c->tx_cap = tx_cap;
 	c->tx_iov = calloc(tx_cap, sizeof(*c->tx_iov));
 	c->tx_cookie = calloc(tx_cap, sizeof(*c->tx_cookie));
