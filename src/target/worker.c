@@ -47,7 +47,7 @@ void tgt_worker_post_conn(struct tgt_worker *w, int fd, struct tgt_listener *l)
 	if (!m) {
 		close(fd);
 		if (l)
-			atomic_fetch_sub(&tgt->nr_connections, 1);
+			atomic_fetch_sub(&w->target->nr_connections, 1);
 		return;
 	}
 	m->kind = TGT_MSG_CONN;
