@@ -44,6 +44,12 @@ def sanitizer_report(text):
     return "Sanitizer" in text or "runtime error" in text
 
 
+def built_with_tsan(binary):
+    """True if the binary is instrumented by ThreadSanitizer (its runtime's entry point is linked in)."""
+    with open(binary, "rb") as f:
+        return b"__tsan_init" in f.read()
+
+
 def sanitizer_clean(name, log):
     return check(f"{name}: no sanitizer report", not sanitizer_report(log), log[-3000:])
 

@@ -13,7 +13,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import nvmf_client as nv  # noqa: E402
-from checks import check, stopped_clean, summary, wait_for  # noqa: E402
+from checks import built_with_tsan, check, stopped_clean, summary, wait_for  # noqa: E402
 
 SUBNQN = "nqn.2026-11.io.tightrope:hardening"
 PORT = int(os.environ.get("HARDENING_PORT", "44205"))
@@ -396,8 +396,12 @@ def memory(binary, work):
             writers.append((a, q))
         time.sleep(2)
         grown = rss_mib(t.proc.pid) - base
+        # ThreadSanitizer keeps shadow memory and metadata for every byte the target touches (its
+        # documentation says 5-10x): the 4 MiB an ASan build grows by here reads as 15-17 MiB. The
+        # 62 MiB of data alone, pinned, would still be over either bound.
+        limit = 48 if built_with_tsan(binary) else 16
         check(f"memory: 4 x 999 in-capsule 16 KiB writes with unread completions pin {grown:.1f} MiB "
-              "(62 MiB of data; budget 1 MiB)", grown < 16)
+              f"(62 MiB of data; budget 1 MiB; bound {limit} MiB)", grown < limit)
         check("memory: the bystander still works", bystander_latency(by) is not None)
         waits = sum(q["buf_waits"] for c in t.controllers(SUBNQN) for q in c["queues"])
         check(f"memory: the writers' sockets waited for the budget ({waits} times)", waits > 0)
