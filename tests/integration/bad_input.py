@@ -15,7 +15,8 @@ from checks import check, stopped_clean, summary  # noqa: E402
 SUBNQN = "nqn.2026-11.io.tightrope:badinput"
 LOCKED = "nqn.2026-11.io.tightrope:locked"
 ALLOWED_HOST = "nqn.2026-11.io.tightrope:allowed-host"
-PORT = int(os.environ.get("BAD_INPUT_PORT", "44201"))
+# Below the ephemeral range (32768-60999): no client socket of this or another test can hold it.
+PORT = int(os.environ.get("BAD_INPUT_PORT", "24201"))
 
 # Fatal error status values (NVMe/TCP transport spec, C2HTermReq)
 FES_INVALID_HDR, FES_SEQUENCE, FES_HDGST, FES_OUT_OF_RANGE, FES_LIMIT, FES_UNSUPPORTED = 1, 2, 3, 4, 5, 6

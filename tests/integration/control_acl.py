@@ -23,7 +23,8 @@ HOST_A = "nqn.2026-11.io.tightrope:host-a"
 HOST_B = "nqn.2026-11.io.tightrope:host-b"
 HOST_C = "nqn.2026-11.io.tightrope:host-c"
 HOST_D = "nqn.2026-11.io.tightrope:host-d"
-PORT = int(os.environ.get("CONTROL_ACL_PORT", "44204"))
+# Below the ephemeral range (32768-60999): no client socket of this or another test can hold it.
+PORT = int(os.environ.get("CONTROL_ACL_PORT", "24204"))
 NR_A = 70  # more than the 64 controllers forbid-host once collected
 NR_AEN = 300  # more than the 256 controllers a namespace change once reached
 SC_CONNECT_INVALID_HOST = 0x4184

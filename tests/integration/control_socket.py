@@ -22,7 +22,8 @@ import nvmf_client as nv  # noqa: E402
 from checks import check, sanitizer_clean, summary  # noqa: E402
 
 SUBNQN = "nqn.2026-11.io.tightrope:default"
-PORT = int(os.environ.get("CONTROL_SOCKET_PORT", "44203"))
+# Below the ephemeral range (32768-60999): no client socket of this or another test can hold it.
+PORT = int(os.environ.get("CONTROL_SOCKET_PORT", "24203"))
 MAX_CLIENTS, DEADLINE_S = 16, 5.0  # what the target promises
 
 

@@ -16,7 +16,8 @@ import nvmf_client as nv  # noqa: E402
 from checks import built_with_tsan, check, stopped_clean, summary, wait_for  # noqa: E402
 
 SUBNQN = "nqn.2026-11.io.tightrope:hardening"
-PORT = int(os.environ.get("HARDENING_PORT", "44205"))
+# Below the ephemeral range (32768-60999): no client socket of this or another test can hold it.
+PORT = int(os.environ.get("HARDENING_PORT", "24205"))
 
 
 

@@ -13,7 +13,8 @@ import nvmf_client as nv  # noqa: E402
 from checks import check, stopped_clean, summary, wait_for  # noqa: E402
 
 SUBNQN = "nqn.2026-11.io.tightrope:keepalive"
-PORT = int(os.environ.get("KEEP_ALIVE_PORT", "44202"))
+# Below the ephemeral range (32768-60999): no client socket of this or another test can hold it.
+PORT = int(os.environ.get("KEEP_ALIVE_PORT", "24202"))
 KATO_MS = 2000
 
 
