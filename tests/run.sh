@@ -65,6 +65,8 @@ step "bad input from a scripted fake target to tightrope's host (ASan host)"
 python3 tests/integration/bad_target.py "$bin"; record "bad_target" $?
 step "the host library installed and used from outside: examples/read_block.c through pkg-config (ASan)"
 tests/integration/example_lib.sh "$bin"; record "example_lib" $?
+step "DH-HMAC-CHAP secrets: gen-dhchap-key and check-dhchap-key against nvme-cli's"
+tests/integration/dhchap_keys.sh "$bin"; record "dhchap_keys" $?
 
 step "link loss: tightrope connect across a veth pair that goes down (ASan)"
 tests/integration/link_loss.sh "$bin"; record "link_loss" $?

@@ -22,6 +22,7 @@ static void usage(FILE *out)
 		"  discover  print the discovery log of an NVMe/TCP discovery controller (nvme-cli's flags)\n"
 		"  bench     measure a remote namespace and/or a local file or device (fio's options)\n"
 		"  id-ctrl   connect to a controller and print its Identify Controller data\n"
+		"  gen-dhchap-key  make a DH-HMAC-CHAP secret (nvme-cli's options); check-dhchap-key checks one\n"
 		"  version   print the version\n"
 		"\n"
 		"'tightrope <command> --help' explains each command.\n");
@@ -43,7 +44,8 @@ int main(int argc, char **argv)
 	} host_verbs[] = { { "connect", cmd_connect },	   { "connect-all", cmd_connect_all },
 			   { "list", cmd_list },	   { "list-subsys", cmd_list_subsys },
 			   { "disconnect", cmd_disconnect }, { "disconnect-all", cmd_disconnect_all },
-			   { "id-ns", cmd_id_ns } };
+			   { "id-ns", cmd_id_ns },	   { "gen-dhchap-key", cmd_gen_dhchap_key },
+			   { "check-dhchap-key", cmd_check_dhchap_key } };
 
 	for (size_t i = 0; i < sizeof(host_verbs) / sizeof(host_verbs[0]); i++)
 		if (!strcmp(argv[1], host_verbs[i].name))
