@@ -23,10 +23,10 @@ int ntcp_conn_init(struct ntcp_conn *c, int fd, enum nvmf_tcp_side side, const s
 	c->rx_state = NTCP_RX_HDR;
 	c->rx_hold = NTCP_GO;
 	c->rxbuf_size = rxbuf_size;
-	/* Page-aligned on purpose. Data copied from here into a page-aligned buffer lies a few dozen
-	 * bytes past its destination's page offset; from malloc's buffer it lay 64 bytes ahead of it,
-	 * and glibc's memcpy (its ERMS variant) then ran at a fraction of its speed on this machine:
-	 * 128 KiB reads through the host fell from 5.4 to 3-4 GiB/s (bench/RESULTS.md). */
+	/* Page-aligned on purpose: how data copied from here lines up with a page-aligned destination
+	 * decides the speed of glibc's memcpy (its ERMS variant). From a malloc'd buffer, copies ran at
+	 * a fraction of it on this machine and 128 KiB reads through the host fell from 5.4 to 3-4 GiB/s;
+	 * page-aligned, they run as fast as before the shared engine (bench/RESULTS.md). */
 	if (rxbuf_size && posix_memalign((void **)&c->rxbuf, RXBUF_ALIGN, rxbuf_size))
 		c->rxbuf = NULL;
 	c->tx_cap = tx_cap;
