@@ -2,12 +2,24 @@
 # DH-HMAC-CHAP secrets against the real tool: `tightrope gen-dhchap-key` writes exactly what
 # nvme-cli's gen-dhchap-key writes for the same secret, hash, key length and NQN, and each program's
 # check-dhchap-key accepts the other's random keys and refuses a damaged one.
-# usage: dhchap_keys.sh TIGHTROPE_BINARY   (nvme-cli from Debian's archive: scripts/deps.sh test)
+# nvme-cli is Debian's, from the packages the QEMU guests are built from (tests/vm/build.sh fetches
+# them), unpacked into a scratch directory and run from there: installing it would also give this
+# machine an /etc/nvme/hostnqn, which changes what tightrope's host calls itself.
+# usage: dhchap_keys.sh TIGHTROPE_BINARY
 set -uo pipefail
 # shellcheck source=lib.sh
 . "$(dirname "$0")/lib.sh"
 bin=$(realpath "$1")
-command -v nvme >/dev/null || { bad "nvme-cli is not installed (scripts/deps.sh test installs it)"; give_up; }
+src=$(cd "$(dirname "$0")/../.." && pwd)
+with_scratch dhchap
+"$src/tests/vm/build.sh" >"$work/vm-build.log" 2>&1 || { bad "tests/vm/build.sh: $(tail -3 "$work/vm-build.log")"; give_up; }
+debs=${TIGHTROPE_VM_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/tightrope-vm}/${TIGHTROPE_VM_SUITE:-bookworm}/debs
+for d in "$debs"/nvme-cli_*.deb "$debs"/libnvme1_*.deb "$debs"/libdbus-1-3_*.deb; do
+  [[ -f $d ]] && dpkg -x "$d" "$work/root" || { bad "no ${d##*/} in $debs"; give_up; }
+done
+nvme() { LD_LIBRARY_PATH=$work/root/usr/lib/x86_64-linux-gnu:$work/root/lib/x86_64-linux-gnu "$work/root/usr/sbin/nvme" "$@"; }
+v=$(nvme version 2>&1 | head -1)
+[[ $v == "nvme version"* ]] && ok "Debian's nvme-cli runs from the guest packages: $v" || { bad "nvme-cli does not run: $v"; give_up; }
 nqn=nqn.2014-08.org.nvmexpress:uuid:2d3c4b5a-6978-4877-9695-a4b3c2d1e0f1
 secret=$(python3 -c 'import os; print(os.urandom(64).hex())')
 
