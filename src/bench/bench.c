@@ -16,15 +16,8 @@
 
 #include "bench/bench.h"
 #include "nvme/spec.h"
+#include "util/clock.h"
 #include "util/log.h"
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
 
 /* ---- Latency histogram ---- */
 
@@ -210,7 +203,7 @@ static int engine_submit(struct job *j, struct slot *s);
 
 static void slot_done(struct job *j, struct slot *s, int status)
 {
-	uint64_t done = now_ns();
+	uint64_t done = tr_now_ns();
 
 	j->inflight--;
 	s->busy = false;
@@ -355,7 +348,7 @@ static enum slot_op next_op(struct job *j)
 static bool next_io(struct job *j, struct slot *s)
 {
 	const struct bench_cfg *c = j->cfg;
-	uint64_t now = now_ns(), blocks = j->area_len / c->bs;
+	uint64_t now = tr_now_ns(), blocks = j->area_len / c->bs;
 
 	if (j->stop_issuing || blocks == 0)
 		return false;
@@ -411,7 +404,7 @@ static void *job_main(void *arg)
 	bool verify = c->verify || c->verify_only;
 
 	getrusage(RUSAGE_THREAD, &ru0);
-	t0 = now_ns();
+	t0 = tr_now_ns();
 	j->measure_from_ns = t0 + (uint64_t)(c->ramp_s * 1e9);
 	if (c->runtime_s > 0)
 		j->end_ns = t0 + (uint64_t)((c->runtime_s + c->ramp_s) * 1e9);
@@ -455,7 +448,7 @@ static void *job_main(void *arg)
 			break;
 		}
 	}
-	t_measure = now_ns();
+	t_measure = tr_now_ns();
 	getrusage(RUSAGE_THREAD, &ru1);
 	j->st->runtime_s = (double)(t_measure - (j->measure_from_ns < t_measure ? j->measure_from_ns : t0)) / 1e9;
 	{
@@ -652,7 +645,7 @@ static int job_setup(struct job *j, int i, const struct bench_target *t, const s
 static int run_jobs(struct job *jobs, int n, struct bench_result *res, uint64_t t0)
 {
 	struct rusage ru0, ru1;
-	uint64_t run_t0 = now_ns();
+	uint64_t run_t0 = tr_now_ns();
 	int err = 0, started = 0;
 	double wall;
 
@@ -667,8 +660,8 @@ static int run_jobs(struct job *jobs, int n, struct bench_result *res, uint64_t 
 	for (int i = 0; i < started; i++)
 		pthread_join(jobs[i].thread, NULL);
 	getrusage(RUSAGE_SELF, &ru1);
-	res->wall_s = (double)(now_ns() - t0) / 1e9;
-	wall = (double)(now_ns() - run_t0) / 1e9;
+	res->wall_s = (double)(tr_now_ns() - t0) / 1e9;
+	wall = (double)(tr_now_ns() - run_t0) / 1e9;
 	res->total.usr_cpu = wall > 0 ? 100.0 * tv_seconds(&ru1.ru_utime, &ru0.ru_utime) / wall : 0;
 	res->total.sys_cpu = wall > 0 ? 100.0 * tv_seconds(&ru1.ru_stime, &ru0.ru_stime) / wall : 0;
 	return err;
@@ -720,7 +713,7 @@ int bench_run(const struct bench_target *t, const struct bench_cfg *cfg, struct 
 		bench_close(&d);
 		return -ENOMEM;
 	}
-	t0 = now_ns();
+	t0 = tr_now_ns();
 	for (int i = 0; i < cfg->numjobs && !err; i++)
 		err = job_setup(&jobs[i], i, t, cfg, res, &d);
 	rc = run_jobs(jobs, err ? 0 : cfg->numjobs, res, t0);

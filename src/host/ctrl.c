@@ -11,6 +11,7 @@
 
 #include "host/queue.h"
 #include "tightrope/version.h"
+#include "util/clock.h"
 #include "util/log.h"
 
 #define ADMIN_QUEUE_DEPTH 32 /* NVME_AQ_DEPTH */
@@ -243,11 +244,11 @@ static void *keep_alive_main(void *arg)
 
 			pthread_mutex_lock(&c->admin_lock);
 			was_down = hq_error(c->admin) != 0;
-			sent = hq_now_ns();
+			sent = tr_now_ns();
 			status = was_down ? 0 : hq_exec_tmo(c->admin, &cmd, NULL, 0, NULL, kato_ms);
 			/* Admin commands run one at a time and the AER has no deadline, so a timeout once KATO
 			 * has passed is the Keep Alive's own (a socket's ETIMEDOUT sooner is not). */
-			ka_expired = status == -ETIMEDOUT && hq_now_ns() - sent >= (uint64_t)kato_ms * 1000000ull;
+			ka_expired = status == -ETIMEDOUT && tr_now_ns() - sent >= (uint64_t)kato_ms * 1000000ull;
 			/* Copied under the lock: a reconnect may free the queue the reason lives in. */
 			if (status && status != -ESHUTDOWN && !ka_expired)
 				snprintf(cause, sizeof(cause), "%s", admin_failure(c, status));
@@ -275,12 +276,12 @@ static int enable_ctrl(struct tr_ctrl *c, char *why, size_t whylen)
 	if (!status)
 		status = prop_set(c->admin, NVME_REG_CC, c->cc, 0);
 	/* CAP.TO is in 500 ms units: how long the controller may take to become ready. */
-	deadline = hq_now_ns() + ((cap >> 24) & 0xff) * 500000000ull + 1000000000ull;
+	deadline = tr_now_ns() + ((cap >> 24) & 0xff) * 500000000ull + 1000000000ull;
 	while (!status) {
 		status = prop_get(c->admin, NVME_REG_CSTS, false, &csts, 0);
 		if (status || (csts & NVME_CSTS_RDY))
 			break;
-		if (csts & NVME_CSTS_CFS || hq_now_ns() > deadline) {
+		if (csts & NVME_CSTS_CFS || tr_now_ns() > deadline) {
 			snprintf(why, whylen, "controller %u of %s did not become ready (CSTS %#llx)", c->cntlid,
 				 c->subnqn, (unsigned long long)csts);
 			return -ETIMEDOUT;
@@ -422,14 +423,14 @@ static uint32_t shutdown_timeout_s(const struct tr_ctrl *c)
 static void shutdown_ctrl(struct tr_ctrl *c)
 {
 	uint32_t tmo_s = shutdown_timeout_s(c);
-	uint64_t deadline = hq_now_ns() + (uint64_t)tmo_s * 1000000000ull, now;
+	uint64_t deadline = tr_now_ns() + (uint64_t)tmo_s * 1000000000ull, now;
 	uint64_t csts = 0;
 	int status;
 
 	ctrl_set_state(c, CTRL_SHUTTING_DOWN);
 	status = prop_set(c->admin, NVME_REG_CC, (c->cc & ~NVME_CC_SHN_MASK) | NVME_CC_SHN_NORMAL, tmo_s * 1000);
 	while (!status) {
-		now = hq_now_ns();
+		now = tr_now_ns();
 		if (now >= deadline) {
 			tr_warn("ctrl %u (%s): Device not ready; aborting shutdown, CSTS=0x%llx (SHST not 10b after %u s)",
 				c->cntlid, c->subnqn, (unsigned long long)csts, tmo_s);

@@ -20,15 +20,8 @@
 #include "host/hostd.h"
 #include "host/record.h"
 #include "nvme/spec.h"
+#include "util/clock.h"
 #include "util/log.h"
-
-uint64_t hostd_mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
 
 /* ---- The state ---- */
 
@@ -91,7 +84,7 @@ static enum hostd_rec_state rec_state(const struct hostd *h)
 static void fill_record(struct hostd *h, struct hostd_record *r)
 {
 	const struct nvme_id_ctrl *id = h->ctrl ? tr_ctrl_identify_data(h->ctrl) : NULL;
-	uint64_t now = hostd_mono_ns();
+	uint64_t now = tr_now_ns();
 	int delay = h->o.reconnect_delay_s;
 
 	snprintf(r->name, sizeof(r->name), "%s", h->name);
@@ -258,7 +251,7 @@ static void start_recovery(struct hostd *h, const char *why)
 	tr_warn("%s: starting error recovery", h->name);
 	tr_ctrl_teardown(h->ctrl); /* in-flight commands come back as transport errors and wait */
 	set_state(h, HS_CONNECTING);
-	h->lost_ns = hostd_mono_ns();
+	h->lost_ns = tr_now_ns();
 	h->attempt = 0;
 	h->next_attempt_ns = h->lost_ns + (uint64_t)h->o.reconnect_delay_s * 1000000000ull;
 	tr_info("%s: Reconnecting in %d seconds...", h->name, h->o.reconnect_delay_s);
@@ -268,7 +261,7 @@ static void start_recovery(struct hostd *h, const char *why)
 static void try_reconnect(struct hostd *h)
 {
 	char why[256] = "";
-	uint64_t now = hostd_mono_ns();
+	uint64_t now = tr_now_ns();
 	int err;
 
 	h->attempt++;
@@ -291,7 +284,7 @@ static void try_reconnect(struct hostd *h)
 		hostd_start_teardown(h, "ctrl_loss_tmo");
 		return;
 	}
-	h->next_attempt_ns = hostd_mono_ns() + (uint64_t)h->o.reconnect_delay_s * 1000000000ull;
+	h->next_attempt_ns = tr_now_ns() + (uint64_t)h->o.reconnect_delay_s * 1000000000ull;
 	tr_info("%s: Reconnecting in %d seconds...", h->name, h->o.reconnect_delay_s);
 	hostd_write_state(h);
 }
@@ -404,13 +397,13 @@ static void serve_live(struct hostd *h)
 static void serve_reconnecting(struct hostd *h)
 {
 	if (h->state == HS_CONNECTING && h->o.fast_io_fail_tmo_s >= 0 &&
-	    hostd_mono_ns() - h->lost_ns >= (uint64_t)h->o.fast_io_fail_tmo_s * 1000000000ull) {
+	    tr_now_ns() - h->lost_ns >= (uint64_t)h->o.fast_io_fail_tmo_s * 1000000000ull) {
 		tr_warn("%s: fast_io_fail_tmo (%d s) passed: failing I/O until reconnected", h->name,
 			h->o.fast_io_fail_tmo_s);
 		set_state(h, HS_FAILING_FAST);
 		hostd_io_fail_waiting(h, EIO);
 	}
-	if (hostd_mono_ns() >= h->next_attempt_ns)
+	if (tr_now_ns() >= h->next_attempt_ns)
 		try_reconnect(h);
 }
 

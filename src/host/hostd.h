@@ -69,7 +69,6 @@ struct hostd {
 	const char *exit_reason;
 };
 
-uint64_t hostd_mono_ns(void);
 void hostd_write_state(struct hostd *h);
 struct ns_dev *hostd_ns_by_nsid(struct hostd *h, uint32_t nsid);
 bool hostd_path_up(struct hostd *h);

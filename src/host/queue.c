@@ -26,11 +26,6 @@
 
 static const struct ntcp_conn_ops hq_conn_ops;
 
-uint64_t hq_now_ns(void)
-{
-	return tr_now_ns();
-}
-
 /* The value of the common-header field at 'offset', so a message can say "bad hlen 25". */
 static uint32_t common_field_value(const struct nvme_tcp_hdr *hdr, uint32_t offset)
 {
@@ -257,7 +252,7 @@ static int submit(struct hq *q, const struct nvme_command *cmd, void *buf, uint3
 	if (timeout_ms == HQ_NO_TIMEOUT)
 		r->deadline_ns = UINT64_MAX;
 	else
-		r->deadline_ns = hq_now_ns() + (uint64_t)r->timeout_ms * 1000000ull;
+		r->deadline_ns = tr_now_ns() + (uint64_t)r->timeout_ms * 1000000ull;
 	r->pdu.cmd = *cmd;
 	r->pdu.cmd.command_id = (uint16_t)(r - q->reqs);
 	r->pdu.cmd.flags = (uint8_t)((r->pdu.cmd.flags & ~NVME_CMD_PSDT_MASK) | NVME_CMD_PSDT_SGL);
@@ -569,7 +564,7 @@ static int rx_pump(struct hq *q)
 
 static void check_timeouts(struct hq *q)
 {
-	uint64_t now = hq_now_ns();
+	uint64_t now = tr_now_ns();
 
 	if (now - q->last_timeout_scan < 100000000ull)
 		return;
@@ -593,7 +588,7 @@ int hq_poll(struct hq *q, int timeout_ms)
 {
 	uint64_t before = q->completed;
 	int err;
-	uint64_t deadline = timeout_ms > 0 ? hq_now_ns() + (uint64_t)timeout_ms * 1000000ull : 0;
+	uint64_t deadline = timeout_ms > 0 ? tr_now_ns() + (uint64_t)timeout_ms * 1000000ull : 0;
 
 	for (;;) {
 		struct pollfd pfd;
@@ -620,7 +615,7 @@ int hq_poll(struct hq *q, int timeout_ms)
 			return q->error;
 		if (q->completed != before || timeout_ms == 0 || q->inflight == 0)
 			return (int)(q->completed - before);
-		if (timeout_ms > 0 && hq_now_ns() >= deadline)
+		if (timeout_ms > 0 && tr_now_ns() >= deadline)
 			return 0;
 		pfd = (struct pollfd){ .fd = q->fd, .events = POLLIN | (hq_tx_pending(q) ? POLLOUT : 0) };
 		poll(&pfd, 1, timeout_ms > 0 ? (tr_ms_until(deadline) < 100 ? tr_ms_until(deadline) : 100) : 100);

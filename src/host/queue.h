@@ -113,8 +113,6 @@ int hq_fabrics_connect(struct hq *q, const char *subnqn, const char *hostnqn, co
 		       uint16_t cntlid_in, uint32_t kato_ms, uint8_t cattr, uint16_t *cntlid, char *why,
 		       size_t whylen);
 
-uint64_t hq_now_ns(void);
-
 /* A malformed PDU header, or a TermReq received, in words (queue.c; also used by queue_setup.c). */
 void hq_describe_bad_header(char *out, size_t outlen, const struct nvme_tcp_hdr *hdr, const char *from,
 			    const struct nvmf_tcp_fatal *fatal);

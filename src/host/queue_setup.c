@@ -132,7 +132,7 @@ static uint32_t icresp_field_value(const struct nvme_tcp_icresp_pdu *icresp, uin
 
 static int icreq_exchange(struct hq *q, const struct hq_params *p, char *why, size_t whylen)
 {
-	uint64_t deadline = hq_now_ns() + (uint64_t)p->connect_timeout_ms * 1000000ull;
+	uint64_t deadline = tr_now_ns() + (uint64_t)p->connect_timeout_ms * 1000000ull;
 	struct nvme_tcp_icreq_pdu icreq;
 	union {
 		struct nvme_tcp_icresp_pdu icresp;

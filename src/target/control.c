@@ -16,6 +16,7 @@
 
 #include "target/control.h"
 #include "target/cmd.h"
+#include "util/clock.h"
 #include "util/log.h"
 
 #define CTL_MAX_REQUEST 65536
@@ -371,7 +372,7 @@ static bool client_recv(struct ctl_client *c)
 	c->buf = NULL;
 	if (!c->out)
 		return true;
-	c->deadline_ms = tgt_now_ms() + CTL_DEADLINE_MS;
+	c->deadline_ms = tr_now_ms() + CTL_DEADLINE_MS;
 	return client_send(c);
 }
 
@@ -402,7 +403,7 @@ static void client_accept(struct tgt_control *ctl)
 		}
 		c = &ctl->clients[ctl->nr_clients];
 		*c = (struct ctl_client){ .fd = fd, .pid = cred.pid, .buf = malloc(CTL_MAX_REQUEST + 1),
-					  .deadline_ms = tgt_now_ms() + CTL_DEADLINE_MS };
+					  .deadline_ms = tr_now_ms() + CTL_DEADLINE_MS };
 		if (!c->buf) {
 			close(fd);
 			continue;
@@ -417,7 +418,7 @@ static void *control_thread(void *arg)
 	struct pollfd pfd[CTL_MAX_CLIENTS + 2];
 
 	for (;;) {
-		uint64_t now = tgt_now_ms(), next = UINT64_MAX;
+		uint64_t now = tr_now_ms(), next = UINT64_MAX;
 		int timeout, n = 0;
 
 		pfd[n++] = (struct pollfd){ .fd = ctl->wake_fd, .events = POLLIN };
@@ -436,7 +437,7 @@ static void *control_thread(void *arg)
 		}
 		if (pfd[0].revents)
 			break;
-		now = tgt_now_ms();
+		now = tr_now_ms();
 		for (int i = 0; i < ctl->nr_clients; i++) {
 			struct ctl_client *c = &ctl->clients[i];
 			short ev = pfd[i + 2].revents;

@@ -7,6 +7,7 @@
 #include <sys/socket.h>
 
 #include "target/cmd.h"
+#include "util/clock.h"
 #include "util/log.h"
 
 #define TGT_VERSION NVME_VS(1, 3, 0)
@@ -30,7 +31,7 @@ struct tgt_ctrl *tgt_ctrl_create(struct tgt_subsys *s, const char *hostnqn, cons
 	/* Until Set Features Number of Queues says otherwise, the host may connect as many I/O queues
 	 * as Get Features reports (the Linux and SPDK targets accept a host that never asks). */
 	ctrl->nr_io_queues = TGT_MAX_IO_QUEUES;
-	atomic_init(&ctrl->last_activity_ms, tgt_now_ms());
+	atomic_init(&ctrl->last_activity_ms, tr_now_ms());
 
 	pthread_mutex_lock(&s->lock);
 	/* Connect checked the host before; checked again where the controller joins the list, so a
@@ -145,7 +146,7 @@ bool tgt_ctrl_fatal(struct tgt_ctrl *ctrl, const char *why)
 
 void tgt_ctrl_touch(struct tgt_ctrl *ctrl)
 {
-	atomic_store_explicit(&ctrl->last_activity_ms, tgt_now_ms(), memory_order_relaxed);
+	atomic_store_explicit(&ctrl->last_activity_ms, tr_now_ms(), memory_order_relaxed);
 }
 
 void tgt_ctrl_check_keep_alive(struct tgt_ctrl *ctrl, uint64_t now_ms)

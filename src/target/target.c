@@ -34,11 +34,6 @@ void tgt_set_buffer_budget(uint64_t bytes)
 		tgt->workers[i].buf_budget = bytes / (uint64_t)tgt->nr_workers;
 }
 
-uint64_t tgt_now_ms(void)
-{
-	return tr_now_ms();
-}
-
 int tgt_parse_size(const char *s, uint64_t *out)
 {
 	char *end;

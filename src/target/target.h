@@ -149,7 +149,6 @@ extern struct tgt_target *tgt;
 /* target.c: the target's lifetime and registries. */
 int tgt_init(int nr_workers);
 void tgt_shutdown(void);
-uint64_t tgt_now_ms(void);
 struct tgt_subsys *tgt_subsys_create(const char *nqn, const char *serial, const char *model);
 struct tgt_subsys *tgt_subsys_find(struct tgt_target *t, const char *nqn); /* caller holds t->lock */
 int tgt_subsys_add_ns(struct tgt_subsys *s, const struct tgt_ns_params *params);

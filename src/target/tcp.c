@@ -16,6 +16,7 @@
 #include "nvme/tcp_pdu.h"
 #include "target/cmd.h"
 #include "transport/tcp_conn.h"
+#include "util/clock.h"
 #include "util/log.h"
 
 #define RXBUF_SIZE (64 * 1024)
@@ -272,7 +273,7 @@ void tgt_tcp_queue_start(struct tgt_worker *w, int fd, struct tgt_listener *l)
 	tq->q.worker = w;
 	tq->q.listener = l;
 	tq->q.refs = 1;
-	tq->q.started_ms = tgt_now_ms();
+	tq->q.started_ms = tr_now_ms();
 	tq->q.state = TGT_Q_WAIT_ICREQ;
 	tq->q.size = 1;
 	tq->boot_cmd = calloc(1, sizeof(*tq->boot_cmd));

@@ -10,6 +10,7 @@
 
 #include "target/cmd.h"
 #include "target/worker.h"
+#include "util/clock.h"
 #include "util/log.h"
 
 #define RING_ENTRIES 256
@@ -218,7 +219,7 @@ static void flush_all(struct tgt_worker *w)
  * and the handshake deadline of connections that have not finished Connect. */
 static void check_timers(struct tgt_worker *w)
 {
-	uint64_t now = tgt_now_ms();
+	uint64_t now = tr_now_ms();
 	struct tgt_queue *q, *next;
 
 	for (q = w->queues; q; q = next) {
@@ -234,7 +235,7 @@ static void *worker_main(void *arg)
 {
 	struct tgt_worker *w = arg;
 	struct epoll_event evs[64];
-	uint64_t last_tick = tgt_now_ms();
+	uint64_t last_tick = tr_now_ms();
 
 	while (!atomic_load(&w->stopping)) {
 		int n;
@@ -261,8 +262,8 @@ static void *worker_main(void *arg)
 		flush_all(w);
 		if (w->buf_waiters)
 			tgt_worker_resume_buf_waiters(w);
-		if (tgt_now_ms() - last_tick >= TICK_MS) {
-			last_tick = tgt_now_ms();
+		if (tr_now_ms() - last_tick >= TICK_MS) {
+			last_tick = tr_now_ms();
 			check_timers(w);
 		}
 	}

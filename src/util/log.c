@@ -1,5 +1,6 @@
 /* Logging to stderr: the whole line is formatted first and written with one write(2), so lines
  * from different threads never interleave. */
+#include "util/clock.h"
 #include "util/log.h"
 
 #include <stdarg.h>
@@ -63,11 +64,7 @@ void tr_log(enum tr_log_level level, const char *fmt, ...)
 
 bool tr_ratelimit(struct tr_ratelimit *rl, unsigned *suppressed)
 {
-	struct timespec ts;
-	unsigned long long now, start;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	now = (unsigned long long)ts.tv_sec * 1000 + (unsigned long long)ts.tv_nsec / 1000000;
+	unsigned long long now = tr_now_ms(), start;
 	start = atomic_load(&rl->start_ms);
 	if (now - start >= rl->interval_ms && atomic_compare_exchange_strong(&rl->start_ms, &start, now))
 		atomic_store(&rl->printed, 0); /* a new interval; one thread opens it */

@@ -26,6 +26,7 @@
 #include "target/target.h"
 #include "target/worker.h"
 #include "transport/tcp_conn.h"
+#include "util/clock.h"
 #include "util/log.h"
 
 
@@ -106,14 +107,6 @@ static uint16_t last_cntlid;
 static bool wrote;
 static const uint8_t zeros[65536];
 static bool trace; /* FUZZ_TRACE=1: one line per command sent and answered */
-
-static uint64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
 
 /* The target broke the protocol as a host sees it: a finding, not a harness problem. */
 static void __attribute__((noreturn, format(printf, 2, 3))) target_bug(const struct conn *c, const char *fmt, ...)
@@ -412,7 +405,7 @@ static void conn_read(struct conn *c)
 /* Move bytes both ways on every open connection until done(arg) or ms milliseconds have passed. */
 static bool pump(uint32_t ms, bool (*done)(void *), void *arg)
 {
-	uint64_t end = now_ms() + ms;
+	uint64_t end = tr_now_ms() + ms;
 
 	for (;;) {
 		struct pollfd pfd[NR_SLOTS];
@@ -429,7 +422,7 @@ static bool pump(uint32_t ms, bool (*done)(void *), void *arg)
 		}
 		if (done && done(arg))
 			return true;
-		left = (int)((int64_t)end - (int64_t)now_ms());
+		left = (int)((int64_t)end - (int64_t)tr_now_ms());
 		if (n == 0 || left <= 0)
 			return false;
 		if (poll(pfd, (nfds_t)n, left) < 0 && errno != EINTR)
@@ -841,9 +834,9 @@ static void end_input(void)
 
 	for (int i = 0; i < NR_SLOTS; i++)
 		conn_close(&conns[i]);
-	deadline = now_ms() + QUIET_WAIT_MS;
+	deadline = tr_now_ms() + QUIET_WAIT_MS;
 	while (!target_quiet()) {
-		if (now_ms() > deadline) {
+		if (tr_now_ms() > deadline) {
 			fprintf(stderr, "\n==fuzz_target_cmds== TARGET BUG: %d s after every connection closed, "
 				"a controller, queue or backend I/O is still alive\n", QUIET_WAIT_MS / 1000);
 			abort();
