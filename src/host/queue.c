@@ -506,17 +506,11 @@ static void hq_rx_bad_header(struct ntcp_conn *c, const struct nvmf_tcp_fatal *f
 	proto_error(q, "%s", what);
 }
 
-static void hq_tx_release(struct ntcp_conn *c, void *cookie)
-{
-	(void)c;
-	(void)cookie; /* the host queues no cookies: a request's buffer is the caller's */
-}
-
 static const struct ntcp_conn_ops hq_conn_ops = {
 	.rx_header = hq_rx_header,
 	.rx_data_done = hq_rx_data_done,
 	.rx_bad_header = hq_rx_bad_header,
-	.tx_release = hq_tx_release,
+	/* No tx_release: the host queues no cookies, a request's buffer is the caller's. */
 };
 
 /* The connection ended: say what was cut short, since a close between PDUs is far less suspicious

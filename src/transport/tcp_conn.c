@@ -264,6 +264,8 @@ int ntcp_tx_push(struct ntcp_conn *c, const void *base, size_t len, void *cookie
 {
 	uint32_t slot;
 
+	if (cookie && !c->ops->tx_release)
+		return -EINVAL;
 	if (c->tx_count == c->tx_cap)
 		return -ENOBUFS;
 	slot = (c->tx_head + c->tx_count) % c->tx_cap;

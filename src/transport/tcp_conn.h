@@ -43,7 +43,8 @@ struct ntcp_conn_ops {
 	/* A header the framing rules refuse, or whose digest is wrong (fes NVME_TCP_FES_HDR_DIGEST_ERR).
 	 * Nothing more is read from the connection. */
 	void (*rx_bad_header)(struct ntcp_conn *c, const struct nvmf_tcp_fatal *fatal);
-	/* The iovec pushed with this (non-NULL) cookie is on the wire. */
+	/* The iovec pushed with this (non-NULL) cookie is on the wire. NULL for an owner that pushes
+	 * no cookies (its buffers outlive what it queues). */
 	void (*tx_release)(struct ntcp_conn *c, void *cookie);
 };
 
@@ -122,7 +123,8 @@ static inline const struct nvmf_tcp_pdu_layout *ntcp_rx_layout(const struct ntcp
 /* ---- Send ---- */
 
 /* Queue bytes to send; cookie (may be NULL) goes to tx_release once they are on the wire. The bytes
- * must stay put until then. 0 or -ENOBUFS when the ring is full. */
+ * must stay put until then. 0, -ENOBUFS when the ring is full, or -EINVAL for a cookie the owner
+ * has no tx_release for. */
 int ntcp_tx_push(struct ntcp_conn *c, const void *base, size_t len, void *cookie);
 /* Send what the socket takes: 0 when all is out, -EAGAIN when the socket is full, -errno on failure. */
 int ntcp_tx_flush(struct ntcp_conn *c);

@@ -363,17 +363,11 @@ static void harness_rx_bad_header(struct ntcp_conn *e, const struct nvmf_tcp_fat
 		   fatal->fei);
 }
 
-static void harness_tx_release(struct ntcp_conn *e, void *cookie)
-{
-	(void)e;
-	(void)cookie; /* the harness sends through its own buffer, not the engine's ring */
-}
-
 static const struct ntcp_conn_ops harness_ops = {
 	.rx_header = harness_rx_header,
 	.rx_data_done = harness_rx_data_done,
 	.rx_bad_header = harness_rx_bad_header,
-	.tx_release = harness_tx_release,
+	/* No tx_release: the harness sends through its own buffer, not the engine's ring. */
 };
 
 static void rx_feed(struct conn *c, const uint8_t *p, size_t avail)

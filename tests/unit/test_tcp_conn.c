@@ -563,6 +563,19 @@ static void test_tx_ring(void **state)
 	assert_false(ntcp_tx_pending(&c));
 	assert_int_equal(o.nr_released, 1);
 	conn_teardown(&c, &o);
+
+	/* An owner without tx_release (the host's queue) may push no cookie: it could never get it back. */
+	{
+		struct ntcp_conn_ops no_release = own_ops;
+
+		no_release.tx_release = NULL;
+		owner_init(&o);
+		assert_int_equal(ntcp_conn_init(&c, sv[0], NVMF_TCP_SIDE_HOST, &no_release, &o, 0, 4), 0);
+		assert_int_equal(ntcp_tx_push(&c, big, 1, &cookies[0]), -EINVAL);
+		assert_int_equal(ntcp_tx_push(&c, big, 1, NULL), 0);
+		assert_int_equal(ntcp_tx_flush(&c), 0);
+		conn_teardown(&c, &o);
+	}
 	close(sv[0]);
 	close(sv[1]);
 }
