@@ -4,16 +4,11 @@
 #include <string.h>
 
 #include "nvme/auth_msg.h"
+#include "nvme/dhchap_key.h" /* nvme_auth_hash_len: one table of hash identifiers */
 
 static bool digest_len_ok(uint8_t hl)
 {
 	return hl == 32 || hl == 48 || hl == 64;
-}
-
-/* The digest length of a DH-HMAC-CHAP hash identifier (1 SHA-256, 2 SHA-384, 3 SHA-512), or 0. */
-static uint8_t hash_digest_len(uint8_t hashid)
-{
-	return hashid >= 1 && hashid <= 3 ? (uint8_t)(16 + 16 * hashid) : 0;
 }
 
 static int decode_negotiate(const uint8_t *b, size_t len, struct nvme_auth_msg *m)
@@ -45,11 +40,11 @@ static int decode_challenge(const uint8_t *b, size_t len, struct nvme_auth_msg *
 
 	if (len < sizeof(*c))
 		return NVME_AUTH_FAIL_INCORRECT_PAYLOAD;
-	if (!hash_digest_len(c->hashid))
+	if (!nvme_auth_hash_len(c->hashid))
 		return NVME_AUTH_FAIL_HASH_UNUSABLE;
 	if (c->dhgid > NVME_AUTH_DHGROUP_8192)
 		return NVME_AUTH_FAIL_DHGROUP_UNUSABLE;
-	if (c->hl != hash_digest_len(c->hashid) || c->dhvlen > NVME_AUTH_MAX_DH_VALUE ||
+	if (c->hl != nvme_auth_hash_len(c->hashid) || c->dhvlen > NVME_AUTH_MAX_DH_VALUE ||
 	    (c->dhgid == NVME_AUTH_DHGROUP_NULL) != (c->dhvlen == 0) || sizeof(*c) + c->hl + (size_t)c->dhvlen > len)
 		return NVME_AUTH_FAIL_INCORRECT_PAYLOAD;
 	m->hl = c->hl;
