@@ -9,6 +9,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "host/ioq.h"
 #include "host/queue.h"
 #include "tightrope/version.h"
 #include "util/clock.h"
@@ -22,11 +23,6 @@
 #define HOST_MAX_XFER (1u << 20)
 #define DISCOVERY_NQN "nqn.2014-08.org.nvmexpress.discovery"
 #define CAUSE_LEN 160 /* a failed command's reason, copied out of the queue it came from */
-
-struct tr_ioq {
-	struct hq *hq;
-	struct tr_ctrl *ctrl;
-};
 
 /* A controller's life on the host side, changed only in ctrl_set_state(). Error recovery goes
  * back to DISCONNECTED and (re)connects from there, as the kernel's RESETTING/CONNECTING. */
@@ -740,73 +736,4 @@ int tr_discover(const struct tr_ctrl_opts *o, struct nvmf_disc_log_entry **entri
 struct tr_ioq *tr_ctrl_ioq(struct tr_ctrl *c, int index)
 {
 	return index >= 0 && index < c->nr_io ? &c->ioqs[index] : NULL;
-}
-
-static int rw(struct tr_ioq *q, uint8_t opcode, uint32_t nsid, uint64_t slba, uint32_t nlb, void *buf,
-	      uint32_t len, uint32_t extra, tr_io_cb cb, void *arg)
-{
-	struct nvme_command cmd = { .opcode = opcode, .nsid = nsid, .cdw10 = (uint32_t)slba,
-				    .cdw11 = (uint32_t)(slba >> 32), .cdw12 = ((nlb - 1) & 0xffff) | extra };
-
-	if (nlb == 0 || nlb > 65536 || len > q->ctrl->max_xfer)
-		return -EINVAL;
-	return hq_submit(q->hq, &cmd, buf, len, cb, arg, NULL);
-}
-
-int tr_ioq_read(struct tr_ioq *q, uint32_t nsid, uint64_t slba, uint32_t nlb, void *buf, uint32_t len,
-		tr_io_cb cb, void *arg)
-{
-	return rw(q, nvme_cmd_read, nsid, slba, nlb, buf, len, 0, cb, arg);
-}
-
-int tr_ioq_write(struct tr_ioq *q, uint32_t nsid, uint64_t slba, uint32_t nlb, const void *buf,
-		 uint32_t len, bool fua, tr_io_cb cb, void *arg)
-{
-	/* The buffer is only read; the queue keeps one pointer type for both directions. */
-	return rw(q, nvme_cmd_write, nsid, slba, nlb, (void *)(uintptr_t)buf, len, fua ? NVME_RW_FUA : 0, cb, arg);
-}
-
-int tr_ioq_write_zeroes(struct tr_ioq *q, uint32_t nsid, uint64_t slba, uint32_t nlb, tr_io_cb cb, void *arg)
-{
-	return rw(q, nvme_cmd_write_zeroes, nsid, slba, nlb, NULL, 0, 0, cb, arg);
-}
-
-int tr_ioq_flush(struct tr_ioq *q, uint32_t nsid, tr_io_cb cb, void *arg)
-{
-	struct nvme_command cmd = { .opcode = nvme_cmd_flush, .nsid = nsid };
-
-	return hq_submit(q->hq, &cmd, NULL, 0, cb, arg, NULL);
-}
-
-int tr_ioq_deallocate(struct tr_ioq *q, uint32_t nsid, uint64_t slba, uint32_t nlb, tr_io_cb cb, void *arg)
-{
-	struct nvme_dsm_range range = { .nlb = nlb, .slba = slba };
-	struct nvme_command cmd = { .opcode = nvme_cmd_dsm, .nsid = nsid, .cdw10 = 0, .cdw11 = NVME_DSMGMT_AD };
-
-	return hq_submit_dsm(q->hq, &cmd, &range, cb, arg);
-}
-
-int tr_ioq_poll(struct tr_ioq *q, int timeout_ms)
-{
-	return hq_poll(q->hq, timeout_ms);
-}
-
-int tr_ioq_inflight(const struct tr_ioq *q)
-{
-	return hq_inflight(q->hq);
-}
-
-const char *tr_ioq_error(const struct tr_ioq *q)
-{
-	return hq_error(q->hq) ? hq_why(q->hq) : NULL;
-}
-
-int tr_ioq_fd(const struct tr_ioq *q)
-{
-	return hq_fd(q->hq);
-}
-
-bool tr_ioq_tx_pending(const struct tr_ioq *q)
-{
-	return hq_tx_pending(q->hq);
 }
