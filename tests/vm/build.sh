@@ -22,6 +22,10 @@ shopt -s inherit_errexit
 # requested by algorithm name at run time, so they are listed.
 MODULES=(virtio_pci virtio_net configfs crc32c_generic crc32c-intel crct10dif_generic crc64_rocksoft_generic
   nvme-core nvme-fabrics nvme-tcp nvmet nvmet-tcp brd)
+# trixie's 6.12 has NVMe in-band authentication and TLS: their hashes, DH groups and kernel TLS are
+# also requested by name at run time.
+[[ $SUITE == bookworm ]] || MODULES+=(nvme-auth nvme-keyring hmac sha256_generic sha512_generic dh_generic
+  tls gcm ghash_generic aesni_intel)
 
 check_cache
 need qemu-system-x86_64 qemu-system-x86 socat socat cpio cpio
