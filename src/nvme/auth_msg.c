@@ -100,8 +100,14 @@ int nvme_auth_msg_decode(const void *buf, size_t len, bool to_controller, struct
 	id = b[1];
 	m->auth_id = id;
 	m->t_id = (uint16_t)(b[4] | b[5] << 8);
-	if (type != (id == NVME_AUTH_ID_NEGOTIATE ? NVME_AUTH_COMMON_MESSAGES : NVME_AUTH_DHCHAP_MESSAGES))
+	/* Negotiate is a common message, the rest DH-HMAC-CHAP's; a Failure is common by the
+	 * specification, but kernels before 6.4 sent theirs as DH-HMAC-CHAP messages: either will do. */
+	if (id == NVME_AUTH_ID_FAILURE1 || id == NVME_AUTH_ID_FAILURE2) {
+		if (type != NVME_AUTH_COMMON_MESSAGES && type != NVME_AUTH_DHCHAP_MESSAGES)
+			return NVME_AUTH_FAIL_INCORRECT_PROTOCOL_MESSAGE;
+	} else if (type != (id == NVME_AUTH_ID_NEGOTIATE ? NVME_AUTH_COMMON_MESSAGES : NVME_AUTH_DHCHAP_MESSAGES)) {
 		return NVME_AUTH_FAIL_INCORRECT_PROTOCOL_MESSAGE;
+	}
 	switch (id) {
 	case NVME_AUTH_ID_NEGOTIATE:
 		return to_controller ? decode_negotiate(b, len, m) : NVME_AUTH_FAIL_INCORRECT_PROTOCOL_MESSAGE;
@@ -228,7 +234,7 @@ size_t nvme_auth_encode_success2(void *buf, size_t cap, uint16_t t_id)
 
 size_t nvme_auth_encode_failure(void *buf, size_t cap, bool to_controller, uint16_t t_id, uint8_t explanation)
 {
-	struct nvme_auth_failure *f = start(buf, cap, sizeof(*f), NVME_AUTH_DHCHAP_MESSAGES,
+	struct nvme_auth_failure *f = start(buf, cap, sizeof(*f), NVME_AUTH_COMMON_MESSAGES,
 					    to_controller ? NVME_AUTH_ID_FAILURE2 : NVME_AUTH_ID_FAILURE1, t_id);
 
 	if (!f)

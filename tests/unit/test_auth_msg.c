@@ -161,12 +161,17 @@ static void test_success_and_failure(void **state)
 	assert_int_equal(nvme_auth_msg_decode(buf, 16, false, &m), NVME_AUTH_FAIL_INCORRECT_PROTOCOL_MESSAGE);
 
 	assert_int_equal(nvme_auth_encode_failure(buf, sizeof(buf), false, 5, NVME_AUTH_FAIL_HASH_UNUSABLE), 8);
+	assert_int_equal(buf[0], 0x00); /* a common message, as the specification and kernel 6.4+ send it */
 	assert_int_equal(buf[1], 0xf1);
 	assert_int_equal(buf[6], 0x01); /* reason: authentication failed */
 	assert_int_equal(buf[7], NVME_AUTH_FAIL_HASH_UNUSABLE);
 	assert_int_equal(nvme_auth_msg_decode(buf, 8, false, &m), 0);
 	assert_int_equal(m.rescode_exp, NVME_AUTH_FAIL_HASH_UNUSABLE);
 	assert_int_equal(nvme_auth_msg_decode(buf, 8, true, &m), NVME_AUTH_FAIL_INCORRECT_PROTOCOL_MESSAGE);
+	buf[0] = 0x01; /* older kernels' DH-HMAC-CHAP type is accepted too; any other is not */
+	assert_int_equal(nvme_auth_msg_decode(buf, 8, false, &m), 0);
+	buf[0] = 0x02;
+	assert_int_equal(nvme_auth_msg_decode(buf, 8, false, &m), NVME_AUTH_FAIL_INCORRECT_PROTOCOL_MESSAGE);
 	assert_int_equal(nvme_auth_encode_failure(buf, sizeof(buf), true, 5, NVME_AUTH_FAIL_FAILED), 8);
 	assert_int_equal(buf[1], 0xf0);
 	assert_int_equal(nvme_auth_msg_decode(buf, 8, true, &m), 0);
