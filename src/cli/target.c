@@ -25,6 +25,8 @@
 #define MAX_TIMEOUT_S 4000000 /* seconds that still fit in u32 milliseconds */
 #define MIN_BUF_BUDGET (1u << 20)
 #define PORT_MAX 65535
+/* Long options with no short form. */
+enum { OPT_DHCHAP_SECRET = 0x100, OPT_DHCHAP_CTRL_SECRET, OPT_DHCHAP_HASH, OPT_DHCHAP_DHGROUP };
 
 static void target_usage(FILE *out)
 {
@@ -37,6 +39,11 @@ static void target_usage(FILE *out)
 		"  -N, --ns SPEC              add a namespace: mem:SIZE, a file or a block device,\n"
 		"                             with optional ,ro ,buffered ,nsid=N ,lbs=512|4096\n"
 		"  -H, --allow-host NQN       allow only these hosts (repeatable; default: any host)\n"
+		"      --dhchap-secret KEY    the last --allow-host must authenticate with this DH-HMAC-CHAP\n"
+		"                             secret (DHHC-1:..., as nvme gen-dhchap-key writes it)\n"
+		"      --dhchap-ctrl-secret KEY  and the target proves itself to it with this one\n"
+		"      --dhchap-hash HASH     its preferred hash: sha256 (default), sha384, sha512\n"
+		"      --dhchap-dhgroup GROUP its DH group: null (default), ffdhe2048 ... ffdhe8192\n"
 		"      --serial SN            serial number (default: derived from the NQN)\n"
 		"      --model MN             model number (default: tightrope)\n"
 		"  -c, --config FILE          load an nvmetcli-style JSON config (and 'ctl save' writes it back)\n"
@@ -109,13 +116,36 @@ static int parse_ns_spec(char *spec, struct tgt_ns_params *p)
 	return 0;
 }
 
+/* A host's DH-HMAC-CHAP settings (nvmet's hosts/NQN/dhchap_*), given after its --allow-host. */
+struct pending_host_auth {
+	char *key, *ctrl_key, *hash, *dhgroup;
+};
+
 struct pending_subsys {
 	char *nqn, *serial, *model;
 	char *ns[TGT_MAX_NSID];
 	int nr_ns;
 	char *hosts[MAX_HOSTS];
+	struct pending_host_auth host_auth[MAX_HOSTS];
 	int nr_hosts;
 };
+
+static int build_host_auth(const char *hostnqn, const struct pending_host_auth *pa)
+{
+	const char *why;
+
+	if (!pa->key && !pa->ctrl_key && !pa->hash && !pa->dhgroup)
+		return 0;
+	if (!pa->key) {
+		fprintf(stderr, "tightrope: --allow-host %s: DH-HMAC-CHAP options without --dhchap-secret\n", hostnqn);
+		return -EINVAL;
+	}
+	if (tgt_host_auth_set(tgt, hostnqn, pa->key, pa->ctrl_key, pa->hash, pa->dhgroup, &why)) {
+		fprintf(stderr, "tightrope: --allow-host %s: %s\n", hostnqn, why);
+		return -EINVAL;
+	}
+	return 0;
+}
 
 static int build_subsys(const struct pending_subsys *ps)
 {
@@ -134,6 +164,8 @@ static int build_subsys(const struct pending_subsys *ps)
 			fprintf(stderr, "tightrope: --allow-host %s: not a valid host NQN\n", ps->hosts[i]);
 			return -EINVAL;
 		}
+		if (build_host_auth(ps->hosts[i], &ps->host_auth[i]))
+			return -EINVAL;
 	}
 	for (int i = 0; i < ps->nr_ns; i++) {
 		struct tgt_ns_params p;
@@ -247,8 +279,20 @@ struct target_args {
 	long workers;
 };
 
+static int add_host_auth_option(struct pending_host_auth *pa, int c, char *arg)
+{
+	char **dst = c == OPT_DHCHAP_SECRET	 ? &pa->key
+		     : c == OPT_DHCHAP_CTRL_SECRET ? &pa->ctrl_key
+		     : c == OPT_DHCHAP_HASH	 ? &pa->hash
+						 : &pa->dhgroup;
+
+	*dst = arg;
+	return 0;
+}
+
 /* --ns, --allow-host, --serial, --model: they apply to the last --subsys; before any, to the default
- * subsystem. 0, or -E2BIG when there is no room for one more. */
+ * subsystem; --dhchap-*, to its last --allow-host. 0, -E2BIG when there is no room for one more,
+ * -ENOENT for a --dhchap-* option before any --allow-host. */
 static int add_subsys_option(struct target_args *a, int c, char *arg)
 {
 	struct pending_subsys *cur = a->nr_subs ? &a->subs[a->nr_subs - 1] : NULL;
@@ -261,6 +305,10 @@ static int add_subsys_option(struct target_args *a, int c, char *arg)
 		cur->ns[cur->nr_ns++] = arg;
 	else if (c == 'H' && cur->nr_hosts < MAX_HOSTS)
 		cur->hosts[cur->nr_hosts++] = arg;
+	else if (c >= OPT_DHCHAP_SECRET && c <= OPT_DHCHAP_DHGROUP && cur->nr_hosts)
+		return add_host_auth_option(&cur->host_auth[cur->nr_hosts - 1], c, arg);
+	else if (c >= OPT_DHCHAP_SECRET && c <= OPT_DHCHAP_DHGROUP)
+		return -ENOENT;
 	else if (c == 's')
 		cur->serial = arg;
 	else if (c == 'm')
@@ -316,6 +364,14 @@ static int parse_target_option(struct target_args *a, int c, char *arg)
 	case 's':
 	case 'm':
 		return add_subsys_option(a, c, arg) ? too_many(c) : -1;
+	case OPT_DHCHAP_SECRET:
+	case OPT_DHCHAP_CTRL_SECRET:
+	case OPT_DHCHAP_HASH:
+	case OPT_DHCHAP_DHGROUP:
+		if (add_subsys_option(a, c, arg) == 0)
+			return -1;
+		fprintf(stderr, "tightrope: the --dhchap-* options follow the --allow-host they are for\n");
+		return 2;
 	case 'D': a->disc_port = arg; return -1;
 	case 'c': a->config = arg; return -1;
 	case 'S': a->ctl_path = arg; return -1;
@@ -341,6 +397,10 @@ static int parse_target_args(int argc, char **argv, struct target_args *a)
 		{ "subsys", required_argument, NULL, 'n' },
 		{ "ns", required_argument, NULL, 'N' },
 		{ "allow-host", required_argument, NULL, 'H' },
+		{ "dhchap-secret", required_argument, NULL, OPT_DHCHAP_SECRET },
+		{ "dhchap-ctrl-secret", required_argument, NULL, OPT_DHCHAP_CTRL_SECRET },
+		{ "dhchap-hash", required_argument, NULL, OPT_DHCHAP_HASH },
+		{ "dhchap-dhgroup", required_argument, NULL, OPT_DHCHAP_DHGROUP },
 		{ "serial", required_argument, NULL, 's' },
 		{ "model", required_argument, NULL, 'm' },
 		{ "config", required_argument, NULL, 'c' },

@@ -92,6 +92,31 @@ struct nvmf_common_command {
 } __attribute__((packed));
 NVME_STATIC_SIZE(struct nvmf_common_command, 64);
 
+/* Authentication Send (fctype 05h) and Receive (06h): a security protocol message of tl / al bytes. */
+struct nvmf_auth_command {
+	uint8_t opcode;
+	uint8_t rsvd1;
+	uint16_t command_id;
+	uint8_t fctype;
+	uint8_t rsvd2[19];
+	struct nvme_sgl_desc dptr;
+	uint8_t rsvd3;
+	uint8_t spsp0; /* security protocol specific: 01h, 01h for DH-HMAC-CHAP */
+	uint8_t spsp1;
+	uint8_t secp; /* security protocol: E9h, NVMe in-band authentication */
+	uint32_t len; /* tl (Send) or al (Receive) */
+	uint8_t rsvd4[16];
+} __attribute__((packed));
+NVME_STATIC_SIZE(struct nvmf_auth_command, 64);
+NVME_STATIC_OFFSET(struct nvmf_auth_command, secp, 43);
+#define NVME_AUTH_SECP_INBAND 0xe9
+#define NVME_AUTH_SPSP 0x01
+
+/* Connect's result: the controller asks the host to authenticate (AUTHREQ.ATR), or to
+ * authenticate and then start a secure channel (ASCR). */
+#define NVME_CONNECT_AUTHREQ_ATR (1u << 17)
+#define NVME_CONNECT_AUTHREQ_ASCR (1u << 18)
+
 struct nvmf_connect_command {
 	uint8_t opcode;
 	uint8_t rsvd1;
@@ -206,6 +231,7 @@ enum nvme_status {
 	NVME_SC_CONNECT_INVALID_PARAM = 0x182,
 	NVME_SC_CONNECT_RESTART_DISC = 0x183,
 	NVME_SC_CONNECT_INVALID_HOST = 0x184,
+	NVME_SC_AUTH_REQUIRED = 0x191, /* the queue has not authenticated yet */
 
 	NVME_SC_WRITE_FAULT = 0x280,
 	NVME_SC_READ_ERROR = 0x281,

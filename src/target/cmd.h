@@ -61,6 +61,7 @@ uint16_t tgt_parse_fabrics_cmd(struct tgt_cmd *cmd);
 uint16_t tgt_parse_admin_cmd(struct tgt_cmd *cmd);
 uint16_t tgt_parse_io_cmd(struct tgt_cmd *cmd);
 uint16_t tgt_parse_discovery_cmd(struct tgt_cmd *cmd);
+uint16_t tgt_parse_auth_cmd(struct tgt_cmd *cmd); /* Authentication Send/Receive (auth.c) */
 
 void tgt_cmd_set_state(struct tgt_cmd *cmd, enum tgt_cmd_state state);
 const char *tgt_cmd_state_name(enum tgt_cmd_state state);
@@ -84,6 +85,8 @@ void tgt_queue_wait_bufs(struct tgt_queue *q);
 uint16_t tgt_cmd_reply(struct tgt_cmd *cmd, const void *data, size_t len);
 /* The same from 'offset' into the data (a log page), zeros past its end. */
 uint16_t tgt_cmd_reply_at(struct tgt_cmd *cmd, const void *data, size_t len, uint64_t offset);
+/* The status of a command that came before its queue authenticated (and a rate-limited line). */
+uint16_t tgt_cmd_auth_required(const struct tgt_cmd *cmd);
 /* Connect data, checked for length; NULL if the host sent none or too little. */
 const struct nvmf_connect_data *tgt_cmd_connect_data(struct tgt_cmd *cmd);
 

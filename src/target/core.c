@@ -118,6 +118,17 @@ static uint16_t cmd_map_sgl(struct tgt_cmd *cmd, uint32_t incapsule_len)
 	}
 }
 
+uint16_t tgt_cmd_auth_required(const struct tgt_cmd *cmd)
+{
+	static struct tr_ratelimit rl = TR_RATELIMIT_INIT(5000, 10);
+	unsigned suppressed;
+
+	if (tr_ratelimit(&rl, &suppressed))
+		tr_warn("%s: opcode %#x on queue %u before it authenticated: refused%s", cmd->queue->peer,
+			cmd->sqe.opcode, cmd->queue->qid, suppressed ? " (and others: this line is rate-limited)" : "");
+	return NVME_SC_AUTH_REQUIRED | NVME_SC_DNR;
+}
+
 static uint16_t cmd_parse(struct tgt_cmd *cmd)
 {
 	struct tgt_queue *q = cmd->queue;
@@ -126,6 +137,8 @@ static uint16_t cmd_parse(struct tgt_cmd *cmd)
 		return tgt_parse_fabrics_cmd(cmd);
 	if (q->state != TGT_Q_LIVE || !q->ctrl)
 		return NVME_SC_CMD_SEQ_ERROR | NVME_SC_DNR;
+	if (!tgt_auth_queue_ready(q))
+		return tgt_cmd_auth_required(cmd);
 	if (tgt_queue_is_admin(q)) {
 		if (q->ctrl->subsys->discovery)
 			return tgt_parse_discovery_cmd(cmd);
@@ -306,6 +319,8 @@ int tgt_queue_bind(struct tgt_queue *q, struct tgt_ctrl *ctrl, uint16_t qid, uin
 	q->sqhd_disabled = sqhd_disabled;
 	q->sqhd = 1; /* the Connect was entry 0 */
 	q->size = size;
+	if (ctrl->auth_required && tgt_auth_queue_init(q))
+		return -ENOMEM;
 	tgt_queue_set_state(q, TGT_Q_LIVE);
 	return 0;
 }
@@ -315,6 +330,7 @@ void tgt_queue_put(struct tgt_queue *q)
 	if (--q->refs > 0)
 		return;
 	tgt_queue_ns_drop(q);
+	tgt_auth_queue_free(q);
 	q->ops->destroy(q);
 }
 

@@ -1,4 +1,5 @@
-/* Fabrics commands: Connect (admin and I/O queues), Property Get/Set and Disconnect.
+/* Fabrics commands: Connect (admin and I/O queues), Property Get/Set, Disconnect, and the gate in
+ * front of Authentication Send/Receive (auth.c).
  * Connect failures name the offending field (IATTR/IPO), as the NVMe-oF spec asks. */
 #include <stdarg.h>
 #include <stdio.h>
@@ -77,8 +78,12 @@ static uint16_t connect_admin(struct tgt_cmd *cmd, struct tgt_subsys *s, const s
 			q->peer, s->nqn);
 		return NVME_SC_CONNECT_CTRL_BUSY | NVME_SC_DNR;
 	}
+	/* nvmet's rule: a host with a secret authenticates every queue of an I/O controller; discovery
+	 * is never authenticated. */
+	bool auth = !s->discovery && tgt_host_auth_required(q->target, hostnqn);
 	tgt_ctrl_get(ctrl); /* the admin queue's reference */
 	pthread_mutex_lock(&ctrl->lock);
+	ctrl->auth_required = auth; /* under the lock: an I/O Connect on another worker reads it */
 	ctrl->queues[0] = q;
 	pthread_mutex_unlock(&ctrl->lock);
 	if (tgt_queue_bind(q, ctrl, 0, (uint16_t)(sqsize + 1), sqhd_disabled)) {
@@ -86,9 +91,10 @@ static uint16_t connect_admin(struct tgt_cmd *cmd, struct tgt_subsys *s, const s
 		tgt_ctrl_fatal(ctrl, "out of memory at Connect");
 		return NVME_SC_INTERNAL;
 	}
-	cmd->cqe.result = ctrl->cntlid;
-	tr_info("ctrl %u created: %s controller for %s, host \"%s\" from %s, kato %u ms", ctrl->cntlid,
-		s->discovery ? "discovery" : "I/O", s->nqn, hostnqn, q->peer, kato);
+	cmd->cqe.result = ctrl->cntlid | (ctrl->auth_required ? NVME_CONNECT_AUTHREQ_ATR : 0);
+	tr_info("ctrl %u created: %s controller for %s, host \"%s\" from %s, kato %u ms%s", ctrl->cntlid,
+		s->discovery ? "discovery" : "I/O", s->nqn, hostnqn, q->peer, kato,
+		ctrl->auth_required ? ", authentication required" : "");
 	return NVME_SC_SUCCESS;
 }
 
@@ -109,6 +115,12 @@ static uint16_t connect_io_check(struct tgt_cmd *cmd, struct tgt_ctrl *ctrl, uin
 	if (ctrl->queues[qid])
 		return connect_refuse(cmd, NVME_SC_CONNECT_INVALID_PARAM, SQE_FIELD(qid),
 				      "I/O queue %u of controller %u is already connected", qid, ctrl->cntlid);
+	/* The I/O Connect names only a controller ID and a host NQN, both guessable: a controller whose
+	 * admin queue has not proved the host's secret gets no I/O queue. */
+	if (ctrl->auth_required && !ctrl->admin_authenticated)
+		return connect_refuse(cmd, NVME_SC_AUTH_REQUIRED, DATA_FIELD(cntlid),
+				      "I/O queue %u for controller %u, whose admin queue has not authenticated", qid,
+				      ctrl->cntlid);
 	return NVME_SC_SUCCESS;
 }
 
@@ -143,6 +155,7 @@ static uint16_t connect_io(struct tgt_cmd *cmd, struct tgt_subsys *s, const stru
 		goto out;
 	}
 	tr_debug("ctrl %u: I/O queue %u (size %u) connected from %s", ctrl->cntlid, qid, sqsize + 1, q->peer);
+	cmd->cqe.result = ctrl->auth_required ? NVME_CONNECT_AUTHREQ_ATR : 0;
 	return NVME_SC_SUCCESS; /* the queue keeps the lookup's reference */
 out:
 	tgt_ctrl_put(ctrl);
@@ -254,7 +267,14 @@ uint16_t tgt_parse_fabrics_cmd(struct tgt_cmd *cmd)
 	/* Everything else needs a controller, and Property Get/Set only exist on the admin queue. */
 	if (q->state != TGT_Q_LIVE || !q->ctrl)
 		return NVME_SC_CMD_SEQ_ERROR | NVME_SC_DNR;
+	/* Before the queue authenticated: only the authentication itself, and Disconnect. */
+	if (!tgt_auth_queue_ready(q) && c->fctype != nvmf_type_auth_send && c->fctype != nvmf_type_auth_receive &&
+	    c->fctype != nvmf_type_disconnect)
+		return tgt_cmd_auth_required(cmd);
 	switch (c->fctype) {
+	case nvmf_type_auth_send:
+	case nvmf_type_auth_receive:
+		return tgt_parse_auth_cmd(cmd);
 	case nvmf_type_property_get:
 		if (!tgt_queue_is_admin(q))
 			return NVME_SC_INVALID_OPCODE | NVME_SC_DNR;

@@ -13,6 +13,7 @@
 
 struct tgt_cmd;
 struct tgt_queue;
+struct tgt_auth;
 
 /* A queue's life: each step is taken in tgt_queue_set_state(), which checks it. */
 enum tgt_queue_state {
@@ -79,6 +80,7 @@ struct tgt_queue {
 	bool sqhd_disabled;
 	uint16_t sqhd;
 	struct tgt_ctrl *ctrl;
+	struct tgt_auth *auth; /* in-band authentication state; NULL when the host needs none */
 
 	/* Namespace cache, refreshed when the subsystem's generation moves. */
 	uint32_t ns_generation;
@@ -111,6 +113,15 @@ void tgt_queue_ns_refresh(struct tgt_queue *q);
 void tgt_queue_ns_drop(struct tgt_queue *q);
 /* Connect handled: bind the queue to its controller; 0 or -ENOMEM. */
 int tgt_queue_bind(struct tgt_queue *q, struct tgt_ctrl *ctrl, uint16_t qid, uint16_t size, bool sqhd_disabled);
+
+/* auth.c: a queue's in-band authentication (queues of hosts with a DH-HMAC-CHAP secret). */
+int tgt_auth_queue_init(struct tgt_queue *q);
+void tgt_auth_queue_free(struct tgt_queue *q);
+/* May the queue run commands other than Authentication Send/Receive and Disconnect? */
+bool tgt_auth_queue_ready(const struct tgt_queue *q);
+/* Close the queue if it has not authenticated in time, or failed and the host lingers; true if
+ * it was closed (and may be freed). */
+bool tgt_auth_check_deadline(struct tgt_queue *q, uint64_t now_ms);
 
 /* tcp.c: the NVMe/TCP transport's queues, started by the worker on an accepted socket. */
 void tgt_tcp_queue_start(struct tgt_worker *w, int fd, struct tgt_listener *l);

@@ -11,6 +11,7 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
+#include "nvme/dhchap_key.h"
 #include "nvme/spec.h"
 #include "target/backend.h"
 
@@ -74,6 +75,20 @@ struct tgt_subsys {
 	struct tgt_subsys *next;
 };
 
+/* ---- Host credentials (nvmet's hosts/NQN/dhchap_*: one set per host, for every subsystem) ---- */
+
+struct tgt_host_auth {
+	char nqn[NVME_NQN_SIZE];
+	char key[NVME_DHCHAP_SECRET_MAX]; /* the host's DH-HMAC-CHAP secret, as given ("" = none) */
+	char ctrl_key[NVME_DHCHAP_SECRET_MAX]; /* the controller's, for bidirectional authentication */
+	uint8_t hash; /* preferred hash (NVME_AUTH_HASH_*) */
+	uint8_t dhgroup; /* required DH group (NVME_AUTH_DHGROUP_*) */
+	/* Failed attempts: past a few in a short window, the host's attempts are refused at once. */
+	uint64_t fail_window_start_ms;
+	unsigned fails;
+	struct tgt_host_auth *next;
+};
+
 /* ---- Controllers ---- */
 
 struct tgt_ctrl {
@@ -89,6 +104,8 @@ struct tgt_ctrl {
 	bool dead;
 	char dead_why[64]; /* why it was torn down, for the queues' close lines */
 	uint16_t nr_io_queues; /* granted by Set Features Number of Queues */
+	bool auth_required; /* the host has a DH-HMAC-CHAP secret: every queue authenticates */
+	bool admin_authenticated; /* under lock: I/O queues may connect */
 	struct tgt_queue *queues[TGT_MAX_IO_QUEUES + 1]; /* [0] is the admin queue */
 	/* Registers and features: touched only from the admin queue's worker. */
 	uint32_t cc;
@@ -124,6 +141,7 @@ struct tgt_target {
 	struct tgt_subsys *subsystems;
 	struct tgt_subsys *discovery;
 	struct tgt_listener *listeners;
+	struct tgt_host_auth *host_auth; /* under lock */
 	struct tgt_worker *workers;
 	int nr_workers;
 	unsigned next_worker;
@@ -175,6 +193,13 @@ void tgt_set_buffer_budget(uint64_t bytes);
 /* The most memory one connection can make the target hold beyond the buffer budget (a full-depth
  * queue's state and one largest transfer; in-capsule data in flight at the backend aside; tcp.c). */
 uint64_t tgt_conn_worst_bytes(void);
+
+/* auth.c: host credentials. Set a host's DH-HMAC-CHAP settings; a NULL field is left as it is, an
+ * empty secret removes it. 0, or -EINVAL (a bad NQN, secret, hash or group; *why says which). */
+int tgt_host_auth_set(struct tgt_target *t, const char *hostnqn, const char *key, const char *ctrl_key,
+		      const char *hash, const char *dhgroup, const char **why);
+/* Does this host have to authenticate? */
+bool tgt_host_auth_required(struct tgt_target *t, const char *hostnqn);
 
 /* ctrl.c: controller lifetime, registers, keep-alive and async events. */
 struct tgt_ctrl *tgt_ctrl_create(struct tgt_subsys *s, const char *hostnqn, const uint8_t *hostid,

@@ -216,7 +216,8 @@ static void flush_all(struct tgt_worker *w)
 }
 
 /* The worker's timers: keep-alive (and idle) expiry of the controllers whose admin queue it owns,
- * and the handshake deadline of connections that have not finished Connect. */
+ * the handshake deadline of connections that have not finished Connect, and the authentication
+ * deadline of those that have not authenticated. */
 static void check_timers(struct tgt_worker *w)
 {
 	uint64_t now = tr_now_ms();
@@ -224,10 +225,14 @@ static void check_timers(struct tgt_worker *w)
 
 	for (q = w->queues; q; q = next) {
 		next = q->next; /* a queue past its handshake deadline leaves the list */
-		if (q->ctrl && tgt_queue_is_admin(q) && q->state == TGT_Q_LIVE)
-			tgt_ctrl_check_keep_alive(q->ctrl, now);
-		else if (q->state != TGT_Q_LIVE)
+		if (q->state != TGT_Q_LIVE) {
 			tgt_queue_check_handshake(q, now);
+			continue;
+		}
+		if (q->auth && tgt_auth_check_deadline(q, now))
+			continue; /* closed: q may be gone */
+		if (q->ctrl && tgt_queue_is_admin(q))
+			tgt_ctrl_check_keep_alive(q->ctrl, now);
 	}
 }
 
