@@ -29,6 +29,11 @@ static void ctl_usage(FILE *out)
 		"  forbid-host SUBSYS HOSTNQN            shut one host out and tear down all its controllers:\n"
 		"                                        denied on a subsystem open to any host, taken off\n"
 		"                                        the list of one that lists hosts\n"
+		"  set-host-auth HOSTNQN [--dhchap-secret KEY] [--dhchap-ctrl-secret KEY]\n"
+		"                [--dhchap-hash HASH] [--dhchap-dhgroup GROUP]\n"
+		"                                        the host's DH-HMAC-CHAP settings (nvmet's dhchap_*);\n"
+		"                                        an empty secret removes it. Its next authentication\n"
+		"                                        (a new connection, or a re-authentication) uses them\n"
 		"  save [PATH]                           write the running config (default: the --config file)\n");
 }
 
@@ -131,8 +136,15 @@ int cmd_ctl(int argc, char **argv)
 		{ "socket", required_argument, NULL, 'S' }, { "output-format", required_argument, NULL, 'o' },
 		{ "nsid", required_argument, NULL, 'n' },   { "readonly", no_argument, NULL, 'r' },
 		{ "buffered", no_argument, NULL, 'b' },     { "help", no_argument, NULL, 'h' },
+		{ "dhchap-secret", required_argument, NULL, 'K' },
+		{ "dhchap-ctrl-secret", required_argument, NULL, 'C' },
+		{ "dhchap-hash", required_argument, NULL, 'H' },
+		{ "dhchap-dhgroup", required_argument, NULL, 'G' },
 		{ 0 },
 	};
+	/* set-host-auth's fields, by option letter, as the control socket names them. */
+	const char *auth[4] = { NULL }, *const auth_keys[4] = { "dhchap_key", "dhchap_ctrl_key", "dhchap_hash",
+								"dhchap_dhgroup" };
 	const char *path = TGT_DEFAULT_CTL_PATH, *verb;
 	bool json = false, readonly = false, buffered = false;
 	long nsid = 0;
@@ -141,6 +153,10 @@ int cmd_ctl(int argc, char **argv)
 
 	while ((c = getopt_long(argc, argv, "S:o:n:rbh", opts, NULL)) != -1) {
 		switch (c) {
+		case 'K': auth[0] = optarg; break;
+		case 'C': auth[1] = optarg; break;
+		case 'H': auth[2] = optarg; break;
+		case 'G': auth[3] = optarg; break;
 		case 'S': path = optarg; break;
 		case 'o': json = !strcmp(optarg, "json"); break;
 		case 'n': if (!parse_nsid(optarg, &nsid)) return 2; break;
@@ -170,6 +186,11 @@ int cmd_ctl(int argc, char **argv)
 	} else if ((!strcmp(verb, "allow-host") || !strcmp(verb, "forbid-host")) && nargs == 2) {
 		json_object_object_add(req, "subsys", json_object_new_string(argv[optind]));
 		json_object_object_add(req, "host", json_object_new_string(argv[optind + 1]));
+	} else if (!strcmp(verb, "set-host-auth") && nargs == 1) {
+		json_object_object_add(req, "host", json_object_new_string(argv[optind]));
+		for (int i = 0; i < 4; i++)
+			if (auth[i])
+				json_object_object_add(req, auth_keys[i], json_object_new_string(auth[i]));
 	} else if (!strcmp(verb, "save") && nargs <= 1) {
 		if (nargs)
 			json_object_object_add(req, "path", json_object_new_string(argv[optind]));

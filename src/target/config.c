@@ -1,8 +1,10 @@
-/* JSON configuration in nvmetcli's format (/etc/nvmet/config.json): hosts, ports with their
+/* JSON configuration in nvmetcli's format (/etc/nvmet/config.json): hosts (with their "dhchap"
+ * secrets, as nvmetcli since July 2026 saves them; the file is written mode 0600), ports with their
  * subsystems, subsystems with attr/allowed_hosts/namespaces. Extensions: "mem:SIZE" device paths,
  * "readonly" and "buffered_io" per namespace, "denied_hosts" per subsystem (what forbid-host left
  * on a subsystem open to any host; nvmetcli has no such list and ignores the key). */
 #include <errno.h>
+#include <fcntl.h>
 #include <json-c/json.h>
 #include <limits.h>
 #include <stdio.h>
@@ -10,6 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "nvme/dhchap.h"
 #include "nvme/identify.h"
 #include "target/control.h"
 #include "util/log.h"
@@ -151,6 +154,36 @@ static int load_namespace(struct tgt_subsys *s, json_object *n)
 	return err < 0 ? err : 0;
 }
 
+/* The top-level hosts: their DH-HMAC-CHAP settings, in nvmetcli's "dhchap" attribute group
+ * ({"key", "ctrl_key", "hash": "hmac(sha256)", "dhgroup": "ffdhe2048"}, configfs' dhchap_* files). */
+static int load_host_auth(json_object *hosts, const char *path)
+{
+	for (size_t i = 0; hosts && i < json_object_array_length(hosts); i++) {
+		json_object *h = json_object_array_get_idx(hosts, i), *dh = NULL;
+		const char *nqn = NULL, *key = NULL, *ctrl_key = NULL, *hash = NULL, *dhgroup = NULL, *why;
+		int err = json_object_is_type(h, json_type_object) ? jopt_str(h, "nqn", path, &nqn) : -EINVAL;
+
+		if (!err)
+			err = jopt(h, "dhchap", json_type_object, path, &dh);
+		if (!err && dh)
+			err = jopt_str(dh, "key", path, &key) || jopt_str(dh, "ctrl_key", path, &ctrl_key) ||
+					      jopt_str(dh, "hash", path, &hash) || jopt_str(dh, "dhgroup", path, &dhgroup)
+				      ? -EINVAL
+				      : 0;
+		if (err) {
+			tr_err("config %s: hosts[%zu] must be an object with \"nqn\" and string dhchap fields", path, i);
+			return -EINVAL;
+		}
+		if (!dh || !key || !key[0])
+			continue; /* a host without a secret: nothing to keep beyond its NQN */
+		if (tgt_host_auth_set(tgt, nqn, key, ctrl_key, hash, dhgroup, &why)) {
+			tr_err("config %s: host %s: %s", path, nqn ? nqn : "?", why);
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
 static int load_hosts(struct tgt_subsys *s, json_object *hosts, bool deny)
 {
 	for (size_t i = 0; hosts && i < json_object_array_length(hosts); i++) {
@@ -278,7 +311,7 @@ static int load_port(json_object *o)
 
 int tgt_config_load(const char *path)
 {
-	json_object *root = json_object_from_file(path), *subs = NULL, *ports = NULL;
+	json_object *root = json_object_from_file(path), *subs = NULL, *ports = NULL, *hosts = NULL;
 	const char *target_id = NULL;
 	int err = 0;
 
@@ -295,6 +328,10 @@ int tgt_config_load(const char *path)
 		err = -EINVAL;
 	}
 	if (!err)
+		err = jopt(root, "hosts", json_type_array, path, &hosts);
+	if (!err)
+		err = load_host_auth(hosts, path);
+	if (!err)
 		err = jopt(root, "subsystems", json_type_array, path, &subs);
 	if (!err)
 		err = jopt(root, "ports", json_type_array, path, &ports);
@@ -304,6 +341,42 @@ int tgt_config_load(const char *path)
 		err = load_port(json_object_array_get_idx(ports, i));
 	json_object_put(root);
 	return err;
+}
+
+/* The top-level entry of a host, made once however many subsystems list it. */
+static json_object *host_entry(json_object *all_hosts, const char *nqn)
+{
+	json_object *e, *v;
+
+	for (size_t i = 0; i < json_object_array_length(all_hosts); i++) {
+		e = json_object_array_get_idx(all_hosts, i);
+		if (json_object_object_get_ex(e, "nqn", &v) && !strcmp(json_object_get_string(v), nqn))
+			return e;
+	}
+	e = json_object_new_object();
+	json_object_object_add(e, "nqn", json_object_new_string(nqn));
+	json_object_array_add(all_hosts, e);
+	return e;
+}
+
+/* Hosts' secrets, as nvmetcli keeps them; caller holds tgt->lock. */
+static void save_host_auth(json_object *all_hosts)
+{
+	for (struct tgt_host_auth *h = tgt->host_auth; h; h = h->next) {
+		json_object *d = json_object_new_object();
+		char hash[32];
+
+		if (!h->key[0]) {
+			json_object_put(d);
+			continue;
+		}
+		snprintf(hash, sizeof(hash), "hmac(%s)", nvme_auth_hash_name(h->hash));
+		json_object_object_add(d, "ctrl_key", json_object_new_string(h->ctrl_key));
+		json_object_object_add(d, "dhgroup", json_object_new_string(nvme_dhgroup_name(h->dhgroup)));
+		json_object_object_add(d, "hash", json_object_new_string(hash));
+		json_object_object_add(d, "key", json_object_new_string(h->key));
+		json_object_object_add(host_entry(all_hosts, h->nqn), "dhchap", d);
+	}
 }
 
 static json_object *save_subsystem(struct tgt_subsys *s, json_object *all_hosts)
@@ -319,11 +392,8 @@ static json_object *save_subsystem(struct tgt_subsys *s, json_object *all_hosts)
 	json_object_object_add(attr, "model", json_object_new_string(s->model));
 	json_object_object_add(attr, "version", json_object_new_string("1.3"));
 	for (struct tgt_host_entry *h = s->hosts; h; h = h->next) {
-		json_object *e = json_object_new_object();
-
 		json_object_array_add(hosts, json_object_new_string(h->nqn));
-		json_object_object_add(e, "nqn", json_object_new_string(h->nqn));
-		json_object_array_add(all_hosts, e);
+		host_entry(all_hosts, h->nqn);
 	}
 	for (struct tgt_host_entry *h = s->denied_hosts; h; h = h->next)
 		json_object_array_add(denied, json_object_new_string(h->nqn));
@@ -373,6 +443,7 @@ int tgt_config_save(const char *path)
 	pthread_mutex_lock(&tgt->lock);
 	for (struct tgt_subsys *s = tgt->subsystems; s; s = s->next)
 		json_object_array_add(subs, save_subsystem(s, hosts));
+	save_host_auth(hosts);
 	for (struct tgt_listener *l = tgt->listeners; l; l = l->next) {
 		json_object *p = json_object_new_object(), *a = json_object_new_object();
 		json_object *linked = json_object_new_array();
@@ -400,8 +471,13 @@ int tgt_config_save(const char *path)
 	json_object_object_add(root, "subsystems", subs);
 
 	snprintf(tmp, sizeof(tmp), "%s.tmp.%d", path, (int)getpid());
-	if (json_object_to_file_ext(tmp, root, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED) ||
-	    rename(tmp, path)) {
+	/* Hosts' secrets are in it: readable by the owner only, from its first byte on. */
+	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	int wrote = fd < 0 ? -1 : json_object_to_fd(fd, root, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED);
+
+	if (fd >= 0 && close(fd))
+		wrote = -1;
+	if (wrote || rename(tmp, path)) {
 		err = -errno;
 		tr_err("config: cannot save to %s: %s", path, strerror(errno));
 		unlink(tmp);

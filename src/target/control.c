@@ -14,6 +14,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "nvme/dhchap.h"
 #include "target/control.h"
 #include "target/cmd.h"
 #include "util/clock.h"
@@ -81,6 +82,9 @@ static json_object *ctrl_json(struct tgt_ctrl *c)
 	pthread_mutex_lock(&c->lock);
 	json_object_object_add(o, "state", json_object_new_string(c->dead ? "deleting" : "live"));
 	json_object_object_add(o, "nr_io_queues", json_object_new_int(c->nr_io_queues));
+	json_object_object_add(o, "auth", json_object_new_string(!c->auth_required     ? "none"
+								 : c->admin_authenticated ? "dhchap"
+											  : "pending"));
 	for (int i = 0; i <= TGT_MAX_IO_QUEUES; i++) {
 		if (c->queues[i])
 			json_object_array_add(queues, queue_json(c->queues[i]));
@@ -133,7 +137,7 @@ static json_object *subsys_json(struct tgt_subsys *s)
 static json_object *cmd_list(void)
 {
 	json_object *o = json_object_new_object(), *subs = json_object_new_array();
-	json_object *ports = json_object_new_array();
+	json_object *ports = json_object_new_array(), *auth = json_object_new_array();
 
 	pthread_mutex_lock(&tgt->lock);
 	for (struct tgt_listener *l = tgt->listeners; l; l = l->next) {
@@ -148,7 +152,22 @@ static json_object *cmd_list(void)
 	json_object_array_add(subs, subsys_json(tgt->discovery));
 	for (struct tgt_subsys *s = tgt->subsystems; s; s = s->next)
 		json_object_array_add(subs, subsys_json(s));
+	/* Which hosts must authenticate, and how; never their secrets. */
+	for (struct tgt_host_auth *h = tgt->host_auth; h; h = h->next) {
+		json_object *a = json_object_new_object();
+
+		if (!h->key[0]) {
+			json_object_put(a);
+			continue;
+		}
+		json_object_object_add(a, "host", json_object_new_string(h->nqn));
+		json_object_object_add(a, "dhchap_hash", json_object_new_string(nvme_auth_hash_name(h->hash)));
+		json_object_object_add(a, "dhchap_dhgroup", json_object_new_string(nvme_dhgroup_name(h->dhgroup)));
+		json_object_object_add(a, "bidirectional", json_object_new_boolean(h->ctrl_key[0] != 0));
+		json_object_array_add(auth, a);
+	}
 	pthread_mutex_unlock(&tgt->lock);
+	json_object_object_add(o, "host_auth", auth);
 	json_object_object_add(o, "ports", ports);
 	json_object_object_add(o, "subsystems", subs);
 	return o;
@@ -258,6 +277,14 @@ static json_object *handle(json_object *req)
 			error = "not a valid host NQN";
 		else if (err == -ENOENT)
 			error = "that host is neither allowed nor connected";
+	} else if (!strcmp(cmd, "set-host-auth")) {
+		const char *host = str_arg(req, "host");
+
+		if (!host)
+			error = "missing \"host\"";
+		else if (tgt_host_auth_set(tgt, host, str_arg(req, "dhchap_key"), str_arg(req, "dhchap_ctrl_key"),
+					   str_arg(req, "dhchap_hash"), str_arg(req, "dhchap_dhgroup"), &error) == 0)
+			tr_info("control: DH-HMAC-CHAP settings of host %s changed", host); /* never the secrets */
 	} else if (!strcmp(cmd, "save")) {
 		const char *path = str_arg(req, "path");
 
