@@ -53,6 +53,8 @@ step "command line, config file and control socket (ASan target)"
 tests/integration/target_cli.sh "$bin"; record "target_cli" $?
 step "bad input from raw clients (ASan target)"
 python3 tests/integration/bad_input.py "$bin"; record "bad_input" $?
+step "DH-HMAC-CHAP on the target: the exchange, and what a host must not get away with (ASan target)"
+python3 tests/integration/auth_bad_input.py "$bin"; record "auth_bad_input" $?
 step "hardening: what a hostile peer or careless operator cannot do (ASan target)"
 python3 tests/integration/hardening.py "$bin"; record "hardening" $?
 step "control socket: ownership of its path, mode, stuck and surplus clients (ASan target)"
@@ -83,7 +85,8 @@ if ((!quick)); then
   # The threaded parts under TSan: target workers and control thread (also against the kernel host's
   # parallel queues), the host library's keep-alive thread, the host process's FUSE, loop-attach and
   # teardown threads. Any report fails the test.
-  for t in "host_bench.sh" "host_connect.sh" "link_loss.sh" "bad_target.py" "control_socket.py" "hardening.py"; do
+  for t in "host_bench.sh" "host_connect.sh" "link_loss.sh" "bad_target.py" "control_socket.py" "hardening.py" \
+    "auth_bad_input.py"; do
     step "$t under ThreadSanitizer"
     runner=(); [[ $t == *.py ]] && runner=(python3)
     TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 "${runner[@]}" tests/integration/$t build-tsan/src/tightrope

@@ -344,14 +344,15 @@ static void auth_send(struct tgt_cmd *cmd)
 		auth_negotiate(q, &m); /* at any time: a new transaction, or a re-authentication */
 	else if (m.auth_id == NVME_AUTH_ID_FAILURE2)
 		auth_host_gave_up(q, &m);
+	else if (!(m.auth_id == NVME_AUTH_ID_REPLY && a->step == STEP_REPLY) &&
+		 !(m.auth_id == NVME_AUTH_ID_SUCCESS2 && a->step == STEP_SUCCESS2))
+		auth_fail(q, NVME_AUTH_FAIL_INCORRECT_PROTOCOL_MESSAGE, "a message out of turn (or replayed)");
 	else if (m.t_id != a->t_id)
 		auth_fail(q, NVME_AUTH_FAIL_INCORRECT_PAYLOAD, "a message from another transaction");
-	else if (m.auth_id == NVME_AUTH_ID_REPLY && a->step == STEP_REPLY)
+	else if (m.auth_id == NVME_AUTH_ID_REPLY)
 		auth_reply(q, &m);
-	else if (m.auth_id == NVME_AUTH_ID_SUCCESS2 && a->step == STEP_SUCCESS2)
-		auth_done(q);
 	else
-		auth_fail(q, NVME_AUTH_FAIL_INCORRECT_PROTOCOL_MESSAGE, "a message out of turn");
+		auth_done(q);
 	tgt_cmd_complete(cmd, NVME_SC_SUCCESS);
 }
 
