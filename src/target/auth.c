@@ -118,6 +118,17 @@ int tgt_host_auth_set(struct tgt_target *t, const char *hostnqn, const char *key
 	return 0;
 }
 
+void tgt_host_auth_free_all(struct tgt_target *t)
+{
+	while (t->host_auth) {
+		struct tgt_host_auth *h = t->host_auth;
+
+		t->host_auth = h->next;
+		OPENSSL_cleanse(h, sizeof(*h)); /* secrets do not outlive their use in freed memory */
+		free(h);
+	}
+}
+
 bool tgt_host_auth_required(struct tgt_target *t, const char *hostnqn)
 {
 	struct tgt_host_auth *h;

@@ -724,6 +724,7 @@ void tgt_shutdown(void)
 		subsys_free(s);
 	}
 	subsys_free(tgt->discovery);
+	tgt_host_auth_free_all(tgt);
 	free(tgt->workers);
 	free(tgt->config_path);
 	pthread_mutex_destroy(&tgt->lock);

@@ -198,6 +198,8 @@ uint64_t tgt_conn_worst_bytes(void);
  * empty secret removes it. 0, or -EINVAL (a bad NQN, secret, hash or group; *why says which). */
 int tgt_host_auth_set(struct tgt_target *t, const char *hostnqn, const char *key, const char *ctrl_key,
 		      const char *hash, const char *dhgroup, const char **why);
+/* Forget every host's credentials (the target is going away). */
+void tgt_host_auth_free_all(struct tgt_target *t);
 /* Does this host have to authenticate? */
 bool tgt_host_auth_required(struct tgt_target *t, const char *hostnqn);
 
