@@ -120,6 +120,7 @@ int tgt_host_auth_set(struct tgt_target *t, const char *hostnqn, const char *key
 
 void tgt_host_auth_free_all(struct tgt_target *t)
 {
+	pthread_mutex_lock(&t->lock);
 	while (t->host_auth) {
 		struct tgt_host_auth *h = t->host_auth;
 
@@ -127,6 +128,7 @@ void tgt_host_auth_free_all(struct tgt_target *t)
 		OPENSSL_cleanse(h, sizeof(*h)); /* secrets do not outlive their use in freed memory */
 		free(h);
 	}
+	pthread_mutex_unlock(&t->lock);
 }
 
 bool tgt_host_auth_required(struct tgt_target *t, const char *hostnqn)

@@ -639,14 +639,25 @@ static void do_cmd(struct conn *c, const uint8_t *rec_sqe, const uint8_t *data, 
 	wait_cmd(c, (uint16_t)cid);
 }
 
+/* The two hosts that must authenticate (DH-HMAC-CHAP), as the target starts with them. */
+static void auth_hosts_reset(void)
+{
+	const char *why;
+
+	tgt_host_auth_free_all(tgt);
+	if (tgt_host_auth_set(tgt, AUTH_HOSTNQN, AUTH_SECRET, NULL, "sha256", "null", &why) ||
+	    tgt_host_auth_set(tgt, AUTH_DH_HOSTNQN, AUTH_SECRET, AUTH_SECRET, "sha512", "ffdhe2048", &why))
+		abort();
+}
+
 static void put_nqn(char *dst, unsigned sel, const uint8_t *raw, uint32_t raw_len, bool host)
 {
 	static const char *const subs[] = { FUZZ_NQN, NVME_DISC_SUBSYS_NQN, LOCKED_NQN, PORT2_NQN };
-	static const char *const hosts[] = { FUZZ_HOSTNQN, OTHER_HOSTNQN };
+	static const char *const hosts[] = { FUZZ_HOSTNQN, OTHER_HOSTNQN, AUTH_HOSTNQN, AUTH_DH_HOSTNQN };
 
 	memset(dst, 0, NVME_NQN_SIZE);
 	if (host)
-		sel = sel == 0 || sel == 1 ? sel : sel == 2 ? 4 : sel == 3 ? 5 : sel == 4 ? 6 : sel == 5 ? 7 : 0;
+		sel = sel == 0 || sel == 1 ? sel : sel == 2 ? 4 : sel == 3 ? 5 : sel == 4 ? 6 : sel == 5 ? 7 : sel - 4;
 	switch (sel) {
 	case 0: case 1: case 2: case 3:
 		strcpy(dst, host ? hosts[sel] : subs[sel]);
@@ -853,6 +864,7 @@ static void end_input(void)
 		all[i]->next_cntlid = 1;
 		pthread_mutex_unlock(&all[i]->lock);
 	}
+	auth_hosts_reset(); /* their failure counts too: the next input must not find them locked out */
 }
 
 /* ---- The controller slot 0 starts with ---- */
@@ -1052,6 +1064,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	tgt->listeners = &listeners[0];
 	pthread_mutex_unlock(&tgt->lock);
 
+	auth_hosts_reset();
 	maybe_write_seeds(*argc, *argv);
 	return 0;
 }

@@ -34,7 +34,8 @@
  *          slot first if it is closed. Data bytes: [0] subsystem NQN (0 FUZZ_NQN, 1 discovery,
  *          2 LOCKED_NQN, 3 PORT2_NQN, 4 empty, 5 unterminated, 6 unknown 255-byte NQN, 7 raw from
  *          data[21..]), [1] host NQN (0 FUZZ_HOSTNQN, 1 another host, 2 empty, 3 unterminated,
- *          4 255 bytes, 5 raw from data[21..], 6-7 = 0), [2] CNTLID (0 = 0xFFFF for QID 0, else the
+ *          4 255 bytes, 5 raw from data[21..], 6 AUTH_HOSTNQN, 7 AUTH_DH_HOSTNQN: hosts that must
+ *          authenticate with DH-HMAC-CHAP, the second bidirectionally over ffdhe2048), [2] CNTLID (0 = 0xFFFF for QID 0, else the
  *          last controller an admin Connect of this input made; 1 that controller; 2 0xFFFF; 3 raw
  *          data[3..4]; 4-255 that controller + (int8_t)data[3]), [5..20] host identifier.
  *          Data modes: 0 in-capsule, 1 behind an R2T, 2 SGL from the SQE verbatim (its length of
@@ -58,6 +59,9 @@
 #define LOCKED_NQN "nqn.2026-11.io.tightrope:locked"
 #define PORT2_NQN "nqn.2026-11.io.tightrope:port2"
 #define FUZZ_HOSTNQN "nqn.2014-08.org.nvmexpress:uuid:00000000-0000-0000-0000-00000000f022"
+#define AUTH_HOSTNQN "nqn.2026-12.io.tightrope:fuzz-auth"
+#define AUTH_DH_HOSTNQN "nqn.2026-12.io.tightrope:fuzz-auth-dh"
+#define AUTH_SECRET "DHHC-1:00:ia6zGodOr4SEG0Zzaw398rpY0wqipUWj4jWjUh4HWUz6aQ2n:" /* the spec's example */
 #define OTHER_HOSTNQN "nqn.2014-08.org.nvmexpress:uuid:00000000-0000-0000-0000-0000000000bb"
 
 #define NR_SLOTS 4

@@ -1,6 +1,7 @@
 /* Seed inputs for fuzz_target_cmds: one input per action and command kind, in the record format of
  * fuzz_target_cmds.h, written into an empty corpus directory when the harness starts. */
 #include <fcntl.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -395,6 +396,55 @@ static void seeds_io_raw_sgl_overrun(const char *dir, struct seed *s)
 	seed_write(dir, "io-raw-sgl-overrun", s);
 }
 
+/* Authentication Send (h2c) or Receive with the DH-HMAC-CHAP protocol fields; mode 0 lets the
+ * harness size the transfer from the message (Send) or the SQE's SGL length (Receive). */
+static void seed_auth(struct seed *s, int slot, bool send, const void *msg, uint16_t len, uint32_t al)
+{
+	struct nvmf_auth_command a = { .opcode = nvme_admin_fabrics,
+				       .fctype = send ? nvmf_type_auth_send : nvmf_type_auth_receive,
+				       .spsp0 = NVME_AUTH_SPSP, .spsp1 = NVME_AUTH_SPSP, .secp = NVME_AUTH_SECP_INBAND,
+				       .len = send ? len : al };
+
+	a.dptr.length = send ? 0 : al;
+	seed_rec(s, KIND(ACT_CMD, slot, 0), &a, msg, send ? len : 0);
+}
+
+/* DH-HMAC-CHAP: a host that must authenticate (null group; then bidirectional over ffdhe2048)
+ * negotiates, takes the challenge, answers with a response the fuzzer can only guess, tries
+ * commands and an I/O queue before and after. */
+static void seeds_auth(const char *dir, struct seed *s)
+{
+	uint8_t neg[72] = { 0, 0, 0, 0, 1, 0, 0, 1, 1, 0, 3, 6, 1, 2, 3 };
+	uint8_t reply[16 + 2 * 64 + 256] = { 1, 2, 0, 0, 1, 0, 32, 0, 0 };
+
+	for (int i = 0; i < 6; i++)
+		neg[8 + 34 + i] = (uint8_t)i; /* DH groups null, ffdhe2048 ... 8192 */
+	seed_start(s, HB(0, 0, SETUP_NONE, 0), 0);
+	seed_connect(s, 0, 0, 0, 31, 0, 0, 0, 6, 0, 0);
+	seed_cmd(s, 0, 0, nvme_admin_identify, 0, NVME_ID_CNS_CTRL, 0, 0, NULL, 0); /* before: refused */
+	seed_connect(s, 1, 0, 1, 31, 0, 0, 0, 6, 0, 0); /* I/O queue before the admin queue authenticated */
+	seed_auth(s, 0, true, neg, sizeof(neg), 0);
+	seed_auth(s, 0, false, NULL, 0, 4096);
+	memcpy(reply + 16, s->pattern, 64);
+	seed_auth(s, 0, true, reply, 16 + 64, 0);
+	seed_auth(s, 0, false, NULL, 0, 4096);
+	seed_cmd(s, 0, 0, nvme_admin_identify, 0, NVME_ID_CNS_CTRL, 0, 0, NULL, 0);
+	seed_write(dir, "auth-null", s);
+
+	seed_start(s, HB(0, 0, SETUP_NONE, 0), 0);
+	seed_connect(s, 0, 0, 0, 31, 0, 0, 0, 7, 0, 0);
+	neg[4] = 2; /* T_ID */
+	seed_auth(s, 0, true, neg, sizeof(neg), 0);
+	seed_auth(s, 0, false, NULL, 0, 4096);
+	reply[4] = 2, reply[6] = 64, reply[8] = 1, reply[10] = 0, reply[11] = 1; /* hl 64, cvalid, dhvlen 256 */
+	reply[12] = 0x34, reply[13] = 0x12; /* seqnum */
+	seed_auth(s, 0, true, reply, sizeof(reply), 0);
+	seed_auth(s, 0, false, NULL, 0, 4096);
+	seed_auth(s, 0, true, neg, 5, 0); /* truncated */
+	seed_auth(s, 0, false, NULL, 0, 8); /* too small */
+	seed_write(dir, "auth-dh-bidirectional", s);
+}
+
 /* Every builder above, in the order the seeds were first written. */
 static void (*const seed_builders[])(const char *dir, struct seed *s) = {
 	seeds_io,
@@ -409,6 +459,7 @@ static void (*const seed_builders[])(const char *dir, struct seed *s) = {
 	seeds_admin_aer_ns_change,
 	seeds_discovery,
 	seeds_io_raw_sgl_overrun,
+	seeds_auth,
 };
 
 void fuzz_cmds_write_seeds(const char *dir)
