@@ -15,6 +15,8 @@ int cmd_disconnect_all(int argc, char **argv);
 int cmd_id_ns(int argc, char **argv);
 int cmd_gen_dhchap_key(int argc, char **argv);
 int cmd_check_dhchap_key(int argc, char **argv);
+int cmd_gen_tls_key(int argc, char **argv);
+int cmd_check_tls_key(int argc, char **argv);
 
 struct tr_ctrl_opts;
 

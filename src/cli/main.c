@@ -23,6 +23,7 @@ static void usage(FILE *out)
 		"  bench     measure a remote namespace and/or a local file or device (fio's options)\n"
 		"  id-ctrl   connect to a controller and print its Identify Controller data\n"
 		"  gen-dhchap-key  make a DH-HMAC-CHAP secret (nvme-cli's options); check-dhchap-key checks one\n"
+		"  gen-tls-key     make a TLS PSK (nvme-cli's options); check-tls-key checks one, prints its identity\n"
 		"  version   print the version\n"
 		"\n"
 		"'tightrope <command> --help' explains each command.\n");
@@ -45,7 +46,8 @@ int main(int argc, char **argv)
 			   { "list", cmd_list },	   { "list-subsys", cmd_list_subsys },
 			   { "disconnect", cmd_disconnect }, { "disconnect-all", cmd_disconnect_all },
 			   { "id-ns", cmd_id_ns },	   { "gen-dhchap-key", cmd_gen_dhchap_key },
-			   { "check-dhchap-key", cmd_check_dhchap_key } };
+			   { "check-dhchap-key", cmd_check_dhchap_key }, { "gen-tls-key", cmd_gen_tls_key },
+			   { "check-tls-key", cmd_check_tls_key } };
 
 	for (size_t i = 0; i < sizeof(host_verbs) / sizeof(host_verbs[0]); i++)
 		if (!strcmp(argv[1], host_verbs[i].name))
