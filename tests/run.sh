@@ -76,6 +76,8 @@ if ((!quick)); then
   tests/vm/selftest.sh; record "vm_selftest" $?
   step "DH-HMAC-CHAP secrets: gen-dhchap-key and check-dhchap-key against Debian's nvme-cli (from the guests' packages)"
   tests/integration/dhchap_keys.sh "$bin"; record "dhchap_keys" $?
+  step "TLS PSKs: gen-tls-key and check-tls-key against nvme-cli 2.13 and the .nvme keyring (trixie guest)"
+  tests/integration/tls_keys.sh "$bin"; record "tls_keys" $?
   step "tightrope host (discover, id-ctrl, bench) against the kernel target (QEMU) and our own (ASan)"
   tests/integration/host_bench.sh "$bin"; record "host_bench" $?
   step "tightrope connect: local devices from our own target (mkfs, mount, checksums) and the kernel's (QEMU)"
