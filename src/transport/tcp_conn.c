@@ -7,6 +7,7 @@
 #include <sys/socket.h>
 
 #include "transport/tcp_conn.h"
+#include "transport/tls.h"
 
 #define TX_BATCH_IOV 128 /* iovecs gathered per sendmsg when the ring wraps */
 #define RXBUF_ALIGN 4096
@@ -226,21 +227,28 @@ enum ntcp_verdict ntcp_rx_unpark(struct ntcp_conn *c)
 	return c->rx_hold;
 }
 
+static ssize_t conn_recv(struct ntcp_conn *c, void *buf, size_t len)
+{
+	return c->tls ? ntls_recv(c->tls, buf, len) : recv(c->fd, buf, len, MSG_DONTWAIT);
+}
+
 enum ntcp_rx_result ntcp_rx_pump(struct ntcp_conn *c, int max_rounds)
 {
-	for (int round = 0; round < max_rounds; round++) {
+	/* Past the round limit, a TLS session may still hold decrypted bytes that no poll of the socket
+	 * announces: those are read too (at most one record's worth). */
+	for (int round = 0; round < max_rounds || (c->tls && ntls_recv_pending(c->tls)); round++) {
 		ssize_t n;
 
 		if (c->rx_hold != NTCP_GO)
 			return NTCP_RX_HELD;
 		if (c->rx_state == NTCP_RX_DATA && c->rx_dst && c->rx_left >= NTCP_RX_DIRECT_MIN) {
-			n = recv(c->fd, c->rx_dst, c->rx_left, MSG_DONTWAIT);
+			n = conn_recv(c, c->rx_dst, c->rx_left);
 			if (n > 0) {
 				ntcp_rx_feed(c, c->rx_dst, (uint32_t)n);
 				continue;
 			}
 		} else {
-			n = recv(c->fd, c->rxbuf, c->rxbuf_size, MSG_DONTWAIT);
+			n = conn_recv(c, c->rxbuf, c->rxbuf_size);
 			if (n > 0) {
 				rx_feed_buf(c, 0, (uint32_t)n);
 				continue;
@@ -295,8 +303,22 @@ static void tx_advance(struct ntcp_conn *c, size_t sent)
 	}
 }
 
+static ssize_t conn_send(struct ntcp_conn *c, struct msghdr *msg)
+{
+	if (c->tls)
+		return ntls_sendv(c->tls, msg->msg_iov, (int)msg->msg_iovlen);
+	return sendmsg(c->fd, msg, MSG_DONTWAIT | MSG_NOSIGNAL);
+}
+
+bool ntcp_tx_pending(const struct ntcp_conn *c)
+{
+	return c->tx_count != 0 || (c->tls && ntls_send_pending(c->tls));
+}
+
 int ntcp_tx_flush(struct ntcp_conn *c)
 {
+	if (c->tls && ntls_flush(c->tls))
+		return errno == EAGAIN ? -EAGAIN : -errno;
 	while (c->tx_count) {
 		struct iovec batch[TX_BATCH_IOV];
 		struct msghdr msg = { 0 };
@@ -313,7 +335,7 @@ int ntcp_tx_flush(struct ntcp_conn *c)
 			msg.msg_iov = batch;
 		}
 		msg.msg_iovlen = n;
-		sent = sendmsg(c->fd, &msg, MSG_DONTWAIT | MSG_NOSIGNAL);
+		sent = conn_send(c, &msg);
 		if (sent < 0) {
 			if (errno == EAGAIN || errno == EWOULDBLOCK)
 				return -EAGAIN;
@@ -323,7 +345,8 @@ int ntcp_tx_flush(struct ntcp_conn *c)
 		}
 		tx_advance(c, (size_t)sent);
 	}
-	return 0;
+	/* The ring is empty, but the TLS session may still hold what it took. */
+	return c->tls && ntls_send_pending(c->tls) ? -EAGAIN : 0;
 }
 
 int ntcp_tx_resize(struct ntcp_conn *c, uint32_t cap)

@@ -50,8 +50,11 @@ struct ntcp_conn_ops {
 
 /* The engine's state. Owners embed it and read it through the functions below; the fields are the
  * engine's own. */
+struct ntls;
+
 struct ntcp_conn {
 	int fd;
+	struct ntls *tls; /* the TLS session the bytes go through, or NULL (the owner's to free) */
 	enum nvmf_tcp_side side; /* which side of the connection we are: decides which PDUs are legal */
 	bool before_ic; /* only the ICReq/ICResp exchange is legal until the owner clears this */
 	struct nvmf_tcp_framing rx_framing; /* what we accept (digests, alignment, data limits) */
@@ -83,7 +86,8 @@ struct ntcp_conn {
 };
 
 /* Set up an engine on a connected non-blocking socket (owned by the caller: the engine never closes
- * it). side: which side we are. 0 or -ENOMEM. */
+ * it). side: which side we are. 0 or -ENOMEM. An owner that speaks TLS sets c->tls after the
+ * handshake: from then on the engine reads and writes through the session. */
 int ntcp_conn_init(struct ntcp_conn *c, int fd, enum nvmf_tcp_side side, const struct ntcp_conn_ops *ops,
 		   void *owner, uint32_t rxbuf_size, uint32_t tx_cap);
 void ntcp_conn_destroy(struct ntcp_conn *c);
@@ -132,10 +136,8 @@ static inline uint32_t ntcp_tx_room(const struct ntcp_conn *c)
 {
 	return c->tx_cap - c->tx_count;
 }
-static inline bool ntcp_tx_pending(const struct ntcp_conn *c)
-{
-	return c->tx_count != 0;
-}
+/* Bytes queued and not yet on the socket (in the ring, or taken by the TLS session). */
+bool ntcp_tx_pending(const struct ntcp_conn *c);
 /* Grow (or shrink, as long as it holds what is queued) the ring to cap entries. 0 or -ENOMEM/-ENOBUFS. */
 int ntcp_tx_resize(struct ntcp_conn *c, uint32_t cap);
 /* Forget what is queued without releasing it (the connection is going away). */
