@@ -103,6 +103,8 @@ if ((!quick)); then
   tests/integration/kernel_host.sh "$bin" digest; record "kernel_host_digest" $?
   step "DH-HMAC-CHAP: the Linux 6.12 host (trixie guest) against tightrope target, Wireshark-decoded (ASan)"
   tests/integration/auth_kernel_host.sh "$bin"; record "auth_kernel_host" $?
+  step "TLS: the Linux 6.12 host with tlshd (trixie guest) against tightrope target, Wireshark-decoded (ASan)"
+  tests/integration/tls_kernel_host.sh "$bin"; record "tls_kernel_host" $?
 fi
 
 echo

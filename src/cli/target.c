@@ -26,7 +26,8 @@
 #define MIN_BUF_BUDGET (1u << 20)
 #define PORT_MAX 65535
 /* Long options with no short form. */
-enum { OPT_DHCHAP_SECRET = 0x100, OPT_DHCHAP_CTRL_SECRET, OPT_DHCHAP_HASH, OPT_DHCHAP_DHGROUP };
+enum { OPT_DHCHAP_SECRET = 0x100, OPT_DHCHAP_CTRL_SECRET, OPT_DHCHAP_HASH, OPT_DHCHAP_DHGROUP, OPT_TLS_KEY,
+       OPT_TLS };
 
 static void target_usage(FILE *out)
 {
@@ -44,6 +45,10 @@ static void target_usage(FILE *out)
 		"      --dhchap-ctrl-secret KEY  and the target proves itself to it with this one\n"
 		"      --dhchap-hash HASH     its preferred hash: sha256 (default), sha384, sha512\n"
 		"      --dhchap-dhgroup GROUP its DH group: null (default), ffdhe2048 ... ffdhe8192\n"
+		"      --tls-key KEY          the last --allow-host's configured TLS PSK (NVMeTLSkey-1:01:...:,\n"
+		"                             as nvme gen-tls-key writes it)\n"
+		"      --tls MODE             TLS 1.3 on the --listen and discovery ports: none (default),\n"
+		"                             allowed (beside plain connections) or required\n"
 		"      --serial SN            serial number (default: derived from the NQN)\n"
 		"      --model MN             model number (default: tightrope)\n"
 		"  -c, --config FILE          load an nvmetcli-style JSON config (and 'ctl save' writes it back)\n"
@@ -118,7 +123,7 @@ static int parse_ns_spec(char *spec, struct tgt_ns_params *p)
 
 /* A host's DH-HMAC-CHAP settings (nvmet's hosts/NQN/dhchap_*), given after its --allow-host. */
 struct pending_host_auth {
-	char *key, *ctrl_key, *hash, *dhgroup;
+	char *key, *ctrl_key, *hash, *dhgroup, *tls_key;
 };
 
 struct pending_subsys {
@@ -134,6 +139,10 @@ static int build_host_auth(const char *hostnqn, const struct pending_host_auth *
 {
 	const char *why;
 
+	if (pa->tls_key && tgt_host_tls_set(tgt, hostnqn, pa->tls_key, &why)) {
+		fprintf(stderr, "tightrope: --allow-host %s: %s\n", hostnqn, why);
+		return -EINVAL;
+	}
 	if (!pa->key && !pa->ctrl_key && !pa->hash && !pa->dhgroup)
 		return 0;
 	if (!pa->key) {
@@ -277,6 +286,7 @@ struct target_args {
 	const char *config, *ctl_path, *disc_port, *target_id;
 	struct limits limits;
 	long workers;
+	int tls; /* enum tgt_tls_mode of the command line's ports */
 };
 
 static int add_host_auth_option(struct pending_host_auth *pa, int c, char *arg)
@@ -284,6 +294,7 @@ static int add_host_auth_option(struct pending_host_auth *pa, int c, char *arg)
 	char **dst = c == OPT_DHCHAP_SECRET	 ? &pa->key
 		     : c == OPT_DHCHAP_CTRL_SECRET ? &pa->ctrl_key
 		     : c == OPT_DHCHAP_HASH	 ? &pa->hash
+		     : c == OPT_TLS_KEY		 ? &pa->tls_key
 						 : &pa->dhgroup;
 
 	*dst = arg;
@@ -305,9 +316,9 @@ static int add_subsys_option(struct target_args *a, int c, char *arg)
 		cur->ns[cur->nr_ns++] = arg;
 	else if (c == 'H' && cur->nr_hosts < MAX_HOSTS)
 		cur->hosts[cur->nr_hosts++] = arg;
-	else if (c >= OPT_DHCHAP_SECRET && c <= OPT_DHCHAP_DHGROUP && cur->nr_hosts)
+	else if (c >= OPT_DHCHAP_SECRET && c <= OPT_TLS_KEY && cur->nr_hosts)
 		return add_host_auth_option(&cur->host_auth[cur->nr_hosts - 1], c, arg);
-	else if (c >= OPT_DHCHAP_SECRET && c <= OPT_DHCHAP_DHGROUP)
+	else if (c >= OPT_DHCHAP_SECRET && c <= OPT_TLS_KEY)
 		return -ENOENT;
 	else if (c == 's')
 		cur->serial = arg;
@@ -368,9 +379,16 @@ static int parse_target_option(struct target_args *a, int c, char *arg)
 	case OPT_DHCHAP_CTRL_SECRET:
 	case OPT_DHCHAP_HASH:
 	case OPT_DHCHAP_DHGROUP:
+	case OPT_TLS_KEY:
 		if (add_subsys_option(a, c, arg) == 0)
 			return -1;
-		fprintf(stderr, "tightrope: the --dhchap-* options follow the --allow-host they are for\n");
+		fprintf(stderr, "tightrope: --dhchap-* and --tls-key follow the --allow-host they are for\n");
+		return 2;
+	case OPT_TLS:
+		a->tls = tgt_tls_mode_parse(arg);
+		if (a->tls >= 0)
+			return -1;
+		fprintf(stderr, "tightrope: --tls %s: none, allowed or required\n", arg);
 		return 2;
 	case 'D': a->disc_port = arg; return -1;
 	case 'c': a->config = arg; return -1;
@@ -401,6 +419,8 @@ static int parse_target_args(int argc, char **argv, struct target_args *a)
 		{ "dhchap-ctrl-secret", required_argument, NULL, OPT_DHCHAP_CTRL_SECRET },
 		{ "dhchap-hash", required_argument, NULL, OPT_DHCHAP_HASH },
 		{ "dhchap-dhgroup", required_argument, NULL, OPT_DHCHAP_DHGROUP },
+		{ "tls-key", required_argument, NULL, OPT_TLS_KEY },
+		{ "tls", required_argument, NULL, OPT_TLS },
 		{ "serial", required_argument, NULL, 's' },
 		{ "model", required_argument, NULL, 'm' },
 		{ "config", required_argument, NULL, 'c' },
@@ -450,18 +470,18 @@ static int add_listeners(const struct target_args *a)
 		if (err)
 			fprintf(stderr, "tightrope: --listen %s: expected ADDR:PORT\n", a->listens[i]);
 		else
-			err = tgt_listener_add(addr, port, false, (uint16_t)(i + 1));
+			err = tgt_listener_add(addr, port, false, (uint16_t)(i + 1), (enum tgt_tls_mode)a->tls);
 	}
 	if (!err && !a->nr_listens && !tgt->listeners) {
 		tr_info("no --listen given: listening on " DEFAULT_LISTEN_ADDR ":" TGT_DEFAULT_TRSVCID " only");
-		err = tgt_listener_add(DEFAULT_LISTEN_ADDR, TGT_DEFAULT_TRSVCID, false, 1);
+		err = tgt_listener_add(DEFAULT_LISTEN_ADDR, TGT_DEFAULT_TRSVCID, false, 1, (enum tgt_tls_mode)a->tls);
 	}
 	if (!err && a->disc_port) {
 		/* The discovery port shares the first listener's address. */
 		err = split_hostport(a->nr_listens ? a->listens[0] : DEFAULT_LISTEN_ADDR, addr, sizeof(addr), port,
 				     sizeof(port));
 		if (!err)
-			err = tgt_listener_add(addr, a->disc_port, true, 0);
+			err = tgt_listener_add(addr, a->disc_port, true, 0, (enum tgt_tls_mode)a->tls);
 	}
 	return err;
 }

@@ -148,7 +148,7 @@ void nvmf_disc_entry_build(struct nvmf_disc_log_entry *e, const struct nvmf_disc
 	nvme_strpad(e->trsvcid, sizeof(e->trsvcid), f->trsvcid, ' ');
 	nvme_strpad(e->traddr, sizeof(e->traddr), f->traddr, ' ');
 	nvme_strpad(e->subnqn, sizeof(e->subnqn), f->subnqn, '\0');
-	e->tsas[0] = NVMF_TCP_SECTYPE_NONE;
+	e->tsas[0] = f->sectype;
 }
 
 void nvme_derive_id(uint8_t out[16], const char *name, uint32_t number, bool as_uuid)

@@ -53,6 +53,7 @@ struct nvmf_disc_entry_facts {
 	uint16_t portid;
 	uint16_t asqsz;
 	uint8_t treq;
+	uint8_t sectype; /* TSAS for TCP: NVMF_TCP_SECTYPE_* */
 };
 void nvmf_disc_entry_build(struct nvmf_disc_log_entry *e, const struct nvmf_disc_entry_facts *facts);
 

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "nvme/dhchap.h"
+#include "nvme/tls_psk.h"
 #include "target/cmd.h"
 #include "util/clock.h"
 #include "util/log.h"
@@ -49,6 +50,40 @@ struct tgt_auth {
 
 static struct tr_ratelimit fail_rl = TR_RATELIMIT_INIT(5000, 10);
 
+static const char *step_name(enum auth_step s)
+{
+	static const char *const names[] = { "negotiate", "challenge", "reply", "success1",
+					     "success2", "failure1", "done", "failed" };
+
+	return s <= STEP_FAILED ? names[s] : "?";
+}
+
+/* Which steps a transaction may take: a bit per target step. A Negotiate may start one from any
+ * step but a failed one; any step may fail; a re-authentication left half-done expires to DONE. */
+#define TO(s) (1u << (s))
+#define ANY_FAIL (TO(STEP_FAILURE1) | TO(STEP_FAILED))
+static const unsigned step_transitions[] = {
+	[STEP_NEGOTIATE] = TO(STEP_CHALLENGE) | ANY_FAIL,
+	[STEP_CHALLENGE] = TO(STEP_CHALLENGE) | TO(STEP_REPLY) | TO(STEP_DONE) | ANY_FAIL,
+	[STEP_REPLY] = TO(STEP_CHALLENGE) | TO(STEP_SUCCESS1) | TO(STEP_DONE) | ANY_FAIL,
+	[STEP_SUCCESS1] = TO(STEP_CHALLENGE) | TO(STEP_SUCCESS2) | TO(STEP_DONE) | ANY_FAIL,
+	[STEP_SUCCESS2] = TO(STEP_CHALLENGE) | TO(STEP_DONE) | ANY_FAIL,
+	[STEP_FAILURE1] = ANY_FAIL,
+	[STEP_DONE] = TO(STEP_CHALLENGE) | ANY_FAIL,
+	[STEP_FAILED] = ANY_FAIL,
+};
+#undef TO
+#undef ANY_FAIL
+
+/* The only place a transaction's step changes. */
+static void auth_set_step(struct tgt_auth *a, enum auth_step s)
+{
+	if (!(step_transitions[a->step] & (1u << s)))
+		tr_err("authentication step %s -> %s is not a legal step", step_name(a->step), step_name(s));
+	tr_debug("authentication: %s -> %s", step_name(a->step), step_name(s));
+	a->step = s;
+}
+
 /* ---- Host credentials ---- */
 
 static struct tgt_host_auth *host_auth_find(struct tgt_target *t, const char *hostnqn)
@@ -57,6 +92,24 @@ static struct tgt_host_auth *host_auth_find(struct tgt_target *t, const char *ho
 
 	for (h = t->host_auth; h && strcmp(h->nqn, hostnqn); h = h->next)
 		;
+	return h;
+}
+
+/* The host's entry, made on first use; caller holds t->lock. NULL when out of memory. */
+static struct tgt_host_auth *host_auth_get(struct tgt_target *t, const char *hostnqn)
+{
+	struct tgt_host_auth *h = host_auth_find(t, hostnqn);
+
+	if (h)
+		return h;
+	h = calloc(1, sizeof(*h));
+	if (!h)
+		return NULL;
+	snprintf(h->nqn, sizeof(h->nqn), "%s", hostnqn);
+	h->hash = NVME_AUTH_HASH_SHA256; /* nvmet's defaults */
+	h->dhgroup = NVME_AUTH_DHGROUP_NULL;
+	h->next = t->host_auth;
+	t->host_auth = h;
 	return h;
 }
 
@@ -92,19 +145,11 @@ int tgt_host_auth_set(struct tgt_target *t, const char *hostnqn, const char *key
 	if (*why)
 		return -EINVAL;
 	pthread_mutex_lock(&t->lock);
-	h = host_auth_find(t, hostnqn);
+	h = host_auth_get(t, hostnqn);
 	if (!h) {
-		h = calloc(1, sizeof(*h));
-		if (!h) {
-			pthread_mutex_unlock(&t->lock);
-			*why = "out of memory";
-			return -ENOMEM;
-		}
-		snprintf(h->nqn, sizeof(h->nqn), "%s", hostnqn);
-		h->hash = NVME_AUTH_HASH_SHA256; /* nvmet's defaults */
-		h->dhgroup = NVME_AUTH_DHGROUP_NULL;
-		h->next = t->host_auth;
-		t->host_auth = h;
+		pthread_mutex_unlock(&t->lock);
+		*why = "out of memory";
+		return -ENOMEM;
 	}
 	if (key)
 		snprintf(h->key, sizeof(h->key), "%s", key);
@@ -129,6 +174,51 @@ void tgt_host_auth_free_all(struct tgt_target *t)
 		free(h);
 	}
 	pthread_mutex_unlock(&t->lock);
+}
+
+int tgt_host_tls_set(struct tgt_target *t, const char *hostnqn, const char *key, const char **why)
+{
+	struct nvme_tls_psk k;
+	struct tgt_host_auth *h;
+	int err = key[0] ? nvme_tls_psk_parse(key, &k) : 0;
+
+	OPENSSL_cleanse(&k, sizeof(k));
+	*why = !tgt_valid_nqn(hostnqn) ? "not a valid host NQN"
+	       : err		       ? "the TLS key is not a PSK in the interchange form (NVMeTLSkey-1:01:...:)"
+					 : NULL;
+	if (*why)
+		return -EINVAL;
+	pthread_mutex_lock(&t->lock);
+	h = host_auth_get(t, hostnqn);
+	if (h)
+		snprintf(h->tls_key, sizeof(h->tls_key), "%s", key);
+	pthread_mutex_unlock(&t->lock);
+	if (!h)
+		*why = "out of memory";
+	return h ? 0 : -ENOMEM;
+}
+
+bool tgt_host_tls_get(struct tgt_target *t, const char *hostnqn, char *key)
+{
+	struct tgt_host_auth *h;
+	bool found;
+
+	pthread_mutex_lock(&t->lock);
+	h = host_auth_find(t, hostnqn);
+	found = h && h->tls_key[0];
+	if (found)
+		memcpy(key, h->tls_key, sizeof(h->tls_key));
+	pthread_mutex_unlock(&t->lock);
+	return found;
+}
+
+bool tgt_host_has_tls(struct tgt_target *t, const char *hostnqn)
+{
+	char key[TGT_TLS_KEY_STR_MAX];
+	bool found = tgt_host_tls_get(t, hostnqn, key);
+
+	OPENSSL_cleanse(key, sizeof(key));
+	return found;
 }
 
 bool tgt_host_auth_required(struct tgt_target *t, const char *hostnqn)
@@ -212,7 +302,7 @@ static void auth_fail(struct tgt_queue *q, uint8_t explanation, const char *why)
 			suppressed ? " (and others: this line is rate-limited)" : "");
 	if (a->step != STEP_FAILED && a->step != STEP_FAILURE1) /* one count per failed transaction */
 		host_auth_failed(q);
-	a->step = STEP_FAILURE1;
+	auth_set_step(a, STEP_FAILURE1);
 	a->failure = explanation;
 	a->authenticated = false;
 	transaction_clear(a);
@@ -221,7 +311,7 @@ static void auth_fail(struct tgt_queue *q, uint8_t explanation, const char *why)
 /* The failure is told: the queue closes shortly unless the host disconnects first. */
 static void fail_final(struct tgt_auth *a)
 {
-	a->step = STEP_FAILED;
+	auth_set_step(a, STEP_FAILED);
 	a->deadline_ms = tr_now_ms() + AUTH_FAILED_LINGER_MS;
 }
 
@@ -256,7 +346,7 @@ static void auth_negotiate(struct tgt_queue *q, const struct nvme_auth_msg *m)
 		return auth_fail(q, NVME_AUTH_FAIL_DHGROUP_UNUSABLE, "it does not offer the DH group configured for it");
 	a->hashid = (uint8_t)hash;
 	a->hl = (uint8_t)nvme_auth_hash_len(a->hashid);
-	a->step = STEP_CHALLENGE;
+	auth_set_step(a, STEP_CHALLENGE);
 	a->deadline_ms = tr_now_ms() + q->target->handshake_timeout_ms;
 }
 
@@ -303,7 +393,7 @@ static void auth_reply(struct tgt_queue *q, const struct nvme_auth_msg *m)
 		memcpy(a->c2, m->host_challenge, a->hl);
 		a->s2 = m->seqnum;
 	}
-	a->step = STEP_SUCCESS1;
+	auth_set_step(a, STEP_SUCCESS1);
 }
 
 static void auth_done(struct tgt_queue *q)
@@ -313,7 +403,7 @@ static void auth_done(struct tgt_queue *q)
 	bool first = !a->authenticated;
 
 	a->authenticated = true;
-	a->step = STEP_DONE;
+	auth_set_step(a, STEP_DONE);
 	transaction_clear(a);
 	if (tgt_queue_is_admin(q)) {
 		pthread_mutex_lock(&ctrl->lock);
@@ -349,7 +439,7 @@ static void auth_send(struct tgt_cmd *cmd)
 	struct nvme_auth_msg m;
 	int bad = nvme_auth_msg_decode(cmd->buf, cmd->data_len, true, &m);
 
-	if (a->step == STEP_FAILED)
+	if (a->step == STEP_FAILED || a->step == STEP_FAILURE1)
 		auth_fail(q, NVME_AUTH_FAIL_FAILED, "a message after a failed transaction");
 	else if (bad)
 		auth_fail(q, (uint8_t)bad, "malformed or truncated message");
@@ -408,11 +498,11 @@ static void auth_receive(struct tgt_cmd *cmd)
 
 	if (a->step == STEP_CHALLENGE) {
 		len = build_challenge(q, msg, sizeof(msg));
-		a->step = STEP_REPLY;
+		auth_set_step(a, STEP_REPLY);
 	} else if (a->step == STEP_SUCCESS1) {
 		len = build_success1(q, msg, sizeof(msg));
 		if (a->bidirectional)
-			a->step = STEP_SUCCESS2;
+			auth_set_step(a, STEP_SUCCESS2);
 		else if (len)
 			auth_done(q);
 	} else if (a->step != STEP_FAILURE1) {
@@ -456,7 +546,6 @@ int tgt_auth_queue_init(struct tgt_queue *q)
 	q->auth = calloc(1, sizeof(*q->auth));
 	if (!q->auth)
 		return -ENOMEM;
-	q->auth->step = STEP_NEGOTIATE;
 	q->auth->deadline_ms = tr_now_ms() + q->target->handshake_timeout_ms;
 	return 0;
 }
@@ -484,7 +573,7 @@ bool tgt_auth_check_deadline(struct tgt_queue *q, uint64_t now_ms)
 	if (!a || !q->target->handshake_timeout_ms || a->step == STEP_DONE || now_ms < a->deadline_ms)
 		return false;
 	if (a->authenticated) { /* a re-authentication left half-done: forget it, as nvmet does */
-		a->step = STEP_DONE;
+		auth_set_step(a, STEP_DONE);
 		transaction_clear(a);
 		return false;
 	}

@@ -155,16 +155,24 @@ static int load_namespace(struct tgt_subsys *s, json_object *n)
 }
 
 /* The top-level hosts: their DH-HMAC-CHAP settings, in nvmetcli's "dhchap" attribute group
- * ({"key", "ctrl_key", "hash": "hmac(sha256)", "dhgroup": "ffdhe2048"}, configfs' dhchap_* files). */
+ * ({"key", "ctrl_key", "hash": "hmac(sha256)", "dhgroup": "ffdhe2048"}, configfs' dhchap_* files),
+ * and (an extension: nvmet keeps PSKs in the kernel's keyring) "tls_key", the configured PSK. */
 static int load_host_auth(json_object *hosts, const char *path)
 {
 	for (size_t i = 0; hosts && i < json_object_array_length(hosts); i++) {
 		json_object *h = json_object_array_get_idx(hosts, i), *dh = NULL;
 		const char *nqn = NULL, *key = NULL, *ctrl_key = NULL, *hash = NULL, *dhgroup = NULL, *why;
+		const char *tls_key = NULL;
 		int err = json_object_is_type(h, json_type_object) ? jopt_str(h, "nqn", path, &nqn) : -EINVAL;
 
 		if (!err)
 			err = jopt(h, "dhchap", json_type_object, path, &dh);
+		if (!err)
+			err = jopt_str(h, "tls_key", path, &tls_key);
+		if (!err && tls_key && tls_key[0] && tgt_host_tls_set(tgt, nqn, tls_key, &why)) {
+			tr_err("config %s: host %s: %s", path, nqn, why);
+			return -EINVAL;
+		}
 		if (!err && dh)
 			err = jopt_str(dh, "key", path, &key) || jopt_str(dh, "ctrl_key", path, &ctrl_key) ||
 					      jopt_str(dh, "hash", path, &hash) || jopt_str(dh, "dhgroup", path, &dhgroup)
@@ -266,10 +274,31 @@ static int link_subsystems(json_object *subs, int portid)
 	return 0;
 }
 
+/* nvmet's addr_tsas ("none", "tls1.3") and addr_treq ("not specified", "required", "not required")
+ * as a TLS policy. */
+static int port_tls(json_object *addr, int id, enum tgt_tls_mode *tls)
+{
+	const char *tsas = NULL, *treq = NULL;
+	int err = jopt_str(addr, "tsas", "a port", &tsas) || jopt_str(addr, "treq", "a port", &treq) ? -EINVAL : 0;
+
+	if (err || !tsas || !strcmp(tsas, "none")) {
+		*tls = TGT_TLS_NONE;
+		return err;
+	}
+	if (strcmp(tsas, "tls1.3")) {
+		tr_err("config: port %d: tsas \"%s\": \"none\" or \"tls1.3\"", id, tsas);
+		return -EINVAL;
+	}
+	/* With TLS on, "not specified" is read the safe way: required. */
+	*tls = treq && !strcmp(treq, "not required") ? TGT_TLS_ALLOWED : TGT_TLS_REQUIRED;
+	return 0;
+}
+
 static int load_port(json_object *o)
 {
 	json_object *addr = NULL, *subs = NULL, *portid = NULL;
 	const char *trtype = NULL, *traddr = NULL, *trsvcid = NULL;
+	enum tgt_tls_mode tls = TGT_TLS_NONE;
 	int err, id;
 
 	if (!json_object_is_type(o, json_type_object)) {
@@ -300,13 +329,15 @@ static int load_port(json_object *o)
 	if (!err)
 		err = jopt_str(addr, "trsvcid", "a port", &trsvcid);
 	if (!err)
+		err = port_tls(addr, id, &tls);
+	if (!err)
 		err = jopt_str_array(o, "subsystems", "a port", &subs);
 	if (!err)
 		err = link_subsystems(subs, id);
 	if (err)
 		return err;
 	return tgt_listener_add(traddr, trsvcid ? trsvcid : TGT_DEFAULT_TRSVCID,
-				!subs || json_object_array_length(subs) == 0, (uint16_t)id);
+				!subs || json_object_array_length(subs) == 0, (uint16_t)id, tls);
 }
 
 int tgt_config_load(const char *path)
@@ -366,6 +397,8 @@ static void save_host_auth(json_object *all_hosts)
 		json_object *d = json_object_new_object();
 		char hash[32];
 
+		if (h->tls_key[0])
+			json_object_object_add(host_entry(all_hosts, h->nqn), "tls_key", json_object_new_string(h->tls_key));
 		if (!h->key[0]) {
 			json_object_put(d);
 			continue;
@@ -450,7 +483,10 @@ int tgt_config_save(const char *path)
 
 		json_object_object_add(a, "adrfam", json_object_new_string(l->ipv6 ? "ipv6" : "ipv4"));
 		json_object_object_add(a, "traddr", json_object_new_string(l->traddr));
-		json_object_object_add(a, "treq", json_object_new_string("not specified"));
+		json_object_object_add(a, "treq", json_object_new_string(l->tls == TGT_TLS_REQUIRED ? "required"
+									  : l->tls == TGT_TLS_ALLOWED ? "not required"
+												      : "not specified"));
+		json_object_object_add(a, "tsas", json_object_new_string(l->tls == TGT_TLS_NONE ? "none" : "tls1.3"));
 		json_object_object_add(a, "trsvcid", json_object_new_string(l->trsvcid));
 		json_object_object_add(a, "trtype", json_object_new_string("tcp"));
 		json_object_object_add(p, "addr", a);

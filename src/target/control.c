@@ -144,6 +144,7 @@ static json_object *cmd_list(void)
 		json_object *p = json_object_new_object();
 
 		json_object_object_add(p, "portid", json_object_new_int(l->portid));
+		json_object_object_add(p, "tls", json_object_new_string(tgt_tls_mode_name(l->tls)));
 		json_object_object_add(p, "traddr", json_object_new_string(l->traddr));
 		json_object_object_add(p, "trsvcid", json_object_new_string(l->trsvcid));
 		json_object_object_add(p, "discovery_only", json_object_new_boolean(l->discovery_only));
@@ -156,11 +157,13 @@ static json_object *cmd_list(void)
 	for (struct tgt_host_auth *h = tgt->host_auth; h; h = h->next) {
 		json_object *a = json_object_new_object();
 
-		if (!h->key[0]) {
+		if (!h->key[0] && !h->tls_key[0]) {
 			json_object_put(a);
 			continue;
 		}
 		json_object_object_add(a, "host", json_object_new_string(h->nqn));
+		json_object_object_add(a, "dhchap", json_object_new_boolean(h->key[0] != 0));
+		json_object_object_add(a, "tls_psk", json_object_new_boolean(h->tls_key[0] != 0));
 		json_object_object_add(a, "dhchap_hash", json_object_new_string(nvme_auth_hash_name(h->hash)));
 		json_object_object_add(a, "dhchap_dhgroup", json_object_new_string(nvme_dhgroup_name(h->dhgroup)));
 		json_object_object_add(a, "bidirectional", json_object_new_boolean(h->ctrl_key[0] != 0));
@@ -282,9 +285,15 @@ static json_object *handle(json_object *req)
 
 		if (!host)
 			error = "missing \"host\"";
-		else if (tgt_host_auth_set(tgt, host, str_arg(req, "dhchap_key"), str_arg(req, "dhchap_ctrl_key"),
-					   str_arg(req, "dhchap_hash"), str_arg(req, "dhchap_dhgroup"), &error) == 0)
-			tr_info("control: DH-HMAC-CHAP settings of host %s changed", host); /* never the secrets */
+		else if ((str_arg(req, "dhchap_key") || str_arg(req, "dhchap_ctrl_key") || str_arg(req, "dhchap_hash") ||
+			  str_arg(req, "dhchap_dhgroup")) &&
+			 tgt_host_auth_set(tgt, host, str_arg(req, "dhchap_key"), str_arg(req, "dhchap_ctrl_key"),
+					   str_arg(req, "dhchap_hash"), str_arg(req, "dhchap_dhgroup"), &error))
+			;
+		else if (str_arg(req, "tls_key") && tgt_host_tls_set(tgt, host, str_arg(req, "tls_key"), &error))
+			;
+		else
+			tr_info("control: credentials of host %s changed", host); /* never the secrets */
 	} else if (!strcmp(cmd, "save")) {
 		const char *path = str_arg(req, "path");
 

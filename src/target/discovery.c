@@ -27,7 +27,11 @@ static void put_entry(struct nvmf_disc_log_entry *e, const struct tgt_queue *q, 
 		.ipv6 = wildcard(l->traddr) ? q->local_ipv6 : l->ipv6,
 		.portid = l->portid,
 		.asqsz = DISC_ASQSZ,
-		.treq = NVMF_TREQ_NOT_SPECIFIED | NVMF_TREQ_DISABLE_SQFLOW,
+		.treq = (l->tls == TGT_TLS_REQUIRED  ? NVMF_TREQ_REQUIRED
+			 : l->tls == TGT_TLS_ALLOWED ? NVMF_TREQ_NOT_REQUIRED
+						     : NVMF_TREQ_NOT_SPECIFIED) |
+			NVMF_TREQ_DISABLE_SQFLOW,
+		.sectype = l->tls == TGT_TLS_NONE ? NVMF_TCP_SECTYPE_NONE : NVMF_TCP_SECTYPE_TLS13,
 	};
 
 	nvmf_disc_entry_build(e, &f);
@@ -56,6 +60,9 @@ void tgt_disc_get_log_page(struct tgt_cmd *cmd)
 		return;
 	}
 
+	/* A port that requires TLS is not shown to a host that has no PSK for it. */
+	bool host_tls = tgt_host_has_tls(t, hostnqn);
+
 	pthread_mutex_lock(&t->lock);
 	for (struct tgt_subsys *s = t->subsystems; s; s = s->next)
 		for (struct tgt_listener *l = t->listeners; l; l = l->next)
@@ -70,7 +77,8 @@ void tgt_disc_get_log_page(struct tgt_cmd *cmd)
 	entries = (struct nvmf_disc_log_entry *)(page + sizeof(*hdr));
 	/* On a dedicated discovery port, list every I/O port; on an I/O port, only that one. */
 	for (struct tgt_listener *l = t->listeners; l; l = l->next) {
-		if (l->discovery_only || (here && !here->discovery_only && l != here))
+		if (l->discovery_only || (here && !here->discovery_only && l != here) ||
+		    (l->tls == TGT_TLS_REQUIRED && !host_tls))
 			continue;
 		for (struct tgt_subsys *s = t->subsystems; s; s = s->next) {
 			bool show;

@@ -207,6 +207,14 @@ static void fabrics_connect(struct tgt_cmd *cmd)
 					"unknown subsystem %s (host \"%s\")", subnqn, hostnqn);
 		goto done;
 	}
+	/* A TLS session was opened for one host and subsystem: the Connect must be for those (the
+	 * Linux 6.12 target lets such a session connect as any host; a PSK is a host's credential). */
+	if (!tgt_tls_connect_ok(q, hostnqn, subnqn)) {
+		status = connect_refuse(cmd, NVME_SC_CONNECT_INVALID_HOST, DATA_FIELD(hostnqn),
+					"host \"%s\" for %s over a TLS session opened as \"%s\" for %s", hostnqn, subnqn,
+					q->tls_hostnqn, q->tls_subnqn);
+		goto done;
+	}
 	pthread_mutex_lock(&s->lock);
 	allowed = tgt_subsys_host_allowed(s, hostnqn);
 	pthread_mutex_unlock(&s->lock);

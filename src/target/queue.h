@@ -81,6 +81,10 @@ struct tgt_queue {
 	uint16_t sqhd;
 	struct tgt_ctrl *ctrl;
 	struct tgt_auth *auth; /* in-band authentication state; NULL when the host needs none */
+	/* TLS: the identity the host opened the session with; Connect must name the same NQNs. */
+	bool tls;
+	char tls_hostnqn[NVME_NQN_SIZE];
+	char tls_subnqn[NVME_NQN_SIZE];
 
 	/* Namespace cache, refreshed when the subsystem's generation moves. */
 	uint32_t ns_generation;
@@ -122,6 +126,17 @@ bool tgt_auth_queue_ready(const struct tgt_queue *q);
 /* Close the queue if it has not authenticated in time, or failed and the host lingers; true if
  * it was closed (and may be freed). */
 bool tgt_auth_check_deadline(struct tgt_queue *q, uint64_t now_ms);
+
+/* tls.c: TLS on a queue. What the listener's policy makes of the first byte a client sent: 1 a
+ * TLS handshake, 0 plain NVMe/TCP, -1 refused (logged). */
+struct ntls;
+int tgt_tls_first_byte(struct tgt_queue *q, uint8_t b);
+struct ntls *tgt_tls_session_new(struct tgt_queue *q, int fd);
+/* The handshake is done: keep the peer's identity. 0 or -EPROTO. */
+int tgt_tls_established(struct tgt_queue *q, const struct ntls *t);
+void tgt_tls_failed(struct tgt_queue *q, const struct ntls *t);
+/* Does a Connect's host and subsystem match the queue's TLS identity (if any)? */
+bool tgt_tls_connect_ok(const struct tgt_queue *q, const char *hostnqn, const char *subnqn);
 
 /* tcp.c: the NVMe/TCP transport's queues, started by the worker on an accepted socket. */
 void tgt_tcp_queue_start(struct tgt_worker *w, int fd, struct tgt_listener *l);

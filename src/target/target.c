@@ -562,7 +562,19 @@ static void subsys_free(struct tgt_subsys *s)
 
 /* ---- Listeners ---- */
 
-int tgt_listener_add(const char *addr, const char *port, bool discovery_only, uint16_t portid)
+int tgt_tls_mode_parse(const char *s)
+{
+	return !strcmp(s, "none") ? TGT_TLS_NONE : !strcmp(s, "allowed") ? TGT_TLS_ALLOWED
+					: !strcmp(s, "required") ? TGT_TLS_REQUIRED : -1;
+}
+
+const char *tgt_tls_mode_name(enum tgt_tls_mode m)
+{
+	return m == TGT_TLS_REQUIRED ? "required" : m == TGT_TLS_ALLOWED ? "allowed" : "none";
+}
+
+int tgt_listener_add(const char *addr, const char *port, bool discovery_only, uint16_t portid,
+		     enum tgt_tls_mode tls)
 {
 	struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
 				  .ai_flags = AI_PASSIVE | AI_NUMERICHOST | AI_NUMERICSERV };
@@ -589,6 +601,7 @@ int tgt_listener_add(const char *addr, const char *port, bool discovery_only, ui
 	l->fd = fd;
 	l->portid = portid;
 	l->discovery_only = discovery_only;
+	l->tls = tls;
 	l->ipv6 = res->ai_family == AF_INET6;
 	memcpy(&l->addr, res->ai_addr, res->ai_addrlen);
 	snprintf(l->traddr, sizeof(l->traddr), "%s", addr && *addr ? addr : "0.0.0.0");
@@ -601,8 +614,9 @@ int tgt_listener_add(const char *addr, const char *port, bool discovery_only, ui
 	*tail = l;
 	pthread_mutex_unlock(&tgt->lock);
 	atomic_fetch_add(&tgt->disc_genctr, 1);
-	tr_info("listening on %s%s%s:%s (port id %u%s)", l->ipv6 ? "[" : "", l->traddr, l->ipv6 ? "]" : "",
-		port, portid, discovery_only ? ", discovery only" : "");
+	tr_info("listening on %s%s%s:%s (port id %u%s%s)", l->ipv6 ? "[" : "", l->traddr, l->ipv6 ? "]" : "",
+		port, portid, discovery_only ? ", discovery only" : "",
+		tls == TGT_TLS_REQUIRED ? ", TLS required" : tls == TGT_TLS_ALLOWED ? ", TLS allowed" : "");
 	return 0;
 fail:
 	err = -errno;

@@ -75,12 +75,15 @@ struct tgt_subsys {
 	struct tgt_subsys *next;
 };
 
+#define TGT_TLS_KEY_STR_MAX 128 /* "NVMeTLSkey-1:02:" + base64 of 48 + 4 bytes + ":" */
+
 /* ---- Host credentials (nvmet's hosts/NQN/dhchap_*: one set per host, for every subsystem) ---- */
 
 struct tgt_host_auth {
 	char nqn[NVME_NQN_SIZE];
 	char key[NVME_DHCHAP_SECRET_MAX]; /* the host's DH-HMAC-CHAP secret, as given ("" = none) */
 	char ctrl_key[NVME_DHCHAP_SECRET_MAX]; /* the controller's, for bidirectional authentication */
+	char tls_key[TGT_TLS_KEY_STR_MAX]; /* its configured TLS PSK, "NVMeTLSkey-1:..." ("" = none) */
 	uint8_t hash; /* preferred hash (NVME_AUTH_HASH_*) */
 	uint8_t dhgroup; /* required DH group (NVME_AUTH_DHGROUP_*) */
 	/* Failed attempts: past a few in a short window, the host's attempts are refused at once. */
@@ -125,8 +128,13 @@ struct tgt_ctrl {
 
 /* ---- Listeners and the target as a whole ---- */
 
+/* A port's TLS policy (nvmet's addr_tsas / addr_treq): none; TLS 1.3 allowed beside plain
+ * connections (treq "not required"); TLS 1.3 required. */
+enum tgt_tls_mode { TGT_TLS_NONE, TGT_TLS_ALLOWED, TGT_TLS_REQUIRED };
+
 struct tgt_listener {
 	int fd;
+	enum tgt_tls_mode tls;
 	uint16_t portid;
 	struct sockaddr_storage addr;
 	char traddr[64];
@@ -182,7 +190,11 @@ int tgt_subsys_forbid_host(struct tgt_subsys *s, const char *hostnqn, bool *deni
 int tgt_subsys_deny_host(struct tgt_subsys *s, const char *hostnqn);
 bool tgt_subsys_host_allowed(struct tgt_subsys *s, const char *hostnqn); /* caller holds s->lock */
 bool tgt_subsys_on_port(const struct tgt_subsys *s, uint16_t portid);
-int tgt_listener_add(const char *addr, const char *port, bool discovery_only, uint16_t portid);
+int tgt_listener_add(const char *addr, const char *port, bool discovery_only, uint16_t portid,
+		     enum tgt_tls_mode tls);
+/* "none", "allowed", "required" (the CLI's words) and back; -1 for anything else. */
+int tgt_tls_mode_parse(const char *s);
+const char *tgt_tls_mode_name(enum tgt_tls_mode m);
 bool tgt_valid_nqn(const char *nqn);
 /* Pin the target's identity to a UUID string; 0 or -EINVAL. */
 int tgt_target_id_set(const char *uuid);
@@ -198,6 +210,11 @@ uint64_t tgt_conn_worst_bytes(void);
  * empty secret removes it. 0, or -EINVAL (a bad NQN, secret, hash or group; *why says which). */
 int tgt_host_auth_set(struct tgt_target *t, const char *hostnqn, const char *key, const char *ctrl_key,
 		      const char *hash, const char *dhgroup, const char **why);
+/* Set (or, with "", remove) a host's configured TLS PSK in the interchange form. 0 or -EINVAL. */
+int tgt_host_tls_set(struct tgt_target *t, const char *hostnqn, const char *key, const char **why);
+/* Does this host have a TLS PSK? Copy it out (TGT_TLS_KEY_STR_MAX bytes); false if none. */
+bool tgt_host_has_tls(struct tgt_target *t, const char *hostnqn);
+bool tgt_host_tls_get(struct tgt_target *t, const char *hostnqn, char *key);
 /* Forget every host's credentials (the target is going away). */
 void tgt_host_auth_free_all(struct tgt_target *t);
 /* Does this host have to authenticate? */

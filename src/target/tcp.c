@@ -16,6 +16,7 @@
 #include "nvme/tcp_pdu.h"
 #include "target/cmd.h"
 #include "transport/tcp_conn.h"
+#include "transport/tls.h"
 #include "util/clock.h"
 #include "util/log.h"
 
@@ -57,6 +58,10 @@ struct tcp_queue {
 	uint32_t nr_r2t_open; /* writes whose data we asked for: never park while data may follow */
 	struct tcp_cmd *rx_cmd; /* the command whose data is arriving */
 	bool want_pollout;
+	/* TLS: on a port that offers it, the first byte decides; then the handshake runs before any
+	 * PDU is read, and the engine reads and writes through the session. */
+	enum { TLS_OFF, TLS_DETECT, TLS_HANDSHAKE } tls_phase;
+	struct ntls *tls;
 	/* Command slots: one before Connect, `size` after it. */
 	struct tcp_cmd *boot_cmd;
 	struct tcp_cmd *cmds;
@@ -276,6 +281,7 @@ void tgt_tcp_queue_start(struct tgt_worker *w, int fd, struct tgt_listener *l)
 	tq->q.started_ms = tr_now_ms();
 	tq->q.state = TGT_Q_WAIT_ICREQ;
 	tq->q.size = 1;
+	tq->tls_phase = l && l->tls != TGT_TLS_NONE ? TLS_DETECT : TLS_OFF;
 	tq->boot_cmd = calloc(1, sizeof(*tq->boot_cmd));
 	if (!tq->boot_cmd ||
 	    ntcp_conn_init(&tq->conn, fd, NVMF_TCP_SIDE_TARGET, &tcp_conn_ops, tq, RXBUF_SIZE, TX_IOV_PER_CMD + 8))
@@ -310,6 +316,7 @@ static void tcp_destroy(struct tgt_queue *q)
 
 	slots_free(tq->cmds, q->size);
 	slots_free(tq->boot_cmd, 1);
+	ntls_free(tq->tls);
 	ntcp_conn_destroy(&tq->conn);
 	free(tq);
 }
@@ -660,13 +667,65 @@ static void tcp_resume_rx(struct tgt_queue *q)
 	tcp_rx(tq); /* data may have arrived while EPOLLIN was off */
 }
 
+/* Before any PDU on a port that offers TLS: look at the first byte, then run the handshake. */
+static void tcp_tls_step(struct tcp_queue *tq)
+{
+	int err;
+
+	if (tq->tls_phase == TLS_DETECT) {
+		uint8_t b;
+		ssize_t n = recv(tq->fd, &b, 1, MSG_PEEK | MSG_DONTWAIT);
+
+		if (n <= 0) {
+			if (n < 0 && (errno == EAGAIN || errno == EINTR))
+				return;
+			tcp_close(&tq->q, n == 0 ? "connection closed by peer" : strerror(errno));
+			return;
+		}
+		err = tgt_tls_first_byte(&tq->q, b);
+		if (err < 0) { /* plain NVMe/TCP where TLS is required: its ICReq is not read */
+			ntcp_send_term(&tq->conn, NVME_TCP_FES_INVALID_PDU_HDR, 0);
+			tcp_close(&tq->q, "plain NVMe/TCP on a port that requires TLS");
+			return;
+		}
+		tq->tls_phase = err ? TLS_HANDSHAKE : TLS_OFF;
+		if (!err) {
+			tcp_rx(tq);
+			return;
+		}
+		tq->tls = tgt_tls_session_new(&tq->q, tq->fd);
+		if (!tq->tls) {
+			tcp_close(&tq->q, "out of memory for a TLS session");
+			return;
+		}
+	}
+	err = ntls_handshake(tq->tls);
+	if (err == -EAGAIN) {
+		set_pollout(tq, ntls_wants_write(tq->tls));
+		return;
+	}
+	if (err || tgt_tls_established(&tq->q, tq->tls)) {
+		tgt_tls_failed(&tq->q, tq->tls);
+		tcp_close(&tq->q, "TLS handshake failed");
+		return;
+	}
+	tq->conn.tls = tq->tls;
+	tq->tls_phase = TLS_OFF;
+	set_pollout(tq, false);
+	tcp_rx(tq); /* the ICReq may already be in */
+}
+
 static void tcp_on_event(struct tgt_queue *q, uint32_t events)
 {
 	q->refs++; /* the queue may close inside; keep it alive until we return */
-	if (events & EPOLLIN)
-		tcp_rx(tcp_queue(q));
-	if (q->state != TGT_Q_CLOSING && (events & EPOLLOUT))
-		tcp_flush(q);
+	if (tcp_queue(q)->tls_phase != TLS_OFF) {
+		tcp_tls_step(tcp_queue(q));
+	} else {
+		if (events & EPOLLIN)
+			tcp_rx(tcp_queue(q));
+		if (q->state != TGT_Q_CLOSING && (events & EPOLLOUT))
+			tcp_flush(q);
+	}
 	if (q->state != TGT_Q_CLOSING && (events & (EPOLLERR | EPOLLHUP)))
 		tcp_close(q, closed_why(q, "connection reset"));
 	tgt_queue_put(q);

@@ -100,7 +100,10 @@ fetch() {
 kpkg=${TIGHTROPE_VM_KERNEL_PKG:-$(apt-cache "${APT[@]}" depends linux-image-amd64 |
   awk '$1 == "Depends:" && $2 ~ /^linux-image-[0-9.]+.*-amd64$/ { print $2; exit }')}
 [[ -n $kpkg ]] || die "no kernel package behind linux-image-amd64 in $SUITE"
-mapfile -t pkgs < <({ echo busybox-static; deps_closure nvme-cli; } | sort -u)
+# trixie's guests also get tlshd (ktls-utils), the TLS handshake daemon the kernel asks for NVMe/TCP TLS.
+extra=()
+[[ $SUITE == bookworm ]] || extra=(ktls-utils)
+mapfile -t pkgs < <({ echo busybox-static; deps_closure nvme-cli "${extra[@]}"; } | sort -u)
 log "kernel package $kpkg; userland: ${pkgs[*]}"
 kdeb=$(fetch "$kpkg")
 udebs=$(fetch "${pkgs[@]}") # not < <(...): a failed fetch must stop the build
@@ -200,7 +203,9 @@ for a in $("$S/usr/bin/busybox" --list-full); do
   a=${a#/} a=${a#usr/} # every applet under /usr (the top-level dirs are links)
   [[ -e $S/usr/$a ]] || { mkdir -p "$S/usr/$(dirname "$a")" && ln -s /usr/bin/busybox "$S/usr/$a"; }
 done
-for f in usr/sbin/nvme $(elf_closure usr/sbin/nvme); do
+progs=(usr/sbin/nvme)
+[[ $SUITE == bookworm ]] || progs+=(usr/sbin/tlshd)
+for f in "${progs[@]}" $(elf_closure "${progs[@]}"); do
   real=$(inside "$U" "$f") || die "$f missing"
   mkdir -p "$S/$(dirname "$f")"
   cp -f "$U/$real" "$S/$f"
