@@ -55,6 +55,8 @@ step "bad input from raw clients (ASan target)"
 python3 tests/integration/bad_input.py "$bin"; record "bad_input" $?
 step "DH-HMAC-CHAP on the target: the exchange, and what a host must not get away with (ASan target)"
 python3 tests/integration/auth_bad_input.py "$bin"; record "auth_bad_input" $?
+step "TLS ports on the target: policies, refusals, stalled handshakes, discovery, config (ASan target)"
+python3 tests/integration/tls_target.py "$bin"; record "tls_target" $?
 step "hardening: what a hostile peer or careless operator cannot do (ASan target)"
 python3 tests/integration/hardening.py "$bin"; record "hardening" $?
 step "control socket: ownership of its path, mode, stuck and surplus clients (ASan target)"
