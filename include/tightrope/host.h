@@ -40,6 +40,12 @@ struct tr_ctrl_opts {
 	bool disable_sqflow;
 	int cmd_timeout_ms; /* per-command timeout, default 30000 */
 	int connect_timeout_ms; /* TCP connect + ICReq + Connect, default 10000 */
+	/* DH-HMAC-CHAP secrets in the DHHC-1 form (nvme-cli's --dhchap-secret and --dhchap-ctrl-secret),
+	 * NULL for none: ours, used when a queue's Connect asks for authentication, and the controller's,
+	 * which makes it prove itself too (a controller that asks for no authentication is then refused).
+	 * Read at connect; the library keeps no pointer to them. */
+	const char *dhchap_secret;
+	const char *dhchap_ctrl_secret;
 };
 
 TR_API void tr_ctrl_opts_init(struct tr_ctrl_opts *o);
@@ -72,6 +78,10 @@ TR_API uint16_t tr_ctrl_cntlid(const struct tr_ctrl *c);
 TR_API int tr_ctrl_nr_io_queues(const struct tr_ctrl *c);
 /* Largest transfer one command may move (MDTS and our own limit), in bytes. */
 TR_API uint32_t tr_ctrl_max_xfer(const struct tr_ctrl *c);
+/* How the admin queue was authenticated: not at all, we proved ourselves (DH-HMAC-CHAP), or the
+ * controller proved itself as well. */
+enum tr_auth { TR_AUTH_NONE, TR_AUTH_DHCHAP, TR_AUTH_DHCHAP_BIDI };
+TR_API enum tr_auth tr_ctrl_auth(const struct tr_ctrl *c);
 
 /* A synchronous admin command (thread-safe). Returns the NVMe status (0 = success), or -errno
  * for a transport failure. 'data' is read or written according to the opcode's direction. */

@@ -9,6 +9,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "host/auth.h"
 #include "host/ioq.h"
 #include "host/queue.h"
 #include "tightrope/version.h"
@@ -44,7 +45,8 @@ struct tr_ctrl {
 	enum ctrl_state state;
 	char traddr[NVMF_TRADDR_SIZE + 1], trsvcid[NVMF_TRSVCID_SIZE + 1];
 	char subnqn[NVME_NQN_SIZE], hostnqn[NVME_NQN_SIZE];
-	struct tr_ctrl_opts opts;
+	struct tr_ctrl_opts opts; /* without the secrets: those are parsed into auth */
+	struct host_auth auth;
 	pthread_mutex_t admin_lock;
 	struct hq *admin;
 	uint16_t cntlid;
@@ -297,21 +299,26 @@ static int open_queue(struct tr_ctrl *c, uint16_t qid, uint16_t depth, uint32_t 
 			       .timeout_ms = (uint32_t)c->opts.cmd_timeout_ms,
 			       .connect_timeout_ms = (uint32_t)c->opts.connect_timeout_ms };
 	struct hq *q = hq_open(&p, why, whylen);
-	uint16_t cntlid = 0;
+	uint32_t result = 0;
 	int status;
 
 	if (!q)
 		return -ECONNREFUSED;
 	/* As the kernel host: SQ flow control is only ever disabled on I/O queues, and only on request. */
 	status = hq_fabrics_connect(q, c->subnqn, c->hostnqn, c->opts.hostid, qid ? c->cntlid : NVME_CNTLID_DYNAMIC,
-				    kato_ms, qid && c->opts.disable_sqflow ? NVMF_TREQ_DISABLE_SQFLOW : 0, &cntlid,
+				    kato_ms, qid && c->opts.disable_sqflow ? NVMF_TREQ_DISABLE_SQFLOW : 0, &result,
 				    why, whylen);
+	/* Every queue whose Connect asks authenticates before it carries anything else, each in a
+	 * transaction of its own. A discovery controller may leave it out (Linux's always does). */
+	if (!status)
+		status = host_auth_queue(&c->auth, q, result, !strcmp(c->subnqn, DISCOVERY_NQN), c->hostnqn, c->subnqn,
+					 why, whylen);
 	if (status) {
 		hq_close(q);
 		return status;
 	}
 	if (qid == 0)
-		c->cntlid = cntlid;
+		c->cntlid = (uint16_t)result;
 	*out = q;
 	return 0;
 }
@@ -446,6 +453,7 @@ static void free_ctrl(struct tr_ctrl *c)
 	tr_ctrl_teardown(c);
 	if (c->state != CTRL_NEW)
 		ctrl_set_state(c, CTRL_DELETED);
+	host_auth_clear(&c->auth);
 	pthread_mutex_destroy(&c->admin_lock);
 	pthread_mutex_destroy(&c->ka_lock);
 	pthread_cond_destroy(&c->ka_cond);
@@ -520,8 +528,12 @@ static int ctrl_connect(const struct tr_ctrl_opts *o, bool discovery, struct tr_
 	pthread_cond_init(&c->ka_cond, &ca);
 	pthread_condattr_destroy(&ca);
 	c->max_xfer = 4096;
-
-	status = ctrl_bringup(c, discovery, why, whylen);
+	/* The secrets, parsed once for every reconnect; the caller's strings are not kept. */
+	status = host_auth_init(&c->auth, o->dhchap_secret, o->dhchap_ctrl_secret, c->hostnqn, c->subnqn, why,
+				whylen);
+	c->opts.dhchap_secret = c->opts.dhchap_ctrl_secret = NULL;
+	if (!status)
+		status = ctrl_bringup(c, discovery, why, whylen);
 	if (status) {
 		free_ctrl(c);
 		return status;
@@ -672,6 +684,11 @@ int tr_ctrl_nr_io_queues(const struct tr_ctrl *c)
 uint32_t tr_ctrl_max_xfer(const struct tr_ctrl *c)
 {
 	return c->max_xfer;
+}
+
+enum tr_auth tr_ctrl_auth(const struct tr_ctrl *c)
+{
+	return c->auth.ctrl_authenticated ? TR_AUTH_DHCHAP_BIDI : c->auth.authenticated ? TR_AUTH_DHCHAP : TR_AUTH_NONE;
 }
 
 int tr_discover(const struct tr_ctrl_opts *o, struct nvmf_disc_log_entry **entries, uint64_t *nr,

@@ -107,10 +107,10 @@ bool hq_tx_pending(const struct hq *q);
 /* Fail every outstanding command with 'err' and close the socket; 'why' goes to the log. */
 void hq_fail(struct hq *q, int err, const char *why);
 
-/* Fabrics Connect on this queue; returns the NVMe status or -errno, with the cntlid in *cntlid.
- * cattr: Connect attributes (NVMF_TREQ_DISABLE_SQFLOW). */
+/* Fabrics Connect on this queue; returns the NVMe status or -errno, with the completion's result in
+ * *result (the cntlid in bits 15:0, AUTHREQ above). cattr: Connect attributes (NVMF_TREQ_DISABLE_SQFLOW). */
 int hq_fabrics_connect(struct hq *q, const char *subnqn, const char *hostnqn, const uint8_t hostid[16],
-		       uint16_t cntlid_in, uint32_t kato_ms, uint8_t cattr, uint16_t *cntlid, char *why,
+		       uint16_t cntlid_in, uint32_t kato_ms, uint8_t cattr, uint32_t *result, char *why,
 		       size_t whylen);
 
 /* A malformed PDU header, or a TermReq received, in words (queue.c; also used by queue_setup.c). */

@@ -203,7 +203,7 @@ struct hq *hq_open(const struct hq_params *p, char *why, size_t whylen)
 }
 
 int hq_fabrics_connect(struct hq *q, const char *subnqn, const char *hostnqn, const uint8_t hostid[16],
-		       uint16_t cntlid_in, uint32_t kato_ms, uint8_t cattr, uint16_t *cntlid, char *why, size_t whylen)
+		       uint16_t cntlid_in, uint32_t kato_ms, uint8_t cattr, uint32_t *result, char *why, size_t whylen)
 {
 	struct nvmf_connect_command c = { .opcode = nvme_admin_fabrics, .fctype = nvmf_type_connect,
 					  .qid = q->qid, .sqsize = (uint16_t)(q->depth - 1), .cattr = cattr,
@@ -240,6 +240,6 @@ int hq_fabrics_connect(struct hq *q, const char *subnqn, const char *hostnqn, co
 			 status, tr_status_str(status));
 		return status;
 	}
-	*cntlid = (uint16_t)cqe.result;
+	*result = (uint32_t)cqe.result;
 	return 0;
 }
