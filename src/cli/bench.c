@@ -12,7 +12,7 @@
 
 static const char usage[] =
 	"usage: tightrope bench [remote: -t tcp -a TRADDR [-s TRSVCID] -n NQN [--nsid N] [-q HOSTNQN] [-g] [-G]\n"
-	"                               [-k KATO] [--disable-sqflow]]\n"
+	"                               [-k KATO] [--disable-sqflow] [-S DHCHAP_SECRET [-C DHCHAP_CTRL_SECRET]]]\n"
 	"                       [local: --filename PATH [--buffered]]\n"
 	"                       [--rw randread|randwrite|randrw|read|write|rw] [--bs 4k] [--iodepth 1]\n"
 	"                       [--numjobs 1] [--rwmixread 50] [--size BYTES] [--offset BYTES]\n"

@@ -22,16 +22,18 @@ struct tr_ctrl_opts;
 
 /* opts.c: the flags naming a controller and the host (nvme-cli's names): getopt_long entries and
  * short options for the commands that take them, and their parser. */
-#define CLI_CONN_SHORTOPTS "t:a:s:n:q:I:gG"
-#define CLI_CONN_OPTIONS                                 \
-	{ "transport", required_argument, NULL, 't' },   \
-	{ "traddr", required_argument, NULL, 'a' },      \
-	{ "trsvcid", required_argument, NULL, 's' },     \
-	{ "nqn", required_argument, NULL, 'n' },         \
-	{ "hostnqn", required_argument, NULL, 'q' },     \
-	{ "hostid", required_argument, NULL, 'I' },      \
-	{ "hdr-digest", no_argument, NULL, 'g' },        \
-	{ "data-digest", no_argument, NULL, 'G' }
+#define CLI_CONN_SHORTOPTS "t:a:s:n:q:I:gGS:C:"
+#define CLI_CONN_OPTIONS                                         \
+	{ "transport", required_argument, NULL, 't' },           \
+	{ "traddr", required_argument, NULL, 'a' },              \
+	{ "trsvcid", required_argument, NULL, 's' },             \
+	{ "nqn", required_argument, NULL, 'n' },                 \
+	{ "hostnqn", required_argument, NULL, 'q' },             \
+	{ "hostid", required_argument, NULL, 'I' },              \
+	{ "hdr-digest", no_argument, NULL, 'g' },                \
+	{ "data-digest", no_argument, NULL, 'G' },               \
+	{ "dhchap-secret", required_argument, NULL, 'S' },       \
+	{ "dhchap-ctrl-secret", required_argument, NULL, 'C' }
 
 /* Where they go: the controller options, and the host's identity to settle once all are read. */
 struct cli_conn {
@@ -40,8 +42,10 @@ struct cli_conn {
 };
 
 /* Take option 'c' if it is one of these: 0 when taken, 1 when it is none of them, -EPROTONOSUPPORT
- * for a transport other than tcp (the command says so in its own words). */
-int cli_conn_option(int c, const char *arg, struct cli_conn *cc);
+ * for a transport other than tcp (the command says so in its own words). A DH-HMAC-CHAP secret is
+ * copied and overwritten in place, in argv: the host process behind `connect` is a fork of this one
+ * and would show it in /proc/PID/cmdline for as long as it runs. */
+int cli_conn_option(int c, char *arg, struct cli_conn *cc);
 
 /* Fill in the host NQN and ID: given ones, else /etc/nvme/hostnqn|hostid, else one generated once
  * and kept in tightrope's state directory. 0 or -errno. */

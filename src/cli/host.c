@@ -94,6 +94,8 @@ int cli_host_identity(struct tr_ctrl_opts *o, const char *hostnqn, const char *h
 	return 0;
 }
 
+enum { OPT_DISABLE_SQFLOW = 1000 };
+
 static const struct option conn_long[] = {
 	CLI_CONN_OPTIONS,
 	{ "nr-io-queues", required_argument, NULL, 'i' },
@@ -106,7 +108,7 @@ static const struct option conn_long[] = {
 	{ "device", required_argument, NULL, 'd' },
 	{ "namespace-id", required_argument, NULL, 'N' },
 	{ "no-loop", no_argument, NULL, 'L' },
-	{ "disable-sqflow", no_argument, NULL, 'S' },
+	{ "disable-sqflow", no_argument, NULL, OPT_DISABLE_SQFLOW }, /* long only, as nvme-cli's: -S is the secret */
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "help", no_argument, NULL, 'h' },
 	{ 0 } };
@@ -174,7 +176,7 @@ static int parse_conn(int argc, char **argv, struct conn_args *a, const char *us
 		case 'd': a->device = optarg; break;
 		case 'N': err = parse_num(optarg, "namespace-id", 1, 0x7fffffff, &nsid); break;
 		case 'L': a->no_loop = true; break;
-		case 'S': a->o.disable_sqflow = true; break;
+		case OPT_DISABLE_SQFLOW: a->o.disable_sqflow = true; break;
 		case 'v': tr_log_set_level(TR_LOG_DEBUG); break;
 		case 'h': fputs(usage, stdout); return 1;
 		default: fputs(usage, stderr); return 2;
@@ -272,6 +274,7 @@ int cmd_discover(int argc, char **argv)
 {
 	static const char usage[] =
 		"usage: tightrope discover -t tcp -a TRADDR [-s TRSVCID] [-q HOSTNQN] [-I HOSTID] [-g] [-G] [-o json]\n"
+		"         [-S DHCHAP_SECRET] [-C DHCHAP_CTRL_SECRET]\n"
 		"Connect to the discovery controller at TRADDR:TRSVCID (default 4420) and print its log.\n";
 	struct nvmf_disc_log_entry *e = NULL;
 	struct conn_args a;
@@ -427,8 +430,10 @@ int cmd_connect(int argc, char **argv)
 		"usage: tightrope connect -t tcp -a TRADDR [-s TRSVCID] -n NQN [-q HOSTNQN] [-I HOSTID]\n"
 		"         [-i NR_IO_QUEUES] [-Q QUEUE_SIZE] [-k KATO] [-c RECONNECT_DELAY] [-l CTRL_LOSS_TMO]\n"
 		"         [--fast_io_fail_tmo SEC] [-g] [-G] [--disable-sqflow] [--no-loop]\n"
+		"         [-S|--dhchap-secret DHHC-1:..] [-C|--dhchap-ctrl-secret DHHC-1:..]\n"
 		"Attach a remote namespace: a host process keeps the controller and shows each namespace as a\n"
-		"file (FUSE) and a block device (/dev/loopN). See `tightrope list`.\n";
+		"file (FUSE) and a block device (/dev/loopN). See `tightrope list`. With -S the host answers a\n"
+		"controller's DH-HMAC-CHAP challenge; with -C as well, the controller must prove itself too.\n";
 	struct conn_args a;
 	int rc = parse_conn(argc, argv, &a, usage, true);
 
@@ -440,7 +445,7 @@ int cmd_connect(int argc, char **argv)
 int cmd_connect_all(int argc, char **argv)
 {
 	static const char usage[] =
-		"usage: tightrope connect-all -t tcp -a TRADDR [-s TRSVCID] [-q HOSTNQN] [connect's options]\n"
+		"usage: tightrope connect-all -t tcp -a TRADDR [-s TRSVCID] [-q HOSTNQN] [connect's options, -S, -C]\n"
 		"Discover, then connect every NVMe subsystem the discovery log lists.\n";
 	struct nvmf_disc_log_entry *e = NULL;
 	struct conn_args a;

@@ -6,7 +6,21 @@
 #include "cli/cli.h"
 #include "tightrope/host.h"
 
-int cli_conn_option(int c, const char *arg, struct cli_conn *cc)
+/* The secrets given, out of argv. Longer than any DHHC-1 secret is malformed: it is kept as a string
+ * that says so rather than cut to one that might parse. */
+static char secrets[2][160];
+
+static const char *take_secret(char *arg, int which)
+{
+	if (strlen(arg) < sizeof(secrets[which]))
+		strcpy(secrets[which], arg);
+	else
+		strcpy(secrets[which], "(too long)");
+	memset(arg, '*', strlen(arg));
+	return secrets[which];
+}
+
+int cli_conn_option(int c, char *arg, struct cli_conn *cc)
 {
 	switch (c) {
 	case 't': return strcmp(arg, "tcp") ? -EPROTONOSUPPORT : 0;
@@ -17,6 +31,8 @@ int cli_conn_option(int c, const char *arg, struct cli_conn *cc)
 	case 'I': cc->hostid = arg; return 0;
 	case 'g': cc->o->hdr_digest = true; return 0;
 	case 'G': cc->o->data_digest = true; return 0;
+	case 'S': cc->o->dhchap_secret = take_secret(arg, 0); return 0;
+	case 'C': cc->o->dhchap_ctrl_secret = take_secret(arg, 1); return 0;
 	default: return 1;
 	}
 }
