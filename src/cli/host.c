@@ -503,6 +503,12 @@ static void state_text(const struct hostd_record *r, char *out, size_t len)
 	}
 }
 
+/* "dhchap" or "dhchap-bidirectional" for a controller that authenticated, else NULL. */
+static const char *auth_of(const struct hostd_record *r)
+{
+	return r->auth[0] && strcmp(r->auth, "none") ? r->auth : NULL;
+}
+
 /* One namespace in nvme-cli's `list -o json` layout. */
 static json_object *list_json_dev(const struct hostd_record *r, const struct hostd_rec_ns *n, const char *state)
 {
@@ -522,6 +528,7 @@ static json_object *list_json_dev(const struct hostd_record *r, const struct hos
 	json_object_object_add(d, "SectorSize", json_object_new_int((int)n->lba_size));
 	json_object_object_add(d, "SubsystemNQN", json_object_new_string(r->subnqn));
 	json_object_object_add(d, "State", json_object_new_string(state));
+	json_object_object_add(d, "Auth", json_object_new_string(auth_of(r) ? auth_of(r) : "none"));
 	return d;
 }
 
@@ -535,8 +542,9 @@ static void list_text_dev(const struct hostd_record *r, const struct hostd_rec_n
 	fmt_size(total, sizeof(total), bytes);
 	snprintf(usage_s, sizeof(usage_s), "%s / %s", used, total);
 	snprintf(format, sizeof(format), "%-5lld B +  0 B", (long long)n->lba_size);
-	printf("%-21s %-6s %-20s %-40s %-9lld %-26s %-16s %-8s %s\n", n->loop[0] ? n->loop : n->file, r->name,
-	       r->serial, r->model, (long long)n->nsid, usage_s, format, r->firmware, state);
+	printf("%-21s %-6s %-20s %-40s %-9lld %-26s %-16s %-8s %s%s%s\n", n->loop[0] ? n->loop : n->file, r->name,
+	       r->serial, r->model, (long long)n->nsid, usage_s, format, r->firmware, state,
+	       auth_of(r) ? ", auth: " : "", auth_of(r) ? auth_of(r) : "");
 }
 
 int cmd_list(int argc, char **argv)
@@ -625,7 +633,8 @@ int cmd_list_subsys(int argc, char **argv)
 			if (strcmp(nqn, r->subnqn))
 				continue;
 			state_text(r, st, sizeof(st));
-			printf(" +- %s tcp traddr=%s,trsvcid=%s %s\n", r->name, r->traddr, r->trsvcid, st);
+			printf(" +- %s tcp traddr=%s,trsvcid=%s %s%s%s\n", r->name, r->traddr, r->trsvcid, st,
+			       auth_of(r) ? ", auth: " : "", auth_of(r) ? auth_of(r) : "");
 		}
 	}
 	hostd_list_free(recs, n);

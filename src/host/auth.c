@@ -253,6 +253,8 @@ int host_auth_queue(struct host_auth *a, struct hq *q, uint32_t result, bool len
 	struct txn *t;
 	int err;
 
+	if (q->qid == 0) /* a new association: nothing proven yet */
+		a->authenticated = a->ctrl_authenticated = false;
 	if (result & NVME_CONNECT_AUTHREQ_ASCR) {
 		snprintf(why, whylen, "queue %u: the controller asks for secure channel concatenation (AUTHREQ.ASCR), "
 			 "which tightrope does not support", q->qid);

@@ -76,6 +76,9 @@ static void trimmed(char *out, size_t outlen, const char *in, size_t inlen)
 	out[n] = 0;
 }
 
+static const char *const auth_names[] = { [TR_AUTH_NONE] = "none", [TR_AUTH_DHCHAP] = "dhchap",
+					   [TR_AUTH_DHCHAP_BIDI] = "dhchap-bidirectional" };
+
 static enum hostd_rec_state rec_state(const struct hostd *h)
 {
 	return h->state == HS_LIVE ? HREC_LIVE : h->state == HS_DELETING ? HREC_DELETING : HREC_CONNECTING;
@@ -100,6 +103,8 @@ static void fill_record(struct hostd *h, struct hostd_record *r)
 	snprintf(r->subnqn, sizeof(r->subnqn), "%s", h->o.conn.subnqn);
 	snprintf(r->hostnqn, sizeof(r->hostnqn), "%s", h->o.conn.hostnqn);
 	r->cntlid = h->ctrl ? tr_ctrl_cntlid(h->ctrl) : 0;
+	if (h->ctrl)
+		snprintf(r->auth, sizeof(r->auth), "%s", auth_names[tr_ctrl_auth(h->ctrl)]);
 	if (id) {
 		trimmed(r->serial, sizeof(r->serial), id->sn, sizeof(id->sn));
 		trimmed(r->model, sizeof(r->model), id->mn, sizeof(id->mn));

@@ -52,6 +52,7 @@ json_object *hostd_record_to_json(const struct hostd_record *r)
 	add_str(o, "trsvcid", r->trsvcid);
 	add_str(o, "subnqn", r->subnqn);
 	add_str(o, "hostnqn", r->hostnqn);
+	add_str(o, "auth", r->auth[0] ? r->auth : "none");
 	add_int(o, "cntlid", r->cntlid);
 	add_str(o, "serial", r->serial);
 	add_str(o, "model", r->model);
@@ -129,6 +130,7 @@ int hostd_record_from_json(json_object *o, struct hostd_record *r)
 	get_str(o, "trsvcid", r->trsvcid, sizeof(r->trsvcid));
 	get_str(o, "subnqn", r->subnqn, sizeof(r->subnqn));
 	get_str(o, "hostnqn", r->hostnqn, sizeof(r->hostnqn));
+	get_str(o, "auth", r->auth, sizeof(r->auth));
 	r->cntlid = (int)get_int(o, "cntlid");
 	get_str(o, "serial", r->serial, sizeof(r->serial));
 	get_str(o, "model", r->model, sizeof(r->model));

@@ -31,6 +31,9 @@ struct hostd_record {
 	int64_t written_at; /* time(2) of writing */
 	char traddr[NVMF_TRADDR_SIZE + 1], trsvcid[NVMF_TRSVCID_SIZE + 1];
 	char subnqn[NVME_NQN_SIZE + 1], hostnqn[NVME_NQN_SIZE + 1];
+	/* In-band authentication of the admin queue: "none", "dhchap" (we proved ourselves) or
+	 * "dhchap-bidirectional" (the controller did too). What was proven, never with what secret. */
+	char auth[24];
 	int cntlid;
 	char serial[21], model[41], firmware[9];
 	char mountpoint[PATH_MAX];
