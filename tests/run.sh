@@ -67,6 +67,8 @@ step "keep-alive expiry (ASan target)"
 python3 tests/integration/keep_alive.py "$bin"; record "keep_alive" $?
 step "bad input from a scripted fake target to tightrope's host (ASan host)"
 python3 tests/integration/bad_target.py "$bin"; record "bad_target" $?
+step "DH-HMAC-CHAP against a scripted fake controller: the kernel host's bytes, every refusal, connect and reconnect (ASan host)"
+python3 tests/integration/auth_target.py "$bin"; record "auth_target" $?
 step "the host library installed and used from outside: examples/read_block.c through pkg-config (ASan)"
 tests/integration/example_lib.sh "$bin"; record "example_lib" $?
 

@@ -259,10 +259,12 @@ def id_ns():
 
 
 class FakeTarget:
-    """Listens on 127.0.0.1 (an ephemeral port) and serves each connection on its own thread."""
+    """Listens on 127.0.0.1 (an ephemeral port) and serves each connection on its own thread, with
+    conn_class (a Conn, or a subclass that adds to what a controller does: auth_target.py's)."""
 
-    def __init__(self, scenario):
+    def __init__(self, scenario, conn_class=None):
         self.scenario = scenario
+        self.conn_class = conn_class or Conn
         self.store = bytearray(os.urandom(NSZE * LBA_SIZE))
         self.cc = 0
         self.events = []  # (time, qid, what, Cmd or None): admin commands and every connection's close
@@ -293,7 +295,7 @@ class FakeTarget:
             with self.lock:
                 index = self.connections
                 self.connections += 1
-            t = threading.Thread(target=Conn(sock, self, index).serve, daemon=True)
+            t = threading.Thread(target=self.conn_class(sock, self, index).serve, daemon=True)
             t.start()
             self.threads.append(t)
 
