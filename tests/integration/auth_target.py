@@ -139,6 +139,14 @@ class AuthConn(bt.Conn):
             msg = self.challenge()
         elif self.refusal:
             msg = struct.pack("<BBHHBB", 0, 0xF1, 0, self.tid, 1, self.refusal)
+            end = sc.get("end_with_failure1")
+            if end:
+                # As Linux's target may: the association ends as the Failure1 goes out, and the end
+                # overtakes its completion ("data") or the whole of it ("nothing").
+                if end == "data":
+                    self.send(self.c2h(cmd.cid, msg.ljust(f["len"], b"\0")))
+                self.broken = True
+                return self.sock.shutdown(socket.SHUT_WR)
         else:
             msg = self.success1()
         self.read_data(cmd, msg.ljust(f["len"], b"\0")[:f["len"]])
@@ -297,6 +305,12 @@ REFUSALS = [
      r"queue 0: controller authentication failed: its response does not prove the controller secret", 1),
     ("Success1 without the controller's response", dict(KEYS, r2="none"), ID_CTRL + ["-S", S_HOST, "-C", S_CTRL],
      r"queue 0: controller authentication failed: DH-HMAC-CHAP_Success1 carries no response", 1),
+    ("wrong host secret; the Failure1's completion lost to the connection's end", dict(KEYS, end_with_failure1="data"),
+     ID_CTRL + ["-S", S_OTHER], r"queue 0: authentication failed: refused by the controller \(AUTH_Failure1: "
+     r"authentication failed\), which then ended the connection", None),
+    ("wrong host secret; the connection ends instead of a Failure1", dict(KEYS, end_with_failure1="nothing"),
+     ID_CTRL + ["-S", S_OTHER], r"queue 0: authentication failed: the controller ended the connection instead of "
+     r"sending DH-HMAC-CHAP_Success1 \(connection closed by the controller\)", None),
     ("Success1 with another hash length", dict(KEYS, success1_hl=48), ID_CTRL + ["-S", S_HOST],
      r"DH-HMAC-CHAP_Success1 has hash length 48, not 32", 4),
     ("Challenge for another transaction", dict(KEYS, chal_tid=5), ID_CTRL + ["-S", S_HOST],
