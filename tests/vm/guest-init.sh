@@ -5,7 +5,12 @@
 # ROLE=host:   the kernel's NVMe/TCP host: discover + connect $TRADDR:$TRSVCID (a guestfwd to a
 #              target on the machine), nvme list, O_DIRECT data test, user.sh, disconnect-all, off.
 # ROLE=target: the kernel's NVMe/TCP target (nvmet-tcp via configfs): subsystem $NQN with a brd
-#              RAM namespace on port $TRSVCID, discovery self-check, READY, then stays up.
+#              RAM namespace on port $TRSVCID, discovery self-check, READY, then stays up. With
+#              DHCHAP_HOSTNQN set, only that host may connect, authenticated by DH-HMAC-CHAP with
+#              DHCHAP_KEY (and DHCHAP_CTRL_KEY: bidirectional), DHCHAP_HASH (sha256|sha384|sha512)
+#              and DHCHAP_DHGROUP (null|ffdhe2048..ffdhe8192); the same names ending in _2 .. _4
+#              allow more hosts, each with settings of its own (a host without a key connects
+#              unauthenticated).
 # Results are console lines "@@TIGHTROPE-VM ...@@" (RESULT=PASS, RESULT=FAIL reason, READY ...).
 export PATH=/usr/sbin:/usr/bin HOME=/root
 mount -t proc proc /proc
@@ -43,9 +48,11 @@ load() {
 pattern() {
   awk -v tag="$1" -v n=$(($2 * 2048)) 'BEGIN { for (i = 0; i < n; i++) printf "%-511s\n", tag " lba " i }'
 }
-# discover ADDR PORT: nvme discover; the log page must list $NQN.
+# discover ADDR PORT [OPTION...]: nvme discover; the log page must list $NQN.
 discover() {
-  nvme discover -t tcp -a "$1" -s "$2" >/tmp/disc 2>&1
+  a=$1 p=$2
+  shift 2
+  nvme discover -t tcp -a "$a" -s "$p" "$@" >/tmp/disc 2>&1
   rc=$?
   cat /tmp/disc
   [ $rc = 0 ] || fail "nvme discover rc=$rc"
@@ -121,6 +128,29 @@ run_host() {
   finish PASS
 }
 
+# auth_host SUFFIX: the host DHCHAP_HOSTNQN<SUFFIX> in nvmet's configfs with its DH-HMAC-CHAP
+# settings (DHCHAP_KEY<SUFFIX> ...), allowed into subsystem $NQN ($sub).
+# shellcheck disable=SC2154 # hash and group are set by the second eval
+auth_host() {
+  eval "h=\${DHCHAP_HOSTNQN$1:-} key=\${DHCHAP_KEY$1:-} ckey=\${DHCHAP_CTRL_KEY$1:-}"
+  eval "hash=\${DHCHAP_HASH$1:-sha256} group=\${DHCHAP_DHGROUP$1:-null}"
+  [ -n "$h" ] || return 0
+  hd=$cfg/hosts/$h
+  mkdir "$hd" || fail "mkdir hosts/$h"
+  if [ -n "$key" ]; then
+    printf %s "$key" >"$hd/dhchap_key" || fail "$h: dhchap_key refused"
+    printf %s "hmac($hash)" >"$hd/dhchap_hash" || fail "$h: dhchap_hash hmac($hash) refused"
+    printf %s "$group" >"$hd/dhchap_dhgroup" || fail "$h: dhchap_dhgroup $group refused"
+  fi
+  if [ -n "$ckey" ]; then
+    printf %s "$ckey" >"$hd/dhchap_ctrl_key" || fail "$h: dhchap_ctrl_key refused"
+  fi
+  ln -s "$hd" "$sub/allowed_hosts/$h" || fail "allow host $h"
+  how="no authentication"
+  [ -z "$key" ] || how="DH-HMAC-CHAP hmac($hash) $group${ckey:+, bidirectional}"
+  say "host $h allowed: $how"
+}
+
 run_target() {
   step "target: nvmet-tcp, $NS_MB MiB brd namespace, port $TRSVCID"
   load nvmet || fail "modprobe nvmet"
@@ -131,7 +161,12 @@ run_target() {
   cfg=/sys/kernel/config/nvmet
   sub=$cfg/subsystems/$NQN
   mkdir "$sub" || fail "mkdir subsystem $NQN"
-  echo 1 >"$sub/attr_allow_any_host"
+  if [ -n "${DHCHAP_HOSTNQN:-}" ]; then
+    echo 0 >"$sub/attr_allow_any_host"
+    for n in "" _2 _3 _4; do auth_host "$n"; done
+  else
+    echo 1 >"$sub/attr_allow_any_host"
+  fi
   mkdir "$sub/namespaces/1"
   printf /dev/ram0 >"$sub/namespaces/1/device_path"
   echo 1 >"$sub/namespaces/1/enable" || fail "enable namespace 1"
@@ -143,7 +178,8 @@ run_target() {
   echo "$TRSVCID" >"$port/addr_trsvcid"
   ln -s "$sub" "$port/subsystems/$NQN" || fail "enable port"
   step "discovery self-check: nvme discover -t tcp -a 127.0.0.1 -s $TRSVCID"
-  discover 127.0.0.1 "$TRSVCID"
+  # The log lists a subsystem only to a host allowed into it (discovery itself needs no authentication).
+  discover 127.0.0.1 "$TRSVCID" ${DHCHAP_HOSTNQN:+-q "$DHCHAP_HOSTNQN"}
   dmesg -n 1
   echo "@@TIGHTROPE-VM READY nqn=$NQN port=$TRSVCID ns=/dev/ram0 size_mib=$NS_MB@@"
   [ "$KMSG" = 1 ] && dmesg -n 7

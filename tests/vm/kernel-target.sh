@@ -14,6 +14,11 @@
 # Env: TIGHTROPE_VM_TARGET_TIMEOUT (1800 s lifetime), TIGHTROPE_VM_BOOT_TIMEOUT (300 s to READY),
 #   TIGHTROPE_VM_LOG, TIGHTROPE_VM_NS_MB (64), TIGHTROPE_VM_KMSG (1), TIGHTROPE_VM_SUITE and the
 #   QEMU knobs of common.sh.
+# DH-HMAC-CHAP (trixie: kernel 6.12): DHCHAP_HOSTNQN makes the subsystem admit that host only,
+#   authenticated with DHCHAP_KEY (a DHHC-1 secret), DHCHAP_CTRL_KEY (optional: bidirectional),
+#   DHCHAP_HASH (sha256 | sha384 | sha512, default sha256) and DHCHAP_DHGROUP (null | ffdhe2048 ..
+#   ffdhe8192, default null); the same five names ending in _2, _3, _4 admit more hosts, each with
+#   its own settings (one without a key connects unauthenticated).
 set -euo pipefail
 # shellcheck source-path=SCRIPTDIR source=common.sh
 . "$(dirname "$0")/common.sh"
@@ -32,10 +37,25 @@ port_listening "$port" && die "127.0.0.1:$port is already in use"
 secs=${TIGHTROPE_VM_TARGET_TIMEOUT:-1800}
 boot_secs=${TIGHTROPE_VM_BOOT_TIMEOUT:-300}
 hostid=5e0c6a2e-7d1b-4c39-8f3a-2b7a1c9d0e02
+# The DH-HMAC-CHAP hosts, checked here (they are written into a guest shell file) and passed on.
+auth=()
+for n in "" _2 _3 _4; do
+  for v in HOSTNQN KEY CTRL_KEY HASH DHGROUP; do
+    var=DHCHAP_$v$n
+    [[ -n ${!var:-} ]] || continue
+    case $v in
+      HOSTNQN) valid_nqn "${!var}" ;;
+      KEY | CTRL_KEY) [[ ${!var} =~ ^DHHC-1:0[0-3]:[A-Za-z0-9+/]+=*:$ ]] ;;
+      HASH) [[ ${!var} =~ ^sha(256|384|512)$ ]] ;;
+      DHGROUP) [[ ${!var} =~ ^(null|ffdhe(2048|3072|4096|6144|8192))$ ]] ;;
+    esac || { [[ $v == *KEY ]] && die "bad $var: not a DHHC-1 secret"; die "bad $var: ${!var}"; }
+    auth+=("$var=${!var}")
+  done
+done
 vm_prepare target "$port"
 
 make_initrd "$run" ROLE=target NQN="$nqn" TRSVCID=$GUEST_PORT NS_MB="${TIGHTROPE_VM_NS_MB:-64}" \
-  HOSTNQN="nqn.2014-08.org.nvmexpress:uuid:$hostid" HOSTID="$hostid" KMSG="${TIGHTROPE_VM_KMSG:-1}"
+  HOSTNQN="nqn.2014-08.org.nvmexpress:uuid:$hostid" HOSTID="$hostid" KMSG="${TIGHTROPE_VM_KMSG:-1}" "${auth[@]}"
 netdev="user,id=n0,restrict=on,hostfwd=tcp:127.0.0.1:$port-:$GUEST_PORT"
 log "booting the $SUITE kernel-target guest on 127.0.0.1:$port nqn=$nqn (lifetime ${secs}s, log $logf)"
 t0=$SECONDS
