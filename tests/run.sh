@@ -86,6 +86,8 @@ if ((!quick)); then
   tests/integration/host_bench.sh "$bin"; record "host_bench" $?
   step "tightrope connect: local devices from our own target (mkfs, mount, checksums) and the kernel's (QEMU)"
   tests/integration/host_connect.sh "$bin"; record "host_connect" $?
+  step "DH-HMAC-CHAP: tightrope connect against the Linux 6.12 kernel target (Debian 13 QEMU guest), every refusal (ASan)"
+  tests/integration/auth_kernel_target.sh "$bin"; record "auth_kernel_target" $?
   step "build (ThreadSanitizer)"
   build build-tsan -Db_sanitize=thread -Db_lundef=false; record "build-tsan" $?
   # The threaded parts under TSan: target workers and control thread (also against the kernel host's
