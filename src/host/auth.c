@@ -77,12 +77,13 @@ static int auth_cmd(struct txn *t, bool send, uint32_t len, const char *what)
 	if (status < 0)
 		return fail(t, status, "Authentication %s (%s): %s", send ? "Send" : "Receive", what,
 			    t->q->why[0] ? t->q->why : strerror(-status));
-	return fail(t, -EREMOTEIO, "Authentication %s (%s): status %#x (%s)", send ? "Send" : "Receive", what,
-		    status, tr_status_str(status));
+	return fail(t, -EREMOTEIO, "Authentication %s (%s): status %#x (%s)", send ? "Send" : "Receive", what, status,
+		    tr_status_str(status));
 }
 
 /* Give up on something the controller sent or we could not do, telling the controller why. */
-static int refuse(struct txn *t, int err, uint8_t explanation, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+static int refuse(struct txn *t, int err, uint8_t explanation, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
 static int refuse(struct txn *t, int err, uint8_t explanation, const char *fmt, ...)
 {
 	char msg[256];
@@ -112,8 +113,10 @@ static int receive(struct txn *t, uint8_t expect, struct nvme_auth_msg *m)
 			    nvme_auth_failure_name(t->buf[7]), err ? ", which then ended the connection" : "");
 	/* Linux's target ends the association as it sends a Failure1, and the end may overtake it. */
 	if (err == -ECONNRESET)
-		return fail(t, -EACCES, "authentication failed: the controller ended the connection instead of sending "
-			    "%s (%s)", name, t->q->why);
+		return fail(t, -EACCES,
+			    "authentication failed: the controller ended the connection instead of sending "
+			    "%s (%s)",
+			    name, t->q->why);
 	if (err)
 		return err;
 	if (type != NVME_AUTH_DHCHAP_MESSAGES || id != expect)
@@ -139,10 +142,12 @@ static int take_challenge(struct txn *t, const struct nvme_auth_msg *m)
 
 	if (!memchr(offered_hashes, m->hashid, sizeof(offered_hashes)) || m->hl != nvme_auth_hash_len(m->hashid))
 		return refuse(t, -EPROTO, NVME_AUTH_FAIL_HASH_UNUSABLE,
-			      "authentication failed: the Challenge names hash %u with %u-byte values", m->hashid, m->hl);
+			      "authentication failed: the Challenge names hash %u with %u-byte values", m->hashid,
+			      m->hl);
 	if (!memchr(offered_dhgroups, m->dhgid, sizeof(offered_dhgroups)))
 		return refuse(t, -EPROTO, NVME_AUTH_FAIL_DHGROUP_UNUSABLE,
-			      "authentication failed: the Challenge names DH group %u, which we did not offer", m->dhgid);
+			      "authentication failed: the Challenge names DH group %u, which we did not offer",
+			      m->dhgid);
 	if (m->dhvlen != dh_size)
 		return refuse(t, -EPROTO, NVME_AUTH_FAIL_INCORRECT_PAYLOAD,
 			      "authentication failed: the Challenge's DH value is %u bytes, %s's are %zu", m->dhvlen,
@@ -170,11 +175,18 @@ static int response(struct txn *t, enum nvme_dhchap_role role, uint8_t *out)
 {
 	bool host = role == NVME_DHCHAP_HOST;
 	struct nvme_dhchap_response_in in = {
-		.hashid = t->hashid, .key = host ? t->a->host_key : t->a->ctrl_key,
-		.key_len = host ? t->a->host_key_len : t->a->ctrl_key_len, .challenge = host ? t->c1 : t->c2,
-		.session_key = t->dh_len ? t->sess : NULL, .session_key_len = t->dh_len,
-		.seqnum = host ? t->s1 : t->s2, .t_id = t->tid, .sc_c = NVME_AUTH_SC_C_NONE, .role = role,
-		.hostnqn = t->hostnqn, .subnqn = t->subnqn,
+		.hashid = t->hashid,
+		.key = host ? t->a->host_key : t->a->ctrl_key,
+		.key_len = host ? t->a->host_key_len : t->a->ctrl_key_len,
+		.challenge = host ? t->c1 : t->c2,
+		.session_key = t->dh_len ? t->sess : NULL,
+		.session_key_len = t->dh_len,
+		.seqnum = host ? t->s1 : t->s2,
+		.t_id = t->tid,
+		.sc_c = NVME_AUTH_SC_C_NONE,
+		.role = role,
+		.hostnqn = t->hostnqn,
+		.subnqn = t->subnqn,
 	};
 
 	return nvme_dhchap_response(&in, out);
@@ -207,7 +219,8 @@ static int check_success1(struct txn *t, const struct nvme_auth_msg *m)
 {
 	if (t->buf[6] != t->hl)
 		return refuse(t, -EPROTO, NVME_AUTH_FAIL_HASH_UNUSABLE,
-			      "authentication failed: DH-HMAC-CHAP_Success1 has hash length %u, not %u", t->buf[6], t->hl);
+			      "authentication failed: DH-HMAC-CHAP_Success1 has hash length %u, not %u", t->buf[6],
+			      t->hl);
 	if (!t->a->have_ctrl)
 		return 0;
 	if (!m->value)
@@ -225,8 +238,8 @@ static int check_success1(struct txn *t, const struct nvme_auth_msg *m)
 static int transaction(struct txn *t)
 {
 	struct nvme_auth_msg m;
-	size_t len = nvme_auth_encode_negotiate(t->buf, sizeof(t->buf), t->tid, offered_hashes,
-						sizeof(offered_hashes), offered_dhgroups, sizeof(offered_dhgroups));
+	size_t len = nvme_auth_encode_negotiate(t->buf, sizeof(t->buf), t->tid, offered_hashes, sizeof(offered_hashes),
+						offered_dhgroups, sizeof(offered_dhgroups));
 	int err = auth_cmd(t, true, (uint32_t)len, nvme_auth_msg_name(NVME_AUTH_ID_NEGOTIATE));
 
 	if (!err)
@@ -260,15 +273,19 @@ int host_auth_queue(struct host_auth *a, struct hq *q, uint32_t result, bool len
 	if (q->qid == 0) /* a new association: nothing proven yet */
 		a->authenticated = a->ctrl_authenticated = false;
 	if (result & NVME_CONNECT_AUTHREQ_ASCR) {
-		snprintf(why, whylen, "queue %u: the controller asks for secure channel concatenation (AUTHREQ.ASCR), "
-			 "which tightrope does not support", q->qid);
+		snprintf(why, whylen,
+			 "queue %u: the controller asks for secure channel concatenation (AUTHREQ.ASCR), "
+			 "which tightrope does not support",
+			 q->qid);
 		return -EOPNOTSUPP;
 	}
 	if (!(result & NVME_CONNECT_AUTHREQ_ATR)) {
 		if (!a->have_ctrl || lenient)
 			return 0;
-		snprintf(why, whylen, "queue %u: controller did not authenticate itself: its Connect asks for no "
-			 "authentication, and a controller secret was given", q->qid);
+		snprintf(why, whylen,
+			 "queue %u: controller did not authenticate itself: its Connect asks for no "
+			 "authentication, and a controller secret was given",
+			 q->qid);
 		return -EACCES;
 	}
 	if (!a->have_host) {
@@ -278,8 +295,9 @@ int host_auth_queue(struct host_auth *a, struct hq *q, uint32_t result, bool len
 	t = calloc(1, sizeof(*t));
 	if (!t)
 		return -ENOMEM;
-	*t = (struct txn){ .a = a, .q = q, .hostnqn = hostnqn, .subnqn = subnqn, .why = why, .whylen = whylen,
-			   .tid = a->next_tid++ };
+	*t = (struct txn){
+		.a = a, .q = q, .hostnqn = hostnqn, .subnqn = subnqn, .why = why, .whylen = whylen, .tid = a->next_tid++
+	};
 	err = transaction(t);
 	if (!err && q->qid == 0) {
 		a->authenticated = true;
@@ -301,17 +319,17 @@ int host_auth_queue(struct host_auth *a, struct hq *q, uint32_t result, bool len
 
 /* ---- The secrets ---- */
 
-static int load_key(const char *secret, const char *option, const char *nqn, uint8_t *out, size_t *out_len,
-		    char *why, size_t whylen)
+static int load_key(const char *secret, const char *option, const char *nqn, uint8_t *out, size_t *out_len, char *why,
+		    size_t whylen)
 {
 	struct nvme_dhchap_key key;
 	int err = nvme_dhchap_key_parse(secret, &key), n;
 
 	if (err) {
 		snprintf(why, whylen, "%s: %s", option,
-			 err == -EBADMSG ? "CRC mismatch: the secret was mistyped or cut"
-			 : err == -ERANGE ? "the key is not 32, 48 or 64 bytes"
-					  : "not a DHHC-1 secret (DHHC-1:NN:base64:, NN 00 to 03)");
+			 err == -EBADMSG	  ? "CRC mismatch: the secret was mistyped or cut"
+				 : err == -ERANGE ? "the key is not 32, 48 or 64 bytes"
+						  : "not a DHHC-1 secret (DHHC-1:NN:base64:, NN 00 to 03)");
 		return -EINVAL;
 	}
 	n = nvme_dhchap_key_transform(&key, nqn, out);

@@ -22,7 +22,6 @@ import struct
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import zlib
 
@@ -242,7 +241,8 @@ def wire_checks(name, t, queues, bidi):
     tids = [struct.unpack_from("<H", n[0]["data"], 4)[0] for n in negs.values() if n]
     check(f"{name}: one AUTH_Negotiate on each of the {queues} queues, each its own transaction",
           all(len(n) == 1 for n in negs.values()) and len(set(tids)) == queues, f"transaction IDs {tids}")
-    exact = all(n[0]["data"] == negotiate_bytes(struct.unpack_from("<H", n[0]["data"], 4)[0]) for n in negs.values() if n)
+    exact = all(n[0]["data"] == negotiate_bytes(struct.unpack_from("<H", n[0]["data"], 4)[0])
+                for n in negs.values() if n)
     check(f"{name}: AUTH_Negotiate byte for byte the kernel's (SHA-256/384/512; null, ffdhe2048..8192)", exact,
           "" if exact else next(iter(negs.values()))[0]["data"].hex())
     cmds = [f for q, k, f in t.auth_events if "spsp0" in f]
@@ -253,7 +253,8 @@ def wire_checks(name, t, queues, bidi):
           sends and all(f["len"] == f["sgl"] == f["incapsule"] == len(f["data"]) for f in sends),
           "; ".join(f"TL {f['len']} SGL {f['sgl']} in capsule {f['incapsule']}" for f in sends[:3]))
     recvs = t.of("receive")
-    check(f"{name}: every Authentication Receive asks for AL 4096", recvs and all(f["len"] == f["sgl"] == 4096 for f in recvs))
+    check(f"{name}: every Authentication Receive asks for AL 4096",
+          recvs and all(f["len"] == f["sgl"] == 4096 for f in recvs))
     replies = t.of("reply checked")
     check(f"{name}: the controller checked {queues} Replies, each response right",
           len(replies) == queues and all(r["ok"] for r in replies), str(replies))
@@ -273,7 +274,8 @@ def good_runs(binary):
     check(f"{name}: id-ctrl succeeds", rc == 0, bt.tail(err) if rc else "")
     wire_checks(name, t, 2, False)  # id-ctrl opens one I/O queue too
     check(f"{name}: the kernel's line: authenticated with hash hmac(sha256) dhgroup null",
-          re.search(r"authenticated with hash hmac\(sha256\) dhgroup null", err) and "controller authenticated" not in err,
+          re.search(r"authenticated with hash hmac\(sha256\) dhgroup null", err) and
+          "controller authenticated" not in err,
           bt.tail(err, 3))
 
     name = "bidirectional, SHA-384, ffdhe2048, transformed secrets, 2 I/O queues (bench)"
@@ -350,7 +352,7 @@ def refusals(binary):
                   f2[0]["data"].hex() if f2 else "")
         else:
             tid = struct.unpack_from("<H", t.of("negotiate")[0]["data"], 4)[0] if t.of("negotiate") else -1
-            check(f"{name}: AUTH_Failure2 (common message, reason 01h, explanation {explanation:02x}h) told the controller",
+            check(f"{name}: AUTH_Failure2 (common message, reason 01h, explanation {explanation:02x}h) sent",
                   len(f2) == 1 and f2[0]["data"] == failure2_bytes(tid, explanation),
                   f2[0]["data"].hex() if f2 else "none sent")
         secrets_seen = [s for s in (S_HOST, S_CTRL, S_OTHER, S_HOST_T, S_CTRL_T) if s in err or s[10:30] in err]
