@@ -108,7 +108,9 @@ static int receive(struct txn *t, uint8_t expect, struct nvme_auth_msg *m)
 	memset(t->buf, 0, sizeof(t->buf));
 	err = auth_cmd(t, false, sizeof(t->buf), name);
 	type = t->buf[0], id = t->buf[1], tid = (uint16_t)(t->buf[4] | t->buf[5] << 8);
-	if (type == NVME_AUTH_COMMON_MESSAGES && id == NVME_AUTH_ID_FAILURE1 && (!err || tid == t->tid))
+	/* A Failure1 is a common message; kernels before 6.4 sent theirs as a DH-HMAC-CHAP one. */
+	if ((type == NVME_AUTH_COMMON_MESSAGES || type == NVME_AUTH_DHCHAP_MESSAGES) && id == NVME_AUTH_ID_FAILURE1 &&
+	    (!err || tid == t->tid))
 		return fail(t, -EACCES, "authentication failed: refused by the controller (AUTH_Failure1: %s)%s",
 			    nvme_auth_failure_name(t->buf[7]), err ? ", which then ended the connection" : "");
 	/* Linux's target ends the association as it sends a Failure1, and the end may overtake it. */

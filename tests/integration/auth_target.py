@@ -133,7 +133,7 @@ class AuthConn(bt.Conn):
         if sc.get("receive_status"):
             return self.resp(cmd.cid, sc["receive_status"])
         if self.step == "challenge" and sc.get("failure1_for_challenge"):
-            msg = struct.pack("<BBHHBB", 0, 0xF1, 0, self.tid, 1, sc["failure1_for_challenge"])
+            msg = struct.pack("<BBHHBB", sc.get("failure1_type", 0), 0xF1, 0, self.tid, 1, sc["failure1_for_challenge"])
         elif self.step == "challenge":
             msg = self.challenge()
         elif self.refusal:
@@ -327,6 +327,8 @@ REFUSALS = [
      ID_CTRL + ["-S", S_HOST], r"the controller's ffdhe2048 public value is not a member of the group", 6),
     ("AUTH_Failure1 instead of a Challenge", dict(KEYS, failure1_for_challenge=4), ID_CTRL + ["-S", S_HOST],
      r"authentication failed: refused by the controller \(AUTH_Failure1: hash function not usable\)", None),
+    ("AUTH_Failure1 as kernels before 6.4 sent it (type 01h)", dict(KEYS, failure1_for_challenge=5, failure1_type=1),
+     ID_CTRL + ["-S", S_HOST], r"refused by the controller \(AUTH_Failure1: DH group not usable\)", None),
     ("Authentication Receive refused", dict(KEYS, receive_status=0x4002), ID_CTRL + ["-S", S_HOST],
      r"Authentication Receive \(DH-HMAC-CHAP_Challenge\): status 0x4002 \(Invalid Field in Command\)", None),
     ("ATR, no secret given", dict(KEYS), ID_CTRL,
