@@ -69,6 +69,8 @@ step "bad input from a scripted fake target to tightrope's host (ASan host)"
 python3 tests/integration/bad_target.py "$bin"; record "bad_target" $?
 step "DH-HMAC-CHAP against a scripted fake controller: the kernel host's bytes, every refusal, connect and reconnect (ASan host)"
 python3 tests/integration/auth_target.py "$bin"; record "auth_target" $?
+step "tightrope's host over TLS 1.3 against tightrope's target: both suites, connect, reconnect, refusals (ASan)"
+tests/integration/tls_host.sh "$bin"; record "tls_host" $?
 step "the host library installed and used from outside: examples/read_block.c through pkg-config (ASan)"
 tests/integration/example_lib.sh "$bin"; record "example_lib" $?
 
@@ -94,7 +96,7 @@ if ((!quick)); then
   # parallel queues), the host library's keep-alive thread, the host process's FUSE, loop-attach and
   # teardown threads. Any report fails the test.
   for t in "host_bench.sh" "host_connect.sh" "link_loss.sh" "bad_target.py" "control_socket.py" "hardening.py" \
-    "auth_bad_input.py"; do
+    "auth_bad_input.py" "tls_host.sh"; do
     step "$t under ThreadSanitizer"
     runner=(); [[ $t == *.py ]] && runner=(python3)
     TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 "${runner[@]}" tests/integration/$t build-tsan/src/tightrope

@@ -46,6 +46,11 @@ struct tr_ctrl_opts {
 	 * Read at connect; the library keeps no pointer to them. */
 	const char *dhchap_secret;
 	const char *dhchap_ctrl_secret;
+	/* NVMe/TCP TLS 1.3 (nvme-cli's --tls and --tls-key): tls_key is the configured PSK
+	 * ("NVMeTLSkey-1:01:...:") or a file holding it; the identity and TLS PSK are derived for the
+	 * host and subsystem NQNs as the Linux host derives them. Setting tls_key implies tls. */
+	bool tls;
+	const char *tls_key;
 };
 
 TR_API void tr_ctrl_opts_init(struct tr_ctrl_opts *o);

@@ -23,6 +23,9 @@ struct tr_ctrl_opts;
 /* opts.c: the flags naming a controller and the host (nvme-cli's names): getopt_long entries and
  * short options for the commands that take them, and their parser. */
 #define CLI_CONN_SHORTOPTS "t:a:s:n:q:I:gGS:C:"
+/* Long-only options (nvme-cli has no letters for them). */
+#define CLI_OPT_TLS 0x180
+#define CLI_OPT_TLS_KEY 0x181
 #define CLI_CONN_OPTIONS                                         \
 	{ "transport", required_argument, NULL, 't' },           \
 	{ "traddr", required_argument, NULL, 'a' },              \
@@ -33,7 +36,9 @@ struct tr_ctrl_opts;
 	{ "hdr-digest", no_argument, NULL, 'g' },                \
 	{ "data-digest", no_argument, NULL, 'G' },               \
 	{ "dhchap-secret", required_argument, NULL, 'S' },       \
-	{ "dhchap-ctrl-secret", required_argument, NULL, 'C' }
+	{ "dhchap-ctrl-secret", required_argument, NULL, 'C' },  \
+	{ "tls", no_argument, NULL, CLI_OPT_TLS },               \
+	{ "tls-key", required_argument, NULL, CLI_OPT_TLS_KEY }
 
 /* Where they go: the controller options, and the host's identity to settle once all are read. */
 struct cli_conn {

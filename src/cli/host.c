@@ -212,6 +212,12 @@ static const char *subtype_str(uint8_t s)
 						     : "unrecognized";
 }
 
+/* libnvme's names for a TCP port's security type. */
+static const char *sectype_str(uint8_t t)
+{
+	return t == NVMF_TCP_SECTYPE_NONE ? "none" : t == 1 ? "tls" : t == NVMF_TCP_SECTYPE_TLS13 ? "tls13" : "reserved";
+}
+
 static void treq_str(uint8_t t, char *out, size_t len)
 {
 	static const char *const secure[] = { "not specified", "required", "not required", "reserved" };
@@ -308,7 +314,7 @@ int cmd_discover(int argc, char **argv)
 			json_str("subnqn", f.nqn, false);
 			json_str("traddr", f.addr, false);
 			json_str("eflags", eflags, false);
-			json_str("sectype", e[i].tsas[0] == 0 ? "none" : "tls", true);
+			json_str("sectype", sectype_str(e[i].tsas[0]), true);
 			printf("    }%s\n", i + 1 < nr ? "," : "");
 		} else {
 			printf("=====Discovery Log Entry %llu======\n", (unsigned long long)i);
@@ -317,7 +323,7 @@ int cmd_discover(int argc, char **argv)
 			       e[i].portid, f.svc);
 			printf("subnqn:  %s\ntraddr:  %s\neflags:  %s\n", f.nqn, f.addr, eflags);
 			if (e[i].trtype == NVMF_TRTYPE_TCP)
-				printf("sectype: %s\n", e[i].tsas[0] == 0 ? "none" : "tls");
+				printf("sectype: %s\n", sectype_str(e[i].tsas[0]));
 		}
 	}
 	if (a.json)
@@ -431,9 +437,12 @@ int cmd_connect(int argc, char **argv)
 		"         [-i NR_IO_QUEUES] [-Q QUEUE_SIZE] [-k KATO] [-c RECONNECT_DELAY] [-l CTRL_LOSS_TMO]\n"
 		"         [--fast_io_fail_tmo SEC] [-g] [-G] [--disable-sqflow] [--no-loop]\n"
 		"         [-S|--dhchap-secret DHHC-1:..] [-C|--dhchap-ctrl-secret DHHC-1:..]\n"
+		"         [--tls] [--tls-key NVMeTLSkey-1:..|FILE]\n"
 		"Attach a remote namespace: a host process keeps the controller and shows each namespace as a\n"
 		"file (FUSE) and a block device (/dev/loopN). See `tightrope list`. With -S the host answers a\n"
-		"controller's DH-HMAC-CHAP challenge; with -C as well, the controller must prove itself too.\n";
+		"controller's DH-HMAC-CHAP challenge; with -C as well, the controller must prove itself too.\n"
+		"With --tls-key every queue runs over TLS 1.3 with the PSK derived from that configured key\n"
+		"for this host and subsystem, as the Linux host would find it in its keyring.\n";
 	struct conn_args a;
 	int rc = parse_conn(argc, argv, &a, usage, true);
 

@@ -1,6 +1,7 @@
 /* The command-line flags that name a controller and the host, shared by the host verbs (connect,
  * discover, id-ctrl, ...) and bench: nvme-cli's names, one parser. */
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "cli/cli.h"
@@ -20,6 +21,18 @@ static const char *take_secret(char *arg, int which)
 	return secrets[which];
 }
 
+/* A key given inline is a secret like the others; a file's name is not. */
+static const char *take_tls_key(char *arg)
+{
+	static char key[160];
+
+	if (strncmp(arg, "NVMeTLSkey-", 11))
+		return arg;
+	snprintf(key, sizeof(key), "%s", strlen(arg) < sizeof(key) ? arg : "(too long)");
+	memset(arg, '*', strlen(arg));
+	return key;
+}
+
 int cli_conn_option(int c, char *arg, struct cli_conn *cc)
 {
 	switch (c) {
@@ -33,6 +46,8 @@ int cli_conn_option(int c, char *arg, struct cli_conn *cc)
 	case 'G': cc->o->data_digest = true; return 0;
 	case 'S': cc->o->dhchap_secret = take_secret(arg, 0); return 0;
 	case 'C': cc->o->dhchap_ctrl_secret = take_secret(arg, 1); return 0;
+	case CLI_OPT_TLS: cc->o->tls = true; return 0;
+	case CLI_OPT_TLS_KEY: cc->o->tls_key = take_tls_key(arg); return 0;
 	default: return 1;
 	}
 }

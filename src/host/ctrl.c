@@ -1,6 +1,7 @@
 /* A host-side controller: admin queue bring-up (Connect, CC.EN, Identify, number of queues),
  * I/O queues, keep-alive at KATO/2 as the kernel host does, discovery, orderly shutdown. */
 #include <errno.h>
+#include <openssl/crypto.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -12,6 +13,7 @@
 #include "host/auth.h"
 #include "host/ioq.h"
 #include "host/queue.h"
+#include "host/tls_psk.h"
 #include "tightrope/version.h"
 #include "util/clock.h"
 #include "util/log.h"
@@ -45,8 +47,10 @@ struct tr_ctrl {
 	enum ctrl_state state;
 	char traddr[NVMF_TRADDR_SIZE + 1], trsvcid[NVMF_TRSVCID_SIZE + 1];
 	char subnqn[NVME_NQN_SIZE], hostnqn[NVME_NQN_SIZE];
-	struct tr_ctrl_opts opts; /* without the secrets: those are parsed into auth */
+	struct tr_ctrl_opts opts; /* without the secrets: those are parsed into auth and tls_psk */
 	struct host_auth auth;
+	bool tls;
+	struct ntls_psk tls_psk; /* the identity and TLS PSK for this host and subsystem */
 	pthread_mutex_t admin_lock;
 	struct hq *admin;
 	uint16_t cntlid;
@@ -297,7 +301,8 @@ static int open_queue(struct tr_ctrl *c, uint16_t qid, uint16_t depth, uint32_t 
 	struct hq_params p = { .traddr = c->traddr, .trsvcid = c->trsvcid, .qid = qid, .depth = depth,
 			       .hdgst = c->opts.hdr_digest, .ddgst = c->opts.data_digest,
 			       .timeout_ms = (uint32_t)c->opts.cmd_timeout_ms,
-			       .connect_timeout_ms = (uint32_t)c->opts.connect_timeout_ms };
+			       .connect_timeout_ms = (uint32_t)c->opts.connect_timeout_ms,
+			       .tls = c->tls ? &c->tls_psk : NULL };
 	struct hq *q = hq_open(&p, why, whylen);
 	uint32_t result = 0;
 	int status;
@@ -454,6 +459,7 @@ static void free_ctrl(struct tr_ctrl *c)
 	if (c->state != CTRL_NEW)
 		ctrl_set_state(c, CTRL_DELETED);
 	host_auth_clear(&c->auth);
+	OPENSSL_cleanse(&c->tls_psk, sizeof(c->tls_psk));
 	pthread_mutex_destroy(&c->admin_lock);
 	pthread_mutex_destroy(&c->ka_lock);
 	pthread_cond_destroy(&c->ka_cond);
@@ -532,6 +538,10 @@ static int ctrl_connect(const struct tr_ctrl_opts *o, bool discovery, struct tr_
 	status = host_auth_init(&c->auth, o->dhchap_secret, o->dhchap_ctrl_secret, c->hostnqn, c->subnqn, why,
 				whylen);
 	c->opts.dhchap_secret = c->opts.dhchap_ctrl_secret = NULL;
+	c->tls = o->tls || o->tls_key;
+	if (!status && c->tls)
+		status = host_tls_psk(o->tls_key, c->hostnqn, c->subnqn, &c->tls_psk, why, whylen);
+	c->opts.tls_key = NULL;
 	if (!status)
 		status = ctrl_bringup(c, discovery, why, whylen);
 	if (status) {

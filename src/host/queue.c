@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "host/queue.h"
+#include "transport/tls.h"
 #include "util/clock.h"
 #include "util/log.h"
 
@@ -117,6 +118,7 @@ void hq_close(struct hq *q)
 	if (!q->error && q->reqs)
 		hq_fail(q, -ESHUTDOWN, NULL);
 	ntcp_conn_destroy(&q->conn);
+	ntls_free(q->conn.tls);
 	free(q->reqs);
 	free(q->h2c_slots);
 	free(q);

@@ -72,11 +72,14 @@ struct hq {
 	uint64_t last_timeout_scan;
 };
 
+struct ntls_psk;
+
 struct hq_params {
 	const char *traddr, *trsvcid;
 	uint16_t qid, depth;
 	bool hdgst, ddgst;
 	uint32_t timeout_ms, connect_timeout_ms;
+	const struct ntls_psk *tls; /* TLS 1.3 with this PSK before the ICReq, or NULL */
 };
 
 /* TCP connect and the ICReq/ICResp exchange. NULL with 'why' set on failure. */

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "host/queue.h"
+#include "transport/tls.h"
 #include "util/clock.h"
 #include "util/log.h"
 
@@ -66,44 +67,85 @@ static int tcp_connect(const char *addr, const char *port, int timeout_ms, char 
 	return fd >= 0 ? fd : err;
 }
 
-/* Blocking-with-deadline exchange used only during queue setup. */
-static int recv_full(int fd, void *buf, size_t len, uint64_t deadline)
+/* Blocking-with-deadline exchanges used only during queue setup, on the socket or through its TLS
+ * session (which may hold decrypted bytes no poll announces: it is read before waiting). */
+static int wait_fd(int fd, short events, uint64_t deadline)
+{
+	struct pollfd pfd = { .fd = fd, .events = events };
+
+	return poll(&pfd, 1, tr_ms_until(deadline)) > 0 ? 0 : -ETIMEDOUT;
+}
+
+static int recv_full(struct hq *q, void *buf, size_t len, uint64_t deadline)
 {
 	size_t got = 0;
 
 	while (got < len) {
-		struct pollfd pfd = { .fd = fd, .events = POLLIN };
-		ssize_t n;
+		uint8_t *p = (uint8_t *)buf + got;
+		ssize_t n = q->conn.tls ? ntls_recv(q->conn.tls, p, len - got) : recv(q->fd, p, len - got, MSG_DONTWAIT);
 
-		if (poll(&pfd, 1, tr_ms_until(deadline)) <= 0)
-			return -ETIMEDOUT;
-		n = recv(fd, (uint8_t *)buf + got, len - got, 0);
+		if (n > 0) {
+			got += (size_t)n;
+			continue;
+		}
 		if (n == 0)
 			return -ECONNRESET;
-		if (n < 0 && errno != EAGAIN && errno != EINTR)
+		if (errno != EAGAIN && errno != EINTR)
 			return -errno;
-		if (n > 0)
-			got += (size_t)n;
+		if (wait_fd(q->fd, POLLIN, deadline))
+			return -ETIMEDOUT;
 	}
 	return 0;
 }
 
-static int send_full(int fd, const void *buf, size_t len, uint64_t deadline)
+static int send_full(struct hq *q, const void *buf, size_t len, uint64_t deadline)
 {
 	size_t sent = 0;
 
-	while (sent < len) {
-		struct pollfd pfd = { .fd = fd, .events = POLLOUT };
+	while (sent < len || (q->conn.tls && ntls_send_pending(q->conn.tls))) {
+		struct iovec iov = { .iov_base = (uint8_t *)buf + sent, .iov_len = len - sent };
 		ssize_t n;
 
-		if (poll(&pfd, 1, tr_ms_until(deadline)) <= 0)
-			return -ETIMEDOUT;
-		n = send(fd, (const uint8_t *)buf + sent, len - sent, MSG_NOSIGNAL);
-		if (n < 0 && errno != EAGAIN && errno != EINTR)
-			return -errno;
+		if (!q->conn.tls)
+			n = send(q->fd, iov.iov_base, iov.iov_len, MSG_NOSIGNAL | MSG_DONTWAIT);
+		else if (sent < len)
+			n = ntls_sendv(q->conn.tls, &iov, 1);
+		else
+			n = ntls_flush(q->conn.tls);
 		if (n > 0)
 			sent += (size_t)n;
+		else if (n < 0 && errno != EAGAIN && errno != EINTR)
+			return -errno;
+		else if ((n < 0 || sent < len) && wait_fd(q->fd, POLLOUT, deadline))
+			return -ETIMEDOUT;
 	}
+	return 0;
+}
+
+/* TLS 1.3 with the queue's PSK, before anything NVMe/TCP is said. */
+static int tls_handshake(struct hq *q, const struct ntls_psk *psk, uint64_t deadline, char *why, size_t whylen)
+{
+	struct ntls *t = ntls_client_new(q->fd, psk);
+	int err;
+
+	if (!t) {
+		snprintf(why, whylen, "out of memory for a TLS session");
+		return -ENOMEM;
+	}
+	while ((err = ntls_handshake(t)) == -EAGAIN) {
+		if (wait_fd(q->fd, ntls_wants_write(t) ? POLLOUT : POLLIN, deadline)) {
+			err = -ETIMEDOUT;
+			break;
+		}
+	}
+	if (err) {
+		snprintf(why, whylen, "TLS handshake with %s (identity \"%s\"): %s", q->peer, psk->identity,
+			 err == -ETIMEDOUT ? "timed out" : ntls_why(t));
+		ntls_free(t);
+		return err;
+	}
+	q->conn.tls = t;
+	tr_debug("queue %u to %s: TLS 1.3, %s%s", q->qid, q->peer, ntls_cipher(t), ntls_ktls(t) ? ", kernel TLS" : "");
 	return 0;
 }
 
@@ -145,9 +187,9 @@ static int icreq_exchange(struct hq *q, const struct hq_params *p, char *why, si
 	int err;
 
 	nvmf_tcp_icreq_encode(&icreq, p->hdgst, p->ddgst, 0);
-	err = send_full(q->fd, &icreq, sizeof(icreq), deadline);
+	err = send_full(q, &icreq, sizeof(icreq), deadline);
 	if (!err)
-		err = recv_full(q->fd, in.raw, sizeof(struct nvme_tcp_hdr), deadline);
+		err = recv_full(q, in.raw, sizeof(struct nvme_tcp_hdr), deadline);
 	if (err) {
 		snprintf(why, whylen, "ICReq to %s: %s", q->peer, err == -ETIMEDOUT ? "timed out" : strerror(-err));
 		return err;
@@ -157,7 +199,7 @@ static int icreq_exchange(struct hq *q, const struct hq_params *p, char *why, si
 		snprintf(why, whylen, "%s answered ICReq with a %s", q->peer, what);
 		return -EPROTO;
 	}
-	err = recv_full(q->fd, in.raw + sizeof(struct nvme_tcp_hdr), layout.plen - sizeof(struct nvme_tcp_hdr),
+	err = recv_full(q, in.raw + sizeof(struct nvme_tcp_hdr), layout.plen - sizeof(struct nvme_tcp_hdr),
 			deadline);
 	if (err) {
 		snprintf(why, whylen, "ICResp from %s: %s", q->peer, strerror(-err));
@@ -165,7 +207,9 @@ static int icreq_exchange(struct hq *q, const struct hq_params *p, char *why, si
 	}
 	if (layout.type == nvme_tcp_c2h_term) {
 		hq_describe_term(what, sizeof(what), &in.term, layout.plen);
-		snprintf(why, whylen, "%s refused ICReq with a %s", q->peer, what);
+		/* A port that requires TLS answers a plain ICReq so (the kernel's closes the connection). */
+		snprintf(why, whylen, "%s refused ICReq with a %s%s", q->peer, what,
+			 q->conn.tls ? "" : "; if the port requires TLS, connect with --tls-key");
 		return -EPROTO;
 	}
 	if (nvmf_tcp_icresp_validate(&in.icresp, p->hdgst, p->ddgst, &fatal)) {
@@ -195,7 +239,9 @@ struct hq *hq_open(const struct hq_params *p, char *why, size_t whylen)
 		return NULL;
 	}
 	memcpy(q->peer, peer, sizeof(q->peer));
-	if (icreq_exchange(q, p, why, whylen) != 0) {
+	if ((p->tls && tls_handshake(q, p->tls, tr_now_ns() + (uint64_t)p->connect_timeout_ms * 1000000ull, why,
+				     whylen)) ||
+	    icreq_exchange(q, p, why, whylen) != 0) {
 		hq_close(q);
 		return NULL;
 	}
