@@ -113,6 +113,8 @@ if ((!quick)); then
   tests/integration/auth_kernel_host.sh "$bin"; record "auth_kernel_host" $?
   step "TLS: the Linux 6.12 host with tlshd (trixie guest) against tightrope target, Wireshark-decoded (ASan)"
   tests/integration/tls_kernel_host.sh "$bin"; record "tls_kernel_host" $?
+  step "TLS: tightrope's host against the Linux 6.12 target with tlshd (trixie guest), Wireshark-decoded (ASan)"
+  tests/integration/tls_kernel_target.sh "$bin"; record "tls_kernel_target" $?
 fi
 
 echo

@@ -151,6 +151,25 @@ auth_host() {
   say "host $h allowed: $how"
 }
 
+# tls_target: TLS 1.3 required on the port (nvmet's addr_tsas/addr_treq), the handshakes done by
+# tlshd with the PSKs nvme-cli derives from TLS_KEY for TLS_HOSTNQN into the .nvme keyring, for the
+# subsystem and for discovery.
+tls_target() {
+  load tls || fail "modprobe tls"
+  grep -q ' \.nvme: ' /proc/keys || fail "no .nvme keyring"
+  printf '[debug]\nloglevel=0\ntls=0\nnl=0\n\n[authenticate]\nkeyrings=.nvme\n\n[authenticate.client]\n\n[authenticate.server]\n' \
+    >/etc/tlshd.conf
+  echo "127.0.0.1 localhost" >>/etc/hosts # tlshd names its peers; there is no DNS here
+  tlshd -c /etc/tlshd.conf &
+  for s in "$NQN" nqn.2014-08.org.nvmexpress.discovery; do
+    nvme check-tls-key --hostnqn="$TLS_HOSTNQN" --subsysnqn="$s" --keydata="$TLS_KEY" --insert >/tmp/ins 2>&1 ||
+      { cat /tmp/ins; fail "check-tls-key --insert for $TLS_HOSTNQN / $s"; }
+  done
+  printf tls1.3 >"$port/addr_tsas" || fail "addr_tsas tls1.3 refused"
+  printf required >"$port/addr_treq" || fail "addr_treq required refused"
+  say "TLS 1.3 required on port $TRSVCID; PSKs for $TLS_HOSTNQN inserted, tlshd started"
+}
+
 run_target() {
   step "target: nvmet-tcp, $NS_MB MiB brd namespace, port $TRSVCID"
   load nvmet || fail "modprobe nvmet"
@@ -176,10 +195,15 @@ run_target() {
   echo ipv4 >"$port/addr_adrfam"
   echo 0.0.0.0 >"$port/addr_traddr"
   echo "$TRSVCID" >"$port/addr_trsvcid"
+  [ -z "${TLS_KEY:-}" ] || tls_target
   ln -s "$sub" "$port/subsystems/$NQN" || fail "enable port"
   step "discovery self-check: nvme discover -t tcp -a 127.0.0.1 -s $TRSVCID"
   # The log lists a subsystem only to a host allowed into it (discovery itself needs no authentication).
-  discover 127.0.0.1 "$TRSVCID" ${DHCHAP_HOSTNQN:+-q "$DHCHAP_HOSTNQN"}
+  if [ -n "${TLS_KEY:-}" ]; then
+    discover 127.0.0.1 "$TRSVCID" -q "$TLS_HOSTNQN" --tls
+  else
+    discover 127.0.0.1 "$TRSVCID" ${DHCHAP_HOSTNQN:+-q "$DHCHAP_HOSTNQN"}
+  fi
   dmesg -n 1
   echo "@@TIGHTROPE-VM READY nqn=$NQN port=$TRSVCID ns=/dev/ram0 size_mib=$NS_MB@@"
   [ "$KMSG" = 1 ] && dmesg -n 7

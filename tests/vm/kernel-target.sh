@@ -19,6 +19,9 @@
 #   DHCHAP_HASH (sha256 | sha384 | sha512, default sha256) and DHCHAP_DHGROUP (null | ffdhe2048 ..
 #   ffdhe8192, default null); the same five names ending in _2, _3, _4 admit more hosts, each with
 #   its own settings (one without a key connects unauthenticated).
+# TLS (trixie): TLS_HOSTNQN and TLS_KEY (a configured PSK, NVMeTLSkey-1:0x:...:) make the port
+#   require TLS 1.3, with the PSKs nvme-cli derives for that host (subsystem and discovery) in the
+#   guest's keyring and tlshd doing the handshakes.
 set -euo pipefail
 # shellcheck source-path=SCRIPTDIR source=common.sh
 . "$(dirname "$0")/common.sh"
@@ -52,6 +55,11 @@ for n in "" _2 _3 _4; do
     auth+=("$var=${!var}")
   done
 done
+if [[ -n ${TLS_KEY:-} || -n ${TLS_HOSTNQN:-} ]]; then
+  valid_nqn "${TLS_HOSTNQN:-}" || die "bad TLS_HOSTNQN: ${TLS_HOSTNQN:-}"
+  [[ ${TLS_KEY:-} =~ ^NVMeTLSkey-1:0[0-2]:[A-Za-z0-9+/]+=*:$ ]] || die "bad TLS_KEY: not a PSK in the interchange form"
+  auth+=("TLS_HOSTNQN=$TLS_HOSTNQN" "TLS_KEY=$TLS_KEY")
+fi
 vm_prepare target "$port"
 
 make_initrd "$run" ROLE=target NQN="$nqn" TRSVCID=$GUEST_PORT NS_MB="${TIGHTROPE_VM_NS_MB:-64}" \
