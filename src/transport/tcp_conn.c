@@ -345,7 +345,9 @@ int ntcp_tx_flush(struct ntcp_conn *c)
 		}
 		tx_advance(c, (size_t)sent);
 	}
-	/* The ring is empty, but the TLS session may still hold what it took. */
+	/* The ring is empty; what the TLS session took goes out now, in one write. */
+	if (c->tls && ntls_flush(c->tls) && errno != EAGAIN)
+		return -errno;
 	return c->tls && ntls_send_pending(c->tls) ? -EAGAIN : 0;
 }
 

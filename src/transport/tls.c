@@ -15,6 +15,8 @@
 #define OUT_CAP 16384 /* one TLS record's plaintext */
 #define DIRECT_MIN 8192 /* larger pieces are encrypted from where they lie, not copied first */
 #define SUITES "TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384"
+#define WBUF_SIZE (256 * 1024) /* encrypted records gathered before a write() */
+#define RBUF_SIZE (64 * 1024) /* read-ahead: records taken from the socket per read() */
 
 struct ntls {
 	SSL *ssl;
@@ -121,6 +123,26 @@ static void ctx_init(void)
 	client_ctx = ctx_new(false);
 }
 
+/* The socket under OpenSSL, with the records it writes gathered into one buffer that goes out in
+ * large writes: written one 16 KiB record per write(), a 128 KiB read cost the sending core more in
+ * TCP than in AES (perf: 52 % kernel, 32 % libcrypto). Reads take what the socket has, several
+ * records at a time (read-ahead). */
+static bool attach_socket(struct ntls *t)
+{
+	BIO *sock = BIO_new_socket(t->fd, BIO_NOCLOSE), *wbuf = BIO_new(BIO_f_buffer());
+
+	if (!sock || !wbuf || !BIO_set_write_buffer_size(wbuf, WBUF_SIZE) || !BIO_up_ref(sock)) {
+		BIO_free(sock);
+		BIO_free(wbuf);
+		return false;
+	}
+	BIO_push(wbuf, sock); /* the chain holds the second reference */
+	SSL_set_bio(t->ssl, sock, wbuf);
+	SSL_set_read_ahead(t->ssl, 1);
+	SSL_set_default_read_buffer_len(t->ssl, RBUF_SIZE);
+	return true;
+}
+
 static struct ntls *session_new(int fd, bool server)
 {
 	struct ntls *t;
@@ -134,7 +156,7 @@ static struct ntls *session_new(int fd, bool server)
 	t->fd = fd;
 	t->server = server;
 	t->ssl = SSL_new(server ? server_ctx : client_ctx);
-	if (!t->ssl || !SSL_set_fd(t->ssl, fd) || !SSL_set_ex_data(t->ssl, ex_index, t)) {
+	if (!t->ssl || !attach_socket(t) || !SSL_set_ex_data(t->ssl, ex_index, t)) {
 		ntls_free(t);
 		return NULL;
 	}
@@ -261,15 +283,28 @@ ssize_t ntls_recv(struct ntls *t, void *buf, size_t len)
 
 bool ntls_recv_pending(const struct ntls *t)
 {
-	return SSL_pending(t->ssl) > 0;
+	return SSL_has_pending(t->ssl); /* decrypted bytes, or records read ahead and not yet opened */
 }
 
 bool ntls_send_pending(const struct ntls *t)
 {
-	return t->out_len > t->out_off || t->direct_len;
+	return t->out_len > t->out_off || t->direct_len || BIO_wpending(SSL_get_wbio(t->ssl)) > 0;
 }
 
-int ntls_flush(struct ntls *t)
+/* Push the encrypted records gathered in the write buffer to the socket. */
+static int wflush(struct ntls *t)
+{
+	BIO *w = SSL_get_wbio(t->ssl);
+
+	if (BIO_wpending(w) <= 0 || BIO_flush(w) > 0)
+		return 0;
+	t->want_write = BIO_should_retry(w);
+	errno = t->want_write ? EAGAIN : EPIPE;
+	return -1;
+}
+
+/* Encrypt what out[] holds into the write buffer (which goes to the socket by itself when full). */
+static int drain_out(struct ntls *t)
 {
 	while (t->out_len > t->out_off) {
 		size_t n = 0;
@@ -283,6 +318,11 @@ int ntls_flush(struct ntls *t)
 	}
 	t->out_off = t->out_len = 0;
 	return 0;
+}
+
+int ntls_flush(struct ntls *t)
+{
+	return drain_out(t) ? -1 : wflush(t);
 }
 
 /* A large piece written from the caller's memory; a write OpenSSL could not finish is retried with
@@ -299,7 +339,7 @@ static ssize_t send_direct(struct ntls *t, const struct iovec *v)
 		return -1;
 	}
 	t->direct_len = 0;
-	return (ssize_t)n;
+	return (ssize_t)n; /* taken: the write buffer holds it until the next flush */
 }
 
 ssize_t ntls_sendv(struct ntls *t, const struct iovec *iov, int iovcnt)
@@ -311,16 +351,15 @@ ssize_t ntls_sendv(struct ntls *t, const struct iovec *iov, int iovcnt)
 
 		return sendmsg(t->fd, &msg, MSG_DONTWAIT | MSG_NOSIGNAL);
 	}
-	if (ntls_flush(t))
+	if (drain_out(t))
 		return -1;
 	if (iovcnt > 0 && (t->direct_len || iov[0].iov_len >= DIRECT_MIN))
 		return send_direct(t, &iov[0]);
-	/* Gather small pieces into one record, up to the next large one. */
+	/* Gather small pieces into one full record, with the start of a large piece behind them (a
+	 * PDU header and the first of its data): no record is a few bytes long. */
 	for (int i = 0; i < iovcnt && t->out_len < OUT_CAP; i++) {
 		size_t n = iov[i].iov_len;
 
-		if (n >= DIRECT_MIN && t->out_len)
-			break;
 		if (n > OUT_CAP - t->out_len)
 			n = OUT_CAP - t->out_len;
 		memcpy(t->out + t->out_len, iov[i].iov_base, n);
@@ -329,7 +368,7 @@ ssize_t ntls_sendv(struct ntls *t, const struct iovec *iov, int iovcnt)
 		if (n < iov[i].iov_len)
 			break;
 	}
-	if (ntls_flush(t) && errno != EAGAIN)
+	if (drain_out(t) && errno != EAGAIN)
 		return -1;
-	return (ssize_t)taken; /* taken is ours to deliver, flushed or not */
+	return (ssize_t)taken; /* ours to deliver: ntls_flush sends the write buffer on */
 }

@@ -49,7 +49,8 @@ ssize_t ntls_recv(struct ntls *t, void *buf, size_t len);
 /* Takes what it can of iov (copying small pieces into a record-sized buffer); the bytes taken are
  * the session's to deliver: ntls_flush pushes them on. */
 ssize_t ntls_sendv(struct ntls *t, const struct iovec *iov, int iovcnt);
-/* Push out what sendv took: 0 when all is on the socket, -1 with errno EAGAIN or another. */
+/* Push out what sendv took (it writes only when its buffer is full, so a turn of the event loop
+ * ends in one write): 0 when all is on the socket, -1 with errno EAGAIN or another. */
 int ntls_flush(struct ntls *t);
 bool ntls_send_pending(const struct ntls *t);
 /* Decrypted bytes waiting inside the session that a poll of the socket would not announce. */
