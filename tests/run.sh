@@ -69,6 +69,8 @@ step "bad input from a scripted fake target to tightrope's host (ASan host)"
 python3 tests/integration/bad_target.py "$bin"; record "bad_target" $?
 step "DH-HMAC-CHAP against a scripted fake controller: the kernel host's bytes, every refusal, connect and reconnect (ASan host)"
 python3 tests/integration/auth_target.py "$bin"; record "auth_target" $?
+step "tightrope's host against tightrope's target with DH-HMAC-CHAP (and with TLS): connect, reconnect, refusals (ASan)"
+tests/integration/auth_host.sh "$bin"; record "auth_host" $?
 step "tightrope's host over TLS 1.3 against tightrope's target: both suites, connect, reconnect, refusals (ASan)"
 tests/integration/tls_host.sh "$bin"; record "tls_host" $?
 step "the host library installed and used from outside: examples/read_block.c through pkg-config (ASan)"
