@@ -135,6 +135,9 @@ struct ntls *tgt_tls_session_new(struct tgt_queue *q, int fd);
 /* The handshake is done: keep the peer's identity. 0 or -EPROTO. */
 int tgt_tls_established(struct tgt_queue *q, const struct ntls *t);
 void tgt_tls_failed(struct tgt_queue *q, const struct ntls *t);
+/* A client's PSK identity, "NVMe0R0H <hostnqn> <subnqn>" (it comes off the network): the hash (1 or
+ * 2) and the two NQNs (NVME_NQN_SIZE bytes each); false for anything else. */
+bool tgt_tls_parse_identity(const char *id, uint8_t *hash, char *host, char *sub);
 /* Does a Connect's host and subsystem match the queue's TLS identity (if any)? */
 bool tgt_tls_connect_ok(const struct tgt_queue *q, const char *hostnqn, const char *subnqn);
 

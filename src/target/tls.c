@@ -39,8 +39,7 @@ int tgt_tls_first_byte(struct tgt_queue *q, uint8_t b)
 	return -1;
 }
 
-/* "NVMe0R0H <hostnqn> <subnqn>": the hash (1 or 2) and the two NQNs; false for anything else. */
-static bool parse_identity(const char *id, uint8_t *hash, char *host, char *sub)
+bool tgt_tls_parse_identity(const char *id, uint8_t *hash, char *host, char *sub)
 {
 	const char *h, *s;
 
@@ -66,7 +65,7 @@ static int find_psk(void *arg, const char *identity, struct ntls_psk *psk)
 	uint8_t hash;
 	int err = -ENOKEY;
 
-	if (!parse_identity(identity, &hash, host, sub) || !tgt_host_tls_get(q->target, host, configured))
+	if (!tgt_tls_parse_identity(identity, &hash, host, sub) || !tgt_host_tls_get(q->target, host, configured))
 		return -ENOKEY;
 	/* The identity names the suite's hash: it must be the one the host's key is for, and what we
 	 * derive for that host and subsystem must be exactly the identity offered. */
@@ -94,7 +93,7 @@ int tgt_tls_established(struct tgt_queue *q, const struct ntls *t)
 {
 	uint8_t hash;
 
-	if (!parse_identity(ntls_identity(t), &hash, q->tls_hostnqn, q->tls_subnqn))
+	if (!tgt_tls_parse_identity(ntls_identity(t), &hash, q->tls_hostnqn, q->tls_subnqn))
 		return -EPROTO; /* find_psk took it: cannot happen */
 	q->tls = true;
 	tr_debug("%s: TLS 1.3 with %s for host \"%s\" and %s%s", q->peer, ntls_cipher(t), q->tls_hostnqn,
