@@ -136,6 +136,9 @@ def good_exchanges(t):
     check("the I/O queue Connect now asks for authentication too", ioc.status == 0 and ioc.result & (1 << 17))
     check("a write before the I/O queue authenticated: Authentication Required",
           io.write(1, 0, b"x" * 512).status & 0x7FF == AUTH_REQUIRED)
+    r = io.read(1, 0, 8)
+    check("a read before the I/O queue authenticated: Authentication Required and not a byte of data",
+          r.status & 0x7FF == AUTH_REQUIRED and r.data == b"", f"{r} {len(r.data)} bytes")
     aid, f, _ = authenticate(io, HOST, KEY, tid=2)
     check("the I/O queue authenticates on its own", aid == SUCCESS1)
     check("and then writes", io.write(1, 0, b"y" * 512).status == 0)
