@@ -30,8 +30,9 @@ static void ctl_usage(FILE *out)
 		"                                        denied on a subsystem open to any host, taken off\n"
 		"                                        the list of one that lists hosts\n"
 		"  set-host-auth HOSTNQN [--dhchap-secret KEY] [--dhchap-ctrl-secret KEY]\n"
-		"                [--dhchap-hash HASH] [--dhchap-dhgroup GROUP]\n"
-		"                                        the host's DH-HMAC-CHAP settings (nvmet's dhchap_*);\n"
+		"                [--dhchap-hash HASH] [--dhchap-dhgroup GROUP] [--tls-key KEY]\n"
+		"                                        the host's DH-HMAC-CHAP settings (nvmet's dhchap_*)\n"
+		"                                        and TLS PSK;\n"
 		"                                        an empty secret removes it. Its next authentication\n"
 		"                                        (a new connection, or a re-authentication) uses them\n"
 		"  save [PATH]                           write the running config (default: the --config file)\n");
@@ -130,6 +131,26 @@ static bool parse_nsid(const char *arg, long *nsid)
 	return false;
 }
 
+/* The reply as the verb wants it shown: JSON, a forbid-host summary, the list, or the error. */
+static void print_reply(json_object *reply, int rc, bool json, const char *verb, char **args)
+{
+	if (json || (rc == 0 && strcmp(verb, "list") && strcmp(verb, "forbid-host"))) {
+		printf("%s\n", json_object_to_json_string_ext(reply, JSON_C_TO_STRING_PRETTY));
+	} else if (rc == 0 && !strcmp(verb, "forbid-host")) {
+		json_object *n;
+		int dropped = json_object_object_get_ex(reply, "dropped", &n) ? json_object_get_int(n) : 0;
+
+		printf("forbade %s on %s: %d controller%s dropped\n", args[1], args[0], dropped, dropped == 1 ? "" : "s");
+	} else if (rc == 0) {
+		print_list(reply);
+	} else {
+		json_object *e;
+
+		json_object_object_get_ex(reply, "error", &e);
+		fprintf(stderr, "tightrope: ctl %s: %s\n", verb, json_object_get_string(e));
+	}
+}
+
 int cmd_ctl(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -140,11 +161,12 @@ int cmd_ctl(int argc, char **argv)
 		{ "dhchap-ctrl-secret", required_argument, NULL, 'C' },
 		{ "dhchap-hash", required_argument, NULL, 'H' },
 		{ "dhchap-dhgroup", required_argument, NULL, 'G' },
+		{ "tls-key", required_argument, NULL, 'T' },
 		{ 0 },
 	};
 	/* set-host-auth's fields, by option letter, as the control socket names them. */
-	const char *auth[4] = { NULL }, *const auth_keys[4] = { "dhchap_key", "dhchap_ctrl_key", "dhchap_hash",
-								"dhchap_dhgroup" };
+	const char *auth[5] = { NULL }, *const auth_keys[5] = { "dhchap_key", "dhchap_ctrl_key", "dhchap_hash",
+								"dhchap_dhgroup", "tls_key" };
 	const char *path = TGT_DEFAULT_CTL_PATH, *verb;
 	bool json = false, readonly = false, buffered = false;
 	long nsid = 0;
@@ -157,6 +179,7 @@ int cmd_ctl(int argc, char **argv)
 		case 'C': auth[1] = optarg; break;
 		case 'H': auth[2] = optarg; break;
 		case 'G': auth[3] = optarg; break;
+		case 'T': auth[4] = optarg; break;
 		case 'S': path = optarg; break;
 		case 'o': json = !strcmp(optarg, "json"); break;
 		case 'n': if (!parse_nsid(optarg, &nsid)) return 2; break;
@@ -188,7 +211,7 @@ int cmd_ctl(int argc, char **argv)
 		json_object_object_add(req, "host", json_object_new_string(argv[optind + 1]));
 	} else if (!strcmp(verb, "set-host-auth") && nargs == 1) {
 		json_object_object_add(req, "host", json_object_new_string(argv[optind]));
-		for (int i = 0; i < 4; i++)
+		for (int i = 0; i < 5; i++)
 			if (auth[i])
 				json_object_object_add(req, auth_keys[i], json_object_new_string(auth[i]));
 	} else if (!strcmp(verb, "save") && nargs <= 1) {
@@ -205,22 +228,7 @@ int cmd_ctl(int argc, char **argv)
 	if (!reply)
 		return 1;
 	rc = json_object_object_get_ex(reply, "ok", &ok) && json_object_get_boolean(ok) ? 0 : 1;
-	if (json || (rc == 0 && strcmp(verb, "list") && strcmp(verb, "forbid-host"))) {
-		printf("%s\n", json_object_to_json_string_ext(reply, JSON_C_TO_STRING_PRETTY));
-	} else if (rc == 0 && !strcmp(verb, "forbid-host")) {
-		json_object *n;
-		int dropped = json_object_object_get_ex(reply, "dropped", &n) ? json_object_get_int(n) : 0;
-
-		printf("forbade %s on %s: %d controller%s dropped\n", argv[optind + 1], argv[optind], dropped,
-		       dropped == 1 ? "" : "s");
-	} else if (rc == 0) {
-		print_list(reply);
-	} else {
-		json_object *e;
-
-		json_object_object_get_ex(reply, "error", &e);
-		fprintf(stderr, "tightrope: ctl %s: %s\n", verb, json_object_get_string(e));
-	}
+	print_reply(reply, rc, json, verb, argv + optind);
 	json_object_put(reply);
 	return rc;
 }

@@ -222,11 +222,57 @@ static struct tgt_subsys *subsys_arg(json_object *req, const char **error)
 	return s;
 }
 
+/* add-ns: the new namespace's NSID in *reply, or what is wrong. */
+static const char *add_ns(json_object *req, json_object **reply)
+{
+	static char msg[512];
+	struct tgt_ns_params p = { .path = str_arg(req, "path"), .nsid = u32_arg(req, "nsid"),
+				   .readonly = bool_arg(req, "readonly"), .buffered = bool_arg(req, "buffered"),
+				   .lba_size = u32_arg(req, "lba_size") };
+	const char *error = NULL;
+	struct tgt_subsys *s = subsys_arg(req, &error);
+	int err;
+
+	if (!s)
+		return error;
+	if (!p.path)
+		return "missing \"path\"";
+	err = tgt_subsys_add_ns(s, &p);
+	if (err > 0) {
+		*reply = json_object_new_object();
+		json_object_object_add(*reply, "nsid", json_object_new_int(err));
+		return NULL;
+	}
+	if (err == -EEXIST)
+		return "that nsid is already in use";
+	if (err == -ERANGE)
+		return "nsid out of range (1.." CTL_STR(TGT_MAX_NSID) ")";
+	snprintf(msg, sizeof(msg), "cannot open %s: %s", p.path,
+		 err == -EINVAL ? "bad size or unsupported block size" : strerror(-err));
+	return msg;
+}
+
+/* set-host-auth: a host's DH-HMAC-CHAP settings and TLS PSK, those given. NULL or what is wrong. */
+static const char *set_host_auth(json_object *req)
+{
+	const char *host = str_arg(req, "host"), *key = str_arg(req, "dhchap_key");
+	const char *ctrl_key = str_arg(req, "dhchap_ctrl_key"), *hash = str_arg(req, "dhchap_hash");
+	const char *dhgroup = str_arg(req, "dhchap_dhgroup"), *tls_key = str_arg(req, "tls_key"), *error = NULL;
+
+	if (!host)
+		return "missing \"host\"";
+	if ((key || ctrl_key || hash || dhgroup) && tgt_host_auth_set(tgt, host, key, ctrl_key, hash, dhgroup, &error))
+		return error;
+	if (tls_key && tgt_host_tls_set(tgt, host, tls_key, &error))
+		return error;
+	tr_info("control: credentials of host %s changed", host); /* never the secrets */
+	return NULL;
+}
+
 /* Handle one request; returns the reply (never NULL). */
 static json_object *handle(json_object *req)
 {
 	const char *cmd = str_arg(req, "cmd"), *error = NULL;
-	static char msg[512];
 	json_object *reply = NULL;
 	struct tgt_subsys *s;
 	int err = 0;
@@ -236,26 +282,7 @@ static json_object *handle(json_object *req)
 	} else if (!strcmp(cmd, "list")) {
 		reply = cmd_list();
 	} else if (!strcmp(cmd, "add-ns")) {
-		struct tgt_ns_params p = { .path = str_arg(req, "path"), .nsid = u32_arg(req, "nsid"),
-					   .readonly = bool_arg(req, "readonly"),
-					   .buffered = bool_arg(req, "buffered"),
-					   .lba_size = u32_arg(req, "lba_size") };
-
-		if ((s = subsys_arg(req, &error)) && !p.path)
-			error = "missing \"path\"";
-		else if (s && (err = tgt_subsys_add_ns(s, &p)) > 0) {
-			reply = json_object_new_object();
-			json_object_object_add(reply, "nsid", json_object_new_int(err));
-			err = 0;
-		} else if (err == -EEXIST) {
-			error = "that nsid is already in use";
-		} else if (err == -ERANGE) {
-			error = "nsid out of range (1.." CTL_STR(TGT_MAX_NSID) ")";
-		} else if (err < 0) {
-			snprintf(msg, sizeof(msg), "cannot open %s: %s", p.path,
-				 err == -EINVAL ? "bad size or unsupported block size" : strerror(-err));
-			error = msg;
-		}
+		error = add_ns(req, &reply);
 	} else if (!strcmp(cmd, "remove-ns")) {
 		if ((s = subsys_arg(req, &error)))
 			err = tgt_subsys_remove_ns(s, u32_arg(req, "nsid"));
@@ -281,19 +308,7 @@ static json_object *handle(json_object *req)
 		else if (err == -ENOENT)
 			error = "that host is neither allowed nor connected";
 	} else if (!strcmp(cmd, "set-host-auth")) {
-		const char *host = str_arg(req, "host");
-
-		if (!host)
-			error = "missing \"host\"";
-		else if ((str_arg(req, "dhchap_key") || str_arg(req, "dhchap_ctrl_key") || str_arg(req, "dhchap_hash") ||
-			  str_arg(req, "dhchap_dhgroup")) &&
-			 tgt_host_auth_set(tgt, host, str_arg(req, "dhchap_key"), str_arg(req, "dhchap_ctrl_key"),
-					   str_arg(req, "dhchap_hash"), str_arg(req, "dhchap_dhgroup"), &error))
-			;
-		else if (str_arg(req, "tls_key") && tgt_host_tls_set(tgt, host, str_arg(req, "tls_key"), &error))
-			;
-		else
-			tr_info("control: credentials of host %s changed", host); /* never the secrets */
+		error = set_host_auth(req);
 	} else if (!strcmp(cmd, "save")) {
 		const char *path = str_arg(req, "path");
 

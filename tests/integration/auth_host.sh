@@ -80,12 +80,7 @@ refused "the right secret without TLS on the TLS port" "if the port requires TLS
 # connect, then the target restarts under the host: the reconnect must authenticate again.
 before=$(grep -c "host \"$hb\" authenticated" "$work/target.log")
 if out=$(timeout 60 "$bin" connect -a 127.0.0.1 -s "$port" -n "$nqn" -q "$hb" -S "$kb" -C "$ckb" --no-loop -c 1 -l 60 2>&1); then
-  read -r name file < <(python3 -c '
-import glob, json, sys
-for p in sorted(glob.glob(sys.argv[1] + "/*.json")):
-    o = json.load(open(p))
-    if o.get("subnqn") == sys.argv[2]:
-        print(o["name"], (o.get("namespaces") or [{}])[0].get("file") or "-")' "$TIGHTROPE_STATE_DIR/ctrl" "$nqn")
+  read -r name file < <(ctrl_record "$nqn")
   ok "connect with both secrets: $name"
   "$bin" list 2>&1 | grep -q "dhchap-bidirectional" && ok "list says dhchap-bidirectional" || bad "list does not show the authentication"
   head -c $((2 << 20)) /dev/urandom >"$work/pattern"

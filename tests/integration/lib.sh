@@ -53,6 +53,38 @@ cleanup_scratch() {
   rm -rf "$work"
 }
 
+# ctrl_record NQN: "NAME FILE" of the controller `tightrope connect` attached to NQN (its record in
+# $TIGHTROPE_STATE_DIR/ctrl; FILE is namespace 1's FUSE file), or nothing.
+ctrl_record() {
+  python3 -c '
+import glob, json, sys
+for p in sorted(glob.glob(sys.argv[1] + "/*.json")):
+    o = json.load(open(p))
+    if o.get("subnqn") == sys.argv[2]:
+        print(o["name"], (o.get("namespaces") or [{}])[0].get("file") or "-")' "$TIGHTROPE_STATE_DIR/ctrl" "$1"
+}
+
+# kernel_host_script PORT NQN SCRIPT VMLOG CONSOLE: boot the kernel-host guest (tests/vm) against
+# 127.0.0.1:PORT to run SCRIPT alone (no default data test); one check for the whole run.
+kernel_host_script() {
+  if TIGHTROPE_VM_DEFAULT_TEST=0 TIGHTROPE_VM_TIMEOUT=300 TIGHTROPE_VM_LOG="$5" \
+    "$vm_dir/kernel-host.sh" "$1" "$2" "$3" >"$4" 2>&1; then
+    ok "kernel host ($(grep -m1 -o 'boot: kernel [^,]*, nvme version [0-9.]*' "$4" | sed 's/^boot: //')): every phase"
+  else
+    bad "kernel host: $(grep -E 'RESULT=|GUEST-FAIL' "$4" | tail -2 | tr '\n' ' ')"
+    tail -40 "$4"
+  fi
+}
+# guest_said VMLOG PHASE...: one check per phase the guest script must have reported ("GUEST: PHASE").
+guest_said() {
+  local log=$1 phase line
+  shift
+  for phase in "$@"; do
+    line=$(grep -m1 "GUEST: $phase" "$log" || true)
+    [[ -n $line ]] && ok "${line#*GUEST: }" || bad "guest never said: $phase"
+  done
+}
+
 # free_port: a TCP port nothing on 127.0.0.1 is bound to right now.
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 

@@ -71,12 +71,7 @@ grep -q "TLS handshake failed" "$work/target.log" && ok "the target logs the fai
 # connect: the key from a file, data through the FUSE file, the target restarted under the host.
 if out=$(timeout 60 "$bin" connect -a 127.0.0.1 -s "$port" -n "$nqn" -q "$h1" --tls-key "$work/k1" --no-loop \
   -c 1 -l 60 2>&1); then
-  read -r name file < <(python3 -c '
-import glob, json, sys
-for p in sorted(glob.glob(sys.argv[1] + "/*.json")):
-    o = json.load(open(p))
-    if o.get("subnqn") == sys.argv[2]:
-        print(o["name"], (o.get("namespaces") or [{}])[0].get("file") or "-")' "$TIGHTROPE_STATE_DIR/ctrl" "$nqn")
+  read -r name file < <(ctrl_record "$nqn")
   ok "connect over TLS with the key from a file: $name ${file:-?}"
 else
   bad "connect over TLS"; echo "$out"

@@ -49,18 +49,9 @@ guest=$work/guest.sh
   cat "$here/tls_kernel_host_guest.sh"
 } >"$guest"
 vmlog=$work/vm.log
-if TIGHTROPE_VM_DEFAULT_TEST=0 TIGHTROPE_VM_TIMEOUT=300 TIGHTROPE_VM_LOG="$work/console.log" \
-  "$vm/kernel-host.sh" "$port" "$nqn" "$guest" >"$vmlog" 2>&1; then
-  ok "kernel host ($(grep -m1 -o 'boot: kernel [^,]*, nvme version [0-9.]*' "$vmlog" | sed 's/^boot: //')): every phase"
-else
-  bad "kernel host: $(grep -E 'RESULT=|GUEST-FAIL' "$vmlog" | tail -2 | tr '\n' ' ')"
-  tail -40 "$vmlog"
-fi
-for phase in "tlshd started" "discovery over TLS lists" "connected over TLS" "8 MiB written and read back over TLS" \
-  "wrong PSK refused" "plain connect refused"; do
-  line=$(grep -m1 "GUEST: $phase" "$vmlog" || true)
-  [[ -n $line ]] && ok "${line#*GUEST: }" || bad "guest never said: $phase"
-done
+kernel_host_script "$port" "$nqn" "$guest" "$vmlog" "$work/console.log"
+guest_said "$vmlog" "tlshd started" "discovery over TLS lists" "connected over TLS" "8 MiB written and read back over TLS" \
+  "wrong PSK refused" "plain connect refused"
 
 # Our side: one line per refusal, naming why.
 grep -q "TLS handshake failed" "$work/target.log" && ok "target log: the wrong PSK's handshake failed" ||

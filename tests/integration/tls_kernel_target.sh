@@ -66,12 +66,7 @@ out=$(timeout 60 "$bin" discover -a 127.0.0.1 -s "$port" -q "$host" 2>&1)
 [[ $? != 0 ]] && ok "a plain host is refused: $(head -c 150 <<<"$out")" || { bad "plain discover on the TLS port"; echo "$out"; }
 
 if out=$(timeout 90 "$bin" connect -a 127.0.0.1 -s "$port" -n "$nqn" -q "$host" --tls-key "$key" --no-loop 2>&1); then
-  read -r name file < <(python3 -c '
-import glob, json, sys
-for p in sorted(glob.glob(sys.argv[1] + "/*.json")):
-    o = json.load(open(p))
-    if o.get("subnqn") == sys.argv[2]:
-        print(o["name"], (o.get("namespaces") or [{}])[0].get("file") or "-")' "$TIGHTROPE_STATE_DIR/ctrl" "$nqn")
+  read -r name file < <(ctrl_record "$nqn")
   ok "connect over TLS: $name"
   head -c $((4 << 20)) /dev/urandom >"$work/pattern"
   if timeout 60 dd if="$work/pattern" of="$file" bs=1M oflag=direct conv=notrunc,fsync status=none &&
