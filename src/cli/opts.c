@@ -1,7 +1,6 @@
 /* The command-line flags that name a controller and the host, shared by the host verbs (connect,
  * discover, id-ctrl, ...) and bench: nvme-cli's names, one parser. */
 #include <errno.h>
-#include <stdio.h>
 #include <string.h>
 
 #include "cli/cli.h"
@@ -28,7 +27,10 @@ static const char *take_tls_key(char *arg)
 
 	if (strncmp(arg, "NVMeTLSkey-", 11))
 		return arg;
-	snprintf(key, sizeof(key), "%s", strlen(arg) < sizeof(key) ? arg : "(too long)");
+	if (strlen(arg) < sizeof(key))
+		strcpy(key, arg);
+	else
+		strcpy(key, "(too long)"); /* kept malformed rather than cut to something that might parse */
 	memset(arg, '*', strlen(arg));
 	return key;
 }
