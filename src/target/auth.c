@@ -1,7 +1,8 @@
-/* In-band authentication on the target: the hosts' DH-HMAC-CHAP credentials, and the controller's
- * side of each queue's transaction (NVMe Base 2.0, 8.13.5): Authentication Send carries the host's
- * Negotiate, Reply, Success2 or Failure2; Authentication Receive returns our Challenge, Success1 or
- * Failure1. A queue of a host with a secret answers nothing else until it has authenticated. */
+/* In-band authentication on the target: the hosts' credentials (DH-HMAC-CHAP secrets, and the TLS
+ * PSKs target/tls.c looks up), and the controller's side of each queue's DH-HMAC-CHAP transaction
+ * (NVMe Base 2.0, 8.13.5): Authentication Send carries the host's Negotiate, Reply, Success2 or
+ * Failure2; Authentication Receive returns our Challenge, Success1 or Failure1. A queue of a host
+ * with a secret answers nothing else until it has authenticated. */
 #include <errno.h>
 #include <openssl/crypto.h>
 #include <stdio.h>
