@@ -80,7 +80,7 @@ refused "the right secret without TLS on the TLS port" "if the port requires TLS
 # connect, then the target restarts under the host: the reconnect must authenticate again.
 before=$(grep -c "host \"$hb\" authenticated" "$work/target.log")
 if out=$(timeout 60 "$bin" connect -a 127.0.0.1 -s "$port" -n "$nqn" -q "$hb" -S "$kb" -C "$ckb" --no-loop -c 1 -l 60 2>&1); then
-  read -r name file < <(ctrl_record "$nqn")
+  read -r name _ _ file < <(ctrl_of "$nqn")
   ok "connect with both secrets: $name"
   "$bin" list 2>&1 | grep -q "dhchap-bidirectional" && ok "list says dhchap-bidirectional" || bad "list does not show the authentication"
   head -c $((2 << 20)) /dev/urandom >"$work/pattern"

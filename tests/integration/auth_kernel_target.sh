@@ -28,12 +28,7 @@ cleanup() {
   trap - EXIT
   timeout 120 "$bin" disconnect-all >/dev/null 2>&1
   for p in "${hostpids[@]}"; do gone "$p" || { echo "cleanup: killing host process $p"; kill -9 "$p" 2>/dev/null; }; done
-  if [[ -n $vm ]]; then
-    kids=$(pgrep -P "$vm" | tr '\n' ' ')
-    kill "$vm" 2>/dev/null
-    wait "$vm" 2>/dev/null
-    for k in $kids; do kill -0 "$k" 2>/dev/null && kill "$k"; done
-  fi
+  [[ -z $vm ]] || kernel_target_stop "$vm"
   grep -qs " $work/" /proc/mounts && { echo "cleanup: mounts left, keeping $work"; return; }
   rm -rf "$work"
 }
@@ -71,13 +66,7 @@ connect() {
   rc=$?
   name='' pid='' file=''
   ((rc == 0)) || return "$rc"
-  read -r name pid file < <(python3 - "$TIGHTROPE_STATE_DIR/ctrl" <<'EOF'
-import glob, json, sys
-for p in sorted(glob.glob(sys.argv[1] + "/*.json")):
-    o = json.load(open(p))
-    print(o["name"], o["pid"], (o.get("namespaces") or [{}])[0].get("file", "-"))
-EOF
-  )
+  read -r name pid _ file < <(ctrl_of "$nqn")
   hostpids+=("$pid")
   return 0
 }

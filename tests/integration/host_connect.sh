@@ -25,21 +25,6 @@ mkdir -p "$fs"
 
 # ---- what belongs to this run ----
 
-# The record of the controller attached to NQN: "name pid loop file" (empty if there is none).
-ctrl_of() {
-  python3 - "$TIGHTROPE_STATE_DIR/ctrl" "$1" <<'EOF'
-import glob, json, sys
-for p in sorted(glob.glob(sys.argv[1] + "/*.json")):
-    try:
-        o = json.load(open(p))
-    except ValueError:
-        continue
-    if o.get("subnqn") == sys.argv[2]:
-        ns = (o.get("namespaces") or [{}])[0]
-        print(o["name"], o["pid"], ns.get("loop") or "-", ns.get("file") or "-")
-        break
-EOF
-}
 # Record the device number of every FUSE mount of ours: a loop device still bound to one after its
 # mount was detached lazily shows only "/n1" as its backing file, so the number is what identifies it.
 note_fuse_devs() {
@@ -56,14 +41,8 @@ our_loops() {
 our_mounts() { awk -v d="$work/" 'index($2, d) == 1 {print $2}' /proc/mounts | tr '\n' ' '; }
 # Processes holding a TCP socket to PORT (orphaned sockets in TIME-WAIT or FIN-WAIT have no owner).
 sockets_to() { ss -Htnp state all "( dport = :$1 )" 2>/dev/null | grep -c 'users:'; }
-# Stop the VM script, and then whatever it started that outlived it (QEMU's `timeout` wrapper has
-# been seen to survive a TERM to the script).
 stop_vm() {
-  local kids
-  kids=$(pgrep -P "$vm" | tr '\n' ' ')
-  kill "$vm" 2>/dev/null
-  wait "$vm" 2>/dev/null
-  for k in $kids; do kill -0 "$k" 2>/dev/null && { echo "stopping VM process $k left by the script"; kill "$k"; }; done
+  kernel_target_stop "$vm"
   vm=""
 }
 

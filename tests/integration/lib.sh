@@ -53,15 +53,21 @@ cleanup_scratch() {
   rm -rf "$work"
 }
 
-# ctrl_record NQN: "NAME FILE" of the controller `tightrope connect` attached to NQN (its record in
-# $TIGHTROPE_STATE_DIR/ctrl; FILE is namespace 1's FUSE file), or nothing.
-ctrl_record() {
-  python3 -c '
+# ctrl_of NQN: the record of the controller `tightrope connect` attached to NQN, from
+# $TIGHTROPE_STATE_DIR/ctrl: "name pid loop file" of namespace 1 (empty if there is none).
+ctrl_of() {
+  python3 - "$TIGHTROPE_STATE_DIR/ctrl" "$1" <<'EOF'
 import glob, json, sys
 for p in sorted(glob.glob(sys.argv[1] + "/*.json")):
-    o = json.load(open(p))
+    try:
+        o = json.load(open(p))
+    except ValueError:
+        continue
     if o.get("subnqn") == sys.argv[2]:
-        print(o["name"], (o.get("namespaces") or [{}])[0].get("file") or "-")' "$TIGHTROPE_STATE_DIR/ctrl" "$1"
+        ns = (o.get("namespaces") or [{}])[0]
+        print(o["name"], o["pid"], ns.get("loop") or "-", ns.get("file") or "-")
+        break
+EOF
 }
 
 # kernel_host_script PORT NQN SCRIPT VMLOG CONSOLE: boot the kernel-host guest (tests/vm) against
@@ -115,6 +121,15 @@ build_vm_guest() {
 kernel_target_start() {
   "$vm_dir/kernel-target.sh" "$1" >"$2/ktarget.log" 2>&1 &
   kernel_target_pid=$!
+}
+# kernel_target_stop PID: stop the kernel target's script, then whatever it started that outlived
+# it (QEMU's `timeout` wrapper has been seen to survive a TERM to the script).
+kernel_target_stop() {
+  local kids k
+  kids=$(pgrep -P "$1" | tr '\n' ' ')
+  kill "$1" 2>/dev/null
+  wait "$1" 2>/dev/null
+  for k in $kids; do kill -0 "$k" 2>/dev/null && { echo "stopping VM process $k left by the script"; kill "$k"; }; done
 }
 # kernel_target_ready WORKDIR: until that guest says READY; false if it does not within 180 s (a TCG
 # boot takes a minute or two).

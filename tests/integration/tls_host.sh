@@ -71,7 +71,7 @@ grep -q "TLS handshake failed" "$work/target.log" && ok "the target logs the fai
 # connect: the key from a file, data through the FUSE file, the target restarted under the host.
 if out=$(timeout 60 "$bin" connect -a 127.0.0.1 -s "$port" -n "$nqn" -q "$h1" --tls-key "$work/k1" --no-loop \
   -c 1 -l 60 2>&1); then
-  read -r name file < <(ctrl_record "$nqn")
+  read -r name _ _ file < <(ctrl_of "$nqn")
   ok "connect over TLS with the key from a file: $name ${file:-?}"
 else
   bad "connect over TLS"; echo "$out"

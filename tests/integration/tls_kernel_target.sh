@@ -23,12 +23,7 @@ cleanup() {
   trap - EXIT
   [[ -n $name ]] && timeout 60 "$bin" disconnect -d "$name" >/dev/null 2>&1
   [[ -n $cap_pid ]] && kill -INT "$cap_pid" 2>/dev/null && wait "$cap_pid" 2>/dev/null
-  if [[ -n $vm ]]; then
-    kids=$(pgrep -P "$vm" | tr '\n' ' ')
-    kill "$vm" 2>/dev/null
-    wait "$vm" 2>/dev/null
-    for k in $kids; do kill -0 "$k" 2>/dev/null && kill "$k"; done
-  fi
+  [[ -z $vm ]] || kernel_target_stop "$vm"
   grep -qs " $work/" /proc/mounts && { echo "cleanup: mounts left, keeping $work"; return; }
   rm -rf "$work"
 }
@@ -66,7 +61,7 @@ out=$(timeout 60 "$bin" discover -a 127.0.0.1 -s "$port" -q "$host" 2>&1)
 [[ $? != 0 ]] && ok "a plain host is refused: $(head -c 150 <<<"$out")" || { bad "plain discover on the TLS port"; echo "$out"; }
 
 if out=$(timeout 90 "$bin" connect -a 127.0.0.1 -s "$port" -n "$nqn" -q "$host" --tls-key "$key" --no-loop 2>&1); then
-  read -r name file < <(ctrl_record "$nqn")
+  read -r name _ _ file < <(ctrl_of "$nqn")
   ok "connect over TLS: $name"
   head -c $((4 << 20)) /dev/urandom >"$work/pattern"
   if timeout 60 dd if="$work/pattern" of="$file" bs=1M oflag=direct conv=notrunc,fsync status=none &&
