@@ -251,6 +251,7 @@ enum nvme_log_id {
 	NVME_LOG_FW_SLOT = 0x03,
 	NVME_LOG_CHANGED_NS = 0x04,
 	NVME_LOG_CMD_EFFECTS = 0x05,
+	NVME_LOG_ANA = 0x0c,
 	NVME_LOG_DISC = 0x70,
 };
 

@@ -237,6 +237,11 @@ enum nvme_status {
 	NVME_SC_READ_ERROR = 0x281,
 	NVME_SC_COMPARE_FAILED = 0x285,
 	NVME_SC_ACCESS_DENIED = 0x286,
+	/* Path related (SCT 3h): what a namespace answers on a path whose ANA group says so. */
+	NVME_SC_ANA_PERSISTENT_LOSS = 0x301,
+	NVME_SC_ANA_INACCESSIBLE = 0x302,
+	NVME_SC_ANA_TRANSITION = 0x303,
+	NVME_SC_HOST_PATH_ERROR = 0x370,
 
 	NVME_SC_DNR = 0x4000,
 };
@@ -311,7 +316,17 @@ enum {
 #define NVME_CTRL_SGLS_SUPPORTED (1u << 0)
 #define NVME_CTRL_SGLS_KEYED (1u << 2)
 #define NVME_CTRL_SGLS_OFFSETS (1u << 20)
+#define NVME_CTRL_CMIC_MULTI_PORT (1u << 0)
 #define NVME_CTRL_CMIC_MULTI_CTRL (1u << 1)
+#define NVME_CTRL_CMIC_ANA (1u << 3) /* ANA reporting */
+/* ANACAP: which ANA states the controller reports; bit 6: a namespace's ANAGRPID does not change
+ * while attached; bit 7: a non-zero ANAGRPID is supported in Namespace Management (unused here). */
+#define NVME_CTRL_ANACAP_OPT (1u << 0)
+#define NVME_CTRL_ANACAP_NON_OPT (1u << 1)
+#define NVME_CTRL_ANACAP_INACCESSIBLE (1u << 2)
+#define NVME_CTRL_ANACAP_PERSISTENT_LOSS (1u << 3)
+#define NVME_CTRL_ANACAP_CHANGE (1u << 4)
+#define NVME_CTRL_ANACAP_GRPID_NO_CHG (1u << 6)
 #define NVME_CTRL_CNTRLTYPE_IO 1
 #define NVME_CTRL_CNTRLTYPE_DISC 2
 #define NVME_CTRL_FRMW_SLOT1_RO (1u << 0)
@@ -348,6 +363,7 @@ enum {
 #define NVME_LOG_NUMD(cdw10, cdw11) (((cdw10) >> 16) | (((cdw11) & 0xffffu) << 16))
 #define NVME_LOG_OFFSET_ALIGN 4
 #define NVME_LOG_RAE (1u << 15) /* Retain Asynchronous Event, cdw10 */
+#define NVME_LOG_LSP(cdw10) (((cdw10) >> 8) & 0x7f) /* Log Specific Parameter, cdw10 14:8 */
 
 struct nvme_error_log_entry {
 	uint64_t error_count;
@@ -412,6 +428,34 @@ struct nvme_changed_ns_log {
 } __attribute__((packed));
 NVME_STATIC_SIZE(struct nvme_changed_ns_log, 4096);
 #define NVME_CHANGED_NS_OVERFLOW 0xffffffffu
+
+/* Asymmetric Namespace Access log page (LID 0Ch): this header, then one descriptor per ANA group,
+ * each followed by its NNSID namespace IDs (none when the host sets RGO in the LSP). */
+struct nvme_ana_log_header {
+	uint64_t chgcnt;
+	uint16_t ngrps;
+	uint16_t rsvd10[3];
+} __attribute__((packed));
+NVME_STATIC_SIZE(struct nvme_ana_log_header, 16);
+
+struct nvme_ana_group_desc {
+	uint32_t grpid;
+	uint32_t nnsids;
+	uint64_t chgcnt;
+	uint8_t state;
+	uint8_t rsvd17[15];
+	uint32_t nsids[];
+} __attribute__((packed));
+NVME_STATIC_SIZE(struct nvme_ana_group_desc, 32);
+
+enum nvme_ana_state {
+	NVME_ANA_OPTIMIZED = 0x01,
+	NVME_ANA_NONOPTIMIZED = 0x02,
+	NVME_ANA_INACCESSIBLE = 0x03,
+	NVME_ANA_PERSISTENT_LOSS = 0x04,
+	NVME_ANA_CHANGE = 0x0f,
+};
+#define NVME_ANA_LOG_RGO (1u << 0) /* LSP: return groups only, no NSID lists */
 
 struct nvme_effects_log {
 	uint32_t acs[256];
@@ -488,7 +532,9 @@ enum nvme_feature_id {
 /* Asynchronous events: result dw0 = type | info << 8 | log page << 16. */
 #define NVME_AER_TYPE_NOTICE 0x2
 #define NVME_AER_NOTICE_NS_CHANGED 0x00
+#define NVME_AER_NOTICE_ANA 0x03
 #define NVME_AEN_CFG_NS_ATTR (1u << 8)
+#define NVME_AEN_CFG_ANA_CHANGE (1u << 11)
 #define NVME_AER_RESULT(type, info, lid) ((uint32_t)(type) | ((uint32_t)(info) << 8) | ((uint32_t)(lid) << 16))
 
 #endif
