@@ -383,17 +383,18 @@ static int too_many(int c)
 }
 
 /* --ana-state GROUP:STATE, for the last --listen's port (the default port 1 before any). */
-static int add_ana_state(struct target_args *a, char *arg)
+static int add_ana_state(struct target_args *a, const char *arg)
 {
-	char *colon = strchr(arg, ':');
+	char group[16];
+	const char *colon = strchr(arg, ':');
 	struct pending_ana *pa = &a->ana[a->nr_ana];
 
 	if (a->nr_ana == MAX_ANA_STATES)
 		return too_many(OPT_ANA_STATE);
-	if (colon)
-		*colon = '\0';
+	/* The group number alone, copied: argv stays as given (ps shows it). */
+	snprintf(group, sizeof(group), "%.*s", colon ? (int)(colon - arg) : 0, arg);
 	pa->state = colon ? tgt_ana_state_parse(colon + 1) : -1;
-	if (!colon || tr_parse_long(arg, 1, TGT_MAX_ANAGRPS, &pa->grpid) || pa->state < 0) {
+	if (!colon || tr_parse_long(group, 1, TGT_MAX_ANAGRPS, &pa->grpid) || pa->state < 0) {
 		fprintf(stderr, "tightrope: --ana-state: expected GROUP:STATE, GROUP 1..%d, STATE optimized, "
 				"non-optimized, inaccessible, persistent-loss or change\n", TGT_MAX_ANAGRPS);
 		return 2;

@@ -14,6 +14,7 @@ esac
 OUT=$CACHE/$SUITE/out     # vmlinuz, base.cpio.gz, manifest.txt, stamp
 GUEST_PEER=10.0.2.100     # address the host-role guest dials; guestfwd maps it to 127.0.0.1:PORT
 GUEST_PORT=4420           # NVMe/TCP port inside the guests
+GUEST_PORT2=4421          # a host-role guest's second target (TIGHTROPE_VM_PORT2), for multipath
 HOST_VM_HOSTID=5e0c6a2e-7d1b-4c39-8f3a-2b7a1c9d0e01  # kernel-host.sh's default host identity
 TARGET_VM_NQN=nqn.2014-08.org.nvmexpress:interop-kernel-target
 
@@ -95,6 +96,9 @@ make_initrd() {
     printf "%s='%s'\n" "${kv%%=*}" "${v//\'/\'\\\'\'}"
   done >"$run/ov/vm/config"
   [[ -z ${USER_SCRIPT:-} ]] || install -m 0755 "$USER_SCRIPT" "$run/ov/vm/user.sh"
+  # Extra programs for the guest (static binaries a test built), in /vm/bin on its PATH.
+  local f
+  for f in ${TIGHTROPE_VM_FILES:-}; do install -D -m 0755 "$f" "$run/ov/vm/bin/${f##*/}"; done
   (cd "$run/ov" && find . | LC_ALL=C sort | cpio -o -H newc -R 0:0 --quiet | gzip -1) >"$run/overlay.cpio.gz"
   cat "$OUT/base.cpio.gz" "$run/overlay.cpio.gz" >"$run/initrd.img"
 }
