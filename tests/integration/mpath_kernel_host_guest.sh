@@ -1,7 +1,7 @@
 # Runs inside the kernel-host VM (busybox sh): native NVMe multipath of the Linux host over two
 # `tightrope target` processes that export one namespace (10.0.2.100:4420 is target A, ANA
 # optimized; :4421 is target B, non-optimized). Connects both paths, checks that the kernel made one
-# namespace head with two paths and their ANA states, then runs tr-verify on the head while the
+# namespace head with two paths and their ANA states, then runs fio with verify on the head while the
 # test kills target A, restarts it, and switches the optimized path with `ctl set-ana`; the guest
 # reports each step on the console ("MPATH: ...") for the test to act on and to check.
 set -u
@@ -38,8 +38,11 @@ say "path A $pa ($ca) $(cat /sys/block/$pa/ana_state), path B $pb ($cb) $(cat /s
 [ "$(cat /sys/block/$pb/ana_state)" = non-optimized ] || fail "path B is not non-optimized"
 say "iopolicy $(cat /sys/class/nvme-subsystem/*/iopolicy)"
 
-# The load: random 4 KiB writes and reads, every acknowledged write checked.
-tr-verify "/dev/$head" 64 "${VERIFY_SECONDS:-90}" &
+# The load: random 4 KiB writes, each batch of 16 read back and checked (crc32c) as soon as it is
+# acknowledged; any I/O error or mismatch ends fio with an error.
+fio --name=mpath --filename="/dev/$head" --direct=1 --ioengine=libaio --iodepth=4 --rw=randwrite --bs=4k \
+  --size=64M --verify=crc32c --verify_backlog=16 --verify_fatal=1 --time_based --runtime="${VERIFY_SECONDS:-90}" \
+  --output=/tmp/fio.out &
 vpid=$!
 sleep 3
 say "verify running; kill target A now"
@@ -58,7 +61,10 @@ while { [ "$(cat /sys/block/$pa/ana_state)" != non-optimized ] || [ "$(cat /sys/
 say "after set-ana: path A $(cat /sys/block/$pa/ana_state), path B $(cat /sys/block/$pb/ana_state) ($((i / 10)) s)"
 [ "$(cat /sys/block/$pb/ana_state)" = optimized ] || fail "the ANA switch did not reach the host"
 nvme list-subsys "/dev/$head"
-wait $vpid || fail "tr-verify failed while the paths changed"
-say "verify passed"
+rc=0
+wait $vpid || rc=$?
+cat /tmp/fio.out
+[ $rc = 0 ] || fail "fio verify failed while the paths changed (rc $rc)"
+say "fio verify passed: $(grep -o 'err= *[0-9]*' /tmp/fio.out | head -1), $(grep -o 'issued rwts: total=[0-9]*,[0-9]*' /tmp/fio.out)"
 nvme disconnect-all || fail "nvme disconnect-all"
 echo "GUEST-OK"

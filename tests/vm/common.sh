@@ -96,11 +96,13 @@ make_initrd() {
     printf "%s='%s'\n" "${kv%%=*}" "${v//\'/\'\\\'\'}"
   done >"$run/ov/vm/config"
   [[ -z ${USER_SCRIPT:-} ]] || install -m 0755 "$USER_SCRIPT" "$run/ov/vm/user.sh"
-  # Extra programs for the guest (static binaries a test built), in /vm/bin on its PATH.
-  local f
-  for f in ${TIGHTROPE_VM_FILES:-}; do install -D -m 0755 "$f" "$run/ov/vm/bin/${f##*/}"; done
   (cd "$run/ov" && find . | LC_ALL=C sort | cpio -o -H newc -R 0:0 --quiet | gzip -1) >"$run/overlay.cpio.gz"
-  cat "$OUT/base.cpio.gz" "$run/overlay.cpio.gz" >"$run/initrd.img"
+  local fio=()
+  if [[ ${TIGHTROPE_VM_FIO:-0} == 1 ]]; then
+    [[ -f $OUT/fio.cpio.gz ]] || die "no fio archive for $SUITE (tests/vm/build.sh makes one for bookworm)"
+    fio=("$OUT/fio.cpio.gz")
+  fi
+  cat "$OUT/base.cpio.gz" "${fio[@]}" "$run/overlay.cpio.gz" >"$run/initrd.img"
 }
 
 # vm_prepare ROLE PORT: for one guest, the console log ($logf: $TIGHTROPE_VM_LOG, else a dated file

@@ -12,7 +12,7 @@
 #              allow more hosts, each with settings of its own (a host without a key connects
 #              unauthenticated).
 # Results are console lines "@@TIGHTROPE-VM ...@@" (RESULT=PASS, RESULT=FAIL reason, READY ...).
-export PATH=/usr/sbin:/usr/bin:/vm/bin HOME=/root
+export PATH=/usr/sbin:/usr/bin HOME=/root
 mount -t proc proc /proc
 mount -t sysfs sysfs /sys
 mount -t devtmpfs devtmpfs /dev
