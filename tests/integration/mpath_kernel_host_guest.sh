@@ -37,6 +37,9 @@ say "path A $pa ($ca) $(cat /sys/block/$pa/ana_state), path B $pb ($cb) $(cat /s
 [ "$(cat /sys/block/$pa/ana_state)" = optimized ] || fail "path A is not optimized"
 [ "$(cat /sys/block/$pb/ana_state)" = non-optimized ] || fail "path B is not non-optimized"
 say "iopolicy $(cat /sys/class/nvme-subsystem/*/iopolicy)"
+# nvme-cli decodes the ANA log page (0Ch) of each controller.
+nvme ana-log "/dev/$ca" || fail "nvme ana-log /dev/$ca"
+nvme ana-log "/dev/$cb" -o json | grep -q '"state" *: *"non-optimized"' || fail "nvme ana-log /dev/$cb: group not non-optimized"
 
 # The load: random 4 KiB writes, each batch of 16 read back and checked (crc32c) as soon as it is
 # acknowledged; any I/O error or mismatch ends fio with an error.
