@@ -57,6 +57,8 @@ step "DH-HMAC-CHAP on the target: the exchange, and what a host must not get awa
 python3 tests/integration/auth_bad_input.py "$bin"; record "auth_bad_input" $?
 step "TLS ports on the target: policies, refusals, stalled handshakes, discovery, config (ASan target)"
 python3 tests/integration/tls_target.py "$bin"; record "tls_target" $?
+step "ANA on the target: groups per port, log page, change events, statuses on I/O, CNTLID ranges (ASan target)"
+python3 tests/integration/ana_target.py "$bin"; record "ana_target" $?
 step "hardening: what a hostile peer or careless operator cannot do (ASan target)"
 python3 tests/integration/hardening.py "$bin"; record "hardening" $?
 step "control socket: ownership of its path, mode, stuck and surplus clients (ASan target)"
