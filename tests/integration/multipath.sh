@@ -158,8 +158,14 @@ for pol in round-robin queue-depth; do
   conn 10.251.0.2 4420 --iopolicy "$pol" >/dev/null && conn 10.251.1.2 >/dev/null || bad "$pol: connect"
   ca=$(field tr0 cntlid) cb=$(field tr1 cntlid)
   a0=$(io_cmds "$work/ctl.sock" "$ca") b0=$(io_cmds "$work/ctl.sock" "$cb")
-  for k in 0 1 2 3; do dd if=/dev/zero of="$file" bs=64k count=64 seek=$((k * 64)) oflag=direct conv=notrunc status=none & done
-  wait
+  # Four readers at once, so queue-depth sees commands in flight (FUSE runs direct writes to one file
+  # one at a time; a bare `wait` would wait for the target too).
+  dds=()
+  for k in 0 1 2 3; do
+    dd if="$file" of=/dev/null bs=64k count=64 skip=$((k * 64)) iflag=direct status=none &
+    dds+=($!)
+  done
+  wait "${dds[@]}"
   rw "$file" 2 || bad "$pol: data mismatch"
   a1=$(io_cmds "$work/ctl.sock" "$ca") b1=$(io_cmds "$work/ctl.sock" "$cb")
   "$bin" list-subsys | grep -q "iopolicy=$pol" && ((a1 - a0 >= 20 && b1 - b0 >= 20)) &&
