@@ -81,6 +81,9 @@ tests/integration/example_lib.sh "$bin"; record "example_lib" $?
 step "link loss: tightrope connect across a veth pair that goes down (ASan)"
 tests/integration/link_loss.sh "$bin"; record "link_loss" $?
 
+step "native multipath: tightrope connect to two portals, a link cut and ANA switches under I/O, iopolicies, two targets (ASan)"
+tests/integration/multipath.sh "$bin"; record "multipath" $?
+
 if ((!quick)); then
   step "the QEMU guests themselves: Linux kernel target + kernel host, plain and digests, pcap-checked (tests/vm)"
   tests/vm/selftest.sh; record "vm_selftest" $?
