@@ -189,16 +189,32 @@ void loop_detach(struct ns_dev *ns)
 	ns->loop[0] = 0;
 }
 
-/* The namespace grew or shrank: tell the loop device on top. */
-void loop_set_capacity(const struct ns_dev *ns)
+static void *set_capacity_main(void *arg)
 {
-	int fd;
+	char *dev = arg;
+	int fd = open(dev, O_RDONLY | O_CLOEXEC);
 
-	if (!ns->loop[0])
-		return;
-	fd = open(ns->loop, O_RDONLY | O_CLOEXEC);
 	if (fd >= 0) {
-		ioctl(fd, LOOP_SET_CAPACITY, 0);
+		if (ioctl(fd, LOOP_SET_CAPACITY, 0))
+			tr_warn("%s: cannot take the namespace's new size: %s", dev, strerror(errno));
 		close(fd);
 	}
+	free(dev);
+	return NULL;
+}
+
+/* The namespace grew or shrank: tell the loop device on top. Off the event loop: the loop driver
+ * reads the new size with a getattr on our FUSE file, which only the event loop answers (done on
+ * it, the ioctl waited for itself forever, holding the loop device's lock against every losetup). */
+void loop_set_capacity(const struct ns_dev *ns)
+{
+	char *dev;
+	pthread_t t;
+
+	if (!ns->loop[0] || !(dev = strdup(ns->loop)))
+		return;
+	if (pthread_create(&t, NULL, set_capacity_main, dev) == 0)
+		pthread_detach(t);
+	else
+		free(dev);
 }
