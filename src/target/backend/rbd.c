@@ -136,9 +136,10 @@ static struct rbd_cluster *cluster_get(const struct tgt_rbd_spec *sp, uint32_t n
 	cl = calloc(1, sizeof(*cl));
 	err = cl ? cluster_connect(sp, &cl->rados, &step) : -ENOMEM;
 	if (err) {
-		tr_err("namespace %u: Ceph cluster (conf %s, client.%s): %s failed: %s", nsid,
+		/* librados says ENOENT when it found no keyring for the client: say where to look. */
+		tr_err("namespace %u: Ceph cluster (conf %s, client.%s): %s failed: %s%s", nsid,
 		       sp->conf[0] ? sp->conf : "default", sp->id[0] ? sp->id : "admin", cl ? step : "allocation",
-		       strerror(-err));
+		       strerror(-err), err == -ENOENT && cl ? " (no keyring for the client? see the conf's keyring =)" : "");
 		free(cl);
 		pthread_mutex_unlock(&clusters_lock);
 		*errp = err;
