@@ -78,6 +78,8 @@ tests/integration/example_lib.sh "$bin"; record "example_lib" $?
 
 step "link loss: tightrope connect across a veth pair that goes down (ASan)"
 tests/integration/link_loss.sh "$bin"; record "link_loss" $?
+step "RBD namespaces on a one-node Ceph cluster: data, config round trip, resize, bad pool/image, cluster down and back (ASan, ~1.5 min)"
+tests/integration/rbd.sh "$bin"; record "rbd" $?
 
 if ((!quick)); then
   step "the QEMU guests themselves: Linux kernel target + kernel host, plain and digests, pcap-checked (tests/vm)"

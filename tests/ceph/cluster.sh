@@ -71,6 +71,10 @@ bluestore_block_size = 8589934592
 osd_crush_update_on_start = true
 [client]
 keyring = $dir/\$cluster.\$name.keyring
+# Clients (rbd, ceph, a tightrope target) run side by side under one name: one socket each.
+admin_socket = $dir/run/\$cluster-\$name.\$pid.asok
+# Clients (rbd, ceph, a tightrope target) run side by side under one name: one socket each.
+admin_socket = $dir/run/\$cluster-\$name.\$pid.asok
 EOF
 }
 
