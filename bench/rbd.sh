@@ -41,26 +41,32 @@ points=(
   "4k-randread-qd32|--io-type read --io-pattern rand --io-size 4K --io-threads 32 --io-total 256M|--rw randread --bs 4k --iodepth 32"
   "4k-randwrite-qd32|--io-type write --io-pattern rand --io-size 4K --io-threads 32 --io-total 64M|--rw randwrite --bs 4k --iodepth 32"
   "128k-seqread|--io-type read --io-pattern seq --io-size 128K --io-threads 32 --io-total 3G|--rw read --bs 128k --iodepth 16"
+  "128k-seqread-qd32|--io-type read --io-pattern seq --io-size 128K --io-threads 32 --io-total 3G|--rw read --bs 128k --iodepth 32"
   "128k-seqwrite|--io-type write --io-pattern seq --io-size 128K --io-threads 32 --io-total 1G|--rw write --bs 128k --iodepth 16"
   "4k-randread-qd1|--io-type read --io-pattern rand --io-size 4K --io-threads 1 --io-total 16M|--rw randread --bs 4k --iodepth 1"
 )
 
-# run_rbd ARGS: "IOPS MiB/s OSD-CPU%" from rbd bench's summary line.
+# run_rbd ARGS: "IOPS MiB/s OSD-CPU% rbd-bench-CPU%" from rbd bench's summary line and its rusage.
 run_rbd() {
   local o0 t0 out
   o0=$(cpu_s "$(osd_pid)") t0=$(date +%s.%N)
   # shellcheck disable=SC2086
-  out=$(timeout 300 rbd -c "$conf" bench $1 --rbd-cache=false rbd/bench 2>&1 | tail -1)
+  out=$(python3 -c '
+import resource, subprocess, sys
+p = subprocess.run(sys.argv[1:], capture_output=True, text=True, timeout=300)
+r = resource.getrusage(resource.RUSAGE_CHILDREN)
+print((p.stdout + p.stderr).strip().splitlines()[-1], "|", r.ru_utime + r.ru_stime)
+' timeout 300 rbd -c "$conf" bench $1 --rbd-cache=false rbd/bench)
   python3 - "$out" "$o0" "$(cpu_s "$(osd_pid)")" "$t0" "$(date +%s.%N)" <<'EOF'
 import re, sys
 line, o0, o1, t0, t1 = sys.argv[1], *map(float, sys.argv[2:])
-m = re.search(r"ops/sec: ([\d.]+)\s+bytes/sec: ([\d.]+) (\w+)/s", line)
+m = re.search(r"ops/sec: ([\d.]+)\s+bytes/sec: ([\d.]+) (\w+)/s.*\| ([\d.]+)", line)
 assert m, line
 mult = {"B": 1 / 2**20, "KiB": 1 / 1024, "MiB": 1, "GiB": 1024}[m.group(3)]
-print(float(m.group(1)), float(m.group(2)) * mult, 100 * (o1 - o0) / (t1 - t0))
+print(float(m.group(1)), float(m.group(2)) * mult, 100 * (o1 - o0) / (t1 - t0), 100 * float(m.group(4)) / (t1 - t0))
 EOF
 }
-# run_tr ARGS: "IOPS MiB/s OSD-CPU% target-CPU% avg-latency-us".
+# run_tr ARGS: "IOPS MiB/s OSD-CPU% target-CPU% avg-latency-us bench-CPU%".
 run_tr() {
   local o0 c0 t0 out
   o0=$(cpu_s "$(osd_pid)") c0=$(cpu_s "$tgt") t0=$(date +%s.%N)
@@ -72,7 +78,8 @@ import json, sys
 o0, o1, c0, c1, t0, t1 = map(float, sys.argv[1:])
 j = json.loads('''$out''')["runs"][0]["jobs"][0]
 d = j["read"] if j["read"]["total_ios"] else j["write"]
-print(d["iops"], d["bw_bytes"] / 2**20, 100 * (o1 - o0) / (t1 - t0), 100 * (c1 - c0) / (t1 - t0), d["lat_ns"]["mean"] / 1000)
+print(d["iops"], d["bw_bytes"] / 2**20, 100 * (o1 - o0) / (t1 - t0), 100 * (c1 - c0) / (t1 - t0), d["lat_ns"]["mean"] / 1000,
+      j["usr_cpu"] + j["sys_cpu"])
 EOF
 }
 
@@ -113,23 +120,29 @@ rows = {}
 for line in open(path):
     r, name, who, *v = line.split()
     rows.setdefault(name, {}).setdefault(who, []).append(list(map(float, v)))
-cpu = open("/proc/cpuinfo").read().split("model name")[1].split("\n")[0].strip(": ")
+cpu = open("/proc/cpuinfo").read().split("model name")[1].split("\n")[0].split(":", 1)[1].strip()
 print(f"- **Machine**: {cpu}, {len(open('/proc/cpuinfo').read().split('processor')) - 1} vCPU, "
       f"{platform.system()} {platform.release()}; one-node Ceph 16 (tests/ceph/cluster.sh, one bluestore OSD on a sparse file)")
 print(f"- **Date**: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime(int(now)))}. **Commit**: `{commit}`. "
       f"{rounds} alternating rounds, tightrope bench {runtime} s per point after 1 s ramp; the run took {took} s.")
 print()
-print("| workload | rbd bench IOPS | rbd bench MiB/s | tightrope IOPS | tightrope MiB/s | ratio (median of per-round) | rounds' ratios | tightrope avg lat (µs) | OSD CPU rbd / tightrope | target CPU |")
+print("| workload | rbd bench IOPS | rbd bench MiB/s | tightrope IOPS | tightrope MiB/s | ratio | rounds' ratios "
+      "| avg lat rbd bench / tightrope (µs) | OSD CPU rbd / tr | client CPU: rbd bench / target + tightrope bench |")
 print("|---|--:|--:|--:|--:|--:|---|--:|--:|--:|")
 med = statistics.median
 for name, d in rows.items():
     a, b = d["rbd"], d["tr"]
     key = 1 if "128k" in name else 0
     ratios = [y[key] / x[key] for x, y in zip(a, b)]
+    qd = 1 if name.endswith("qd1") else 32  # rbd bench: --io-threads in flight, so latency = threads / IOPS
     print(f"| {name} | {med(x[0] for x in a):,.0f} | {med(x[1] for x in a):,.1f} | {med(y[0] for y in b):,.0f} | "
           f"{med(y[1] for y in b):,.1f} | **{med(ratios):.2f}** | {', '.join(f'{x:.2f}' for x in ratios)} | "
-          f"{med(y[4] for y in b):,.0f} | {med(x[2] for x in a):.0f}% / {med(y[2] for y in b):.0f}% | {med(y[3] for y in b):.0f}% |")
+          f"{med(qd * 1e6 / x[0] for x in a):,.0f} / {med(y[4] for y in b):,.0f} | "
+          f"{med(x[2] for x in a):.0f}% / {med(y[2] for y in b):.0f}% | "
+          f"{med(x[3] for x in a):.0f}% / {med(y[3] for y in b):.0f}% + {med(y[5] for y in b):.0f}% |")
 print()
 print("Ratio: tightrope / rbd bench of IOPS (4 KiB) or MiB/s (128 KiB), per round, median over rounds. CPU: share of one core "
-      "over the point's wall time (/proc/PID/stat). rbd bench's QD is --io-threads; QD1 is --io-threads 1.")
+      "over the point's wall time (/proc/PID/stat; rbd bench's from its rusage; tightrope bench's as it reports it). "
+      "rbd bench's queue depth is --io-threads (32, or 1 for QD1); its latency is derived as threads / IOPS. "
+      "The target's CPU includes librbd's threads, which run in its process as they do in rbd bench's.")
 EOF

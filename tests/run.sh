@@ -113,6 +113,8 @@ if ((!quick)); then
   tests/integration/kernel_host.sh "$bin" plain; record "kernel_host_plain" $?
   step "Linux kernel host with header and data digests"
   tests/integration/kernel_host.sh "$bin" digest; record "kernel_host_digest" $?
+  step "Linux kernel host (QEMU) on an RBD namespace of a one-node Ceph cluster (ASan, ~2 min)"
+  tests/integration/rbd_kernel_host.sh "$bin"; record "rbd_kernel_host" $?
   step "DH-HMAC-CHAP: the Linux 6.12 host (trixie guest) against tightrope target, Wireshark-decoded (ASan)"
   tests/integration/auth_kernel_host.sh "$bin"; record "auth_kernel_host" $?
   step "TLS: the Linux 6.12 host with tlshd (trixie guest) against tightrope target, Wireshark-decoded (ASan)"
