@@ -57,6 +57,8 @@ step "DH-HMAC-CHAP on the target: the exchange, and what a host must not get awa
 python3 tests/integration/auth_bad_input.py "$bin"; record "auth_bad_input" $?
 step "TLS ports on the target: policies, refusals, stalled handshakes, discovery, config (ASan target)"
 python3 tests/integration/tls_target.py "$bin"; record "tls_target" $?
+step "ANA on the target: groups per port, log page, change events, statuses on I/O, CNTLID ranges (ASan target)"
+python3 tests/integration/ana_target.py "$bin"; record "ana_target" $?
 step "hardening: what a hostile peer or careless operator cannot do (ASan target)"
 python3 tests/integration/hardening.py "$bin"; record "hardening" $?
 step "control socket: ownership of its path, mode, stuck and surplus clients (ASan target)"
@@ -81,6 +83,9 @@ tests/integration/link_loss.sh "$bin"; record "link_loss" $?
 step "RBD namespaces on a one-node Ceph cluster: data, config round trip, resize, bad pool/image, cluster down and back (ASan, ~1.5 min)"
 tests/integration/rbd.sh "$bin"; record "rbd" $?
 
+step "native multipath: tightrope connect to two portals, a link cut and ANA switches under I/O, iopolicies, two targets (ASan)"
+tests/integration/multipath.sh "$bin"; record "multipath" $?
+
 if ((!quick)); then
   step "the QEMU guests themselves: Linux kernel target + kernel host, plain and digests, pcap-checked (tests/vm)"
   tests/vm/selftest.sh; record "vm_selftest" $?
@@ -100,7 +105,7 @@ if ((!quick)); then
   # parallel queues), the host library's keep-alive thread, the host process's FUSE, loop-attach and
   # teardown threads. Any report fails the test.
   for t in "host_bench.sh" "host_connect.sh" "link_loss.sh" "bad_target.py" "control_socket.py" "hardening.py" \
-    "auth_bad_input.py" "tls_host.sh"; do
+    "auth_bad_input.py" "tls_host.sh" "multipath.sh"; do
     step "$t under ThreadSanitizer"
     runner=(); [[ $t == *.py ]] && runner=(python3)
     TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 "${runner[@]}" tests/integration/$t build-tsan/src/tightrope
@@ -113,6 +118,8 @@ if ((!quick)); then
   tests/integration/kernel_host.sh "$bin" plain; record "kernel_host_plain" $?
   step "Linux kernel host with header and data digests"
   tests/integration/kernel_host.sh "$bin" digest; record "kernel_host_digest" $?
+  step "ANA multipath: the Linux host over two tightrope targets sharing a namespace, one killed and restarted, set-ana (ASan)"
+  tests/integration/mpath_kernel_host.sh "$bin"; record "mpath_kernel_host" $?
   step "Linux kernel host (QEMU) on an RBD namespace of a one-node Ceph cluster (ASan, ~2 min)"
   tests/integration/rbd_kernel_host.sh "$bin"; record "rbd_kernel_host" $?
   step "DH-HMAC-CHAP: the Linux 6.12 host (trixie guest) against tightrope target, Wireshark-decoded (ASan)"

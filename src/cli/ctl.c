@@ -35,6 +35,10 @@ static void ctl_usage(FILE *out)
 		"                                        and TLS PSK;\n"
 		"                                        an empty secret removes it. Its next authentication\n"
 		"                                        (a new connection, or a re-authentication) uses them\n"
+		"  set-ana PORTID GROUP STATE            ANA group GROUP's state on port PORTID (nvmet's\n"
+		"                                        ana_groups/GROUP/ana/state): optimized, non-optimized,\n"
+		"                                        inaccessible, persistent-loss or change; hosts\n"
+		"                                        connected through the port get an ANA change event\n"
 		"  save [PATH]                           write the running config (default: the --config file)\n");
 }
 
@@ -86,9 +90,39 @@ static json_object *ctl_request(const char *path, json_object *req)
 	return reply;
 }
 
+/* Each port, with its ANA groups' states. */
+static void print_ports(json_object *reply)
+{
+	json_object *ports, *v, *groups;
+
+	if (!json_object_object_get_ex(reply, "ports", &ports))
+		return;
+	for (size_t i = 0; i < json_object_array_length(ports); i++) {
+		json_object *p = json_object_array_get_idx(ports, i), *a, *b;
+
+		json_object_object_get_ex(p, "portid", &v);
+		json_object_object_get_ex(p, "traddr", &a);
+		json_object_object_get_ex(p, "trsvcid", &b);
+		printf("port %d  %s:%s", json_object_get_int(v), json_object_get_string(a), json_object_get_string(b));
+		if (json_object_object_get_ex(p, "discovery_only", &v) && json_object_get_boolean(v))
+			printf("  discovery");
+		else if (json_object_object_get_ex(p, "ana_groups", &groups))
+			for (size_t j = 0; j < json_object_array_length(groups); j++) {
+				json_object *g = json_object_array_get_idx(groups, j);
+
+				json_object_object_get_ex(g, "grpid", &a);
+				json_object_object_get_ex(g, "state", &b);
+				printf("%s ANA group %d %s", j ? "," : " ", json_object_get_int(a), json_object_get_string(b));
+			}
+		printf("\n");
+	}
+}
+
 static void print_list(json_object *reply)
 {
 	json_object *subs, *v;
+
+	print_ports(reply);
 
 	if (!json_object_object_get_ex(reply, "subsystems", &subs))
 		return;
@@ -214,6 +248,18 @@ int cmd_ctl(int argc, char **argv)
 		for (int i = 0; i < 5; i++)
 			if (auth[i])
 				json_object_object_add(req, auth_keys[i], json_object_new_string(auth[i]));
+	} else if (!strcmp(verb, "set-ana") && nargs == 3) {
+		long portid, grpid;
+
+		if (tr_parse_long(argv[optind], 0, UINT16_MAX, &portid) ||
+		    tr_parse_long(argv[optind + 1], 1, UINT32_MAX, &grpid)) {
+			fprintf(stderr, "tightrope: ctl set-ana: PORTID and GROUP are numbers\n");
+			json_object_put(req);
+			return 2;
+		}
+		json_object_object_add(req, "portid", json_object_new_int64(portid));
+		json_object_object_add(req, "grpid", json_object_new_int64(grpid));
+		json_object_object_add(req, "state", json_object_new_string(argv[optind + 2]));
 	} else if (!strcmp(verb, "save") && nargs <= 1) {
 		if (nargs)
 			json_object_object_add(req, "path", json_object_new_string(argv[optind]));

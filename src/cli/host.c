@@ -1,5 +1,6 @@
-/* Host-side subcommands with nvme-cli's flags and output: discover, id-ctrl. Also the shared
- * connection options and the host NQN/ID that is generated once and kept. */
+/* Host-side subcommands with nvme-cli's flags and output: discover, id-ctrl, id-ns, connect,
+ * connect-all, disconnect (list and list-subsys: host_list.c). Also the shared connection options
+ * and the host NQN/ID that is generated once and kept. */
 #include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
@@ -10,6 +11,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "cli/host_args.h"
 #include "host/daemon.h"
 #include "host/record.h"
 #include "nvme/spec.h"
@@ -94,7 +96,7 @@ int cli_host_identity(struct tr_ctrl_opts *o, const char *hostnqn, const char *h
 	return 0;
 }
 
-enum { OPT_DISABLE_SQFLOW = 1000 };
+enum { OPT_DISABLE_SQFLOW = 1000, OPT_IOPOLICY };
 
 static const struct option conn_long[] = {
 	CLI_CONN_OPTIONS,
@@ -109,18 +111,11 @@ static const struct option conn_long[] = {
 	{ "namespace-id", required_argument, NULL, 'N' },
 	{ "no-loop", no_argument, NULL, 'L' },
 	{ "disable-sqflow", no_argument, NULL, OPT_DISABLE_SQFLOW }, /* long only, as nvme-cli's: -S is the secret */
+	{ "iopolicy", required_argument, NULL, OPT_IOPOLICY },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "help", no_argument, NULL, 'h' },
 	{ 0 } };
 
-struct conn_args {
-	struct tr_ctrl_opts o;
-	bool json;
-	int reconnect_delay, ctrl_loss_tmo, fast_io_fail_tmo;
-	const char *device;
-	uint32_t nsid;
-	bool no_loop;
-};
 
 /* A whole number from min to max into *out; -EINVAL, after saying what is wrong, and *out untouched. */
 static int parse_num(const char *s, const char *what, long min, long max, int *out)
@@ -137,7 +132,7 @@ static int parse_num(const char *s, const char *what, long min, long max, int *o
 }
 
 /* Parse nvme-cli's connection flags; returns 0, or 1 when --help was given, or 2 on bad usage. */
-static int parse_conn(int argc, char **argv, struct conn_args *a, const char *usage, int need_nqn)
+int parse_conn(int argc, char **argv, struct conn_args *a, const char *usage, int need_nqn)
 {
 	struct cli_conn cc = { .o = &a->o };
 	int c, err, nsid = 1;
@@ -149,6 +144,8 @@ static int parse_conn(int argc, char **argv, struct conn_args *a, const char *us
 	a->fast_io_fail_tmo = -1;
 	a->device = NULL;
 	a->no_loop = false;
+	a->iopolicy = HOSTD_IOPOLICY_NUMA;
+	a->iopolicy_set = false;
 	optind = 1;
 	while ((c = getopt_long(argc, argv, CLI_CONN_SHORTOPTS "i:Q:k:o:c:l:f:d:N:Lvh", conn_long, NULL)) != -1) {
 		err = cli_conn_option(c, optarg, &cc);
@@ -177,6 +174,13 @@ static int parse_conn(int argc, char **argv, struct conn_args *a, const char *us
 		case 'N': err = parse_num(optarg, "namespace-id", 1, 0x7fffffff, &nsid); break;
 		case 'L': a->no_loop = true; break;
 		case OPT_DISABLE_SQFLOW: a->o.disable_sqflow = true; break;
+		case OPT_IOPOLICY:
+			if (hostd_iopolicy_parse(optarg, &a->iopolicy)) {
+				fprintf(stderr, "iopolicy '%s': use numa, round-robin or queue-depth\n", optarg);
+				return 2;
+			}
+			a->iopolicy_set = true;
+			break;
 		case 'v': tr_log_set_level(TR_LOG_DEBUG); break;
 		case 'h': fputs(usage, stdout); return 1;
 		default: fputs(usage, stderr); return 2;
@@ -370,7 +374,7 @@ int cmd_id_ctrl(int argc, char **argv)
 
 /* ---- connect, connect-all, list, list-subsys, disconnect, disconnect-all: the local devices ---- */
 
-static const char *state_dir_path(void)
+const char *state_dir_path(void)
 {
 	static char dir[512];
 
@@ -381,7 +385,29 @@ static void hostd_opts_from(struct hostd_opts *h, const struct conn_args *a)
 {
 	*h = (struct hostd_opts){ .conn = a->o, .reconnect_delay_s = a->reconnect_delay,
 				  .ctrl_loss_tmo_s = a->ctrl_loss_tmo, .fast_io_fail_tmo_s = a->fast_io_fail_tmo,
-				  .no_loop = a->no_loop, .state_dir = state_dir_path() };
+				  .no_loop = a->no_loop, .state_dir = state_dir_path(), .iopolicy = a->iopolicy,
+				  .iopolicy_set = a->iopolicy_set };
+}
+
+/* The control socket of a live host process that holds this subsystem for this host, if any: a
+ * connect to another of its portals becomes a path of that process. */
+static bool subsys_process(const char *subnqn, const char *hostnqn, char *sock, size_t len)
+{
+	struct hostd_record *recs;
+	int n = hostd_list(state_dir_path(), &recs);
+	bool found = false;
+
+	for (int i = 0; i < n && !found; i++) {
+		const struct hostd_record *r = &recs[i];
+
+		if (r->state != HREC_DEAD && r->state != HREC_DELETING && r->sock[0] && !strcmp(r->subnqn, subnqn) &&
+		    !strcmp(r->hostnqn, hostnqn)) {
+			snprintf(sock, len, "%s", r->sock);
+			found = true;
+		}
+	}
+	hostd_list_free(recs, n);
+	return found;
 }
 
 /* Already attached to this subsystem through this address? (connect-all must not double up) The
@@ -411,7 +437,7 @@ static bool connected_as(const char *traddr, const char *trsvcid, const char *su
 static int connect_one(const struct conn_args *a)
 {
 	struct hostd_opts h;
-	char name[32], why[320] = "", dup[16];
+	char name[32], why[320] = "", dup[16], sock[PATH_MAX];
 	int err;
 
 	if (connected_as(a->o.traddr, a->o.trsvcid, a->o.subnqn, dup, sizeof(dup))) {
@@ -421,7 +447,10 @@ static int connect_one(const struct conn_args *a)
 	hostd_opts_from(&h, a);
 	if (h.conn.nr_io_queues > HOSTD_MAX_IO_QUEUES)
 		h.conn.nr_io_queues = HOSTD_MAX_IO_QUEUES;
-	err = hostd_connect(&h, name, sizeof(name), why, sizeof(why));
+	if (subsys_process(a->o.subnqn, a->o.hostnqn, sock, sizeof(sock)))
+		err = hostd_add_path(sock, &h, name, sizeof(name), why, sizeof(why));
+	else
+		err = hostd_connect(&h, name, sizeof(name), why, sizeof(why));
 	if (err) {
 		fprintf(stderr, "failed to connect to %s at %s:%s: %s\n", a->o.subnqn, a->o.traddr, a->o.trsvcid, why);
 		return 1;
@@ -437,9 +466,11 @@ int cmd_connect(int argc, char **argv)
 		"         [-i NR_IO_QUEUES] [-Q QUEUE_SIZE] [-k KATO] [-c RECONNECT_DELAY] [-l CTRL_LOSS_TMO]\n"
 		"         [--fast_io_fail_tmo SEC] [-g] [-G] [--disable-sqflow] [--no-loop]\n"
 		"         [-S|--dhchap-secret DHHC-1:..] [-C|--dhchap-ctrl-secret DHHC-1:..]\n"
-		"         [--tls] [--tls-key NVMeTLSkey-1:..|FILE]\n"
-		"Attach a remote namespace: a host process keeps the controller and shows each namespace as a\n"
-		"file (FUSE) and a block device (/dev/loopN). See `tightrope list`. With -S the host answers a\n"
+		"         [--tls] [--tls-key NVMeTLSkey-1:..|FILE] [--iopolicy numa|round-robin|queue-depth]\n"
+		"Attach a remote namespace: a host process keeps the subsystem's controllers (one path each) and\n"
+		"shows each namespace once as a file (FUSE) and a block device (/dev/loopN); a connect to another\n"
+		"portal of a subsystem already attached adds a path to it (native multipath: ANA states first,\n"
+		"then the I/O policy, default numa). See `tightrope list`, `list-subsys`. With -S the host answers a\n"
 		"controller's DH-HMAC-CHAP challenge; with -C as well, the controller must prove itself too.\n"
 		"With --tls-key every queue runs over TLS 1.3 with the PSK derived from that configured key\n"
 		"for this host and subsystem, as the Linux host would find it in its keyring.\n";
@@ -455,7 +486,7 @@ int cmd_connect_all(int argc, char **argv)
 {
 	static const char usage[] =
 		"usage: tightrope connect-all -t tcp -a TRADDR [-s TRSVCID] [-q HOSTNQN] [connect's options, -S, -C]\n"
-		"Discover, then connect every NVMe subsystem the discovery log lists.\n";
+		"Discover, then connect every NVMe subsystem the discovery log lists, each portal a path.\n";
 	struct nvmf_disc_log_entry *e = NULL;
 	struct conn_args a;
 	uint64_t nr = 0, gen = 0;
@@ -473,8 +504,12 @@ int cmd_connect_all(int argc, char **argv)
 		if (e[i].subtype != NVMF_SUBTYPE_NVME || e[i].trtype != NVMF_TRTYPE_TCP)
 			continue;
 		disc_fields(&e[i], &f);
-		/* The log's traddr is the target's view (it may be a NAT or VM address): keep ours. */
+		/* Each portal of a subsystem is a path: the log's address, except for the port we reached
+		 * discovery through (the log may give the target's own view of it, a NAT or VM address)
+		 * and a wildcard listener's, which the target reports as such. */
 		one.o.trsvcid = !strcmp(a.o.trsvcid, f.svc) ? a.o.trsvcid : f.svc;
+		if (strcmp(a.o.trsvcid, f.svc) && f.addr[0] && strcmp(f.addr, "0.0.0.0") && strcmp(f.addr, "::"))
+			one.o.traddr = f.addr;
 		one.o.subnqn = f.nqn;
 		if (connected_as(one.o.traddr, one.o.trsvcid, f.nqn, dup, sizeof(dup)))
 			continue;
@@ -482,172 +517,6 @@ int cmd_connect_all(int argc, char **argv)
 	}
 	free(e);
 	return failed;
-}
-
-static void fmt_size(char *out, size_t len, double bytes)
-{
-	static const char *const u[] = { "B", "kB", "MB", "GB", "TB", "PB" };
-	int i = 0;
-
-	while (bytes >= 1000 && i < 5)
-		bytes /= 1000, i++;
-	snprintf(out, len, "%6.2f %2s", bytes, u[i]);
-}
-
-static void state_text(const struct hostd_record *r, char *out, size_t len)
-{
-	if (r->state == HREC_CONNECTING) {
-		int64_t max = r->max_attempts;
-		int64_t left = r->next_attempt_in_s - ((int64_t)time(NULL) - r->written_at);
-
-		snprintf(out, len, "connecting (attempt %lld of %s%lld, next in %lld s)", (long long)r->attempt + 1,
-			 max < 0 ? "unlimited" : "", max < 0 ? 0LL : (long long)max, (long long)(left > 0 ? left : 0));
-		if (max < 0)
-			snprintf(out, len, "connecting (attempt %lld, no limit, next in %lld s)",
-				 (long long)r->attempt + 1, (long long)(left > 0 ? left : 0));
-	} else if (r->state == HREC_DEAD) {
-		snprintf(out, len, "dead (host process gone; disconnect-all cleans up)");
-	} else {
-		snprintf(out, len, "%s", hostd_rec_state_name(r->state));
-	}
-}
-
-/* "dhchap" or "dhchap-bidirectional" for a controller that authenticated, else NULL. */
-static const char *auth_of(const struct hostd_record *r)
-{
-	return r->auth[0] && strcmp(r->auth, "none") ? r->auth : NULL;
-}
-
-/* One namespace in nvme-cli's `list -o json` layout. */
-static json_object *list_json_dev(const struct hostd_record *r, const struct hostd_rec_ns *n, const char *state)
-{
-	json_object *d = json_object_new_object();
-	double bytes = (double)n->nsze * (double)n->lba_size;
-
-	json_object_object_add(d, "NameSpace", json_object_new_int((int)n->nsid));
-	json_object_object_add(d, "DevicePath", json_object_new_string(n->loop[0] ? n->loop : n->file));
-	json_object_object_add(d, "File", json_object_new_string(n->file));
-	json_object_object_add(d, "Controller", json_object_new_string(r->name));
-	json_object_object_add(d, "Firmware", json_object_new_string(r->firmware));
-	json_object_object_add(d, "ModelNumber", json_object_new_string(r->model));
-	json_object_object_add(d, "SerialNumber", json_object_new_string(r->serial));
-	json_object_object_add(d, "UsedBytes", json_object_new_int64((int64_t)bytes));
-	json_object_object_add(d, "MaximumLBA", json_object_new_int64((int64_t)n->nsze));
-	json_object_object_add(d, "PhysicalSize", json_object_new_int64((int64_t)bytes));
-	json_object_object_add(d, "SectorSize", json_object_new_int((int)n->lba_size));
-	json_object_object_add(d, "SubsystemNQN", json_object_new_string(r->subnqn));
-	json_object_object_add(d, "State", json_object_new_string(state));
-	json_object_object_add(d, "Auth", json_object_new_string(auth_of(r) ? auth_of(r) : "none"));
-	return d;
-}
-
-/* One namespace as a line of nvme-cli's `list` table. */
-static void list_text_dev(const struct hostd_record *r, const struct hostd_rec_ns *n, const char *state)
-{
-	double bytes = (double)n->nsze * (double)n->lba_size;
-	char used[16], total[16], usage_s[40], format[24];
-
-	fmt_size(used, sizeof(used), bytes);
-	fmt_size(total, sizeof(total), bytes);
-	snprintf(usage_s, sizeof(usage_s), "%s / %s", used, total);
-	snprintf(format, sizeof(format), "%-5lld B +  0 B", (long long)n->lba_size);
-	printf("%-21s %-6s %-20s %-40s %-9lld %-26s %-16s %-8s %s%s%s\n", n->loop[0] ? n->loop : n->file, r->name,
-	       r->serial, r->model, (long long)n->nsid, usage_s, format, r->firmware, state,
-	       auth_of(r) ? ", auth: " : "", auth_of(r) ? auth_of(r) : "");
-}
-
-int cmd_list(int argc, char **argv)
-{
-	static const char usage[] = "usage: tightrope list [-o normal|json]\nList attached namespaces.\n";
-	json_object *out = NULL, *devs = NULL;
-	struct hostd_record *recs;
-	struct conn_args a;
-	int rc = parse_conn(argc, argv, &a, usage, 2), n;
-
-	if (rc)
-		return rc == 1 ? 0 : rc;
-	n = hostd_list(state_dir_path(), &recs);
-	if (a.json) {
-		out = json_object_new_object();
-		devs = json_object_new_array();
-	} else {
-		printf("%-21s %-6s %-20s %-40s %-9s %-26s %-16s %-8s %s\n", "Node", "Ctrl", "SN", "Model", "Namespace",
-		       "Usage", "Format", "FW Rev", "State");
-		printf("--------------------- ------ -------------------- ---------------------------------------- "
-		       "--------- -------------------------- ---------------- -------- -----\n");
-	}
-	for (int i = 0; i < n; i++) {
-		const struct hostd_record *r = &recs[i];
-		char st[160];
-
-		state_text(r, st, sizeof(st));
-		if (r->nr_ns == 0 && !a.json)
-			printf("%-21s %-6s %-20s %-40s %-9s %-26s %-16s %-8s %s\n", "-", r->name, r->serial, r->model, "-",
-			       "-", "-", r->firmware, st);
-		for (int k = 0; k < r->nr_ns; k++) {
-			if (a.json)
-				json_object_array_add(devs, list_json_dev(r, &r->ns[k], st));
-			else
-				list_text_dev(r, &r->ns[k], st);
-		}
-	}
-	if (a.json) {
-		json_object_object_add(out, "Devices", devs);
-		printf("%s\n", json_object_to_json_string_ext(out, JSON_C_TO_STRING_PRETTY));
-		json_object_put(out);
-	}
-	hostd_list_free(recs, n);
-	return 0;
-}
-
-static void list_subsys_json(const struct hostd_record *recs, int n)
-{
-	json_object *arr = json_object_new_array();
-
-	for (int i = 0; i < n; i++)
-		json_object_array_add(arr, hostd_record_to_json(&recs[i]));
-	printf("%s\n", json_object_to_json_string_ext(arr, JSON_C_TO_STRING_PRETTY));
-	json_object_put(arr);
-}
-
-int cmd_list_subsys(int argc, char **argv)
-{
-	static const char usage[] = "usage: tightrope list-subsys [-o normal|json]\n";
-	struct hostd_record *recs;
-	struct conn_args a;
-	int rc = parse_conn(argc, argv, &a, usage, 2), nsub = 0, n;
-
-	if (rc)
-		return rc == 1 ? 0 : rc;
-	n = hostd_list(state_dir_path(), &recs);
-	if (a.json) {
-		list_subsys_json(recs, n);
-		hostd_list_free(recs, n);
-		return 0;
-	}
-	/* One block per subsystem NQN, each path (controller) under it, as nvme-cli prints. */
-	for (int i = 0; i < n; i++) {
-		const char *nqn = recs[i].subnqn;
-		bool seen = false;
-
-		for (int k = 0; k < i; k++)
-			seen |= !strcmp(nqn, recs[k].subnqn);
-		if (seen)
-			continue;
-		printf("tightrope-subsys%d - NQN=%s\n\\\n", nsub++, nqn);
-		for (int k = i; k < n; k++) {
-			const struct hostd_record *r = &recs[k];
-			char st[160];
-
-			if (strcmp(nqn, r->subnqn))
-				continue;
-			state_text(r, st, sizeof(st));
-			printf(" +- %s tcp traddr=%s,trsvcid=%s %s%s%s\n", r->name, r->traddr, r->trsvcid, st,
-			       auth_of(r) ? ", auth: " : "", auth_of(r) ? auth_of(r) : "");
-		}
-	}
-	hostd_list_free(recs, n);
-	return 0;
 }
 
 /* Does 'dev' (trN, /dev/loopN or a FUSE file) belong to controller record 'r'? */

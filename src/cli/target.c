@@ -27,7 +27,8 @@
 #define PORT_MAX 65535
 /* Long options with no short form. */
 enum { OPT_DHCHAP_SECRET = 0x100, OPT_DHCHAP_CTRL_SECRET, OPT_DHCHAP_HASH, OPT_DHCHAP_DHGROUP, OPT_TLS_KEY,
-       OPT_TLS };
+       OPT_TLS, OPT_CNTLID_MIN, OPT_CNTLID_MAX, OPT_ANA_STATE };
+#define MAX_ANA_STATES 64 /* --ana-state options */
 
 static void target_usage(FILE *out)
 {
@@ -38,7 +39,7 @@ static void target_usage(FILE *out)
 		"  -D, --discovery-port PORT  also serve discovery alone on PORT (8009 by convention)\n"
 		"  -n, --subsys NQN           add a subsystem; the options below apply to the last one\n"
 		"  -N, --ns SPEC              add a namespace: mem:SIZE, a file or a block device,\n"
-		"                             with optional ,ro ,buffered ,nsid=N ,lbs=512|4096;\n"
+		"                             with optional ,ro ,buffered ,nsid=N ,lbs=512|4096 ,anagrpid=N;\n"
 		"                             or a Ceph RBD image: rbd:POOL/IMAGE[,conf=PATH][,id=CLIENT]\n"
 		"  -H, --allow-host NQN       allow only these hosts (repeatable; default: any host)\n"
 		"      --dhchap-secret KEY    the last --allow-host must authenticate with this DH-HMAC-CHAP\n"
@@ -51,6 +52,11 @@ static void target_usage(FILE *out)
 		"      --tls MODE             TLS 1.3 on the --listen and discovery ports: none (default),\n"
 		"                             allowed (beside plain connections) or required\n"
 		"      --serial SN            serial number (default: derived from the NQN)\n"
+		"      --cntlid-min N, --cntlid-max N  controller IDs of this subsystem come from N..N\n"
+		"                             (default 1..65519; disjoint ranges where two targets serve it)\n"
+		"      --ana-state GROUP:STATE  ANA group GROUP's state on the last --listen port: optimized,\n"
+		"                             non-optimized, inaccessible, persistent-loss or change (default:\n"
+		"                             group 1 optimized, every other group inaccessible)\n"
 		"      --model MN             model number (default: tightrope)\n"
 		"  -c, --config FILE          load an nvmetcli-style JSON config (and 'ctl save' writes it back)\n"
 		"  -S, --ctl PATH             control socket (default " TGT_DEFAULT_CTL_PATH "; 'none' = off)\n"
@@ -116,6 +122,8 @@ static int parse_ns_spec(char *spec, struct tgt_ns_params *p)
 			p->nsid = (uint32_t)v;
 		else if (!strncmp(tok, "lbs=", 4) && !tr_parse_long(tok + 4, 1, UINT32_MAX, &v))
 			p->lba_size = (uint32_t)v; /* which sizes the storage takes, the backend says */
+		else if (!strncmp(tok, "anagrpid=", 9) && !tr_parse_long(tok + 9, 1, TGT_MAX_ANAGRPS, &v))
+			p->anagrpid = (uint32_t)v;
 		else if (!strncmp(tok, "conf=", 5) && !strncmp(p->path, TGT_RBD_PREFIX, strlen(TGT_RBD_PREFIX)))
 			p->rbd_conf = tok + 5; /* rbd: the ceph.conf and the client id */
 		else if (!strncmp(tok, "id=", 3) && !strncmp(p->path, TGT_RBD_PREFIX, strlen(TGT_RBD_PREFIX)))
@@ -133,6 +141,7 @@ struct pending_host_auth {
 
 struct pending_subsys {
 	char *nqn, *serial, *model;
+	long cntlid_min, cntlid_max; /* 0: not given */
 	char *ns[TGT_MAX_NSID];
 	int nr_ns;
 	char *hosts[MAX_HOSTS];
@@ -172,6 +181,13 @@ static int build_subsys(const struct pending_subsys *ps)
 			err == -EEXIST ? "given twice"
 			: err == -EINVAL ? "not a valid NQN (nqn.yyyy-mm.domain:name)" : strerror(-err));
 		return err;
+	}
+	if ((ps->cntlid_min || ps->cntlid_max) &&
+	    tgt_subsys_set_cntlid_range(s, ps->cntlid_min ? ps->cntlid_min : 1,
+					ps->cntlid_max ? ps->cntlid_max : NVME_CNTLID_MAX)) {
+		fprintf(stderr, "tightrope: subsystem %s: --cntlid-min/--cntlid-max must make a range within 1..%u\n",
+			ps->nqn, NVME_CNTLID_MAX);
+		return -ERANGE;
 	}
 	for (int i = 0; i < ps->nr_hosts; i++) {
 		if (tgt_subsys_allow_host(s, ps->hosts[i])) {
@@ -288,6 +304,12 @@ struct target_args {
 	int nr_subs;
 	char *listens[MAX_LISTENS];
 	int nr_listens;
+	struct pending_ana {
+		uint16_t portid; /* the last --listen's, 1-based */
+		long grpid;
+		int state;
+	} ana[MAX_ANA_STATES];
+	int nr_ana;
 	const char *config, *ctl_path, *disc_port, *target_id;
 	struct limits limits;
 	long workers;
@@ -325,6 +347,10 @@ static int add_subsys_option(struct target_args *a, int c, char *arg)
 		return add_host_auth_option(&cur->host_auth[cur->nr_hosts - 1], c, arg);
 	else if (c >= OPT_DHCHAP_SECRET && c <= OPT_TLS_KEY)
 		return -ENOENT;
+	else if (c == OPT_CNTLID_MIN || c == OPT_CNTLID_MAX)
+		return tr_parse_long(arg, 1, NVME_CNTLID_MAX, c == OPT_CNTLID_MIN ? &cur->cntlid_min : &cur->cntlid_max)
+			       ? -ERANGE
+			       : 0;
 	else if (c == 's')
 		cur->serial = arg;
 	else if (c == 'm')
@@ -361,6 +387,28 @@ static int too_many(int c)
 	return 2;
 }
 
+/* --ana-state GROUP:STATE, for the last --listen's port (the default port 1 before any). */
+static int add_ana_state(struct target_args *a, const char *arg)
+{
+	char group[16];
+	const char *colon = strchr(arg, ':');
+	struct pending_ana *pa = &a->ana[a->nr_ana];
+
+	if (a->nr_ana == MAX_ANA_STATES)
+		return too_many(OPT_ANA_STATE);
+	/* The group number alone, copied: argv stays as given (ps shows it). */
+	snprintf(group, sizeof(group), "%.*s", colon ? (int)(colon - arg) : 0, arg);
+	pa->state = colon ? tgt_ana_state_parse(colon + 1) : -1;
+	if (!colon || tr_parse_long(group, 1, TGT_MAX_ANAGRPS, &pa->grpid) || pa->state < 0) {
+		fprintf(stderr, "tightrope: --ana-state: expected GROUP:STATE, GROUP 1..%d, STATE optimized, "
+				"non-optimized, inaccessible, persistent-loss or change\n", TGT_MAX_ANAGRPS);
+		return 2;
+	}
+	pa->portid = (uint16_t)(a->nr_listens ? a->nr_listens : 1);
+	a->nr_ana++;
+	return -1;
+}
+
 /* One option; -1 to go on, else the exit status (0 after --help, 2 for bad usage). */
 static int parse_target_option(struct target_args *a, int c, char *arg)
 {
@@ -380,6 +428,14 @@ static int parse_target_option(struct target_args *a, int c, char *arg)
 	case 's':
 	case 'm':
 		return add_subsys_option(a, c, arg) ? too_many(c) : -1;
+	case OPT_CNTLID_MIN:
+	case OPT_CNTLID_MAX:
+		if (!add_subsys_option(a, c, arg))
+			return -1;
+		fprintf(stderr, "tightrope: --cntlid-min/--cntlid-max: 1..%u\n", NVME_CNTLID_MAX);
+		return 2;
+	case OPT_ANA_STATE:
+		return add_ana_state(a, arg);
 	case OPT_DHCHAP_SECRET:
 	case OPT_DHCHAP_CTRL_SECRET:
 	case OPT_DHCHAP_HASH:
@@ -428,6 +484,9 @@ static int parse_target_args(int argc, char **argv, struct target_args *a)
 		{ "tls", required_argument, NULL, OPT_TLS },
 		{ "serial", required_argument, NULL, 's' },
 		{ "model", required_argument, NULL, 'm' },
+		{ "cntlid-min", required_argument, NULL, OPT_CNTLID_MIN },
+		{ "cntlid-max", required_argument, NULL, OPT_CNTLID_MAX },
+		{ "ana-state", required_argument, NULL, OPT_ANA_STATE },
 		{ "config", required_argument, NULL, 'c' },
 		{ "ctl", required_argument, NULL, 'S' },
 		{ "workers", required_argument, NULL, 'w' },
@@ -524,6 +583,8 @@ static int build_target(const struct target_args *a, struct tgt_control **ctl)
 		err = build_subsys(&a->subs[i]);
 	if (!err)
 		err = add_listeners(a);
+	for (int i = 0; i < a->nr_ana && !err; i++)
+		err = tgt_ana_set(tgt, a->ana[i].portid, (uint32_t)a->ana[i].grpid, a->ana[i].state);
 	if (!err && strcmp(a->ctl_path, "none"))
 		err = start_control(a->ctl_path, ctl);
 	return err;

@@ -128,7 +128,9 @@ enum blkreq_next blkreq_submit(struct blkreq *r, uint32_t max_xfer, blkreq_send_
 enum blkreq_next blkreq_complete(struct blkreq *r, int status)
 {
 	r->inflight--;
-	if (status < 0)
+	if (status == BLKREQ_STATUS_FAILOVER)
+		r->failover = true;
+	else if (status < 0)
 		r->transport_err = true;
 	else if (status && !r->nvme_err)
 		r->nvme_err = status;
@@ -141,6 +143,15 @@ enum blkreq_next blkreq_complete(struct blkreq *r, int status)
 		r->transport_err = false;
 		if (++r->retries > BLKREQ_MAX_RETRIES)
 			return BLKREQ_FAILED;
+		r->next_chunk = 0;
+		r->failover = false;
+		return BLKREQ_WAIT;
+	}
+	if (r->failover) {
+		/* Another path takes the whole request again: which chunks landed does not matter, and
+		 * what the others answered will be answered again. */
+		r->failover = false;
+		r->nvme_err = 0;
 		r->next_chunk = 0;
 		return BLKREQ_WAIT;
 	}

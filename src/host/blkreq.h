@@ -7,11 +7,16 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <errno.h>
 #include <stdint.h>
 
 /* How often a request goes again after its commands were lost with the path, as the kernel's
  * nvme_max_retries: a command the target never answers must end in an error, not a loop. */
 #define BLKREQ_MAX_RETRIES 5
+
+/* A completion status that sends the request to another path without counting a retry: the path
+ * answered with a path error (an ANA state, Host Path Error), which says nothing about the command. */
+#define BLKREQ_STATUS_FAILOVER (-EAGAIN)
 
 enum blkreq_kind { BLKREQ_READ, BLKREQ_WRITE, BLKREQ_FLUSH, BLKREQ_DEALLOCATE, BLKREQ_ZEROES };
 
@@ -27,6 +32,7 @@ struct blkreq {
 	bool rmw_read; /* an unaligned write: read the extent first */
 	uint32_t next_chunk, nr_chunks, inflight;
 	bool transport_err;
+	bool failover; /* a command came back with BLKREQ_STATUS_FAILOVER */
 	int nvme_err; /* the first NVMe status (> 0) or local error a command ended with */
 	int retries; /* times sent again after a transport error */
 };
@@ -71,7 +77,8 @@ void blkreq_release(struct blkreq *r);
 /* Send the request's remaining commands, each at most max_xfer bytes, in order. */
 enum blkreq_next blkreq_submit(struct blkreq *r, uint32_t max_xfer, blkreq_send_fn send, void *ctx);
 
-/* One of its commands completed: status 0, an NVMe status (> 0), or < 0 for a transport error. */
+/* One of its commands completed: status 0, an NVMe status (> 0), BLKREQ_STATUS_FAILOVER, or < 0 for a
+ * transport error. */
 enum blkreq_next blkreq_complete(struct blkreq *r, int status);
 
 #endif

@@ -135,6 +135,10 @@ const char *tr_status_str(int status)
 	case NVME_SC_CONNECT_INVALID_PARAM: return "Connect Invalid Parameters";
 	case NVME_SC_CONNECT_INVALID_HOST: return "Connect Invalid Host";
 	case NVME_SC_CONNECT_CTRL_BUSY: return "Connect Controller Busy";
+	case NVME_SC_ANA_PERSISTENT_LOSS: return "ANA Persistent Loss";
+	case NVME_SC_ANA_INACCESSIBLE: return "ANA Inaccessible";
+	case NVME_SC_ANA_TRANSITION: return "ANA Transition";
+	case NVME_SC_HOST_PATH_ERROR: return "Host Path Error";
 	default: return "Unknown status";
 	}
 }
@@ -493,16 +497,18 @@ static int ctrl_bringup(struct tr_ctrl *c, bool discovery, char *why, size_t why
 			status = setup_io_queues(c, why, whylen);
 		}
 	}
-	if (!status && !discovery && (c->id.oaes & NVME_AEN_CFG_NS_ATTR)) {
-		/* Namespace attribute notices are off until asked for (the kernel host asks too); without
-		 * them a namespace added or removed on the target would go unnoticed. Not fatal if refused. */
+	if (!status && !discovery && (c->id.oaes & (NVME_CTRL_OAES_NS_ATTR | NVME_CTRL_OAES_ANA_CHANGE))) {
+		/* Namespace attribute and ANA change notices are off until asked for (the kernel host asks
+		 * for those OAES advertises); without them a namespace added or removed, or an ANA group
+		 * changing state, would go unnoticed. Not fatal if refused. */
+		uint32_t cfg = c->id.oaes & (NVME_AEN_CFG_NS_ATTR | NVME_AEN_CFG_ANA_CHANGE);
 		struct nvme_command cmd = { .opcode = nvme_admin_set_features, .cdw10 = NVME_FEAT_ASYNC_EVENT,
-					    .cdw11 = NVME_AEN_CFG_NS_ATTR };
+					    .cdw11 = cfg };
 		int aen_status = admin_exec(c, &cmd, NULL, 0, NULL);
 
 		if (aen_status)
-			tr_warn("ctrl %u (%s): failed to configure AEN (cfg %#x): %s", c->cntlid, c->subnqn,
-				NVME_AEN_CFG_NS_ATTR, admin_failure(c, aen_status));
+			tr_warn("ctrl %u (%s): failed to configure AEN (cfg %#x): %s", c->cntlid, c->subnqn, cfg,
+				admin_failure(c, aen_status));
 	}
 	if (!status && !discovery && c->opts.kato_s > 0)
 		c->ka_running = pthread_create(&c->ka_thread, NULL, keep_alive_main, c) == 0;

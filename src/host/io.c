@@ -1,6 +1,7 @@
 /* I/O of the host process's FUSE view: each read, write, flush, deallocate or write-zeroes becomes a
- * block request (blkreq.c) sent through the controller's I/O queues, parked while the path is down
- * or a queue is full, sent again after a reconnect, and answered to FUSE when done. */
+ * block request (blkreq.c) sent through the path multipath routing chooses (mpath.c), failed over to
+ * another path when its path breaks or answers with a path error, parked while no path can take it
+ * or a queue is full, and answered to FUSE when done. */
 #include <errno.h>
 #include <stdlib.h>
 
@@ -26,8 +27,7 @@ static void req_reply(struct io_req *r)
 	const struct blkreq *b = &r->b;
 
 	if (b->nvme_err) {
-		tr_warn("%s: %s of %zu bytes at %llu on namespace %u failed: %s", r->h->name,
-			req_kind_name(r), b->size,
+		tr_warn("%s: %s of %zu bytes at %llu on namespace %u failed: %s", r->h->name, req_kind_name(r), b->size,
 			(unsigned long long)b->off, b->nsid, tr_status_str(b->nvme_err));
 		fuse_reply_err(r->req, EIO);
 	} else if (b->kind == BLKREQ_READ) {
@@ -75,48 +75,96 @@ static void req_next(struct io_req *r, enum blkreq_next next)
 	}
 }
 
+static struct tr_ratelimit failover_rl = TR_RATELIMIT_INIT(5000, 5);
+
+/* A path error (an ANA status, Host Path Error) is not the command's answer: the namespace is not
+ * used on that path until its ANA log is read again, and the request goes again on another path,
+ * not counted as a retry (the kernel's nvme_failover_req). */
 static void chunk_done(void *arg, int status)
 {
 	struct io_req *r = arg;
+	struct hostd *h = r->h;
 
+	if (mpath_is_path_error(status)) {
+		struct hpath *p = &h->paths[r->path];
+		struct ns_dev *ns = hostd_ns_by_nsid(h, r->b.nsid);
+		unsigned suppressed;
+
+		if (p->used) {
+			if (ns)
+				ns->on[r->path].ana_pending = true;
+			p->ana_stale = true;
+			p->ana_retry_ns = 0;
+			mpath_paths_changed(h);
+			if (tr_ratelimit(&failover_rl, &suppressed))
+				tr_info("%s: %s on namespace %u answered %s (%#x): failing over", h->name, p->name,
+					r->b.nsid, tr_status_str(status), status);
+		}
+		status = BLKREQ_STATUS_FAILOVER;
+	}
 	req_next(r, blkreq_complete(&r->b, status));
 }
 
-/* Send one command on the next I/O queue in turn. */
+/* Send one command on the request's path, on its next I/O queue in turn. */
 static int send_cmd(void *ctx, const struct blkreq_cmd *c)
 {
 	struct io_req *r = ctx;
-	struct hostd *h = r->h;
-	struct tr_ioq *q = tr_ctrl_ioq(h->ctrl, h->rr++ % tr_ctrl_nr_io_queues(h->ctrl));
+	struct hpath *p = &r->h->paths[r->path];
+	struct tr_ioq *q = tr_ctrl_ioq(p->ctrl, (int)(p->rr++ % (unsigned)tr_ctrl_nr_io_queues(p->ctrl)));
+	int err;
 
+	if (c->len > tr_ctrl_max_xfer(p->ctrl))
+		return -EAGAIN; /* smaller than the path the request was cut for: wait for another */
 	switch (c->op) {
 	case BLKREQ_READ:
-		return tr_ioq_read(q, c->nsid, c->slba, c->nlb, c->buf, c->len, chunk_done, r);
+		err = tr_ioq_read(q, c->nsid, c->slba, c->nlb, c->buf, c->len, chunk_done, r);
+		break;
 	case BLKREQ_WRITE:
-		return tr_ioq_write(q, c->nsid, c->slba, c->nlb, c->buf, c->len, false, chunk_done, r);
+		err = tr_ioq_write(q, c->nsid, c->slba, c->nlb, c->buf, c->len, false, chunk_done, r);
+		break;
 	case BLKREQ_FLUSH:
-		return tr_ioq_flush(q, c->nsid, chunk_done, r);
+		err = tr_ioq_flush(q, c->nsid, chunk_done, r);
+		break;
 	case BLKREQ_DEALLOCATE:
-		return tr_ioq_deallocate(q, c->nsid, c->slba, c->nlb, chunk_done, r);
+		err = tr_ioq_deallocate(q, c->nsid, c->slba, c->nlb, chunk_done, r);
+		break;
 	default:
-		return tr_ioq_write_zeroes(q, c->nsid, c->slba, c->nlb, chunk_done, r);
+		err = tr_ioq_write_zeroes(q, c->nsid, c->slba, c->nlb, chunk_done, r);
+		break;
 	}
+	if (!err)
+		p->cmds++;
+	return err;
 }
 
+/* Through the path routing chooses; with none usable the request waits while a path may come back,
+ * and fails when none can. */
 static void req_submit(struct io_req *r)
 {
-	if (!hostd_ns_by_nsid(r->h, r->b.nsid)) {
+	struct hostd *h = r->h;
+	struct ns_dev *ns = hostd_ns_by_nsid(h, r->b.nsid);
+	struct hpath *p;
+
+	if (!ns) {
 		req_fail(r, ENODEV); /* the namespace went away while the request waited */
 		return;
 	}
-	req_next(r, blkreq_submit(&r->b, tr_ctrl_max_xfer(r->h->ctrl), send_cmd, r));
+	p = mpath_select(h, ns);
+	if (!p) {
+		if (mpath_can_hold(h))
+			req_park(r);
+		else
+			req_fail(r, EIO);
+		return;
+	}
+	r->path = p->idx;
+	req_next(r, blkreq_submit(&r->b, r->max_xfer, send_cmd, r));
 }
 
-/* New I/O while the path is down waits (unless fast_io_fail has passed). While deleting, I/O still
- * goes out as long as the path lasts: the teardown itself unmounts a filesystem from our loop device
- * and flushes it, and those writes must reach the target (the kernel host too keeps I/O going while
- * a controller is being deleted). With the path gone a deletion never reconnects, so it fails.
- * Returns -ENOMEM when the request could not be set up (the caller replies). */
+/* New I/O goes out on a usable path, waits while none is usable but one may come back, fails when
+ * none can. While the process is being deleted I/O still goes out as long as a path lasts: the
+ * teardown itself unmounts a filesystem from our loop device and flushes it, and those writes must
+ * reach the target. Returns -ENOMEM when the request could not be set up (the caller replies). */
 int hostd_io_start(struct hostd *h, fuse_req_t req, enum blkreq_kind kind, const struct ns_dev *ns, uint64_t off,
 		   size_t size, const void *wdata)
 {
@@ -128,14 +176,7 @@ int hostd_io_start(struct hostd *h, fuse_req_t req, enum blkreq_kind kind, const
 	}
 	r->h = h;
 	r->req = req;
-	if (h->state == HS_FAILING_FAST || (h->state == HS_DELETING && !hostd_path_up(h))) {
-		req_fail(r, EIO);
-		return 0;
-	}
-	if (h->state == HS_CONNECTING) {
-		req_park(r);
-		return 0;
-	}
+	r->max_xfer = h->max_xfer;
 	req_submit(r);
 	return 0;
 }
@@ -168,11 +209,22 @@ void hostd_io_resubmit_waiting(struct hostd *h)
 	}
 }
 
+int path_io_inflight(struct hpath *p)
+{
+	int n = 0;
+
+	if (!p->used || !p->ctrl || p->job_running)
+		return 0;
+	for (int i = 0; i < tr_ctrl_nr_io_queues(p->ctrl); i++)
+		n += tr_ioq_inflight(tr_ctrl_ioq(p->ctrl, i));
+	return n;
+}
+
 int hostd_io_inflight(struct hostd *h)
 {
 	int n = 0;
 
-	for (int i = 0; h->ctrl && i < tr_ctrl_nr_io_queues(h->ctrl); i++)
-		n += tr_ioq_inflight(tr_ctrl_ioq(h->ctrl, i));
+	for (int i = 0; i < MAX_PATHS; i++)
+		n += path_io_inflight(&h->paths[i]);
 	return n;
 }

@@ -91,6 +91,26 @@ void hostd_list_free(struct hostd_record *recs, int n)
 	free(recs);
 }
 
+/* Is 'loop' still over 'file'? A dead process's paths all name the same loop devices: the first
+ * record cleaned up detaches them, and by the next one the device may serve somebody else. */
+static bool loop_backs(const char *loop, const char *file)
+{
+	char path[96], backing[PATH_MAX] = "";
+	FILE *f;
+
+	if (strncmp(loop, "/dev/", 5))
+		return false;
+	snprintf(path, sizeof(path), "/sys/block/%.32s/loop/backing_file", loop + 5);
+	f = fopen(path, "r");
+	if (!f)
+		return false;
+	if (!fgets(backing, sizeof(backing), f))
+		backing[0] = 0;
+	fclose(f);
+	backing[strcspn(backing, "\n")] = 0;
+	return !strcmp(backing, file);
+}
+
 /* What a killed host process left: its mounts, loop devices and files. */
 static void cleanup_dead(const char *state_dir, const struct hostd_record *r, const char *name)
 {
@@ -99,7 +119,7 @@ static void cleanup_dead(const char *state_dir, const struct hostd_record *r, co
 	for (int i = 0; i < r->nr_ns; i++) {
 		struct ns_dev ns = { 0 };
 
-		if (!r->ns[i].loop[0])
+		if (!r->ns[i].loop[0] || !loop_backs(r->ns[i].loop, r->ns[i].file))
 			continue;
 		snprintf(ns.loop, sizeof(ns.loop), "%s", r->ns[i].loop);
 		loop_detach(&ns);
@@ -110,32 +130,57 @@ static void cleanup_dead(const char *state_dir, const struct hostd_record *r, co
 	}
 	snprintf(p, sizeof(p), "%s/ctrl/%s.sock", state_dir, name);
 	unlink(p);
+	if (r->sock[0])
+		unlink(r->sock);
 	snprintf(p, sizeof(p), "%s/ctrl/%s.json", state_dir, name);
 	unlink(p);
 }
 
-/* Ask a live host process to disconnect and wait for it to go; 0, or -ETIMEDOUT with 'why' set. */
-static int ask_disconnect(const char *state_dir, const char *name, int pid, char *why, size_t whylen)
+/* Ask a live host process to remove path 'name' (and itself with its last path) and wait for it to
+ * go; 0, or -ETIMEDOUT with 'why' set. */
+static int ask_disconnect(const char *state_dir, const struct hostd_record *r, char *why, size_t whylen)
 {
+	const char *name = r->name;
+	int pid = r->pid;
+	char req[40];
+	bool others = false;
 	struct sockaddr_un sun = { .sun_family = AF_UNIX };
 	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0), err = 0;
-	char reply[16] = "";
+	char reply[320] = "";
 	struct timeval tv = { .tv_sec = 60 };
 	ssize_t got = -1;
 
-	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s/ctrl/%s.sock", state_dir, name);
+	if (r->sock[0])
+		snprintf(sun.sun_path, sizeof(sun.sun_path), "%.107s", r->sock);
+	else
+		snprintf(sun.sun_path, sizeof(sun.sun_path), "%s/ctrl/%s.sock", state_dir, name);
+	snprintf(req, sizeof(req), "disconnect %s\n", name);
 	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 	errno = 0;
 	if (fd < 0 || connect(fd, (struct sockaddr *)&sun, sizeof(sun)) ||
-	    write(fd, "disconnect\n", 11) != 11 || (got = read(fd, reply, sizeof(reply) - 1)) <= 0) {
+	    write(fd, req, strlen(req)) != (ssize_t)strlen(req) || (got = read(fd, reply, sizeof(reply) - 1)) <= 0) {
 		snprintf(why, whylen, "%s (pid %d) did not answer the disconnect: %s", name, pid,
 			 got == 0 ? "it closed the connection" : strerror(errno));
 		err = -ETIMEDOUT;
 	}
 	if (fd >= 0)
 		close(fd);
-	for (int i = 0; i < 200 && pid_alive(pid); i++)
-		usleep(50000); /* the process exits right after answering */
+	if (!err && !strncmp(reply, "ERR", 3)) {
+		reply[strcspn(reply, "\n")] = 0;
+		snprintf(why, whylen, "%s (pid %d): %s", name, pid, reply + 4);
+		return -EINVAL;
+	}
+	/* The process exits right after answering for its last path; with others it stays. */
+	if (!err) {
+		struct hostd_record *recs;
+		int n = hostd_list(state_dir, &recs);
+
+		for (int k = 0; k < n; k++)
+			others |= recs[k].pid == pid && strcmp(recs[k].name, name) && recs[k].state != HREC_DEAD;
+		hostd_list_free(recs, n);
+	}
+	for (int i = 0; i < 200 && !others && pid_alive(pid); i++)
+		usleep(50000);
 	return err;
 }
 
@@ -151,7 +196,7 @@ int hostd_disconnect(const char *state_dir, const char *name, char *why, size_t 
 		return -ENOENT;
 	}
 	if (pid_alive(r.pid)) {
-		err = ask_disconnect(state_dir, name, r.pid, why, whylen);
+		err = ask_disconnect(state_dir, &r, why, whylen);
 		if (err && !pid_alive(r.pid)) {
 			/* It died instead of answering (killed a moment ago, or crashed while tearing down):
 			 * what it left behind is ours to clean up, as for any dead one. */

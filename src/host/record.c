@@ -58,6 +58,10 @@ json_object *hostd_record_to_json(const struct hostd_record *r)
 	add_str(o, "model", r->model);
 	add_str(o, "firmware", r->firmware);
 	add_str(o, "mountpoint", r->mountpoint);
+	add_str(o, "subsys", r->subsys);
+	add_str(o, "sock", r->sock);
+	add_str(o, "iopolicy", r->iopolicy);
+	add_str(o, "ana_state", r->ana_state);
 	add_str(o, "last_error", r->last_error);
 	for (int i = 0; i < r->nr_ns; i++)
 		json_object_array_add(nss, ns_to_json(&r->ns[i]));
@@ -136,6 +140,10 @@ int hostd_record_from_json(json_object *o, struct hostd_record *r)
 	get_str(o, "model", r->model, sizeof(r->model));
 	get_str(o, "firmware", r->firmware, sizeof(r->firmware));
 	get_str(o, "mountpoint", r->mountpoint, sizeof(r->mountpoint));
+	get_str(o, "subsys", r->subsys, sizeof(r->subsys));
+	get_str(o, "sock", r->sock, sizeof(r->sock));
+	get_str(o, "iopolicy", r->iopolicy, sizeof(r->iopolicy));
+	get_str(o, "ana_state", r->ana_state, sizeof(r->ana_state));
 	get_str(o, "last_error", r->last_error, sizeof(r->last_error));
 	return ns_from_json(o, r);
 }

@@ -1,5 +1,5 @@
-/* The controller record a host process keeps in STATE_DIR/ctrl/trN.json, as a C struct: the host
- * process writes it, `tightrope list`/`disconnect` read it. The JSON keys are an interface (tests and
+/* The path record a host process keeps in STATE_DIR/ctrl/trN.json for each of its paths (one per
+ * controller), as a C struct: the host process writes it, `tightrope list`/`disconnect` read it. The JSON keys are an interface (tests and
  * `list-subsys -o json` read them): they live in record.c only. */
 #ifndef TIGHTROPE_HOST_RECORD_H
 #define TIGHTROPE_HOST_RECORD_H
@@ -37,6 +37,12 @@ struct hostd_record {
 	int cntlid;
 	char serial[21], model[41], firmware[9];
 	char mountpoint[PATH_MAX];
+	/* The host process this path belongs to: its name (its first path's, e.g. "tr0"), its control
+	 * socket, the subsystem's I/O policy; and the path's ANA state for its first namespace. */
+	char subsys[16];
+	char sock[PATH_MAX];
+	char iopolicy[16];
+	char ana_state[20];
 	char last_error[256];
 	int nr_ns;
 	struct hostd_rec_ns *ns; /* nr_ns of them, malloc'd: hostd_record_clear() frees them */

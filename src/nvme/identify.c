@@ -71,6 +71,17 @@ void nvme_id_ctrl_build(struct nvme_id_ctrl *id, const struct nvme_ctrl_facts *f
 	id->oaes = NVME_CTRL_OAES_NS_ATTR;
 	id->nn = f->max_nsid;
 	id->mnan = f->max_nsid;
+	if (f->ana) {
+		/* As nvmet: several ports, several controllers, ANA reporting; every state can be
+		 * reported, and a namespace's group is fixed while it is attached. */
+		id->cmic = NVME_CTRL_CMIC_MULTI_PORT | NVME_CTRL_CMIC_MULTI_CTRL | NVME_CTRL_CMIC_ANA;
+		id->oaes |= NVME_CTRL_OAES_ANA_CHANGE;
+		id->anatt = f->anatt;
+		id->anacap = NVME_CTRL_ANACAP_OPT | NVME_CTRL_ANACAP_NON_OPT | NVME_CTRL_ANACAP_INACCESSIBLE |
+			     NVME_CTRL_ANACAP_PERSISTENT_LOSS | NVME_CTRL_ANACAP_CHANGE | NVME_CTRL_ANACAP_GRPID_NO_CHG;
+		id->anagrpmax = f->anagrpmax;
+		id->nanagrpid = f->anagrpmax;
+	}
 	id->oncs = NVME_CTRL_ONCS_COMPARE | NVME_CTRL_ONCS_DSM | NVME_CTRL_ONCS_WRITE_ZEROES;
 	id->vwc = f->volatile_write_cache ? NVME_CTRL_VWC_PRESENT : 0;
 	id->awun = 0;

@@ -24,6 +24,9 @@ struct nvme_ctrl_facts {
 	uint8_t aerl; /* 0-based */
 	uint16_t kas; /* keep-alive granularity, 100 ms units */
 	bool volatile_write_cache;
+	bool ana; /* reports Asymmetric Namespace Access (CMIC, ANACAP, the ANA log and event) */
+	uint32_t anagrpmax; /* ANA group IDs 1..anagrpmax */
+	uint8_t anatt; /* ANA transition time, seconds */
 };
 
 /* What an Identify Namespace page says about a namespace. */

@@ -51,6 +51,9 @@ static void id_ctrl_facts(struct tgt_ctrl *ctrl, struct nvme_ctrl_facts *f)
 	f->aerl = TGT_AERL;
 	f->kas = TGT_KAS;
 	f->volatile_write_cache = true;
+	f->ana = !s->discovery;
+	f->anagrpmax = TGT_MAX_ANAGRPS;
+	f->anatt = TGT_ANATT;
 }
 
 static void ns_facts(const struct tgt_ns *ns, struct nvme_ns_facts *f)
@@ -60,6 +63,7 @@ static void ns_facts(const struct tgt_ns *ns, struct nvme_ns_facts *f)
 	f->lba_shift = ns->lba_shift;
 	f->readonly = ns->readonly;
 	f->deallocate = true;
+	f->anagrpid = ns->anagrpid;
 	memcpy(f->nguid, ns->nguid, sizeof(f->nguid));
 	memcpy(f->eui64, ns->eui64, sizeof(f->eui64));
 	memcpy(f->uuid, ns->uuid, sizeof(f->uuid));
@@ -156,7 +160,7 @@ static uint16_t log_changed_ns(struct tgt_cmd *cmd, uint8_t *page)
 	/* Reading without RAE consumes the list and re-arms namespace notices. */
 	if (!retain) {
 		ctrl->nr_changed_ns = 0;
-		ctrl->aen_masked = false;
+		ctrl->aen_masked &= ~TGT_AEN_NS_CHANGED;
 	}
 	pthread_mutex_unlock(&ctrl->lock);
 	if (!retain)
@@ -215,6 +219,29 @@ static uint16_t log_smart(struct tgt_cmd *cmd, uint8_t *page)
 	return sizeof(*log);
 }
 
+/* The ANA log (0Ch): larger than a page with many namespaces, so built in a buffer of its own.
+ * Reading it without RAE re-arms the ANA change event. */
+static void log_ana(struct tgt_cmd *cmd, uint64_t offset)
+{
+	struct tgt_ctrl *ctrl = cmd->queue->ctrl;
+	bool groups_only = NVME_LOG_LSP(cmd->sqe.cdw10) & NVME_ANA_LOG_RGO;
+	uint8_t *log;
+	size_t len = tgt_ana_log_build(ctrl, groups_only, &log);
+	uint16_t status = !len ? NVME_SC_INTERNAL : offset % NVME_LOG_OFFSET_ALIGN ? NVME_SC_INVALID_FIELD | NVME_SC_DNR
+										  : 0;
+
+	if (!status)
+		status = tgt_cmd_reply_at(cmd, log, (uint32_t)len, offset);
+	free(log);
+	if (!status && !(cmd->sqe.cdw10 & NVME_LOG_RAE)) {
+		pthread_mutex_lock(&ctrl->lock);
+		ctrl->aen_masked &= ~TGT_AEN_ANA_CHANGE;
+		pthread_mutex_unlock(&ctrl->lock);
+		tgt_ctrl_deliver_aens(ctrl);
+	}
+	tgt_cmd_complete(cmd, status);
+}
+
 void tgt_admin_get_log_page(struct tgt_cmd *cmd)
 {
 	uint8_t lid = NVME_LOG_LID(cmd->sqe.cdw10);
@@ -225,6 +252,11 @@ void tgt_admin_get_log_page(struct tgt_cmd *cmd)
 
 	if (!page) {
 		tgt_cmd_complete(cmd, NVME_SC_INTERNAL);
+		return;
+	}
+	if (lid == NVME_LOG_ANA && !cmd->queue->ctrl->subsys->discovery) {
+		free(page);
+		log_ana(cmd, offset);
 		return;
 	}
 	switch (lid) {
@@ -295,7 +327,7 @@ void tgt_admin_set_features(struct tgt_cmd *cmd)
 		break;
 	case NVME_FEAT_ASYNC_EVENT:
 		pthread_mutex_lock(&ctrl->lock);
-		ctrl->aen_cfg = v & NVME_AEN_CFG_NS_ATTR;
+		ctrl->aen_cfg = v & (NVME_AEN_CFG_NS_ATTR | NVME_AEN_CFG_ANA_CHANGE);
 		pthread_mutex_unlock(&ctrl->lock);
 		tgt_ctrl_deliver_aens(ctrl);
 		break;

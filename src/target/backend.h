@@ -62,6 +62,7 @@ struct tgt_ns_params {
 	uint32_t lba_size; /* 0 = from the device (or 512 for files and RAM) */
 	const uint8_t *uuid; /* NULL = derived from the NQN and NSID */
 	const uint8_t *nguid;
+	uint32_t anagrpid; /* its ANA group, 1..TGT_MAX_ANAGRPS; 0 = the default group, 1 */
 };
 
 struct tgt_ns {
@@ -75,6 +76,7 @@ struct tgt_ns {
 	uint8_t uuid[16];
 	uint8_t nguid[16];
 	uint8_t eui64[8];
+	uint32_t anagrpid; /* fixed while the namespace exists (ANACAP: ANAGRPID does not change) */
 	const struct tgt_backend_ops *ops;
 	void *priv; /* backend state */
 	int fd; /* file/block backends */

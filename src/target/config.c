@@ -16,6 +16,7 @@
 #include "nvme/identify.h"
 #include "target/control.h"
 #include "util/log.h"
+#include "util/parse.h"
 
 /* A key's value when it has the type wanted: 0 with *out set, or NULL if the key is absent (or null);
  * -EINVAL, logged, when it is there with another type. `where` names the object for the log line. */
@@ -68,6 +69,23 @@ static bool jbool(json_object *o, const char *key)
 	if (json_object_is_type(v, json_type_string))
 		return !strcmp(json_object_get_string(v), "1") || !strcmp(json_object_get_string(v), "true");
 	return json_object_get_boolean(v);
+}
+
+/* A number that nvmetcli may write as a string ("cntlid_min": "1"); absent = *out unchanged. */
+static int jnum(json_object *o, const char *key, const char *where, long min, long max, long *out)
+{
+	json_object *v;
+	const char *text;
+
+	if (!json_object_object_get_ex(o, key, &v))
+		return 0;
+	text = json_object_get_string(v);
+	if ((!json_object_is_type(v, json_type_int) && !json_object_is_type(v, json_type_string)) ||
+	    tr_parse_long(text, min, max, out)) {
+		tr_err("config: %s: \"%s\" must be a number in %ld..%ld, not %s", where, key, min, max, text);
+		return -EINVAL;
+	}
+	return 0;
 }
 
 static const char *str_at(json_object *array, size_t i)
@@ -126,6 +144,12 @@ static int namespace_params(const char *nqn, json_object *n, struct tgt_ns_param
 		return -EINVAL;
 	}
 	p->lba_size = lbs ? (uint32_t)json_object_get_int64(lbs) : 0;
+	long grp = 0;
+
+	err = jnum(n, "ana_grpid", where, 1, TGT_MAX_ANAGRPS, &grp);
+	if (err)
+		return err;
+	p->anagrpid = (uint32_t)grp;
 	p->readonly = jbool(n, "readonly");
 	p->buffered = jbool(n, "buffered_io") || jbool(dev, "buffered_io");
 	return 0;
@@ -245,7 +269,17 @@ static int load_subsystem(json_object *o)
 		return err;
 	}
 	s->port_mask = 0; /* exported only where a port lists it */
-	err = load_hosts(s, hosts, false);
+	long cmin = 1, cmax = NVME_CNTLID_MAX;
+
+	err = attr ? jnum(attr, "cntlid_min", nqn, 1, NVME_CNTLID_MAX, &cmin) : 0;
+	if (!err && attr)
+		err = jnum(attr, "cntlid_max", nqn, 1, NVME_CNTLID_MAX, &cmax);
+	if (!err && tgt_subsys_set_cntlid_range(s, cmin, cmax)) {
+		tr_err("config: %s: cntlid_min %ld is above cntlid_max %ld", nqn, cmin, cmax);
+		err = -ERANGE;
+	}
+	if (!err)
+		err = load_hosts(s, hosts, false);
 	s->allow_any_host = attr ? jbool(attr, "allow_any_host") : !hosts;
 	if (!err)
 		err = load_hosts(s, denied, true);
@@ -294,6 +328,38 @@ static int port_tls(json_object *addr, int id, enum tgt_tls_mode *tls)
 	return 0;
 }
 
+/* nvmetcli's ana_groups of a port: [{"grpid": 2, "ana": {"state": "non-optimized"}}, ...]. */
+static int load_ana_groups(json_object *o, int portid)
+{
+	json_object *groups = NULL;
+	char where[32];
+	int err = jopt(o, "ana_groups", json_type_array, "a port", &groups);
+
+	snprintf(where, sizeof(where), "port %d ana_groups", portid);
+	for (size_t i = 0; !err && groups && i < json_object_array_length(groups); i++) {
+		json_object *g = json_object_array_get_idx(groups, i), *ana = NULL;
+		const char *state = NULL;
+		long grpid = 0;
+		int st;
+
+		err = json_object_is_type(g, json_type_object) ? jnum(g, "grpid", where, 1, TGT_MAX_ANAGRPS, &grpid)
+							       : -EINVAL;
+		if (!err)
+			err = jopt(g, "ana", json_type_object, where, &ana);
+		if (!err && ana)
+			err = jopt_str(ana, "state", where, &state);
+		if (err)
+			break;
+		st = tgt_ana_state_parse(state ? state : "optimized");
+		if (!grpid || st < 0) {
+			tr_err("config: %s: each group needs a \"grpid\" and a known \"ana\".\"state\"", where);
+			return -EINVAL;
+		}
+		err = tgt_ana_set(tgt, (uint16_t)portid, (uint32_t)grpid, st);
+	}
+	return err;
+}
+
 static int load_port(json_object *o)
 {
 	json_object *addr = NULL, *subs = NULL, *portid = NULL;
@@ -334,6 +400,8 @@ static int load_port(json_object *o)
 		err = jopt_str_array(o, "subsystems", "a port", &subs);
 	if (!err)
 		err = link_subsystems(subs, id);
+	if (!err)
+		err = load_ana_groups(o, id);
 	if (err)
 		return err;
 	return tgt_listener_add(traddr, trsvcid ? trsvcid : TGT_DEFAULT_TRSVCID,
@@ -421,6 +489,10 @@ static json_object *save_subsystem(struct tgt_subsys *s, json_object *all_hosts)
 
 	pthread_mutex_lock(&s->lock);
 	json_object_object_add(attr, "allow_any_host", json_object_new_string(s->allow_any_host ? "1" : "0"));
+	snprintf(id, sizeof(id), "%u", s->cntlid_max);
+	json_object_object_add(attr, "cntlid_max", json_object_new_string(id));
+	snprintf(id, sizeof(id), "%u", s->cntlid_min);
+	json_object_object_add(attr, "cntlid_min", json_object_new_string(id));
 	json_object_object_add(attr, "serial", json_object_new_string(s->serial));
 	json_object_object_add(attr, "model", json_object_new_string(s->model));
 	json_object_object_add(attr, "version", json_object_new_string("1.3"));
@@ -446,6 +518,7 @@ static json_object *save_subsystem(struct tgt_subsys *s, json_object *all_hosts)
 		/* Written when not the default, so a restart does not change the block size hosts see. */
 		if (ns->lba_shift != TGT_LBA_SHIFT_512)
 			json_object_object_add(dev, "lba_size", json_object_new_int(1 << ns->lba_shift));
+		json_object_object_add(n, "ana_grpid", json_object_new_int((int)ns->anagrpid));
 		json_object_object_add(n, "device", dev);
 		json_object_object_add(n, "enable", json_object_new_int(1));
 		json_object_object_add(n, "nsid", json_object_new_int((int)ns->nsid));
@@ -464,6 +537,27 @@ static json_object *save_subsystem(struct tgt_subsys *s, json_object *all_hosts)
 	json_object_object_add(o, "namespaces", nss);
 	json_object_object_add(o, "nqn", json_object_new_string(s->nqn));
 	return o;
+}
+
+/* A port's ANA groups as nvmetcli writes them: the default group always, and every group given a
+ * state on this port. */
+static json_object *save_ana_groups(uint16_t portid)
+{
+	json_object *groups = json_object_new_array();
+
+	for (uint32_t g = 1; g <= TGT_MAX_ANAGRPS; g++) {
+		json_object *e, *ana;
+
+		if (g != TGT_DEFAULT_ANAGRPID && !tgt_ana_configured(tgt, portid, g))
+			continue;
+		e = json_object_new_object();
+		ana = json_object_new_object();
+		json_object_object_add(ana, "state", json_object_new_string(tgt_ana_state_name(tgt_ana_state(tgt, portid, g))));
+		json_object_object_add(e, "ana", ana);
+		json_object_object_add(e, "grpid", json_object_new_int((int)g));
+		json_object_array_add(groups, e);
+	}
+	return groups;
 }
 
 int tgt_config_save(const char *path)
@@ -490,6 +584,7 @@ int tgt_config_save(const char *path)
 		json_object_object_add(a, "trsvcid", json_object_new_string(l->trsvcid));
 		json_object_object_add(a, "trtype", json_object_new_string("tcp"));
 		json_object_object_add(p, "addr", a);
+		json_object_object_add(p, "ana_groups", save_ana_groups(l->portid));
 		json_object_object_add(p, "portid", json_object_new_int(l->portid));
 		json_object_object_add(p, "referrals", json_object_new_array());
 		for (struct tgt_subsys *s = tgt->subsystems; s && !l->discovery_only; s = s->next) {

@@ -79,6 +79,7 @@ static json_object *ctrl_json(struct tgt_ctrl *c)
 	json_object_object_add(o, "cntlid", json_object_new_int(c->cntlid));
 	json_object_object_add(o, "hostnqn", json_object_new_string(c->hostnqn));
 	json_object_object_add(o, "kato_ms", json_object_new_int64(c->kato_ms));
+	json_object_object_add(o, "portid", json_object_new_int(c->portid));
 	pthread_mutex_lock(&c->lock);
 	json_object_object_add(o, "state", json_object_new_string(c->dead ? "deleting" : "live"));
 	json_object_object_add(o, "nr_io_queues", json_object_new_int(c->nr_io_queues));
@@ -105,6 +106,8 @@ static json_object *subsys_json(struct tgt_subsys *s)
 	json_object_object_add(o, "model", json_object_new_string(s->model));
 	pthread_mutex_lock(&s->lock);
 	json_object_object_add(o, "allow_any_host", json_object_new_boolean(s->allow_any_host));
+	json_object_object_add(o, "cntlid_min", json_object_new_int(s->cntlid_min));
+	json_object_object_add(o, "cntlid_max", json_object_new_int(s->cntlid_max));
 	for (struct tgt_host_entry *h = s->hosts; h; h = h->next)
 		json_object_array_add(hosts, json_object_new_string(h->nqn));
 	for (struct tgt_host_entry *h = s->denied_hosts; h; h = h->next)
@@ -122,6 +125,7 @@ static json_object *subsys_json(struct tgt_subsys *s)
 		json_object_object_add(n, "size", json_object_new_int64((int64_t)ns->size));
 		json_object_object_add(n, "lba_size", json_object_new_int(1 << ns->lba_shift));
 		json_object_object_add(n, "readonly", json_object_new_boolean(ns->readonly));
+		json_object_object_add(n, "anagrpid", json_object_new_int((int)ns->anagrpid));
 		json_object_array_add(nss, n);
 	}
 	for (struct tgt_ctrl *c = s->ctrls; c; c = c->next)
@@ -132,6 +136,24 @@ static json_object *subsys_json(struct tgt_subsys *s)
 	json_object_object_add(o, "namespaces", nss);
 	json_object_object_add(o, "controllers", ctrls);
 	return o;
+}
+
+/* The port's ANA groups with a state of their own, and the default group. */
+static json_object *ana_groups_json(uint16_t portid)
+{
+	json_object *groups = json_object_new_array();
+
+	for (uint32_t g = 1; g <= TGT_MAX_ANAGRPS; g++) {
+		json_object *e;
+
+		if (g != TGT_DEFAULT_ANAGRPID && !tgt_ana_configured(tgt, portid, g))
+			continue;
+		e = json_object_new_object();
+		json_object_object_add(e, "grpid", json_object_new_int((int)g));
+		json_object_object_add(e, "state", json_object_new_string(tgt_ana_state_name(tgt_ana_state(tgt, portid, g))));
+		json_object_array_add(groups, e);
+	}
+	return groups;
 }
 
 static json_object *cmd_list(void)
@@ -148,6 +170,7 @@ static json_object *cmd_list(void)
 		json_object_object_add(p, "traddr", json_object_new_string(l->traddr));
 		json_object_object_add(p, "trsvcid", json_object_new_string(l->trsvcid));
 		json_object_object_add(p, "discovery_only", json_object_new_boolean(l->discovery_only));
+		json_object_object_add(p, "ana_groups", ana_groups_json(l->portid));
 		json_object_array_add(ports, p);
 	}
 	json_object_array_add(subs, subsys_json(tgt->discovery));
@@ -269,6 +292,26 @@ static const char *set_host_auth(json_object *req)
 	return NULL;
 }
 
+/* set-ana: a port's state of an ANA group (nvmet's ports/N/ana_groups/G/ana/state). */
+static const char *set_ana(json_object *req)
+{
+	uint32_t portid = u32_arg(req, "portid"), grpid = u32_arg(req, "grpid");
+	int state = tgt_ana_state_parse(str_arg(req, "state"));
+	bool known = false;
+
+	pthread_mutex_lock(&tgt->lock);
+	for (struct tgt_listener *l = tgt->listeners; l; l = l->next)
+		known |= l->portid == portid && !l->discovery_only;
+	pthread_mutex_unlock(&tgt->lock);
+	if (!known)
+		return "no port with that portid serves subsystems";
+	if (state < 0)
+		return "\"state\" must be optimized, non-optimized, inaccessible, persistent-loss or change";
+	if (tgt_ana_set(tgt, (uint16_t)portid, grpid, state))
+		return "\"grpid\" must be 1..128";
+	return NULL;
+}
+
 /* Handle one request; returns the reply (never NULL). */
 static json_object *handle(json_object *req)
 {
@@ -309,6 +352,8 @@ static json_object *handle(json_object *req)
 			error = "that host is neither allowed nor connected";
 	} else if (!strcmp(cmd, "set-host-auth")) {
 		error = set_host_auth(req);
+	} else if (!strcmp(cmd, "set-ana")) {
+		error = set_ana(req);
 	} else if (!strcmp(cmd, "save")) {
 		const char *path = str_arg(req, "path");
 

@@ -43,20 +43,25 @@ struct tgt_ctrl *tgt_ctrl_create(struct tgt_subsys *s, const char *hostnqn, cons
 		free(ctrl);
 		return NULL;
 	}
-	/* Controller IDs 1..NVME_CNTLID_MAX, never one in use (a dead one may linger until its queues close). */
+	/* Controller IDs from the subsystem's range (1..NVME_CNTLID_MAX unless pinned), never one in use
+	 * (a dead one may linger until its queues close). */
 	for (;;) {
 		struct tgt_ctrl *c;
-		uint16_t id = s->next_cntlid;
+		uint16_t id = s->next_cntlid < s->cntlid_min || s->next_cntlid > s->cntlid_max ? s->cntlid_min
+											    : s->next_cntlid;
 
-		s->next_cntlid = (uint16_t)(id >= NVME_CNTLID_MAX ? 1 : id + 1);
+		s->next_cntlid = (uint16_t)(id >= s->cntlid_max ? s->cntlid_min : id + 1);
 		for (c = s->ctrls; c && c->cntlid != id; c = c->next)
 			;
 		if (!c) {
 			ctrl->cntlid = id;
 			break;
 		}
-		if (++tries == NVME_CNTLID_MAX) {
+		if (++tries > s->cntlid_max - s->cntlid_min) {
 			pthread_mutex_unlock(&s->lock);
+			tr_warn("%s: no free controller ID in %u..%u for host \"%s\"", s->nqn, s->cntlid_min,
+				s->cntlid_max, hostnqn);
+			pthread_mutex_destroy(&ctrl->lock);
 			free(ctrl);
 			return NULL;
 		}
@@ -228,6 +233,16 @@ int tgt_ctrl_property_set(struct tgt_ctrl *ctrl, uint32_t offset, uint64_t value
 	return 0;
 }
 
+/* Mark an event pending and wake the admin queue's worker to report it; ctrl->lock held. */
+static void post_event(struct tgt_ctrl *ctrl, uint32_t event)
+{
+	ctrl->aen_pending |= event;
+	if (ctrl->queues[0] && !ctrl->dead) {
+		tgt_ctrl_get(ctrl); /* the message's; the caller holds one, so this one is never the last */
+		tgt_worker_post_aen(ctrl->queues[0]->worker, ctrl);
+	}
+}
+
 /* Control thread, with a reference held: remember the change and wake the admin queue's worker
  * to report it. */
 void tgt_ctrl_ns_changed(struct tgt_ctrl *ctrl, uint32_t nsid)
@@ -243,31 +258,52 @@ void tgt_ctrl_ns_changed(struct tgt_ctrl *ctrl, uint32_t nsid)
 	} else {
 		ctrl->nr_changed_ns = NVME_CHANGED_NS_MAX + 1;
 	}
-	ctrl->aen_pending = true;
-	if (ctrl->queues[0] && !ctrl->dead) {
-		tgt_ctrl_get(ctrl); /* the message's; the caller holds one, so this one is never the last */
-		tgt_worker_post_aen(ctrl->queues[0]->worker, ctrl);
-	}
+	post_event(ctrl, TGT_AEN_NS_CHANGED);
 	pthread_mutex_unlock(&ctrl->lock);
 }
 
-/* Admin worker: complete a parked AER if an event is due and enabled. */
+/* Control thread, with a reference held: an ANA state this controller reports changed. */
+void tgt_ctrl_ana_changed(struct tgt_ctrl *ctrl)
+{
+	pthread_mutex_lock(&ctrl->lock);
+	post_event(ctrl, TGT_AEN_ANA_CHANGE);
+	pthread_mutex_unlock(&ctrl->lock);
+}
+
+/* The events the host enabled (Set Features Asynchronous Event Configuration). */
+static uint32_t events_enabled(const struct tgt_ctrl *ctrl)
+{
+	return ((ctrl->aen_cfg & NVME_AEN_CFG_NS_ATTR) ? TGT_AEN_NS_CHANGED : 0) |
+	       ((ctrl->aen_cfg & NVME_AEN_CFG_ANA_CHANGE) ? TGT_AEN_ANA_CHANGE : 0);
+}
+
+/* Admin worker: complete parked AERs while events are due, enabled and not masked. */
 void tgt_ctrl_deliver_aens(struct tgt_ctrl *ctrl)
 {
-	struct tgt_cmd *cmd;
+	for (;;) {
+		struct tgt_cmd *cmd;
+		uint32_t due;
 
-	pthread_mutex_lock(&ctrl->lock);
-	if (!ctrl->aen_pending || ctrl->aen_masked || !ctrl->nr_aers || ctrl->dead ||
-	    !(ctrl->aen_cfg & NVME_AEN_CFG_NS_ATTR)) {
+		pthread_mutex_lock(&ctrl->lock);
+		due = ctrl->aen_pending & ~ctrl->aen_masked & events_enabled(ctrl);
+		if (!due || !ctrl->nr_aers || ctrl->dead) {
+			pthread_mutex_unlock(&ctrl->lock);
+			return;
+		}
+		due &= -due; /* one event per AER, the lowest bit first */
+		ctrl->aen_pending &= ~due;
+		ctrl->aen_masked |= due;
+		cmd = ctrl->aer_cmds[--ctrl->nr_aers];
 		pthread_mutex_unlock(&ctrl->lock);
-		return;
-	}
-	ctrl->aen_pending = false;
-	ctrl->aen_masked = true;
-	cmd = ctrl->aer_cmds[--ctrl->nr_aers];
-	pthread_mutex_unlock(&ctrl->lock);
 
-	cmd->cqe.result = NVME_AER_RESULT(NVME_AER_TYPE_NOTICE, NVME_AER_NOTICE_NS_CHANGED, NVME_LOG_CHANGED_NS);
-	tr_info("ctrl %u: namespace attribute changed notice sent", ctrl->cntlid);
-	tgt_cmd_complete(cmd, NVME_SC_SUCCESS);
+		if (due == TGT_AEN_NS_CHANGED) {
+			cmd->cqe.result = NVME_AER_RESULT(NVME_AER_TYPE_NOTICE, NVME_AER_NOTICE_NS_CHANGED,
+							  NVME_LOG_CHANGED_NS);
+			tr_info("ctrl %u: namespace attribute changed notice sent", ctrl->cntlid);
+		} else {
+			cmd->cqe.result = NVME_AER_RESULT(NVME_AER_TYPE_NOTICE, NVME_AER_NOTICE_ANA, NVME_LOG_ANA);
+			tr_info("ctrl %u: ANA change notice sent", ctrl->cntlid);
+		}
+		tgt_cmd_complete(cmd, NVME_SC_SUCCESS);
+	}
 }

@@ -232,6 +232,14 @@ uint16_t tgt_parse_io_cmd(struct tgt_cmd *cmd)
 		tr_warn("%s: I/O opcode %#x to inactive nsid %u", q->peer, cmd->sqe.opcode, cmd->sqe.nsid);
 		return NVME_SC_INVALID_NS | NVME_SC_DNR;
 	}
+	/* On a path whose ANA group is not accessible the namespace answers with the group's state,
+	 * before anything else: the host retries on another path (no DNR). */
+	status = tgt_ana_io_status(q->ctrl, ns);
+	if (status) {
+		tr_debug("%s: nsid %u: ANA group %u is %s on port %u", q->peer, ns->nsid, ns->anagrpid,
+			 tgt_ana_state_name(tgt_ana_state(q->target, q->ctrl->portid, ns->anagrpid)), q->ctrl->portid);
+		return status;
+	}
 	switch (cmd->sqe.opcode) {
 	case nvme_cmd_read:
 		status = check_transfer(cmd, ns, TGT_XFER_C2H);

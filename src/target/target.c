@@ -203,6 +203,7 @@ struct tgt_ns *tgt_ns_open(const char *subnqn, const struct tgt_ns_params *p)
 	ns->nsid = p->nsid;
 	ns->readonly = p->readonly;
 	ns->buffered = p->buffered;
+	ns->anagrpid = p->anagrpid ? p->anagrpid : TGT_DEFAULT_ANAGRPID;
 	ns->fd = -1;
 	ns->path = strdup(p->path);
 	if (!ns->path) {
@@ -285,7 +286,8 @@ static struct tgt_subsys *subsys_alloc(const char *nqn, const char *serial, cons
 		return NULL;
 	}
 	snprintf(s->model, sizeof(s->model), "%s", model && *model ? model : TGT_DEFAULT_MODEL);
-	s->next_cntlid = 1;
+	s->cntlid_min = s->next_cntlid = 1;
+	s->cntlid_max = NVME_CNTLID_MAX;
 	s->target = tgt;
 	s->allow_any_host = true;
 	s->port_mask = ~0u; /* every port, unless a config file links it to some */
@@ -502,6 +504,8 @@ int tgt_subsys_add_ns(struct tgt_subsys *s, const struct tgt_ns_params *params)
 	struct tgt_ns_params p = *params;
 	struct tgt_ns *ns;
 
+	if (p.anagrpid > TGT_MAX_ANAGRPS)
+		return -ERANGE;
 	pthread_mutex_lock(&s->lock);
 	if (!p.nsid) {
 		for (p.nsid = 1; p.nsid <= TGT_MAX_NSID && s->ns[p.nsid]; p.nsid++)
@@ -523,6 +527,8 @@ int tgt_subsys_add_ns(struct tgt_subsys *s, const struct tgt_ns_params *params)
 	s->ns[p.nsid] = ns;
 	atomic_fetch_add_explicit(&s->ns_generation, 1, memory_order_release);
 	pthread_mutex_unlock(&s->lock);
+	if (s->target)
+		tgt_ana_bump(s->target); /* the ANA log lists the namespace in its group */
 	notify_ns_change(s, p.nsid);
 	return (int)p.nsid;
 }
@@ -565,6 +571,8 @@ int tgt_subsys_remove_ns(struct tgt_subsys *s, uint32_t nsid)
 	pthread_mutex_unlock(&s->lock);
 	if (!ns)
 		return -ENOENT;
+	if (s->target)
+		tgt_ana_bump(s->target);
 	/* Every queue drops its cached reference now; a command in flight keeps its own, and the
 	 * backend closes when the last of them ends. */
 	tgt_ns_put(ns);

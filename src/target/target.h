@@ -49,6 +49,9 @@ struct io_uring;
 #define TGT_MAX_CONNECTIONS_CAP 8192 /* the default --max-connections, if the fd limit allows it */
 #define TGT_BUF_BUDGET_MIN (64ull << 20) /* the default buffer budget is 1/8 of RAM within these */
 #define TGT_BUF_BUDGET_MAX (8ull << 30)
+#define TGT_MAX_ANAGRPS 128 /* ANA groups 1..128, as nvmet */
+#define TGT_DEFAULT_ANAGRPID 1 /* every namespace's group unless told; optimized on every port */
+#define TGT_ANATT 10 /* seconds a host should allow for a transition (ANA state "change") */
 
 /* ---- Subsystems ---- */
 
@@ -69,6 +72,9 @@ struct tgt_subsys {
 	struct tgt_ns *ns[TGT_MAX_NSID + 1];
 	_Atomic uint32_t ns_generation; /* bumped on every namespace change, for queue caches */
 	struct tgt_ctrl *ctrls;
+	/* Controller IDs come from this range (nvmet's attr_cntlid_min/max): two targets that serve one
+	 * subsystem give them disjoint ranges, for a host refuses two paths with the same CNTLID. */
+	uint16_t cntlid_min, cntlid_max;
 	uint16_t next_cntlid;
 	uint32_t port_mask; /* bit per listener port id that exports this subsystem; 0 = all */
 	struct tgt_target *target; /* the target it belongs to */
@@ -117,14 +123,19 @@ struct tgt_ctrl {
 	uint16_t aer_cids[TGT_AERL + 1];
 	struct tgt_cmd *aer_cmds[TGT_AERL + 1];
 	int nr_aers;
-	/* Namespace change notices, filled by control work, drained by the admin worker. */
-	bool aen_masked; /* an event was sent and its log page not yet read */
-	bool aen_pending;
+	/* Events (TGT_AEN_* bits), filled by control work, drained by the admin worker. An event that
+	 * was sent stays masked until the host reads its log page. */
+	uint32_t aen_masked;
+	uint32_t aen_pending;
 	uint32_t changed_ns[NVME_CHANGED_NS_MAX];
 	uint32_t nr_changed_ns; /* > NVME_CHANGED_NS_MAX means "more than fit" */
 	uint64_t err_count;
 	struct tgt_ctrl *next;
 };
+
+/* Asynchronous events a controller reports, as bits of aen_pending/aen_masked. */
+#define TGT_AEN_NS_CHANGED (1u << 0) /* Namespace Attribute Changed: log 04h */
+#define TGT_AEN_ANA_CHANGE (1u << 1) /* Asymmetric Namespace Access Change: log 0Ch */
 
 /* ---- Listeners and the target as a whole ---- */
 
@@ -166,6 +177,11 @@ struct tgt_target {
 	_Atomic int nr_connections; /* accepted and not yet closed */
 	int reserve_fd; /* spent to accept-and-close when the process is out of descriptors */
 	uint64_t buf_budget; /* command buffers, for all workers together */
+	/* ANA: each port's state of each group (enum nvme_ana_state; 0 = never set, which reads as
+	 * optimized for the default group and inaccessible for the others, as nvmet's ports start),
+	 * and the change count the ANA log page reports. Read on the I/O path without a lock. */
+	_Atomic uint8_t ana_state[TGT_MAX_PORTID + 1][TGT_MAX_ANAGRPS + 1];
+	_Atomic uint64_t ana_chgcnt;
 };
 
 /* The process's target: set up by tgt_init and reached only by the command line, the control
@@ -234,7 +250,27 @@ uint64_t tgt_ctrl_cap(void);
 int tgt_ctrl_property_get(struct tgt_ctrl *ctrl, uint32_t offset, bool eight, uint64_t *value);
 int tgt_ctrl_property_set(struct tgt_ctrl *ctrl, uint32_t offset, uint64_t value);
 void tgt_ctrl_ns_changed(struct tgt_ctrl *ctrl, uint32_t nsid); /* caller holds a reference */
+void tgt_ctrl_ana_changed(struct tgt_ctrl *ctrl); /* caller holds a reference */
 void tgt_ctrl_deliver_aens(struct tgt_ctrl *ctrl);
 void tgt_ctrl_check_keep_alive(struct tgt_ctrl *ctrl, uint64_t now_ms);
+
+/* ana.c: Asymmetric Namespace Access. A port's state of a group, as the I/O path and log see it. */
+enum nvme_ana_state tgt_ana_state(struct tgt_target *t, uint16_t portid, uint32_t grpid);
+/* Set it (ctl set-ana, --ana-state, the config's ana_groups): bumps the change count and sends the
+ * ANA change event to every controller on that port. 0, -ERANGE (port or group), -EINVAL (state). */
+int tgt_ana_set(struct tgt_target *t, uint16_t portid, uint32_t grpid, enum nvme_ana_state state);
+/* Was the state of this group set on this port (what `ctl save` writes as the port's ana_groups)? */
+bool tgt_ana_configured(struct tgt_target *t, uint16_t portid, uint32_t grpid);
+/* nvmet's words: "optimized", "non-optimized", "inaccessible", "persistent-loss", "change"; -1. */
+int tgt_ana_state_parse(const char *s);
+const char *tgt_ana_state_name(enum nvme_ana_state state);
+/* Something the ANA log lists changed (a namespace came or went): a new change count. */
+void tgt_ana_bump(struct tgt_target *t);
+/* The status an I/O command to this namespace gets on this controller's port: 0 if accessible. */
+uint16_t tgt_ana_io_status(struct tgt_ctrl *ctrl, const struct tgt_ns *ns);
+/* Build the ANA log page (LID 0Ch) for a controller into a new buffer; its length, or 0. */
+size_t tgt_ana_log_build(struct tgt_ctrl *ctrl, bool groups_only, uint8_t **out);
+/* Pin a subsystem's controller ID range; -ERANGE outside 1..NVME_CNTLID_MAX or min > max. */
+int tgt_subsys_set_cntlid_range(struct tgt_subsys *s, long min, long max);
 
 #endif

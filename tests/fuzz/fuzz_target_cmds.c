@@ -82,6 +82,7 @@ struct ns_spec {
 	uint32_t lba_size;
 	bool initial;
 	bool present;
+	uint32_t anagrpid;
 };
 
 static struct conn conns[NR_SLOTS];
@@ -90,7 +91,7 @@ static struct tgt_listener listeners[3];
 static char file_path[64];
 static int file_fd = -1;
 static struct ns_spec ns_specs[] = {
-	{ 3, "mem:128K", false, 4096, false, false },
+	{ 3, "mem:128K", false, 4096, false, false, 2 },
 	{ 1, "mem:1M", false, 0, true, true },
 	{ 4, file_path, false, 4096, true, true },
 	{ 1024, "mem:8K", false, 0, true, true },
@@ -777,7 +778,7 @@ static void barrier(void)
 static int ns_add(struct ns_spec *n)
 {
 	struct tgt_ns_params p = { .path = n->path, .nsid = n->nsid, .readonly = n->readonly,
-				   .lba_size = n->lba_size };
+				   .lba_size = n->lba_size, .anagrpid = n->anagrpid };
 
 	return tgt_subsys_add_ns(subsys_fuzz, &p) == (int)n->nsid ? 0 : -1;
 }
@@ -793,6 +794,27 @@ static void ns_toggle(struct ns_spec *n)
 	n->present = !n->present;
 	if (trace)
 		fprintf(stderr, "namespace %u %s\n", n->nsid, n->present ? "added" : "removed");
+}
+
+/* An ANA change on a port, as `tightrope ctl set-ana` makes it: events, the log, I/O statuses. */
+static void ana_change(const uint8_t *sqe)
+{
+	static const enum nvme_ana_state states[] = { NVME_ANA_OPTIMIZED, NVME_ANA_NONOPTIMIZED, NVME_ANA_INACCESSIBLE,
+						      NVME_ANA_PERSISTENT_LOSS, NVME_ANA_CHANGE };
+
+	if (tgt_ana_set(tgt, sqe[1] & 3, sqe[2] % 3 + 1u, states[sqe[3] % 5]))
+		abort();
+	if (trace)
+		fprintf(stderr, "port %u: ANA group %u %s\n", sqe[1] & 3, sqe[2] % 3 + 1u,
+			tgt_ana_state_name(states[sqe[3] % 5]));
+}
+
+/* Every port back to its first ANA states (group 1 optimized, the others inaccessible). */
+static void ana_reset(void)
+{
+	for (int p = 0; p <= TGT_MAX_PORTID; p++)
+		for (int g = 0; g <= TGT_MAX_ANAGRPS; g++)
+			atomic_store(&tgt->ana_state[p][g], 0);
 }
 
 /* ---- Between inputs ---- */
@@ -865,6 +887,7 @@ static void end_input(void)
 		pthread_mutex_unlock(&all[i]->lock);
 	}
 	auth_hosts_reset(); /* their failure counts too: the next input must not find them locked out */
+	ana_reset();
 }
 
 /* ---- The controller slot 0 starts with ---- */
@@ -951,7 +974,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			break;
 		case ACT_NS:
 			barrier();
-			ns_toggle(&ns_specs[sqe[0] & 3]);
+			if (sqe[0] & 0x80)
+				ana_change(sqe);
+			else
+				ns_toggle(&ns_specs[sqe[0] & 3]);
 			break;
 		case ACT_SYNC:
 			pump(CMD_WAIT_MS, all_done, NULL);

@@ -42,11 +42,14 @@
  *          in-capsule data if it says in-capsule), 3 SGL from the SQE, 1024 bytes in the capsule
  *   3      CLOSE the slot's connection (an admin queue takes its controller with it)
  *   4      NS: add or remove a namespace of FUZZ_NQN, as `tightrope ctl add-ns/remove-ns` does
- *          (SQE byte 0 & 3 picks NSID 3, 1, 4 or 1024): notices, AERs, queues' namespace caches
+ *          (SQE byte 0 & 3 picks NSID 3, 1, 4 or 1024; NSID 3 is in ANA group 2): notices, AERs,
+ *          queues' namespace caches. With SQE byte 0 bit 7 set, an ANA change instead, as
+ *          `tightrope ctl set-ana` makes it: port ID 0-3 (byte 1 & 3), group 1-3 (byte 2 % 3 + 1),
+ *          state (byte 3 % 5: optimized, non-optimized, inaccessible, persistent loss, change)
  *   5      SYNC: wait for every outstanding command on every slot
  * Every input starts from the same target state: all of its connections are closed at the end,
  * the harness waits until the target has freed every controller and queue, then restores the
- * namespaces, zeroes their data and restarts controller IDs at 1.
+ * namespaces, zeroes their data, restarts controller IDs at 1 and forgets every ANA state.
  *
  * If the harness's input directory is empty at start-up, it is first filled with seeds that reach
  * every action and command kind (FUZZ_NO_SEEDS=1 skips that). FUZZ_LOG=warn|info|debug turns the

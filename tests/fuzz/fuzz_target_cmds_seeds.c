@@ -331,6 +331,36 @@ static void seeds_admin_aer_ns_change(const char *dir, struct seed *s)
 	seed_write(dir, "admin-aer-ns-change", s);
 }
 
+/* ANA: the change event armed and sent, the log with and without RGO and RAE, I/O through a port
+ * whose group turns inaccessible, lost or changing, a namespace in group 2. */
+static void seeds_ana(const char *dir, struct seed *s)
+{
+	seed_start(s, HB(0, 0, SETUP_IO, 0), 0);
+	seed_cmd(s, 0, 0, nvme_admin_set_features, 0, NVME_FEAT_ASYNC_EVENT,
+		 NVME_AEN_CFG_NS_ATTR | NVME_AEN_CFG_ANA_CHANGE, 0, NULL, 0);
+	seed_connect(s, 1, 0, 1, 31, 0, 0, 0, 0, 0, 0);
+	for (int i = 0; i < 2; i++)
+		seed_cmd(s, 0, 0, nvme_admin_async_event, 0, 0, 0, 0, NULL, 0);
+	/* Port 0: the seed's connections come through no listener. Group 1 inaccessible: */
+	seed_rec(s, KIND(ACT_NS, 0, 0), &(uint8_t[64]){ 0x80, 0, 0, 2 }, NULL, 0);
+	seed_cmd(s, 1, 0, nvme_cmd_write, 1, 0, 0, 0, s->pattern, 256);
+	seed_cmd(s, 0, 0, nvme_admin_get_log_page, 0, NVME_LOG_ANA | 1023u << 16, 0, 0, NULL, 0);
+	seed_rec(s, KIND(ACT_NS, 0, 0), &(uint8_t[64]){ 0x80, 0, 0, 4 }, NULL, 0); /* ... change */
+	seed_cmd(s, 1, 0, nvme_cmd_read, 1, 0, 0, 0, NULL, 0);
+	seed_rec(s, KIND(ACT_NS, 0, 0), &(uint8_t[64]){ 0 }, NULL, 0); /* add nsid 3, ANA group 2 */
+	seed_cmd(s, 1, 0, nvme_cmd_read, 3, 0, 0, 0, NULL, 0);
+	seed_rec(s, KIND(ACT_NS, 0, 0), &(uint8_t[64]){ 0x80, 0, 1, 1 }, NULL, 0); /* group 2 non-optimized */
+	seed_cmd(s, 1, 0, nvme_cmd_write, 3, 0, 0, 0, s->pattern, 256);
+	seed_cmd(s, 0, 0, nvme_admin_get_log_page, 0, NVME_LOG_ANA | 1u << 8 | 255u << 16 | NVME_LOG_RAE, 0, 0, NULL,
+		 0);
+	seed_cmd(s, 0, 0, nvme_admin_get_log_page, 0, NVME_LOG_ANA | 3u << 16, 0, 16, NULL, 0);
+	seed_cmd(s, 0, 0, nvme_admin_get_log_page, 0, NVME_LOG_ANA | 0xffffu << 16, 0xffff, 6, NULL, 0);
+	seed_rec(s, KIND(ACT_NS, 0, 0), &(uint8_t[64]){ 0x80, 0, 0, 3 }, NULL, 0); /* group 1 persistent loss */
+	seed_cmd(s, 1, 0, nvme_cmd_flush, 1, 0, 0, 0, NULL, 0);
+	seed_cmd(s, 0, 0, nvme_admin_identify, 3, NVME_ID_CNS_NS, 0, 0, NULL, 0);
+	seed_write(dir, "ana", s);
+}
+
 /* Discovery: the log page at offsets and lengths, Identify, features, on each listener. */
 static void seeds_discovery(const char *dir, struct seed *s)
 {
@@ -457,6 +487,7 @@ static void (*const seed_builders[])(const char *dir, struct seed *s) = {
 	seeds_admin_identify,
 	seeds_admin_logs_features,
 	seeds_admin_aer_ns_change,
+	seeds_ana,
 	seeds_discovery,
 	seeds_io_raw_sgl_overrun,
 	seeds_auth,

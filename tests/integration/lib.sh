@@ -49,7 +49,8 @@ with_scratch() {
   trap cleanup_scratch EXIT
 }
 cleanup_scratch() {
-  for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
+  # Under set -e a failing kill or wait (143 for a TERMed child) would end the trap early.
+  for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done
   rm -rf "$work"
 }
 

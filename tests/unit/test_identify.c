@@ -27,6 +27,10 @@ enum {
 	IDC_AERL = 259,
 	IDC_LPA = 261,
 	IDC_KAS = 320,
+	IDC_ANATT = 342,
+	IDC_ANACAP = 343,
+	IDC_ANAGRPMAX = 344,
+	IDC_NANAGRPID = 348,
 	IDC_SQES = 512,
 	IDC_CQES = 513,
 	IDC_MAXCMD = 514,
@@ -271,6 +275,35 @@ static void test_id_ctrl_discovery(void **state)
 	assert_int_equal(get16(id.b, IDC_KAS), 50);
 	assert_int_equal(get16(id.b, IDC_ICDOFF), 0);
 	assert_zero_bytes(id.b, 2048, 4096); /* no power states */
+}
+
+/* With ANA: CMIC bits 0, 1 and 3; OAES bit 11; ANATT, ANACAP, ANAGRPMAX and NANAGRPID as given. Without
+ * it (the facts above) all of them are zero, and CMIC says only "several controllers". */
+static void test_id_ctrl_ana(void **state)
+{
+	struct nvme_ctrl_facts f = io_facts();
+	union id_page id;
+
+	(void)state;
+	nvme_id_ctrl_build(&id.ctrl, &f);
+	assert_int_equal(id.b[IDC_CMIC], 1u << 1);
+	assert_false(get32(id.b, IDC_OAES) & (1u << 11));
+	assert_zero_bytes(id.b, IDC_ANATT, IDC_NANAGRPID + 4);
+
+	f.ana = true;
+	f.anatt = 10;
+	f.anagrpmax = 128;
+	memset(&id, 0xa5, sizeof(id));
+	nvme_id_ctrl_build(&id.ctrl, &f);
+	assert_int_equal(id.b[IDC_CMIC], (1u << 0) | (1u << 1) | (1u << 3));
+	assert_true(get32(id.b, IDC_OAES) & (1u << 8));
+	assert_true(get32(id.b, IDC_OAES) & (1u << 11));
+	assert_int_equal(id.b[IDC_ANATT], 10);
+	/* Optimized, non-optimized, inaccessible, persistent loss, change (bits 0-4); bit 6: a
+	 * namespace's group never changes while it is attached. */
+	assert_int_equal(id.b[IDC_ANACAP], 0x5f);
+	assert_int_equal(get32(id.b, IDC_ANAGRPMAX), 128);
+	assert_int_equal(get32(id.b, IDC_NANAGRPID), 128);
 }
 
 static struct nvme_ns_facts ns_facts(uint8_t lba_shift)
@@ -618,6 +651,7 @@ int main(void)
 		cmocka_unit_test(test_id_ctrl_io),
 		cmocka_unit_test(test_id_ctrl_ioccsz),
 		cmocka_unit_test(test_id_ctrl_discovery),
+		cmocka_unit_test(test_id_ctrl_ana),
 		cmocka_unit_test(test_id_ns_512),
 		cmocka_unit_test(test_id_ns_4k_readonly),
 		cmocka_unit_test(test_ns_desc_list),

@@ -7,7 +7,9 @@
 # Packages come from a private apt state in $CACHE/$SUITE/apt (own sources.list for that suite,
 # lists, archives, dpkg status /dev/null): this machine's apt configuration only lends the archive's
 # address and is never changed; no guest package is installed here (`apt-get download`, `dpkg -x`).
-# Output in $CACHE/$SUITE/out: vmlinuz, base.cpio.gz, manifest.txt. A complete cache returns at
+# Output in $CACHE/$SUITE/out: vmlinuz, base.cpio.gz, manifest.txt, and for bookworm fio.cpio.gz: fio
+# and the libraries it needs beyond the base (Ceph's, Gluster's, RDMA's: ~80 MB unpacked), an
+# archive a test appends to the initramfs only when it runs fio (TIGHTROPE_VM_FIO=1). A complete cache returns at
 # once; TIGHTROPE_VM_REBUILD=1 forces a rebuild. It also installs the tools that boot the guests
 # (QEMU, socat, cpio), so a test can call it up front and time only its own steps.
 # Env: TIGHTROPE_VM_CACHE (default ${XDG_CACHE_HOME:-~/.cache}/tightrope-vm), TIGHTROPE_VM_SUITE,
@@ -103,6 +105,7 @@ kpkg=${TIGHTROPE_VM_KERNEL_PKG:-$(apt-cache "${APT[@]}" depends linux-image-amd6
 # trixie's guests also get tlshd (ktls-utils), the TLS handshake daemon the kernel asks for NVMe/TCP TLS.
 extra=()
 [[ $SUITE == bookworm ]] || extra=(ktls-utils)
+[[ $SUITE != bookworm ]] || extra=(fio)
 mapfile -t pkgs < <({ echo busybox-static; deps_closure nvme-cli "${extra[@]}"; } | sort -u)
 log "kernel package $kpkg; userland: ${pkgs[*]}"
 kdeb=$(fetch "$kpkg")
@@ -191,7 +194,7 @@ elf_closure() {
     for so in $(readelf -d "$U/$f" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p'); do
       [[ -z ${done_[$so]:-} ]] || continue
       done_[$so]=1 found=
-      for d in usr/lib/x86_64-linux-gnu usr/lib; do [[ -e $U/$d/$so ]] && { found=$d/$so; break; }; done
+      for d in usr/lib/x86_64-linux-gnu usr/lib usr/lib/x86_64-linux-gnu/ceph; do [[ -e $U/$d/$so ]] && { found=$d/$so; break; }; done
       [[ -n $found ]] || die "$so (needed by $f) is in none of the unpacked packages"
       echo "$found"
       queue+=("$found")
@@ -212,6 +215,19 @@ for f in "${progs[@]}" $(elf_closure "${progs[@]}"); do
 done
 [[ -e $S/usr/lib64/ld-linux-x86-64.so.2 ]] || die "no ELF interpreter staged"
 (cd "$S" && find . | LC_ALL=C sort | cpio -o -H newc -R 0:0 --quiet | gzip -9) >"$OUT/base.cpio.gz.tmp"
+# fio's archive: what it needs that the base lacks, at the same paths (librados finds Ceph's own
+# libraries through its RUNPATH, /usr/lib/x86_64-linux-gnu/ceph).
+rm -f "$OUT/fio.cpio.gz"
+if [[ $SUITE == bookworm ]]; then
+  F=$W/fio
+  for f in usr/bin/fio $(elf_closure usr/bin/fio); do
+    [[ -e $S/$f ]] && continue
+    real=$(inside "$U" "$f") || die "$f missing"
+    mkdir -p "$F/$(dirname "$f")"
+    cp -f "$U/$real" "$F/$f"
+  done
+  (cd "$F" && find usr | LC_ALL=C sort | cpio -o -H newc -R 0:0 --quiet | gzip -6) >"$OUT/fio.cpio.gz"
+fi
 cp "$K/boot/vmlinuz-$kver" "$OUT/vmlinuz.tmp"
 mv -f "$OUT/base.cpio.gz.tmp" "$OUT/base.cpio.gz"
 mv -f "$OUT/vmlinuz.tmp" "$OUT/vmlinuz"
@@ -222,7 +238,7 @@ version() { dpkg-deb -f "$DEBS/$(printf '%s\n' "${udebs[@]}" | grep "^$1_")" Ver
   echo "built $(date -u +%FT%TZ) in $((SECONDS - t0)) s from $mirror"
   echo "modules: ${#modpaths[@]}"
   printf 'deb %s\n' "$kdeb" "${udebs[@]}"
-  (cd "$OUT" && ls -l vmlinuz base.cpio.gz)
+  (cd "$OUT" && ls -l vmlinuz base.cpio.gz fio.cpio.gz 2>/dev/null)
 } >"$OUT/manifest.txt"
 [[ ${TIGHTROPE_VM_KEEP_WORK:-0} == 1 ]] || rm -rf "$W"
 echo "$stamp" >"$OUT/stamp"

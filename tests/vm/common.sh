@@ -14,6 +14,7 @@ esac
 OUT=$CACHE/$SUITE/out     # vmlinuz, base.cpio.gz, manifest.txt, stamp
 GUEST_PEER=10.0.2.100     # address the host-role guest dials; guestfwd maps it to 127.0.0.1:PORT
 GUEST_PORT=4420           # NVMe/TCP port inside the guests
+GUEST_PORT2=4421          # a host-role guest's second target (TIGHTROPE_VM_PORT2), for multipath
 HOST_VM_HOSTID=5e0c6a2e-7d1b-4c39-8f3a-2b7a1c9d0e01  # kernel-host.sh's default host identity
 TARGET_VM_NQN=nqn.2014-08.org.nvmexpress:interop-kernel-target
 
@@ -96,7 +97,12 @@ make_initrd() {
   done >"$run/ov/vm/config"
   [[ -z ${USER_SCRIPT:-} ]] || install -m 0755 "$USER_SCRIPT" "$run/ov/vm/user.sh"
   (cd "$run/ov" && find . | LC_ALL=C sort | cpio -o -H newc -R 0:0 --quiet | gzip -1) >"$run/overlay.cpio.gz"
-  cat "$OUT/base.cpio.gz" "$run/overlay.cpio.gz" >"$run/initrd.img"
+  local fio=()
+  if [[ ${TIGHTROPE_VM_FIO:-0} == 1 ]]; then
+    [[ -f $OUT/fio.cpio.gz ]] || die "no fio archive for $SUITE (tests/vm/build.sh makes one for bookworm)"
+    fio=("$OUT/fio.cpio.gz")
+  fi
+  cat "$OUT/base.cpio.gz" "${fio[@]}" "$run/overlay.cpio.gz" >"$run/initrd.img"
 }
 
 # vm_prepare ROLE PORT: for one guest, the console log ($logf: $TIGHTROPE_VM_LOG, else a dated file

@@ -14,7 +14,9 @@
 #   TIGHTROPE_VM_TIMEOUT (300 s), TIGHTROPE_VM_LOG (console log; default under $CACHE/logs),
 #   TIGHTROPE_VM_DATA_MB (8), TIGHTROPE_VM_DEFAULT_TEST (1; 0: only SCRIPT, which connects itself),
 #   TIGHTROPE_VM_DISCOVER (1), TIGHTROPE_VM_HOSTNQN / _HOSTID, TIGHTROPE_VM_KMSG (1: nvme kernel
-#   messages on the console), TIGHTROPE_VM_SUITE (bookworm | trixie) and the QEMU knobs of common.sh.
+#   messages on the console), TIGHTROPE_VM_SUITE (bookworm | trixie) and the QEMU knobs of common.sh,
+#   TIGHTROPE_VM_PORT2 (a second target on this machine, reached from the guest at $GUEST_PEER:4421,
+#   for multipath), TIGHTROPE_VM_FIO (1: fio in the guest, bookworm only; see build.sh).
 set -euo pipefail
 # shellcheck source-path=SCRIPTDIR source=common.sh
 . "$(dirname "$0")/common.sh"
@@ -42,6 +44,10 @@ make_initrd "$run" ROLE=host NQN="$nqn" TRADDR=$GUEST_PEER TRSVCID=$GUEST_PORT \
   KMSG="${TIGHTROPE_VM_KMSG:-1}"
 # socat logs to a file (its stdio is the guest's TCP stream); ",," is an escaped comma for QEMU.
 netdev="user,id=n0,restrict=on,guestfwd=tcp:$GUEST_PEER:$GUEST_PORT-cmd:$(command -v socat) -lf $run/socat.log - TCP:127.0.0.1:$port,,nodelay"
+if [[ -n ${TIGHTROPE_VM_PORT2:-} ]]; then
+  valid_port "$TIGHTROPE_VM_PORT2" || usage
+  netdev+=",guestfwd=tcp:$GUEST_PEER:$GUEST_PORT2-cmd:$(command -v socat) -lf $run/socat2.log - TCP:127.0.0.1:$TIGHTROPE_VM_PORT2,,nodelay"
+fi
 log "booting the $SUITE kernel-host guest -> 127.0.0.1:$port nqn=$nqn (timeout ${secs}s, log $logf)"
 t0=$SECONDS
 for boot in 1 2 3; do
