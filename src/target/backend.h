@@ -26,6 +26,10 @@ struct tgt_remote_op {
 	void (*done)(struct tgt_remote_op *op, struct tgt_worker *w);
 	struct tgt_worker *worker;
 	long res;
+	/* Stored (release) before the request leaves, loaded (acquire) by the other thread first: the
+	 * ordering the foreign library provides anyway, made visible to ThreadSanitizer, which does not
+	 * see inside it. */
+	_Atomic unsigned armed;
 };
 
 struct tgt_io {

@@ -11,6 +11,8 @@ bin=$(realpath "$1")
 here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=lib.sh
 . "$here/lib.sh"
+# Under ThreadSanitizer: Debian's Ceph libraries are not instrumented (see the file).
+export TSAN_OPTIONS="${TSAN_OPTIONS:+$TSAN_OPTIONS:}suppressions=$here/../ceph/tsan.supp"
 ok() { echo "PASS $* [${SECONDS}s]"; pass=$((pass + 1)); }
 work=$(mktemp -d /tmp/tightrope-rbd.XXXXXX)
 cluster=$here/../ceph/cluster.sh

@@ -9,6 +9,8 @@ bin=$(realpath "$1")
 here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=lib.sh
 . "$here/lib.sh"
+# Under ThreadSanitizer: Debian's Ceph libraries are not instrumented (see the file).
+export TSAN_OPTIONS="${TSAN_OPTIONS:+$TSAN_OPTIONS:}suppressions=$here/../ceph/tsan.supp"
 vm=$(cd "$here/../vm" && pwd)
 work=$(mktemp -d /tmp/tightrope-rbdkh.XXXXXX)
 cluster=$here/../ceph/cluster.sh

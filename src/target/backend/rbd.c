@@ -177,6 +177,7 @@ static void rbd_cb(rbd_completion_t c, void *arg)
 {
 	struct tgt_io *io = arg;
 
+	(void)atomic_load_explicit(&io->remote_op.armed, memory_order_acquire);
 	io->remote_op.res = (long)rbd_aio_get_return_value(c);
 	rbd_aio_release(c);
 	tgt_worker_post_remote(&io->remote_op);
@@ -217,7 +218,10 @@ static int rbd_start(struct rbd_ns *rb, struct tgt_io *io)
 
 static void rbd_issue(struct rbd_ns *rb, struct tgt_worker *w, struct tgt_io *io)
 {
-	int err = rbd_start(rb, io);
+	int err;
+
+	atomic_store_explicit(&io->remote_op.armed, 1, memory_order_release);
+	err = rbd_start(rb, io);
 
 	if (err) {
 		io->complete(io, err);
