@@ -103,9 +103,10 @@ if ((!quick)); then
   build build-tsan -Db_sanitize=thread -Db_lundef=false; record "build-tsan" $?
   # The threaded parts under TSan: target workers and control thread (also against the kernel host's
   # parallel queues), the host library's keep-alive thread, the host process's FUSE, loop-attach and
-  # teardown threads. Any report fails the test.
+  # teardown threads; librbd's threads handing RBD completions to workers (Ceph's uninstrumented
+  # libraries suppressed: tests/ceph/tsan.supp). Any report fails the test.
   for t in "host_bench.sh" "host_connect.sh" "link_loss.sh" "bad_target.py" "control_socket.py" "hardening.py" \
-    "auth_bad_input.py" "tls_host.sh" "multipath.sh"; do
+    "auth_bad_input.py" "tls_host.sh" "multipath.sh" "rbd.sh"; do
     step "$t under ThreadSanitizer"
     runner=(); [[ $t == *.py ]] && runner=(python3)
     TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 "${runner[@]}" tests/integration/$t build-tsan/src/tightrope
