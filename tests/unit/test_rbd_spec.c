@@ -49,9 +49,9 @@ static void test_namespace_and_options(void **state)
 static void test_refused(void **state)
 {
 	static const char *const bad[] = {
-		"rbd:",		    "rbd:pool",	      "rbd:/img",	"rbd:pool/",	      "rbd:p//i",
-		"rbd:a/b/c/d",	    "rbd:p/i:",	      "rbd:p/i:foo=1",	"rbd:p/i:conf=",      "rbd:p/i:id=",
-		"rbd:p/i:id=a:id=b", "rbd:p/i@snap",  "rbd:p,x/i",	"file:/x",	      "rbdp/i",
+		"rbd:",		"rbd:pool",	  "rbd:/img",	"rbd:pool/",	 "rbd:p//i",
+		"rbd:a/b/c/d",	"rbd:p/i:",	  "rbd:p/i:foo=1", "rbd:p/i:conf=", "rbd:p/i:id=",
+		"rbd:p/i:id=a:id=b", "rbd:p/i@snap", "rbd:p,x/i",	"file:/x",	 "rbdp/i",
 	};
 	struct tgt_rbd_spec sp;
 	const char *why;

@@ -139,7 +139,8 @@ static struct rbd_cluster *cluster_get(const struct tgt_rbd_spec *sp, uint32_t n
 		/* librados says ENOENT when it found no keyring for the client: say where to look. */
 		tr_err("namespace %u: Ceph cluster (conf %s, client.%s): %s failed: %s%s", nsid,
 		       sp->conf[0] ? sp->conf : "default", sp->id[0] ? sp->id : "admin", cl ? step : "allocation",
-		       strerror(-err), err == -ENOENT && cl ? " (no keyring for the client? see the conf's keyring =)" : "");
+		       strerror(-err),
+		       err == -ENOENT && cl ? " (no keyring for the client? see the conf's keyring =)" : "");
 		free(cl);
 		pthread_mutex_unlock(&clusters_lock);
 		*errp = err;
