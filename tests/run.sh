@@ -80,6 +80,8 @@ tests/integration/example_lib.sh "$bin"; record "example_lib" $?
 
 step "link loss: tightrope connect across a veth pair that goes down (ASan)"
 tests/integration/link_loss.sh "$bin"; record "link_loss" $?
+step "RBD namespaces on a one-node Ceph cluster: data, config round trip, resize, bad pool/image, cluster down and back (ASan, ~1.5 min)"
+tests/integration/rbd.sh "$bin"; record "rbd" $?
 
 step "native multipath: tightrope connect to two portals, a link cut and ANA switches under I/O, iopolicies, two targets (ASan)"
 tests/integration/multipath.sh "$bin"; record "multipath" $?
@@ -101,9 +103,10 @@ if ((!quick)); then
   build build-tsan -Db_sanitize=thread -Db_lundef=false; record "build-tsan" $?
   # The threaded parts under TSan: target workers and control thread (also against the kernel host's
   # parallel queues), the host library's keep-alive thread, the host process's FUSE, loop-attach and
-  # teardown threads. Any report fails the test.
+  # teardown threads; librbd's threads handing RBD completions to workers (Ceph's uninstrumented
+  # libraries suppressed: tests/ceph/tsan.supp). Any report fails the test.
   for t in "host_bench.sh" "host_connect.sh" "link_loss.sh" "bad_target.py" "control_socket.py" "hardening.py" \
-    "auth_bad_input.py" "tls_host.sh" "multipath.sh"; do
+    "auth_bad_input.py" "tls_host.sh" "multipath.sh" "rbd.sh"; do
     step "$t under ThreadSanitizer"
     runner=(); [[ $t == *.py ]] && runner=(python3)
     TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 "${runner[@]}" tests/integration/$t build-tsan/src/tightrope
@@ -118,6 +121,8 @@ if ((!quick)); then
   tests/integration/kernel_host.sh "$bin" digest; record "kernel_host_digest" $?
   step "ANA multipath: the Linux host over two tightrope targets sharing a namespace, one killed and restarted, set-ana (ASan)"
   tests/integration/mpath_kernel_host.sh "$bin"; record "mpath_kernel_host" $?
+  step "Linux kernel host (QEMU) on an RBD namespace of a one-node Ceph cluster (ASan, ~2 min)"
+  tests/integration/rbd_kernel_host.sh "$bin"; record "rbd_kernel_host" $?
   step "DH-HMAC-CHAP: the Linux 6.12 host (trixie guest) against tightrope target, Wireshark-decoded (ASan)"
   tests/integration/auth_kernel_host.sh "$bin"; record "auth_kernel_host" $?
   step "TLS: the Linux 6.12 host with tlshd (trixie guest) against tightrope target, Wireshark-decoded (ASan)"

@@ -39,7 +39,8 @@ static void target_usage(FILE *out)
 		"  -D, --discovery-port PORT  also serve discovery alone on PORT (8009 by convention)\n"
 		"  -n, --subsys NQN           add a subsystem; the options below apply to the last one\n"
 		"  -N, --ns SPEC              add a namespace: mem:SIZE, a file or a block device,\n"
-		"                             with optional ,ro ,buffered ,nsid=N ,lbs=512|4096 ,anagrpid=N\n"
+		"                             with optional ,ro ,buffered ,nsid=N ,lbs=512|4096 ,anagrpid=N;\n"
+		"                             or a Ceph RBD image: rbd:POOL/IMAGE[,conf=PATH][,id=CLIENT]\n"
 		"  -H, --allow-host NQN       allow only these hosts (repeatable; default: any host)\n"
 		"      --dhchap-secret KEY    the last --allow-host must authenticate with this DH-HMAC-CHAP\n"
 		"                             secret (DHHC-1:..., as nvme gen-dhchap-key writes it)\n"
@@ -123,6 +124,10 @@ static int parse_ns_spec(char *spec, struct tgt_ns_params *p)
 			p->lba_size = (uint32_t)v; /* which sizes the storage takes, the backend says */
 		else if (!strncmp(tok, "anagrpid=", 9) && !tr_parse_long(tok + 9, 1, TGT_MAX_ANAGRPS, &v))
 			p->anagrpid = (uint32_t)v;
+		else if (!strncmp(tok, "conf=", 5) && !strncmp(p->path, TGT_RBD_PREFIX, strlen(TGT_RBD_PREFIX)))
+			p->rbd_conf = tok + 5; /* rbd: the ceph.conf and the client id */
+		else if (!strncmp(tok, "id=", 3) && !strncmp(p->path, TGT_RBD_PREFIX, strlen(TGT_RBD_PREFIX)))
+			p->rbd_id = tok + 3;
 		else
 			return -EINVAL;
 	}

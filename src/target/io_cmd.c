@@ -22,6 +22,10 @@ static uint16_t errno_to_status(int err, bool write)
 		return NVME_SC_ACCESS_DENIED | NVME_SC_DNR;
 	case EOPNOTSUPP:
 		return NVME_SC_INVALID_OPCODE | NVME_SC_DNR;
+	case ETIMEDOUT: /* the storage behind is out of reach (a Ceph cluster): may come back, retry */
+	case ENOTCONN:
+	case ESHUTDOWN:
+		return NVME_SC_NS_NOT_READY;
 	default:
 		return write ? NVME_SC_WRITE_FAULT : NVME_SC_READ_ERROR;
 	}
@@ -30,10 +34,13 @@ static uint16_t errno_to_status(int err, bool write)
 static void io_done(struct tgt_io *io, int err)
 {
 	struct tgt_cmd *cmd = container_of(io, struct tgt_cmd, io);
+	static struct tr_ratelimit rl = TR_RATELIMIT_INIT(10000, 5);
 	struct tgt_queue *q = cmd->queue;
+	unsigned suppressed;
 	uint16_t status;
 
-	if (err)
+	/* Rate-limited: storage that went away fails every command in flight and every new one. */
+	if (err && tr_ratelimit(&rl, &suppressed))
 		tr_warn("%s: nsid %u %s at byte %llu failed: %s", q->peer, cmd->sqe.nsid,
 			io->op == TGT_IO_READ ? "read" : "write", (unsigned long long)io->offset, strerror(-err));
 	status = errno_to_status(err, io->op != TGT_IO_READ);

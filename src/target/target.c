@@ -220,6 +220,8 @@ struct tgt_ns *tgt_ns_open(const char *subnqn, const struct tgt_ns_params *p)
 		if (!err)
 			err = tgt_backend_mem_open(ns, size);
 		ns->lba_shift = p->lba_size == TGT_LBA_SIZE_4K ? TGT_LBA_SHIFT_4K : TGT_LBA_SHIFT_512;
+	} else if (!strncmp(p->path, TGT_RBD_PREFIX, strlen(TGT_RBD_PREFIX))) {
+		err = tgt_backend_rbd_open(ns, subnqn, p);
 	} else {
 		err = tgt_backend_file_open(ns, p->path, p);
 	}
@@ -531,6 +533,30 @@ int tgt_subsys_add_ns(struct tgt_subsys *s, const struct tgt_ns_params *params)
 	return (int)p.nsid;
 }
 
+void tgt_ns_resized(const char *subnqn, uint32_t nsid, const struct tgt_ns *which, uint64_t size)
+{
+	struct tgt_subsys *s;
+	bool ours = false;
+
+	pthread_mutex_lock(&tgt->lock);
+	s = tgt_subsys_find(tgt, subnqn);
+	pthread_mutex_unlock(&tgt->lock);
+	if (!s || nsid == 0 || nsid > TGT_MAX_NSID)
+		return;
+	/* Compared, not followed: a namespace the subsystem no longer holds may be gone already. */
+	pthread_mutex_lock(&s->lock);
+	if (s->ns[nsid] == which) {
+		ours = true;
+		s->ns[nsid]->size = size;
+		s->ns[nsid]->nlbas = size >> s->ns[nsid]->lba_shift;
+	}
+	pthread_mutex_unlock(&s->lock);
+	if (!ours)
+		return;
+	tr_info("%s: namespace %u is now %llu bytes", subnqn, nsid, (unsigned long long)size);
+	notify_ns_change(s, nsid);
+}
+
 int tgt_subsys_remove_ns(struct tgt_subsys *s, uint32_t nsid)
 {
 	struct tgt_ns *ns;
@@ -733,6 +759,7 @@ void tgt_shutdown(void)
 		close(l->fd);
 	for (int i = 0; i < tgt->nr_workers; i++)
 		tgt_worker_stop(&tgt->workers[i]);
+	tgt_backend_rbd_quiesce(); /* no resize announcements into registries about to go */
 	while (tgt->listeners) {
 		struct tgt_listener *l = tgt->listeners;
 

@@ -1,7 +1,9 @@
-/* Worker threads: each owns an epoll set of queues, an io_uring for file backends and a mailbox
- * through which the listener hands over connections and control work posts events. */
+/* Worker threads: each owns an epoll set of queues, an io_uring for file backends, a mailbox
+ * through which the listener hands over connections and control work posts events, and a lock-free
+ * list through which librbd's threads hand back RBD completions. */
 #include <errno.h>
 #include <liburing.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -27,7 +29,7 @@ struct tgt_msg {
 };
 
 /* epoll cookies for the two non-queue descriptors; queues use their own pointer. */
-static char mbox_cookie, ring_cookie;
+static char mbox_cookie, ring_cookie, remote_cookie;
 
 static void post(struct tgt_worker *w, struct tgt_msg *m)
 {
@@ -193,6 +195,61 @@ static void reap_ring(struct tgt_worker *w)
 	}
 }
 
+void tgt_worker_remote_begin(struct tgt_worker *w)
+{
+	w->remote_inflight++;
+}
+
+void tgt_worker_post_remote(struct tgt_remote_op *op)
+{
+	struct tgt_worker *w = op->worker;
+	struct tgt_remote_op *head = atomic_load_explicit(&w->remote_head, memory_order_relaxed);
+	uint64_t one = 1;
+
+	do
+		op->next = head;
+	while (!atomic_compare_exchange_weak_explicit(&w->remote_head, &head, op, memory_order_release,
+						      memory_order_relaxed));
+	/* Only the push onto an empty list rings: the worker takes the whole list at once, after
+	 * reading the doorbell, so a later push either lands in what it takes or rings again. */
+	if (!head && write(w->remote_evfd, &one, sizeof(one)) < 0)
+		tr_err("worker %d: cannot ring the completion doorbell: %s", w->id, strerror(errno));
+}
+
+static void reap_remote(struct tgt_worker *w)
+{
+	struct tgt_remote_op *op, *rev = NULL;
+	uint64_t v;
+
+	if (read(w->remote_evfd, &v, sizeof(v)) < 0 && errno != EAGAIN)
+		tr_err("worker %d: completion doorbell read: %s", w->id, strerror(errno));
+	op = atomic_exchange_explicit(&w->remote_head, NULL, memory_order_acquire);
+	while (op) { /* pushed newest-first: complete in arrival order */
+		struct tgt_remote_op *next = op->next;
+
+		op->next = rev;
+		rev = op;
+		op = next;
+	}
+	while ((op = rev)) {
+		rev = op->next;
+		w->remote_inflight--;
+		op->done(op, w);
+	}
+}
+
+/* At stop: wait (bounded by the backend's own timeouts) for what other threads still owe us. */
+static void wait_remote(struct tgt_worker *w)
+{
+	struct pollfd pfd = { .fd = w->remote_evfd, .events = POLLIN };
+
+	while (w->remote_inflight) {
+		if (poll(&pfd, 1, 1000) < 0 && errno != EINTR)
+			break;
+		reap_remote(w);
+	}
+}
+
 void tgt_worker_mark_flush(struct tgt_worker *w, struct tgt_queue *q)
 {
 	q->refs++; /* the flush list's: a queue may close before its turn comes */
@@ -261,6 +318,8 @@ static void *worker_main(void *arg)
 				drain_mbox(w);
 			else if (p == &ring_cookie)
 				reap_ring(w);
+			else if (p == &remote_cookie)
+				reap_remote(w);
 			else
 				((struct tgt_queue *)p)->ops->on_event(p, evs[i].events);
 		}
@@ -278,13 +337,16 @@ static void *worker_main(void *arg)
 int tgt_worker_start(struct tgt_worker *w, int id)
 {
 	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = &mbox_cookie };
+	struct epoll_event rev = { .events = EPOLLIN, .data.ptr = &remote_cookie };
 
 	w->id = id;
 	w->ring_evfd = -1;
 	pthread_mutex_init(&w->mbox_lock, NULL);
 	w->epfd = epoll_create1(EPOLL_CLOEXEC);
 	w->evfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-	if (w->epfd < 0 || w->evfd < 0 || epoll_ctl(w->epfd, EPOLL_CTL_ADD, w->evfd, &ev))
+	w->remote_evfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (w->epfd < 0 || w->evfd < 0 || w->remote_evfd < 0 || epoll_ctl(w->epfd, EPOLL_CTL_ADD, w->evfd, &ev) ||
+	    epoll_ctl(w->epfd, EPOLL_CTL_ADD, w->remote_evfd, &rev))
 		return -errno;
 	return -pthread_create(&w->thread, NULL, worker_main, w);
 }
@@ -323,9 +385,11 @@ void tgt_worker_stop(struct tgt_worker *w)
 		free(w->ring);
 		close(w->ring_evfd);
 	}
+	wait_remote(w);
 	drain_mbox(w);
 	tgt_worker_free_bufs(w);
 	close(w->evfd);
+	close(w->remote_evfd);
 	close(w->epfd);
 	pthread_mutex_destroy(&w->mbox_lock);
 }

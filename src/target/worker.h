@@ -1,5 +1,6 @@
-/* Worker threads: each runs one event loop (epoll) over its queues' sockets, its mailbox and its
- * io_uring for file backends, recycles command buffers within its budget, and batches sends. */
+/* Worker threads: each runs one event loop (epoll) over its queues' sockets, its mailbox, its
+ * io_uring for file backends and its list of completions from other threads (RBD), recycles command
+ * buffers within its budget, and batches sends. */
 #ifndef TIGHTROPE_TARGET_WORKER_H
 #define TIGHTROPE_TARGET_WORKER_H
 
@@ -30,6 +31,11 @@ struct tgt_worker {
 	int ring_evfd;
 	unsigned ring_pending; /* SQEs prepared but not yet submitted */
 	unsigned ring_inflight; /* SQEs whose completion has not been reaped */
+	/* Completions other threads hand back (librbd's): a lock-free stack they push onto, rung by
+	 * remote_evfd when it was empty; only this worker pops it and runs the callbacks. */
+	_Atomic(struct tgt_remote_op *) remote_head;
+	int remote_evfd;
+	unsigned remote_inflight; /* begun on this worker, not yet run here */
 	struct tgt_queue *queues;
 	struct tgt_queue *flush_list;
 	_Atomic bool stopping;
@@ -60,6 +66,11 @@ void tgt_workers_post_ns_refresh(void);
 /* An SQE on the worker's io_uring (created on first use) whose completion runs op->done on this
  * worker; NULL if the ring cannot be had. Submitted at the next loop turn. */
 struct io_uring_sqe *tgt_worker_get_sqe(struct tgt_worker *w, struct tgt_ring_op *op);
+/* A backend on this worker is about to start a request another thread completes (counted, so a
+ * stopping worker waits for it). */
+void tgt_worker_remote_begin(struct tgt_worker *w);
+/* Any thread: run op->done on op->worker soon. Never blocks (one CAS, maybe one eventfd write). */
+void tgt_worker_post_remote(struct tgt_remote_op *op);
 /* Send the queue's batch at the end of this loop turn (once per turn, however many replies). */
 void tgt_worker_mark_flush(struct tgt_worker *w, struct tgt_queue *q);
 
