@@ -179,6 +179,24 @@ print("%#x %d %d" % (c.result, struct.unpack_from("<I", log, 0)[0], nsze))
 [[ $out == "0x40002 1 3145728" ]] &&
   ok "rbd resize to 1.5 GiB: namespace-change notice, changed list names nsid 1, NSZE 3145728 blocks" ||
   bad "resize: $out $(tail -2 "$work/target2.log")"
+# The same through tightrope connect: its FUSE file and loop device take the new size, and the host
+# process keeps serving (the loop driver's size query reads our own FUSE file: it once hung here).
+if attach "resize through tightrope connect"; then
+  timeout 60 rbd -c "$conf" resize --size 2G rbd/img >/dev/null 2>&1 || bad "rbd resize --size 2G"
+  loop_bytes_are() { [[ $(timeout 5 blockdev --getsize64 "$loop" 2>/dev/null) == "$1" ]]; }
+  wait_until 30 loop_bytes_are $((2 << 30)) &&
+    ok "rbd resize to 2 GiB: $loop follows ($(timeout 5 blockdev --getsize64 "$loop") bytes)" ||
+    bad "resize: $loop is $(timeout 5 blockdev --getsize64 "$loop") bytes"
+  nsfile=$(ctrl_of "$nqn" | cut -d' ' -f4)
+  [[ $(stat -c %s "$nsfile") == $((2 << 30)) ]] && ok "and so does the FUSE file $nsfile" ||
+    bad "the FUSE file $nsfile is $(stat -c %s "$nsfile") bytes"
+  timeout 30 dd if=/dev/urandom of="$work/tail" bs=1M count=1 status=none
+  timeout 60 dd if="$work/tail" of="$loop" bs=1M seek=2047 oflag=direct conv=notrunc status=none &&
+    timeout 60 dd if="$loop" of="$work/tail.back" bs=1M skip=2047 count=1 iflag=direct status=none &&
+    cmp -s "$work/tail" "$work/tail.back" && ok "the last MiB of the grown device written and read back" ||
+    bad "the grown device's last MiB"
+  detach && ok "disconnect after the resize" || bad "disconnect after the resize: $(tail -3 "$TIGHTROPE_STATE_DIR/ctrl/$name.log")"
+fi
 
 echo "  ($((SECONDS - t0)) s)"
 # ---- ctl add-ns: refused with the reason, or added ----
