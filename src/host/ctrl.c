@@ -130,6 +130,10 @@ const char *tr_status_str(int status)
 	case NVME_SC_INVALID_NS: return "Invalid Namespace or Format";
 	case NVME_SC_CMD_SEQ_ERROR: return "Command Sequence Error";
 	case NVME_SC_LBA_RANGE: return "LBA Out of Range";
+	case NVME_SC_NS_NOT_READY: return "Namespace Not Ready";
+	case NVME_SC_WRITE_FAULT: return "Write Fault";
+	case NVME_SC_READ_ERROR: return "Unrecovered Read Error";
+	case NVME_SC_AUTH_REQUIRED: return "Authentication Required";
 	case NVME_SC_NS_WRITE_PROTECTED: return "Namespace is Write Protected";
 	case NVME_SC_TRANSIENT_TR_ERR: return "Transient Transport Error";
 	case NVME_SC_CONNECT_INVALID_PARAM: return "Connect Invalid Parameters";
