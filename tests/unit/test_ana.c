@@ -33,7 +33,8 @@ static void page_group(struct page *p, uint32_t grpid, uint8_t state, uint32_t n
 
 	memcpy(p->b + p->len, &d, sizeof(d));
 	p->len += sizeof(d);
-	memcpy(p->b + p->len, nsids, nnsids * 4);
+	if (nnsids) /* memcpy's source may not be NULL, even for 0 bytes */
+		memcpy(p->b + p->len, nsids, nnsids * 4);
 	p->len += nnsids * 4;
 	h->ngrps++;
 }
