@@ -35,8 +35,17 @@ check "discover -o json parses and names the subsystem" \
   sh -c "'$bin' discover -a 127.0.0.1 -s $tport -o json | python3 -c 'import json,sys; d=json.load(sys.stdin); assert \"$tnqn\" in [r[\"subnqn\"] for r in d[\"records\"]]'"
 check "id-ctrl shows model tightrope" \
   sh -c "'$bin' id-ctrl -a 127.0.0.1 -s $tport -n $tnqn | grep -q '^mn        : tightrope'"
-check "the host NQN is generated once and kept" \
-  sh -c "test -s '$TIGHTROPE_STATE_DIR/hostnqn' && grep -q \"\$(cat '$TIGHTROPE_STATE_DIR/hostnqn')\" '$work/target.log'"
+# The host NQN: nvme-cli's /etc/nvme/hostnqn where the machine has one (nvme-cli's package makes it),
+# else one generated once and kept in STATE.
+if [[ -s /etc/nvme/hostnqn ]]; then
+  hostnqn_file=/etc/nvme/hostnqn
+  check "the host NQN is /etc/nvme/hostnqn's, as with nvme-cli" \
+    sh -c "test ! -e '$TIGHTROPE_STATE_DIR/hostnqn' && grep -q \"\$(cat /etc/nvme/hostnqn)\" '$work/target.log'"
+else
+  hostnqn_file=$TIGHTROPE_STATE_DIR/hostnqn
+  check "the host NQN is generated once and kept" \
+    sh -c "test -s '$TIGHTROPE_STATE_DIR/hostnqn' && grep -q \"\$(cat '$TIGHTROPE_STATE_DIR/hostnqn')\" '$work/target.log'"
+fi
 
 # Failures name their cause.
 expect_error() { # NAME PATTERN COMMAND...
@@ -51,7 +60,7 @@ expect_error "closed port says connection refused" "connection refused" \
 "$bin" ctl -S "$work/ctl.sock" allow-host "$tnqn" nqn.2026-11.io.tightrope:only-this-one >/dev/null
 expect_error "a host not on the list says host not allowed" "host not allowed" \
   "$bin" id-ctrl -a 127.0.0.1 -s "$tport" -n "$tnqn"
-"$bin" ctl -S "$work/ctl.sock" allow-host "$tnqn" "$(cat "$TIGHTROPE_STATE_DIR/hostnqn")" >/dev/null
+"$bin" ctl -S "$work/ctl.sock" allow-host "$tnqn" "$(cat "$hostnqn_file")" >/dev/null
 check "once allowed, the host connects" "$bin" id-ctrl -a 127.0.0.1 -s "$tport" -n "$tnqn"
 
 # Data integrity through bench's verify mode, with and without digests.

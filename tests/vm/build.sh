@@ -238,7 +238,7 @@ version() { dpkg-deb -f "$DEBS/$(printf '%s\n' "${udebs[@]}" | grep "^$1_")" Ver
   echo "built $(date -u +%FT%TZ) in $((SECONDS - t0)) s from $mirror"
   echo "modules: ${#modpaths[@]}"
   printf 'deb %s\n' "$kdeb" "${udebs[@]}"
-  (cd "$OUT" && ls -l vmlinuz base.cpio.gz fio.cpio.gz 2>/dev/null)
+  (cd "$OUT" && ls -l vmlinuz base.cpio.gz && if [[ -f fio.cpio.gz ]]; then ls -l fio.cpio.gz; fi)
 } >"$OUT/manifest.txt"
 [[ ${TIGHTROPE_VM_KEEP_WORK:-0} == 1 ]] || rm -rf "$W"
 echo "$stamp" >"$OUT/stamp"
