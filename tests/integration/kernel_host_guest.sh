@@ -11,7 +11,9 @@ q=$(cat "$ctrl/queue_count")
 echo "GUEST: queue_count=$q"
 [ "$q" -ge 3 ] || fail "expected an admin queue and at least 2 I/O queues, got $q"
 nvme id-ctrl "/dev/$NVME_CTRL" | grep -E '^(oaes|sgls|ioccsz|kas|mdts|subnqn)' || fail "id-ctrl"
-nvme id-ctrl "/dev/$NVME_CTRL" | grep -q '^oaes *: 0x100' || fail "OAES does not advertise namespace notices"
+oaes=$(nvme id-ctrl "/dev/$NVME_CTRL" | awk '$1 == "oaes" { print $3 }')
+[ $((oaes & 0x100)) -ne 0 ] || fail "OAES $oaes does not advertise namespace notices"
+[ $((oaes & 0x800)) -ne 0 ] || fail "OAES $oaes does not advertise ANA change notices"
 
 other=
 for d in /dev/${NVME_CTRL}n1 /dev/${NVME_CTRL}n2; do
