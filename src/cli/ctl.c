@@ -185,6 +185,22 @@ static void print_reply(json_object *reply, int rc, bool json, const char *verb,
 	}
 }
 
+/* set-ana PORTID GROUP STATE into the request; false, said on stderr, if a number is not one. The
+ * target checks the ranges and the state's name. */
+static bool set_ana_request(json_object *req, char **args)
+{
+	long portid, grpid;
+
+	if (tr_parse_long(args[0], 0, UINT16_MAX, &portid) || tr_parse_long(args[1], 1, UINT32_MAX, &grpid)) {
+		fprintf(stderr, "tightrope: ctl set-ana: PORTID and GROUP are numbers\n");
+		return false;
+	}
+	json_object_object_add(req, "portid", json_object_new_int64(portid));
+	json_object_object_add(req, "grpid", json_object_new_int64(grpid));
+	json_object_object_add(req, "state", json_object_new_string(args[2]));
+	return true;
+}
+
 int cmd_ctl(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -249,17 +265,10 @@ int cmd_ctl(int argc, char **argv)
 			if (auth[i])
 				json_object_object_add(req, auth_keys[i], json_object_new_string(auth[i]));
 	} else if (!strcmp(verb, "set-ana") && nargs == 3) {
-		long portid, grpid;
-
-		if (tr_parse_long(argv[optind], 0, UINT16_MAX, &portid) ||
-		    tr_parse_long(argv[optind + 1], 1, UINT32_MAX, &grpid)) {
-			fprintf(stderr, "tightrope: ctl set-ana: PORTID and GROUP are numbers\n");
+		if (!set_ana_request(req, argv + optind)) {
 			json_object_put(req);
 			return 2;
 		}
-		json_object_object_add(req, "portid", json_object_new_int64(portid));
-		json_object_object_add(req, "grpid", json_object_new_int64(grpid));
-		json_object_object_add(req, "state", json_object_new_string(argv[optind + 2]));
 	} else if (!strcmp(verb, "save") && nargs <= 1) {
 		if (nargs)
 			json_object_object_add(req, "path", json_object_new_string(argv[optind]));
