@@ -74,12 +74,7 @@ uint8_t ana_group_state(const struct ana_table *t, uint32_t grpid)
 
 const char *ana_state_name(uint8_t state)
 {
-	switch (state) {
-	case NVME_ANA_OPTIMIZED: return "optimized";
-	case NVME_ANA_NONOPTIMIZED: return "non-optimized";
-	case NVME_ANA_INACCESSIBLE: return "inaccessible";
-	case NVME_ANA_PERSISTENT_LOSS: return "persistent-loss";
-	case NVME_ANA_CHANGE: return "change";
-	default: return "unknown";
-	}
+	const char *name = nvme_ana_state_name(state);
+
+	return name ? name : "unknown";
 }

@@ -457,6 +457,19 @@ enum nvme_ana_state {
 };
 #define NVME_ANA_LOG_RGO (1u << 0) /* LSP: return groups only, no NSID lists */
 
+/* The ANA states as nvmet's configfs and nvme-cli name them; NULL for any other value. */
+static inline const char *nvme_ana_state_name(uint8_t state)
+{
+	switch (state) {
+	case NVME_ANA_OPTIMIZED: return "optimized";
+	case NVME_ANA_NONOPTIMIZED: return "non-optimized";
+	case NVME_ANA_INACCESSIBLE: return "inaccessible";
+	case NVME_ANA_PERSISTENT_LOSS: return "persistent-loss";
+	case NVME_ANA_CHANGE: return "change";
+	default: return NULL;
+	}
+}
+
 struct nvme_effects_log {
 	uint32_t acs[256];
 	uint32_t iocs[256];

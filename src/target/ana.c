@@ -9,31 +9,23 @@
 #include "target/cmd.h"
 #include "util/log.h"
 
-static const struct {
-	enum nvme_ana_state state;
-	const char *name;
-} ana_names[] = {
-	{ NVME_ANA_OPTIMIZED, "optimized" },	     { NVME_ANA_NONOPTIMIZED, "non-optimized" },
-	{ NVME_ANA_INACCESSIBLE, "inaccessible" }, { NVME_ANA_PERSISTENT_LOSS, "persistent-loss" },
-	{ NVME_ANA_CHANGE, "change" },
-};
-
 int tgt_ana_state_parse(const char *s)
 {
-	for (size_t i = 0; s && i < sizeof(ana_names) / sizeof(ana_names[0]); i++) {
-		if (!strcmp(s, ana_names[i].name))
-			return (int)ana_names[i].state;
+	static const uint8_t states[] = { NVME_ANA_OPTIMIZED, NVME_ANA_NONOPTIMIZED, NVME_ANA_INACCESSIBLE,
+					  NVME_ANA_PERSISTENT_LOSS, NVME_ANA_CHANGE };
+
+	for (size_t i = 0; s && i < sizeof(states); i++) {
+		if (!strcmp(s, nvme_ana_state_name(states[i])))
+			return states[i];
 	}
 	return -1;
 }
 
 const char *tgt_ana_state_name(enum nvme_ana_state state)
 {
-	for (size_t i = 0; i < sizeof(ana_names) / sizeof(ana_names[0]); i++) {
-		if (ana_names[i].state == state)
-			return ana_names[i].name;
-	}
-	return "unknown";
+	const char *name = nvme_ana_state_name((uint8_t)state);
+
+	return name ? name : "unknown";
 }
 
 static bool ana_ids_ok(uint16_t portid, uint32_t grpid)
@@ -96,15 +88,6 @@ static struct tgt_ctrl **ctrls_on_port(struct tgt_target *t, uint16_t portid, si
 	return out;
 }
 
-static bool ana_state_valid(enum nvme_ana_state state)
-{
-	for (size_t i = 0; i < sizeof(ana_names) / sizeof(ana_names[0]); i++) {
-		if (ana_names[i].state == state)
-			return true;
-	}
-	return false;
-}
-
 int tgt_ana_set(struct tgt_target *t, uint16_t portid, uint32_t grpid, enum nvme_ana_state state)
 {
 	struct tgt_ctrl **ctrls;
@@ -112,7 +95,7 @@ int tgt_ana_set(struct tgt_target *t, uint16_t portid, uint32_t grpid, enum nvme
 
 	if (!ana_ids_ok(portid, grpid))
 		return -ERANGE;
-	if (!ana_state_valid(state))
+	if (!nvme_ana_state_name((uint8_t)state))
 		return -EINVAL;
 	atomic_store_explicit(&t->ana_state[portid][grpid], (uint8_t)state, memory_order_relaxed);
 	tgt_ana_bump(t);
