@@ -177,6 +177,9 @@ struct tgt_target {
 	_Atomic int nr_connections; /* accepted and not yet closed */
 	int reserve_fd; /* spent to accept-and-close when the process is out of descriptors */
 	uint64_t buf_budget; /* command buffers, for all workers together */
+	/* Poll mode (--poll-us): a worker that saw an event within this many microseconds looks again
+	 * without sleeping, as SPDK's reactors and the kernel's busy-poll do; 0 = always sleep. */
+	_Atomic uint32_t poll_us;
 	/* ANA: each port's state of each group (enum nvme_ana_state; 0 = never set, which reads as
 	 * optimized for the default group and inaccessible for the others, as nvmet's ports start),
 	 * and the change count the ANA log page reports. Read on the I/O path without a lock. */
