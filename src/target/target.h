@@ -219,6 +219,9 @@ bool tgt_valid_nqn(const char *nqn);
 int tgt_target_id_set(const char *uuid);
 /* Read the identity kept in STATE_DIR/target-id, creating it (random) the first time. 0 or -errno. */
 int tgt_target_id_load(const char *state_dir);
+/* An identifier derived from this target's identity and a description of what it names (serials,
+ * namespace UUIDs and NGUIDs); 0 or -ENOMEM. */
+int tgt_derive_id(uint8_t out[16], const char *what, uint32_t number, bool as_uuid);
 /* Set the command buffer budget (bytes, all workers together). */
 void tgt_set_buffer_budget(uint64_t bytes);
 /* The most memory one connection can make the target hold beyond the buffer budget (a full-depth
