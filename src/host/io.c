@@ -26,11 +26,14 @@ static void req_reply(struct io_req *r)
 {
 	const struct blkreq *b = &r->b;
 
-	if (b->nvme_err) {
+	if (b->nvme_err)
 		tr_warn("%s: %s of %zu bytes at %llu on namespace %u failed: %s", r->h->name, req_kind_name(r), b->size,
 			(unsigned long long)b->off, b->nsid, tr_status_str(b->nvme_err));
+	if (r->done) /* another front end than FUSE (ublk.c) */
+		r->done(r->done_ctx, b->nvme_err ? -EIO : 0, b->buf ? b->buf + (b->off - b->aoff) : NULL, b->size);
+	else if (b->nvme_err)
 		fuse_reply_err(r->req, EIO);
-	} else if (b->kind == BLKREQ_READ) {
+	else if (b->kind == BLKREQ_READ) {
 		fuse_reply_buf(r->req, (const char *)b->buf + (b->off - b->aoff), b->size);
 	} else if (b->kind == BLKREQ_WRITE) {
 		fuse_reply_write(r->req, b->size);
@@ -42,7 +45,10 @@ static void req_reply(struct io_req *r)
 
 static void req_fail(struct io_req *r, int err)
 {
-	fuse_reply_err(r->req, err);
+	if (r->done)
+		r->done(r->done_ctx, -err, NULL, 0);
+	else
+		fuse_reply_err(r->req, err);
 	req_free(r);
 }
 
@@ -176,6 +182,24 @@ int hostd_io_start(struct hostd *h, fuse_req_t req, enum blkreq_kind kind, const
 	}
 	r->h = h;
 	r->req = req;
+	r->max_xfer = h->max_xfer;
+	req_submit(r);
+	return 0;
+}
+
+/* The same for a front end that is not FUSE: 'done' gets the result (0 or -errno) and a read's data. */
+int hostd_io_start_cb(struct hostd *h, enum blkreq_kind kind, const struct ns_dev *ns, uint64_t off, size_t size,
+		      const void *wdata, hostd_io_done_fn done, void *ctx)
+{
+	struct io_req *r = calloc(1, sizeof(*r));
+
+	if (!r || blkreq_init(&r->b, kind, ns->nsid, off, size, ns->lba_shift, wdata)) {
+		free(r);
+		return -ENOMEM;
+	}
+	r->h = h;
+	r->done = done;
+	r->done_ctx = ctx;
 	r->max_xfer = h->max_xfer;
 	req_submit(r);
 	return 0;
