@@ -549,8 +549,12 @@ void ublk_cleanup_dead(const char *dev, int pid)
 	int err;
 
 	if (sscanf(dev, "/dev/ublkb%u%c", &id, &tail) != 1 ||
-	    ctrl_cmd_probe(UBLK_CMD_GET_DEV_INFO, id, &info, sizeof(info)) || info.ublksrv_pid != pid)
-		return; /* gone already, or another process's now */
+	    ctrl_cmd_probe(UBLK_CMD_GET_DEV_INFO, id, &info, sizeof(info)))
+		return; /* gone already */
+	/* Still that process's, or stopped with no server at all (the kernel forgets the pid when it stops
+	 * the device of a server that died); anything else is another process's now. */
+	if (info.ublksrv_pid != pid && !(info.ublksrv_pid <= 0 && info.state == UBLK_S_DEV_DEAD))
+		return;
 	unmount_users(dev);
 	err = ctrl_cmd(UBLK_CMD_DEL_DEV, id, NULL, 0, 0);
 	if (err)
