@@ -574,7 +574,7 @@ static int disconnect_matching(const char *nqn, const char *dev, bool all)
 
 int cmd_disconnect(int argc, char **argv)
 {
-	static const char usage[] = "usage: tightrope disconnect -n NQN | -d DEVICE (trN, /dev/loopN)\n";
+	static const char usage[] = "usage: tightrope disconnect -n NQN | -d DEVICE (trN, /dev/loopN, /dev/ublkbN)\n";
 	struct conn_args a;
 	int rc = parse_conn(argc, argv, &a, usage, 2);
 

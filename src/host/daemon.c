@@ -235,7 +235,6 @@ static void __attribute__((noreturn)) finish(struct hostd *h)
 {
 	if (h->state == HS_DELETING)
 		final_flush(h);
-	ublk_release_all(); /* stopped by the teardown: delete them */
 	if (h->se) {
 		fuse_session_unmount(h->se);
 		fuse_session_destroy(h->se);
@@ -248,6 +247,7 @@ static void __attribute__((noreturn)) finish(struct hostd *h)
 		tr_info("%s: removed (%s)", h->paths[i].name, h->exit_reason ? h->exit_reason : "done");
 		path_release(&h->paths[i]);
 	}
+	ublk_release_all(); /* stopped by the teardown: delete them */
 	unlink(h->sock_path);
 	if (h->reply_fd >= 0) {
 		(void)!write(h->reply_fd, "ok\n", 3);

@@ -60,6 +60,7 @@ struct ublk_dev {
 	int cfd; /* /dev/ublkcN, -1 once released */
 	uint16_t nr_queues, depth;
 	int with_kernel; /* commands the kernel holds: the char device is closed only when none is left */
+	int owned; /* requests in io.c's hands: their buffers stay until they are back */
 	_Atomic int state;
 	_Atomic bool start_done, stopped;
 	pthread_t thread;
@@ -242,6 +243,9 @@ static void tag_done(void *arg, int err, const void *data, size_t len)
 	struct ublk_tag *t = arg;
 	bool rw = t->op == UBLK_IO_OP_READ || t->op == UBLK_IO_OP_WRITE;
 
+	t->q->d->owned--;
+	if (!t->buf)
+		return; /* the process is ending and the device went */
 	if (!err && t->op == UBLK_IO_OP_READ && data)
 		memcpy(t->buf, data, len);
 	commit(t, err ? err : rw ? (int)len : 0);
@@ -280,8 +284,11 @@ static void tag_start(struct ublk_tag *t)
 		commit(t, fit < 0 ? fit : -EIO); /* past the end: the namespace shrank */
 		return;
 	}
-	if (hostd_io_start_cb(d->h, kind, ns, off, size, kind == BLKREQ_WRITE ? t->buf : NULL, tag_done, t))
+	d->owned++;
+	if (hostd_io_start_cb(d->h, kind, ns, off, size, kind == BLKREQ_WRITE ? t->buf : NULL, tag_done, t)) {
+		d->owned--;
 		commit(t, -ENOMEM);
+	}
 }
 
 static void on_cqe(struct ublk_tag *t, int res, bool serving)
@@ -323,10 +330,13 @@ static void dev_release(struct ublk_dev *d)
 	for (int i = 0; i < d->nr_queues; i++) {
 		if (d->q[i].descs)
 			munmap((void *)d->q[i].descs, d->q[i].descs_len);
-		if (d->q[i].bufs)
+		if (d->q[i].bufs && !d->owned) {
 			munmap(d->q[i].bufs, (size_t)d->depth * UBLK_BUF_BYTES);
+			d->q[i].bufs = NULL;
+			for (int k = 0; k < d->depth; k++)
+				d->q[i].tags[k].buf = NULL;
+		}
 		d->q[i].descs = NULL;
-		d->q[i].bufs = NULL;
 	}
 	if (d->cfd >= 0)
 		close(d->cfd);
@@ -511,7 +521,7 @@ void ublk_serve(void)
 		return;
 	reap(true);
 	for (struct ublk_dev *d = ctx.devs; d; d = d->next)
-		if (atomic_load(&d->stopped) && !d->with_kernel && d->cfd >= 0)
+		if (atomic_load(&d->stopped) && !d->with_kernel && !d->owned && d->cfd >= 0)
 			dev_release(d);
 	ublk_submit();
 }

@@ -83,6 +83,7 @@ $T disconnect-all || fail "disconnect-all rc=$?"
 i=0
 while [ -n "$(ublk_devs)" ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
 [ -z "$(ublk_devs)" ] || fail "left after disconnect-all: $(ublk_devs)"
+! grep -qsE "Sanitizer|runtime error" /var/lib/tightrope/ctrl/*.log || fail "sanitizer report: $(grep -hsE -A5 "Sanitizer|runtime error" /var/lib/tightrope/ctrl/*.log | head -20)"
 say "disconnect: no ublk device left"
 
 # A host process killed: the kernel aborts its device, and disconnect-all deletes what is left.
