@@ -27,9 +27,11 @@ cp "$mke2fs" "$stage/opt/tightrope/bin/mke2fs"
 ldd "$bin" "$mke2fs" | awk '$2 == "=>" && $3 ~ /^\// { print $3 } $1 ~ /^\/.*ld-linux/ { print $1 }' | sort -u |
   while read -r so; do cp -L "$so" "$stage/opt/tightrope/lib/"; done
 ld=$(basename "$(ls "$stage"/opt/tightrope/lib/ld-linux*)")
+# The sanitizers' options this side runs with (meson's, run.sh's) hold in the guest too.
+env="export ASAN_OPTIONS='${ASAN_OPTIONS:-}' UBSAN_OPTIONS='${UBSAN_OPTIONS:-}'"
 for w in tightrope:tightrope mkfs.ext4:"mke2fs -t ext4"; do
-  printf '#!/bin/sh\nexec /opt/tightrope/lib/%s --library-path /opt/tightrope/lib /opt/tightrope/bin/%s "$@"\n' \
-    "$ld" "${w#*:}" >"$stage/opt/tightrope/${w%%:*}"
+  printf '#!/bin/sh\n%s\nexec /opt/tightrope/lib/%s --library-path /opt/tightrope/lib /opt/tightrope/bin/%s "$@"\n' \
+    "$env" "$ld" "${w#*:}" >"$stage/opt/tightrope/${w%%:*}"
   chmod 0755 "$stage/opt/tightrope/${w%%:*}"
 done
 (cd "$stage" && find . | LC_ALL=C sort | cpio -o -H newc -R 0:0 --quiet | gzip -1) >"$work/tightrope.cpio.gz"
