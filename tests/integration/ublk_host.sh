@@ -48,6 +48,15 @@ start_target() {
 }
 start_target || { cat "$work/target.log"; bad "the target did not start"; give_up; }
 
+# This side: a --blkdev the CLI does not know is refused, and so is ublk where the kernel lacks it.
+"$bin" connect -t tcp -a 127.0.0.1 -s "$port" -n "$nqn" --blkdev nbd >/dev/null 2>&1 && rc=0 || rc=$?
+((rc == 2)) && ok "connect --blkdev nbd refused (usage, rc 2)" || bad "connect --blkdev nbd: rc $rc"
+if [[ ! -e /dev/ublk-control ]]; then
+  out=$(TIGHTROPE_STATE_DIR=$work/state "$bin" connect -t tcp -a 127.0.0.1 -s "$port" -n "$nqn" --blkdev ublk 2>&1) &&
+    bad "connect --blkdev ublk on a kernel without ublk succeeded" ||
+    { [[ $out == *"no ublk"* ]] && ok "this kernel has no ublk: connect --blkdev ublk refused ($out)" || bad "connect --blkdev ublk: $out"; }
+fi
+
 console=$work/console.log vmlog=$work/vm.log
 : >"$console"
 # TCG, as the other guests: this machine's (nested) KVM cannot run Debian 13's kernel.
@@ -69,7 +78,7 @@ rc=0
 wait "$vm_pid" || rc=$?
 ((rc == 0)) && ok "guest: $(grep -m1 -o 'boot: kernel [^,]*' "$vmlog" | sed 's/^boot: //'), every step" ||
   bad "guest: $(grep -E 'RESULT=|GUEST-FAIL' "$console" | tail -2 | tr '\n' ' ')"
-guest_said "$console" "device /dev/ublkb" "the record names" "data:" "ext4:" "held:" "disconnect:" "kill -9:"
+guest_said "$console" "device /dev/ublkb" "the record names" "data:" "ext4:" "held:" "disconnect:" "loop:" "kill -9:"
 ! grep -qE "I/O error|Buffer I/O|blk_update_request" "$console" && ok "no I/O error in the guest kernel's log" ||
   bad "the guest kernel logged I/O errors: $(grep -m2 -E 'I/O error|Buffer I/O|blk_update_request' "$console" | tr '\n' ' ')"
 no_sanitizer_report "the target" "$work/target.log"

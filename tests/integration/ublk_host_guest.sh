@@ -19,7 +19,7 @@ pattern() { awk -v tag="$1" -v n=$(($2 * 2048)) 'BEGIN { for (i = 0; i < n; i++)
 # ublk_devs: the ublk devices there are (block and char), on one line.
 ublk_devs() { ls /dev | grep -E '^ublk[bc][0-9]' | tr '\n' ' '; }
 
-for m in fuse ublk_drv ext4; do modprobe "$m" || fail "modprobe $m"; done
+for m in fuse ublk_drv loop ext4; do modprobe "$m" || fail "modprobe $m"; done
 [ -c /dev/ublk-control ] || fail "no /dev/ublk-control after modprobe ublk_drv"
 mkdir -p /var/lib /mnt
 ln -sf /proc/self/mounts /etc/mtab # libfuse's mount reads it
@@ -85,6 +85,15 @@ while [ -n "$(ublk_devs)" ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
 [ -z "$(ublk_devs)" ] || fail "left after disconnect-all: $(ublk_devs)"
 ! grep -qsE "Sanitizer|runtime error" /var/lib/tightrope/ctrl/*.log || fail "sanitizer report: $(grep -hsE -A5 "Sanitizer|runtime error" /var/lib/tightrope/ctrl/*.log | head -20)"
 say "disconnect: no ublk device left"
+
+# --blkdev loop: the loop device over the FUSE file, even where ublk is there.
+$T connect -t tcp -a "$TRADDR" -s "$TRSVCID" -n "$NQN" -c 1 --blkdev loop || fail "connect --blkdev loop rc=$?"
+loop=$($T list | grep -o '/dev/loop[0-9]*' | head -n 1)
+[ -n "$loop" ] && [ -z "$(ublk_devs)" ] || fail "--blkdev loop gave '$loop', ublk devices '$(ublk_devs)'"
+dd if="$loop" of=/tmp/back bs=256k skip=128 count=64 iflag=direct 2>/dev/null || fail "read through $loop rc=$?"
+cmp /tmp/held /tmp/back || fail "$loop reads other data than the ublk device wrote"
+$T disconnect-all || fail "disconnect-all (loop) rc=$?"
+say "loop: --blkdev loop gave $loop (no ublk device), the same data as through ublk"
 
 # A host process killed: the kernel aborts its device, and disconnect-all deletes what is left.
 # Without --blkdev (auto), this kernel gets ublk again.
