@@ -170,9 +170,10 @@ static void req_submit(struct io_req *r)
 /* New I/O goes out on a usable path, waits while none is usable but one may come back, fails when
  * none can. While the process is being deleted I/O still goes out as long as a path lasts: the
  * teardown itself unmounts a filesystem from our loop device and flushes it, and those writes must
- * reach the target. Returns -ENOMEM when the request could not be set up (the caller replies). */
-int hostd_io_start(struct hostd *h, fuse_req_t req, enum blkreq_kind kind, const struct ns_dev *ns, uint64_t off,
-		   size_t size, const void *wdata)
+ * reach the target. Returns -ENOMEM when the request could not be set up (the caller replies). The
+ * answer goes to FUSE's 'req', or with 'done' set (another front end, ublk.c) to 'done'. */
+static int io_start(struct hostd *h, fuse_req_t req, hostd_io_done_fn done, void *done_ctx, enum blkreq_kind kind,
+		    const struct ns_dev *ns, uint64_t off, size_t size, const void *wdata)
 {
 	struct io_req *r = calloc(1, sizeof(*r));
 
@@ -182,27 +183,23 @@ int hostd_io_start(struct hostd *h, fuse_req_t req, enum blkreq_kind kind, const
 	}
 	r->h = h;
 	r->req = req;
+	r->done = done;
+	r->done_ctx = done_ctx;
 	r->max_xfer = h->max_xfer;
 	req_submit(r);
 	return 0;
 }
 
-/* The same for a front end that is not FUSE: 'done' gets the result (0 or -errno) and a read's data. */
+int hostd_io_start(struct hostd *h, fuse_req_t req, enum blkreq_kind kind, const struct ns_dev *ns, uint64_t off,
+		   size_t size, const void *wdata)
+{
+	return io_start(h, req, NULL, NULL, kind, ns, off, size, wdata);
+}
+
 int hostd_io_start_cb(struct hostd *h, enum blkreq_kind kind, const struct ns_dev *ns, uint64_t off, size_t size,
 		      const void *wdata, hostd_io_done_fn done, void *ctx)
 {
-	struct io_req *r = calloc(1, sizeof(*r));
-
-	if (!r || blkreq_init(&r->b, kind, ns->nsid, off, size, ns->lba_shift, wdata)) {
-		free(r);
-		return -ENOMEM;
-	}
-	r->h = h;
-	r->done = done;
-	r->done_ctx = ctx;
-	r->max_xfer = h->max_xfer;
-	req_submit(r);
-	return 0;
+	return io_start(h, NULL, done, ctx, kind, ns, off, size, wdata);
 }
 
 void hostd_io_fail_waiting(struct hostd *h, int err)
