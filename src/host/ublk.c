@@ -83,6 +83,19 @@ static struct {
 
 static struct tr_ratelimit ublk_rl = TR_RATELIMIT_INIT(5000, 5);
 
+static const char *const ud_state_names[] = { "starting", "live", "failed", "stopped" };
+
+/* The one place a device's state changes (from the threads that start and stop it): STARTING -> LIVE or
+ * FAILED, any -> STOPPED. */
+static void ud_set_state(struct ublk_dev *d, enum ud_state to)
+{
+	enum ud_state from = atomic_exchange(&d->state, to);
+
+	if (to != UD_STOPPED && from != UD_STARTING)
+		tr_err("%s: illegal ublk state change %s -> %s", d->name, ud_state_names[from], ud_state_names[to]);
+	tr_debug("%s: ublk device %s -> %s", d->name, ud_state_names[from], ud_state_names[to]);
+}
+
 bool ublk_supported(void)
 {
 	return access(UBLK_CONTROL, R_OK | W_OK) == 0;
@@ -417,7 +430,7 @@ static void *start_main(void *arg)
 
 	if (err)
 		tr_warn("%s: START_DEV: %s", d->name, strerror(-err));
-	atomic_store(&d->state, err ? UD_FAILED : UD_LIVE);
+	ud_set_state(d, err ? UD_FAILED : UD_LIVE);
 	atomic_store(&d->start_done, true);
 	return NULL;
 }
@@ -482,7 +495,7 @@ static struct ublk_dev *dev_create(struct hostd *h, const struct ns_dev *ns)
 	if (ctx.pending || pthread_create(&d->thread, NULL, start_main, d)) {
 		/* Not started: the stop aborts what was fetched, then it is released and deleted. */
 		tr_warn("%s: namespace %u: ublk device %u not started", h->name, ns->nsid, d->id);
-		atomic_store(&d->state, UD_FAILED);
+		ud_set_state(d, UD_FAILED);
 		atomic_store(&d->start_done, true);
 		return d;
 	}
@@ -501,7 +514,7 @@ static void dev_stop(struct ublk_dev *d)
 	err = ctrl_cmd(UBLK_CMD_STOP_DEV, d->id, NULL, 0, 0);
 	if (err)
 		tr_warn("%s: STOP_DEV: %s", d->name, strerror(-err));
-	atomic_store(&d->state, UD_STOPPED);
+	ud_set_state(d, UD_STOPPED);
 	atomic_store(&d->stopped, true);
 }
 
