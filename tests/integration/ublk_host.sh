@@ -40,8 +40,9 @@ ok "guest archive: $bin and mke2fs with $(ls "$stage/opt/tightrope/lib" | wc -l)
 nqn=nqn.2026-12.io.tightrope:ublk
 port=$(free_port)
 truncate -s 256M "$work/ns.img"
+truncate -s 64M "$work/ns2.img"
 start_target() {
-  "$bin" target -l "127.0.0.1:$port" -n "$nqn" -N "$work/ns.img,lbs=4096" -S none -w 1 >>"$work/target.log" 2>&1 &
+  "$bin" target -l "127.0.0.1:$port" -n "$nqn" -N "$work/ns.img,lbs=4096" -S "$work/t.sock" -w 1 >>"$work/target.log" 2>&1 &
   tpid=$!
   pids+=("$tpid")
   wait_ready "$work/target.log" 20
@@ -65,20 +66,29 @@ TIGHTROPE_VM_EXTRA_CPIO="$work/tightrope.cpio.gz" TIGHTROPE_VM_DEFAULT_TEST=0 \
   "$vm/kernel-host.sh" "$port" "$nqn" "$here/ublk_host_guest.sh" >"$vmlog" 2>&1 &
 vm_pid=$!
 
-# writer_or_end: the guest's writer runs, or the guest is gone (no use waiting then).
-writer_or_end() { grep -q "GUEST: writer running" "$console" || ! kill -0 "$vm_pid" 2>/dev/null; }
-if wait_until 240 writer_or_end && grep -q "GUEST: writer running" "$console"; then
+# guest_asks TEXT: wait until the guest said TEXT (true), or it is gone (false: no use waiting then).
+said() { grep -q "GUEST: $1" "$console" || ! kill -0 "$vm_pid" 2>/dev/null; }
+guest_asks() { wait_until 240 said "$1" && grep -q "GUEST: $1" "$console"; }
+if guest_asks "writer running"; then
   kill -KILL "$tpid"
   wait "$tpid" 2>/dev/null || true
   ok "target killed (SIGKILL) while the guest's writer ran"
   sleep 4
   start_target && ok "target restarted after 4 s" || bad "the target did not restart: $(tail -3 "$work/target.log")"
 fi
+if guest_asks "add namespace 2 now"; then
+  "$bin" ctl -S "$work/t.sock" add-ns "$nqn" "$work/ns2.img" --nsid 2 >/dev/null && ok "ctl add-ns: namespace 2" ||
+    bad "ctl add-ns failed"
+fi
+if guest_asks "namespace 2 added.*remove namespace 2 now"; then
+  "$bin" ctl -S "$work/t.sock" remove-ns "$nqn" 2 >/dev/null && ok "ctl remove-ns: namespace 2" || bad "ctl remove-ns failed"
+fi
 rc=0
 wait "$vm_pid" || rc=$?
 ((rc == 0)) && ok "guest: $(grep -m1 -o 'boot: kernel [^,]*' "$vmlog" | sed 's/^boot: //'), every step" ||
   bad "guest: $(grep -E 'RESULT=|GUEST-FAIL' "$console" | tail -2 | tr '\n' ' ')"
-guest_said "$console" "device /dev/ublkb" "the record names" "data:" "ext4:" "held:" "disconnect:" "loop:" "kill -9:"
+guest_said "$console" "device /dev/ublkb" "the record names" "data:" "ext4:" "held:" "namespace 2 added" \
+  "namespace 2 removed" "disconnect:" "loop:" "kill -9:"
 ! grep -qE "I/O error|Buffer I/O|blk_update_request" "$console" && ok "no I/O error in the guest kernel's log" ||
   bad "the guest kernel logged I/O errors: $(grep -m2 -E 'I/O error|Buffer I/O|blk_update_request' "$console" | tr '\n' ' ')"
 no_sanitizer_report "the target" "$work/target.log"

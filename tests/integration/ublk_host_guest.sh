@@ -79,6 +79,28 @@ dd if="$dev" of=/tmp/back bs=256k skip=128 count=64 iflag=direct 2>/dev/null || 
 cmp /tmp/held /tmp/back || fail "what the writer wrote across the outage reads back different"
 say "held: the writer went on across the outage without error ($took s), reconnected, data equal"
 
+# A namespace the target adds while we are connected gets a ublk device of its own (the event loop
+# adds it); removed, its device goes (stopped by a thread, deleted once the kernel gave everything back).
+say "add namespace 2 now"
+i=0
+while [ "$(ls /dev | grep -cE '^ublkb[0-9]')" -lt 2 ] && [ $i -lt 300 ]; do sleep 0.1; i=$((i + 1)); done
+dev2=$(ls /dev | grep -E '^ublkb[0-9]' | grep -vx "$b" | head -n 1)
+[ -n "$dev2" ] || fail "no second ublk device after the target added namespace 2: $(ublk_devs)"
+bytes2=$(($(cat /sys/block/$dev2/size) * 512))
+[ "$bytes2" = $((64 << 20)) ] || fail "/dev/$dev2 has $bytes2 bytes, namespace 2 $((64 << 20))"
+dd if=/tmp/pat of="/dev/$dev2" bs=1M count=4 oflag=direct 2>/dev/null || fail "write to /dev/$dev2 rc=$?"
+dd if="/dev/$dev2" of=/tmp/back bs=1M count=4 iflag=direct 2>/dev/null || fail "read from /dev/$dev2 rc=$?"
+cmp -n $((4 << 20)) /tmp/pat /tmp/back || fail "/dev/$dev2 reads back other data"
+say "namespace 2 added: /dev/$dev2, $bytes2 bytes, data equal; remove namespace 2 now"
+i=0
+while [ -e "/dev/$dev2" ] || [ -e "/dev/ublkc${dev2#ublkb}" ]; do
+	[ $i -lt 300 ] || fail "/dev/$dev2 still there after namespace 2 went: $(ublk_devs)"
+	sleep 0.1
+	i=$((i + 1))
+done
+[ -b "$dev" ] || fail "$dev went with namespace 2"
+say "namespace 2 removed: /dev/$dev2 and its char device gone, $dev still there"
+
 $T disconnect-all || fail "disconnect-all rc=$?"
 i=0
 while [ -n "$(ublk_devs)" ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
