@@ -88,7 +88,7 @@ wait "$vm_pid" || rc=$?
 ((rc == 0)) && ok "guest: $(grep -m1 -o 'boot: kernel [^,]*' "$vmlog" | sed 's/^boot: //'), every step" ||
   bad "guest: $(grep -E 'RESULT=|GUEST-FAIL' "$console" | tail -2 | tr '\n' ' ')"
 guest_said "$console" "device /dev/ublkb" "the record names" "data:" "ext4:" "held:" "namespace 2 added" \
-  "namespace 2 removed" "disconnect:" "loop:" "kill -9:"
+  "namespace 2 removed" "disconnect:" "loop:" "sanity:" "kill -9:"
 ! grep -qE "I/O error|Buffer I/O|blk_update_request" "$console" && ok "no I/O error in the guest kernel's log" ||
   bad "the guest kernel logged I/O errors: $(grep -m2 -E 'I/O error|Buffer I/O|blk_update_request' "$console" | tr '\n' ' ')"
 no_sanitizer_report "the target" "$work/target.log"
