@@ -1,5 +1,5 @@
 /* The host process behind `tightrope connect`, one per subsystem: owns a path per controller, exposes
- * each namespace once as a FUSE file and a loop block device, routes I/O over the paths by ANA state
+ * each namespace once as a FUSE file and a block device (ublk, else loop), routes I/O over the paths by ANA state
  * and I/O policy, and recovers each lost path like the kernel. */
 #ifndef TIGHTROPE_HOST_DAEMON_H
 #define TIGHTROPE_HOST_DAEMON_H

@@ -1,7 +1,7 @@
 /* Inside the host process behind `tightrope connect`: one process per subsystem (subsystem NQN and
  * host NQN) holding one path per controller, as the kernel's native NVMe multipath holds one ns head
  * over its controllers. Its state, and what its files (daemon.c, path.c, mpath.c, io.c, fuse.c,
- * loopdev.c) call in each other. Not for the CLI: that uses daemon.h and record.h. */
+ * loopdev.c, ublk.c) call in each other. Not for the CLI: that uses daemon.h and record.h. */
 #ifndef TIGHTROPE_HOST_HOSTD_H
 #define TIGHTROPE_HOST_HOSTD_H
 
@@ -52,7 +52,7 @@ struct ns_path {
 	uint32_t grpid; /* its ANA group on that path */
 };
 
-/* One namespace: one FUSE file and one loop device, however many paths reach it. */
+/* One namespace: one FUSE file and one block device (ublk or loop), however many paths reach it. */
 struct ns_dev {
 	uint32_t nsid;
 	uint64_t nsze;
