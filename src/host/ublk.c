@@ -480,6 +480,8 @@ static struct ublk_dev *dev_add(struct hostd *h, const struct ns_dev *ns)
 	return d;
 }
 
+static void dev_stop(struct ublk_dev *d);
+
 static struct ublk_dev *dev_create(struct hostd *h, const struct ns_dev *ns)
 {
 	struct ublk_dev *d;
@@ -493,11 +495,13 @@ static struct ublk_dev *dev_create(struct hostd *h, const struct ns_dev *ns)
 	d->next = ctx.devs;
 	ctx.devs = d;
 	if (ctx.pending || pthread_create(&d->thread, NULL, start_main, d)) {
-		/* Not started: the stop aborts what was fetched, then it is released and deleted. */
+		/* Never started, so stopping waits for no I/O of ours: the kernel aborts what was fetched,
+		 * then the event loop releases it and a thread deletes it. */
 		tr_warn("%s: namespace %u: ublk device %u not started", h->name, ns->nsid, d->id);
 		ud_set_state(d, UD_FAILED);
-		atomic_store(&d->start_done, true);
-		return d;
+		d->gone = true;
+		dev_stop(d);
+		return NULL;
 	}
 	d->starting = true;
 	return d;
