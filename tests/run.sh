@@ -129,6 +129,8 @@ if ((!quick)); then
   tests/integration/tls_kernel_host.sh "$bin"; record "tls_kernel_host" $?
   step "TLS: tightrope's host against the Linux 6.12 target with tlshd (trixie guest), Wireshark-decoded (ASan)"
   tests/integration/tls_kernel_target.sh "$bin"; record "tls_kernel_target" $?
+  step "ublk: tightrope connect as /dev/ublkbN in a Linux 6.12 guest (trixie), ext4, I/O held across a target restart (ASan)"
+  tests/integration/ublk_host.sh "$bin"; record "ublk_host" $?
 fi
 
 echo

@@ -96,7 +96,7 @@ int cli_host_identity(struct tr_ctrl_opts *o, const char *hostnqn, const char *h
 	return 0;
 }
 
-enum { OPT_DISABLE_SQFLOW = 1000, OPT_IOPOLICY };
+enum { OPT_DISABLE_SQFLOW = 1000, OPT_IOPOLICY, OPT_BLKDEV };
 
 static const struct option conn_long[] = {
 	CLI_CONN_OPTIONS,
@@ -112,6 +112,7 @@ static const struct option conn_long[] = {
 	{ "no-loop", no_argument, NULL, 'L' },
 	{ "disable-sqflow", no_argument, NULL, OPT_DISABLE_SQFLOW }, /* long only, as nvme-cli's: -S is the secret */
 	{ "iopolicy", required_argument, NULL, OPT_IOPOLICY },
+	{ "blkdev", required_argument, NULL, OPT_BLKDEV },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "help", no_argument, NULL, 'h' },
 	{ 0 } };
@@ -144,6 +145,7 @@ int parse_conn(int argc, char **argv, struct conn_args *a, const char *usage, in
 	a->fast_io_fail_tmo = -1;
 	a->device = NULL;
 	a->no_loop = false;
+	a->blkdev = HOSTD_BLKDEV_AUTO;
 	a->iopolicy = HOSTD_IOPOLICY_NUMA;
 	a->iopolicy_set = false;
 	optind = 1;
@@ -174,6 +176,14 @@ int parse_conn(int argc, char **argv, struct conn_args *a, const char *usage, in
 		case 'N': err = parse_num(optarg, "namespace-id", 1, 0x7fffffff, &nsid); break;
 		case 'L': a->no_loop = true; break;
 		case OPT_DISABLE_SQFLOW: a->o.disable_sqflow = true; break;
+		case OPT_BLKDEV:
+			if (!strcmp(optarg, "auto") || !strcmp(optarg, "loop") || !strcmp(optarg, "ublk")) {
+				a->blkdev = optarg[0] == 'a' ? HOSTD_BLKDEV_AUTO :
+					    optarg[0] == 'l' ? HOSTD_BLKDEV_LOOP : HOSTD_BLKDEV_UBLK;
+				break;
+			}
+			fprintf(stderr, "blkdev '%s': use auto, ublk or loop\n", optarg);
+			return 2;
 		case OPT_IOPOLICY:
 			if (hostd_iopolicy_parse(optarg, &a->iopolicy)) {
 				fprintf(stderr, "iopolicy '%s': use numa, round-robin or queue-depth\n", optarg);
@@ -385,7 +395,7 @@ static void hostd_opts_from(struct hostd_opts *h, const struct conn_args *a)
 {
 	*h = (struct hostd_opts){ .conn = a->o, .reconnect_delay_s = a->reconnect_delay,
 				  .ctrl_loss_tmo_s = a->ctrl_loss_tmo, .fast_io_fail_tmo_s = a->fast_io_fail_tmo,
-				  .no_loop = a->no_loop, .state_dir = state_dir_path(), .iopolicy = a->iopolicy,
+				  .no_loop = a->no_loop, .blkdev = a->blkdev, .state_dir = state_dir_path(), .iopolicy = a->iopolicy,
 				  .iopolicy_set = a->iopolicy_set };
 }
 
@@ -444,6 +454,10 @@ static int connect_one(const struct conn_args *a)
 		fprintf(stderr, "already connected to %s at %s:%s as %s\n", a->o.subnqn, a->o.traddr, a->o.trsvcid, dup);
 		return 1;
 	}
+	if (a->blkdev == HOSTD_BLKDEV_UBLK && !a->no_loop && !ublk_supported()) {
+		fprintf(stderr, "--blkdev ublk: this kernel has no ublk (/dev/ublk-control; modprobe ublk_drv)\n");
+		return 1;
+	}
 	hostd_opts_from(&h, a);
 	if (h.conn.nr_io_queues > HOSTD_MAX_IO_QUEUES)
 		h.conn.nr_io_queues = HOSTD_MAX_IO_QUEUES;
@@ -464,11 +478,12 @@ int cmd_connect(int argc, char **argv)
 	static const char usage[] =
 		"usage: tightrope connect -t tcp -a TRADDR [-s TRSVCID] -n NQN [-q HOSTNQN] [-I HOSTID]\n"
 		"         [-i NR_IO_QUEUES] [-Q QUEUE_SIZE] [-k KATO] [-c RECONNECT_DELAY] [-l CTRL_LOSS_TMO]\n"
-		"         [--fast_io_fail_tmo SEC] [-g] [-G] [--disable-sqflow] [--no-loop]\n"
+		"         [--fast_io_fail_tmo SEC] [-g] [-G] [--disable-sqflow] [--no-loop] [--blkdev auto|ublk|loop]\n"
 		"         [-S|--dhchap-secret DHHC-1:..] [-C|--dhchap-ctrl-secret DHHC-1:..]\n"
 		"         [--tls] [--tls-key NVMeTLSkey-1:..|FILE] [--iopolicy numa|round-robin|queue-depth]\n"
 		"Attach a remote namespace: a host process keeps the subsystem's controllers (one path each) and\n"
-		"shows each namespace once as a file (FUSE) and a block device (/dev/loopN); a connect to another\n"
+		"shows each namespace once as a file (FUSE) and a block device (/dev/ublkbN where the kernel has\n"
+		"ublk_drv, else /dev/loopN over the file; --blkdev chooses); a connect to another\n"
 		"portal of a subsystem already attached adds a path to it (native multipath: ANA states first,\n"
 		"then the I/O policy, default numa). See `tightrope list`, `list-subsys`. With -S the host answers a\n"
 		"controller's DH-HMAC-CHAP challenge; with -C as well, the controller must prove itself too.\n"
@@ -559,7 +574,7 @@ static int disconnect_matching(const char *nqn, const char *dev, bool all)
 
 int cmd_disconnect(int argc, char **argv)
 {
-	static const char usage[] = "usage: tightrope disconnect -n NQN | -d DEVICE (trN, /dev/loopN)\n";
+	static const char usage[] = "usage: tightrope disconnect -n NQN | -d DEVICE (trN, /dev/loopN, /dev/ublkbN)\n";
 	struct conn_args a;
 	int rc = parse_conn(argc, argv, &a, usage, 2);
 

@@ -16,6 +16,7 @@ struct conn_args {
 	const char *device;
 	uint32_t nsid;
 	bool no_loop;
+	enum hostd_blkdev blkdev;
 	enum hostd_iopolicy iopolicy;
 	bool iopolicy_set;
 };

@@ -16,6 +16,7 @@
 
 #include "host/hostd.h"
 #include "host/hostd_ctl.h"
+#include "host/ublk.h"
 #include "util/log.h"
 
 /* ---- The state ---- */
@@ -67,8 +68,8 @@ static void *teardown_main(void *arg)
 	/* Unmounting a filesystem on our loop device reads and writes through our FUSE file, so this
 	 * runs beside the event loop, which keeps serving until it is done. */
 	for (int i = 0; i < h->nr_ns; i++) {
-		loop_attach_collect(&h->ns[i], true);
-		loop_detach(&h->ns[i]);
+		blkdev_attach_collect(h, &h->ns[i], true);
+		blkdev_detach(&h->ns[i]);
 	}
 	atomic_store(&h->teardown_done, true);
 	return NULL;
@@ -152,12 +153,13 @@ static void serve_paths(struct hostd *h)
 static void event_loop(struct hostd *h)
 {
 	while (!deletion_done(h)) {
-		struct pollfd pfd[2 + 64];
+		struct pollfd pfd[3 + 64];
 		int n = 0;
 
 		if (h->se)
 			pfd[n++] = (struct pollfd){ .fd = fuse_session_fd(h->se), .events = POLLIN };
 		pfd[n++] = (struct pollfd){ .fd = h->ctl_fd, .events = POLLIN };
+		pfd[n++] = (struct pollfd){ .fd = ublk_pollfd(), .events = POLLIN }; /* -1 (ignored) without ublk */
 		n += io_pollfds(h, pfd + n, 64);
 		poll(pfd, (nfds_t)n, h->state == HS_DELETING || any_job_running(h) ? 20 : 100);
 		/* A bounded batch, so the queues' sockets are served between batches. */
@@ -165,9 +167,11 @@ static void event_loop(struct hostd *h)
 			hostd_start_teardown(h, "FUSE mount went away");
 		if (pfd[h->se ? 1 : 0].revents & POLLIN)
 			hostd_ctl_accept(h);
+		ublk_serve(); /* new requests go out with this turn's */
 		serve_paths(h);
+		ublk_submit(); /* the commits of what completed */
 		for (int i = 0; i < h->nr_ns && h->state != HS_DELETING; i++)
-			if (loop_attach_collect(&h->ns[i], false))
+			if (blkdev_attach_collect(h, &h->ns[i], false))
 				hostd_write_state(h);
 	}
 }
@@ -189,20 +193,23 @@ static int start_serving(struct hostd *h, char *why, size_t whylen)
 	return err;
 }
 
-/* Tell `connect` once the loop devices exist, so `list` right after shows them. */
+/* Tell `connect` once the block devices exist, so `list` right after shows them. */
 static void wait_for_loops(struct hostd *h)
 {
 	for (int tries = 0; tries < 500; tries++) {
-		struct pollfd pfd = { .fd = fuse_session_fd(h->se), .events = POLLIN };
+		struct pollfd pfd[2] = { { .fd = fuse_session_fd(h->se), .events = POLLIN },
+					 { .fd = ublk_pollfd(), .events = POLLIN } };
 		bool pending = false;
 
 		for (int i = 0; i < h->nr_ns; i++)
-			pending |= h->ns[i].job && !loop_attach_collect(&h->ns[i], false);
+			pending |= blkdev_attaching(&h->ns[i]) && !blkdev_attach_collect(h, &h->ns[i], false);
 		if (!pending)
 			break;
-		if (poll(&pfd, 1, 10) > 0)
+		if (poll(pfd, 2, 10) > 0 && pfd[0].revents & POLLIN)
 			hostd_fuse_serve(h, 1);
+		ublk_serve();
 		serve_paths(h);
+		ublk_submit();
 	}
 }
 
@@ -240,6 +247,7 @@ static void __attribute__((noreturn)) finish(struct hostd *h)
 		tr_info("%s: removed (%s)", h->paths[i].name, h->exit_reason ? h->exit_reason : "done");
 		path_release(&h->paths[i]);
 	}
+	ublk_release_all(); /* stopped by the teardown: delete them */
 	unlink(h->sock_path);
 	if (h->reply_fd >= 0) {
 		(void)!write(h->reply_fd, "ok\n", 3);
@@ -275,7 +283,7 @@ static void __attribute__((noreturn)) hostd_main(struct hostd *h, int report_fd)
 	set_state(h, HS_LIVE);
 	/* The namespaces came with the path, before the FUSE view existed: their loop devices now. */
 	for (int i = 0; i < h->nr_ns && !h->o.no_loop; i++)
-		loop_attach_start(h, &h->ns[i]);
+		blkdev_attach_start(h, &h->ns[i]);
 	wait_for_loops(h);
 	hostd_write_state(h);
 	snprintf(msg, sizeof(msg), "OK %s\n", p->name);

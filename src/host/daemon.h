@@ -1,5 +1,5 @@
 /* The host process behind `tightrope connect`, one per subsystem: owns a path per controller, exposes
- * each namespace once as a FUSE file and a loop block device, routes I/O over the paths by ANA state
+ * each namespace once as a FUSE file and a block device (ublk, else loop), routes I/O over the paths by ANA state
  * and I/O policy, and recovers each lost path like the kernel. */
 #ifndef TIGHTROPE_HOST_DAEMON_H
 #define TIGHTROPE_HOST_DAEMON_H
@@ -13,12 +13,19 @@
  * round-robin (optimized paths in turn), queue-depth (the optimized path with the least in flight). */
 enum hostd_iopolicy { HOSTD_IOPOLICY_NUMA, HOSTD_IOPOLICY_RR, HOSTD_IOPOLICY_QD };
 
+/* Which block device each namespace gets: ublk where the kernel has it (else the loop device), or one of them. */
+enum hostd_blkdev { HOSTD_BLKDEV_AUTO, HOSTD_BLKDEV_LOOP, HOSTD_BLKDEV_UBLK };
+
+/* The kernel has ublk (/dev/ublk-control is there: modprobe ublk_drv). */
+bool ublk_supported(void);
+
 struct hostd_opts {
 	struct tr_ctrl_opts conn;
 	int reconnect_delay_s; /* default 10 */
 	int ctrl_loss_tmo_s; /* default 600; -1 = forever */
 	int fast_io_fail_tmo_s; /* default -1 = hold I/O until ctrl_loss_tmo */
-	bool no_loop; /* only the FUSE file, no /dev/loopN */
+	bool no_loop; /* only the FUSE file, no block device */
+	enum hostd_blkdev blkdev;
 	const char *state_dir;
 	enum hostd_iopolicy iopolicy;
 	bool iopolicy_set; /* given on the command line: an added path sets the subsystem's too */

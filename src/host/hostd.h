@@ -1,7 +1,7 @@
 /* Inside the host process behind `tightrope connect`: one process per subsystem (subsystem NQN and
  * host NQN) holding one path per controller, as the kernel's native NVMe multipath holds one ns head
  * over its controllers. Its state, and what its files (daemon.c, path.c, mpath.c, io.c, fuse.c,
- * loopdev.c) call in each other. Not for the CLI: that uses daemon.h and record.h. */
+ * loopdev.c, ublk.c) call in each other. Not for the CLI: that uses daemon.h and record.h. */
 #ifndef TIGHTROPE_HOST_HOSTD_H
 #define TIGHTROPE_HOST_HOSTD_H
 
@@ -43,6 +43,7 @@ enum path_state {
 };
 
 struct loop_job;
+struct ublk_dev;
 
 /* What one path says of one namespace. */
 struct ns_path {
@@ -51,14 +52,15 @@ struct ns_path {
 	uint32_t grpid; /* its ANA group on that path */
 };
 
-/* One namespace: one FUSE file and one loop device, however many paths reach it. */
+/* One namespace: one FUSE file and one block device (ublk or loop), however many paths reach it. */
 struct ns_dev {
 	uint32_t nsid;
 	uint64_t nsze;
 	uint32_t lba_shift;
 	uint8_t nguid[16], eui64[8], uuid[16]; /* what the paths must agree on */
-	char loop[32];
+	char loop[32]; /* its block device: /dev/loopN, or /dev/ublkbN (ublk.c) */
 	struct loop_job *job;
+	struct ublk_dev *ublk; /* its ublk device, when it has one */
 	int current; /* the path numa and round-robin last chose, -1 for none */
 	struct ns_path on[MAX_PATHS];
 };
@@ -117,11 +119,16 @@ struct hpath {
 	int reply_fd; /* the `connect` or `disconnect` waiting for this path, or -1 */
 };
 
-/* A FUSE request on its way through one of the paths. */
+/* How a front end other than FUSE (ublk.c) hears of a request's end: 0 or -errno, and a read's data. */
+typedef void (*hostd_io_done_fn)(void *ctx, int err, const void *data, size_t len);
+
+/* A FUSE request (or, with 'done' set, another front end's) on its way through one of the paths. */
 struct io_req {
 	struct blkreq b;
 	struct hostd *h;
 	fuse_req_t req;
+	hostd_io_done_fn done;
+	void *done_ctx;
 	int path; /* where its commands went last */
 	uint32_t max_xfer; /* fixed for its life: chunks are numbered by it */
 	struct io_req *next;
@@ -180,6 +187,8 @@ const char *mpath_iopolicy_name(enum hostd_iopolicy p);
 /* io.c: FUSE requests through the paths; parked ones wait on h->waiting. */
 int hostd_io_start(struct hostd *h, fuse_req_t req, enum blkreq_kind kind, const struct ns_dev *ns, uint64_t off,
 		   size_t size, const void *wdata);
+int hostd_io_start_cb(struct hostd *h, enum blkreq_kind kind, const struct ns_dev *ns, uint64_t off, size_t size,
+		      const void *wdata, hostd_io_done_fn done, void *ctx);
 void hostd_io_fail_waiting(struct hostd *h, int err);
 void hostd_io_resubmit_waiting(struct hostd *h);
 int hostd_io_inflight(struct hostd *h);
@@ -197,5 +206,6 @@ bool loop_attach_collect(struct ns_dev *ns, bool wait);
 void loop_detach_async(struct ns_dev *ns);
 void loop_detach(struct ns_dev *ns);
 void loop_set_capacity(const struct ns_dev *ns);
+void unmount_users(const char *dev); /* unmount whatever is mounted from 'dev' */
 
 #endif

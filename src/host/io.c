@@ -26,11 +26,14 @@ static void req_reply(struct io_req *r)
 {
 	const struct blkreq *b = &r->b;
 
-	if (b->nvme_err) {
+	if (b->nvme_err)
 		tr_warn("%s: %s of %zu bytes at %llu on namespace %u failed: %s", r->h->name, req_kind_name(r), b->size,
 			(unsigned long long)b->off, b->nsid, tr_status_str(b->nvme_err));
+	if (r->done) /* another front end than FUSE (ublk.c) */
+		r->done(r->done_ctx, b->nvme_err ? -EIO : 0, b->buf ? b->buf + (b->off - b->aoff) : NULL, b->size);
+	else if (b->nvme_err)
 		fuse_reply_err(r->req, EIO);
-	} else if (b->kind == BLKREQ_READ) {
+	else if (b->kind == BLKREQ_READ) {
 		fuse_reply_buf(r->req, (const char *)b->buf + (b->off - b->aoff), b->size);
 	} else if (b->kind == BLKREQ_WRITE) {
 		fuse_reply_write(r->req, b->size);
@@ -42,7 +45,10 @@ static void req_reply(struct io_req *r)
 
 static void req_fail(struct io_req *r, int err)
 {
-	fuse_reply_err(r->req, err);
+	if (r->done)
+		r->done(r->done_ctx, -err, NULL, 0);
+	else
+		fuse_reply_err(r->req, err);
 	req_free(r);
 }
 
@@ -164,9 +170,10 @@ static void req_submit(struct io_req *r)
 /* New I/O goes out on a usable path, waits while none is usable but one may come back, fails when
  * none can. While the process is being deleted I/O still goes out as long as a path lasts: the
  * teardown itself unmounts a filesystem from our loop device and flushes it, and those writes must
- * reach the target. Returns -ENOMEM when the request could not be set up (the caller replies). */
-int hostd_io_start(struct hostd *h, fuse_req_t req, enum blkreq_kind kind, const struct ns_dev *ns, uint64_t off,
-		   size_t size, const void *wdata)
+ * reach the target. Returns -ENOMEM when the request could not be set up (the caller replies). The
+ * answer goes to FUSE's 'req', or with 'done' set (another front end, ublk.c) to 'done'. */
+static int io_start(struct hostd *h, fuse_req_t req, hostd_io_done_fn done, void *done_ctx, enum blkreq_kind kind,
+		    const struct ns_dev *ns, uint64_t off, size_t size, const void *wdata)
 {
 	struct io_req *r = calloc(1, sizeof(*r));
 
@@ -176,9 +183,23 @@ int hostd_io_start(struct hostd *h, fuse_req_t req, enum blkreq_kind kind, const
 	}
 	r->h = h;
 	r->req = req;
+	r->done = done;
+	r->done_ctx = done_ctx;
 	r->max_xfer = h->max_xfer;
 	req_submit(r);
 	return 0;
+}
+
+int hostd_io_start(struct hostd *h, fuse_req_t req, enum blkreq_kind kind, const struct ns_dev *ns, uint64_t off,
+		   size_t size, const void *wdata)
+{
+	return io_start(h, req, NULL, NULL, kind, ns, off, size, wdata);
+}
+
+int hostd_io_start_cb(struct hostd *h, enum blkreq_kind kind, const struct ns_dev *ns, uint64_t off, size_t size,
+		      const void *wdata, hostd_io_done_fn done, void *ctx)
+{
+	return io_start(h, NULL, done, ctx, kind, ns, off, size, wdata);
 }
 
 void hostd_io_fail_waiting(struct hostd *h, int err)

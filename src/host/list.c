@@ -14,6 +14,7 @@
 
 #include "host/hostd.h"
 #include "host/record.h"
+#include "host/ublk.h"
 
 /* A killed host process stays a zombie until its reaper (init, or a container's PID 1, which may be
  * slow) collects it; it serves nothing by then, so it counts as dead. */
@@ -119,6 +120,10 @@ static void cleanup_dead(const char *state_dir, const struct hostd_record *r, co
 	for (int i = 0; i < r->nr_ns; i++) {
 		struct ns_dev ns = { 0 };
 
+		if (!strncmp(r->ns[i].loop, "/dev/ublkb", 10)) {
+			ublk_cleanup_dead(r->ns[i].loop, r->pid); /* only if that process served it */
+			continue;
+		}
 		if (!r->ns[i].loop[0] || !loop_backs(r->ns[i].loop, r->ns[i].file))
 			continue;
 		snprintf(ns.loop, sizeof(ns.loop), "%s", r->ns[i].loop);

@@ -147,7 +147,7 @@ void loop_detach_async(struct ns_dev *ns)
 }
 
 /* Unmount whatever is mounted from 'dev' (a filesystem the user put on our loop device). */
-static void unmount_users(const char *dev)
+void unmount_users(const char *dev)
 {
 	FILE *f = fopen("/proc/self/mountinfo", "r");
 	char line[4096];

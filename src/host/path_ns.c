@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "host/hostd.h"
+#include "host/ublk.h"
 #include "util/log.h"
 
 /* The UUID in a Namespace Identification Descriptor list (CNS 03h), each descriptor's length checked
@@ -139,7 +140,7 @@ static struct ns_dev *ns_add(struct hostd *h, const struct ns_info *ni)
 	tr_info("%s: namespace %u: %llu blocks of %u bytes", h->name, ns->nsid, (unsigned long long)ns->nsze,
 		1u << ns->lba_shift);
 	if (!h->o.no_loop && h->se && h->state != HS_DELETING)
-		loop_attach_start(h, ns);
+		blkdev_attach_start(h, ns);
 	return ns;
 }
 
@@ -156,7 +157,7 @@ static void ns_drop_unreported(struct hostd *h, const struct hpath *p)
 			continue;
 		}
 		tr_info("%s: namespace %u removed by the target; its device goes too", h->name, h->ns[i].nsid);
-		loop_detach_async(&h->ns[i]);
+		blkdev_detach_async(&h->ns[i]);
 		hostd_fuse_ns_gone(h, h->ns[i].nsid);
 		h->ns[i] = h->ns[--h->nr_ns];
 	}
@@ -179,7 +180,7 @@ static void ns_take(struct hpath *p, const struct path_view *v)
 			tr_info("%s: namespace %u resized to %llu blocks", h->name, ns->nsid, (unsigned long long)ni->nsze);
 			ns->nsze = ni->nsze;
 			hostd_fuse_ns_resized(h, ns->nsid);
-			loop_set_capacity(ns);
+			blkdev_set_capacity(ns);
 		}
 	}
 	ns_drop_unreported(h, p);

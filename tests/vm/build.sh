@@ -28,6 +28,9 @@ MODULES=(virtio_pci virtio_net configfs crc32c_generic crc32c-intel crct10dif_ge
 # also requested by name at run time.
 [[ $SUITE == bookworm ]] || MODULES+=(nvme-auth nvme-keyring hmac sha256_generic sha512_generic dh_generic
   tls gcm ghash_generic aesni_intel)
+# ... and ublk (bookworm's 6.1 is built without it), with FUSE, loop and ext4, for tightrope's own host
+# in the guest (tests/integration/ublk_host.sh).
+[[ $SUITE == bookworm ]] || MODULES+=(ublk_drv fuse loop ext4)
 
 check_cache
 need qemu-system-x86_64 qemu-system-x86 socat socat cpio cpio

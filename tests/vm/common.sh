@@ -97,12 +97,14 @@ make_initrd() {
   done >"$run/ov/vm/config"
   [[ -z ${USER_SCRIPT:-} ]] || install -m 0755 "$USER_SCRIPT" "$run/ov/vm/user.sh"
   (cd "$run/ov" && find . | LC_ALL=C sort | cpio -o -H newc -R 0:0 --quiet | gzip -1) >"$run/overlay.cpio.gz"
-  local fio=()
+  local fio=() extra=()
   if [[ ${TIGHTROPE_VM_FIO:-0} == 1 ]]; then
     [[ -f $OUT/fio.cpio.gz ]] || die "no fio archive for $SUITE (tests/vm/build.sh makes one for bookworm)"
     fio=("$OUT/fio.cpio.gz")
   fi
-  cat "$OUT/base.cpio.gz" "${fio[@]}" "$run/overlay.cpio.gz" >"$run/initrd.img"
+  # A test's own archives (e.g. tightrope and its libraries, made from the current build), space-separated.
+  [[ -z ${TIGHTROPE_VM_EXTRA_CPIO:-} ]] || read -r -a extra <<<"$TIGHTROPE_VM_EXTRA_CPIO"
+  cat "$OUT/base.cpio.gz" "${fio[@]}" "${extra[@]}" "$run/overlay.cpio.gz" >"$run/initrd.img"
 }
 
 # vm_prepare ROLE PORT: for one guest, the console log ($logf: $TIGHTROPE_VM_LOG, else a dated file

@@ -16,7 +16,8 @@
 #   TIGHTROPE_VM_DISCOVER (1), TIGHTROPE_VM_HOSTNQN / _HOSTID, TIGHTROPE_VM_KMSG (1: nvme kernel
 #   messages on the console), TIGHTROPE_VM_SUITE (bookworm | trixie) and the QEMU knobs of common.sh,
 #   TIGHTROPE_VM_PORT2 (a second target on this machine, reached from the guest at $GUEST_PEER:4421,
-#   for multipath), TIGHTROPE_VM_FIO (1: fio in the guest, bookworm only; see build.sh).
+#   for multipath), TIGHTROPE_VM_FIO (1: fio in the guest, bookworm only; see build.sh),
+#   TIGHTROPE_VM_EXTRA_CPIO (archives of the test's own appended to the initramfs).
 set -euo pipefail
 # shellcheck source-path=SCRIPTDIR source=common.sh
 . "$(dirname "$0")/common.sh"
