@@ -143,6 +143,9 @@ struct hostd {
 	int ctl_fd;
 	int reply_fd; /* a whole-process disconnect waiting for its answer */
 	struct io_req *waiting; /* parked: no usable path, or a full queue */
+	struct io_req *spare; /* finished requests kept for the next ones (io.c), nr_spare of them */
+	int nr_spare;
+	struct blkreq_pool bufs; /* and their data buffers */
 	pthread_t teardown_thread;
 	bool teardown_threaded; /* teardown_thread exists and is to be joined */
 	_Atomic bool teardown_done; /* set by the teardown thread once the loop devices are gone */

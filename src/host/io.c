@@ -16,10 +16,50 @@ static const char *req_kind_name(const struct io_req *r)
 	return r->b.kind == BLKREQ_READ ? "read" : r->b.kind == BLKREQ_WRITE ? "write" : "command";
 }
 
+/* FUSE keeps at most max_background (1024, fuse.c) asynchronous requests in flight, and a few
+ * synchronous ones beside: as many finished ones are kept for reuse. */
+#define MAX_SPARE_REQS 1024
+
 static void req_free(struct io_req *r)
 {
+	struct hostd *h = r->h;
+
 	blkreq_release(&r->b);
-	free(r);
+	if (h->nr_spare >= MAX_SPARE_REQS) {
+		free(r);
+		return;
+	}
+	r->next = h->spare;
+	h->spare = r;
+	h->nr_spare++;
+}
+
+static struct io_req *req_alloc(struct hostd *h)
+{
+	struct io_req *r = h->spare;
+
+	if (!r)
+		return calloc(1, sizeof(*r));
+	h->spare = r->next;
+	h->nr_spare--;
+	*r = (struct io_req){ 0 };
+	return r;
+}
+
+/* What the buffer pool may hold: a 4 KiB buffer per queue entry of every path's queues, twice over
+ * (reads and writes in flight while as many finished ones wait for reuse), and room for some large
+ * ones: bounded, so a burst of 1 MiB requests leaves no more than that behind. */
+static size_t bufs_max(const struct hostd *h)
+{
+	size_t n = 0;
+
+	for (int i = 0; i < MAX_PATHS; i++) {
+		const struct hpath *p = &h->paths[i];
+
+		if (p->used && p->ctrl && !p->job_running)
+			n += (size_t)tr_ctrl_nr_io_queues(p->ctrl) * (size_t)p->o.conn.queue_size;
+	}
+	return n * 8192 > (8u << 20) ? n * 8192 : (8u << 20);
 }
 
 static void req_reply(struct io_req *r)
@@ -168,9 +208,11 @@ static void req_submit(struct io_req *r)
 int hostd_io_start(struct hostd *h, fuse_req_t req, enum blkreq_kind kind, const struct ns_dev *ns, uint64_t off,
 		   size_t size, const void *wdata)
 {
-	struct io_req *r = calloc(1, sizeof(*r));
+	struct io_req *r = req_alloc(h);
 
-	if (!r || blkreq_init(&r->b, kind, ns->nsid, off, size, ns->lba_shift, wdata)) {
+	if (!h->bufs.max_bytes)
+		h->bufs.max_bytes = bufs_max(h);
+	if (!r || blkreq_init(&r->b, kind, ns->nsid, off, size, ns->lba_shift, wdata, &h->bufs)) {
 		free(r);
 		return -ENOMEM;
 	}
