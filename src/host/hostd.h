@@ -105,7 +105,7 @@ struct hpath {
 	struct ana_table ana_tbl;
 	bool ana_stale; /* read the ANA log again (at ana_retry_ns) */
 	uint64_t ana_retry_ns;
-	unsigned rr; /* the next I/O queue */
+	unsigned rr; /* commands sent through its I/O queues: which queue is next (io.c) */
 	uint64_t cmds; /* commands sent on this path */
 	/* A connect or reconnect runs in a thread of its own, so the other paths keep serving. */
 	pthread_t job;

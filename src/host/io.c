@@ -145,35 +145,46 @@ static void chunk_done(void *arg, int status)
 	req_next(r, blkreq_complete(&r->b, status));
 }
 
-/* Send one command on the request's path, on its next I/O queue in turn. */
+/* Commands go on one I/O queue, IOQ_RUN of them in a row, before the next queue's turn: the commands
+ * of one poll round then leave in one sendmsg on one socket (one TCP segment, one wake-up of the
+ * target) instead of one on each queue, while a long run of I/O still spreads over all of them. */
+#define IOQ_RUN 32
+
+static int send_on(struct tr_ioq *q, const struct blkreq_cmd *c, struct io_req *r)
+{
+	switch (c->op) {
+	case BLKREQ_READ:
+		return tr_ioq_read(q, c->nsid, c->slba, c->nlb, c->buf, c->len, chunk_done, r);
+	case BLKREQ_WRITE:
+		return tr_ioq_write(q, c->nsid, c->slba, c->nlb, c->buf, c->len, false, chunk_done, r);
+	case BLKREQ_FLUSH:
+		return tr_ioq_flush(q, c->nsid, chunk_done, r);
+	case BLKREQ_DEALLOCATE:
+		return tr_ioq_deallocate(q, c->nsid, c->slba, c->nlb, chunk_done, r);
+	default:
+		return tr_ioq_write_zeroes(q, c->nsid, c->slba, c->nlb, chunk_done, r);
+	}
+}
+
+/* Send one command on the request's path, on the queue whose run it is; a full queue ends its run. */
 static int send_cmd(void *ctx, const struct blkreq_cmd *c)
 {
 	struct io_req *r = ctx;
 	struct hpath *p = &r->h->paths[r->path];
-	struct tr_ioq *q = tr_ctrl_ioq(p->ctrl, (int)(p->rr++ % (unsigned)tr_ctrl_nr_io_queues(p->ctrl)));
-	int err;
+	unsigned nq = (unsigned)tr_ctrl_nr_io_queues(p->ctrl);
+	int err = -EAGAIN;
 
 	if (c->len > tr_ctrl_max_xfer(p->ctrl))
 		return -EAGAIN; /* smaller than the path the request was cut for: wait for another */
-	switch (c->op) {
-	case BLKREQ_READ:
-		err = tr_ioq_read(q, c->nsid, c->slba, c->nlb, c->buf, c->len, chunk_done, r);
-		break;
-	case BLKREQ_WRITE:
-		err = tr_ioq_write(q, c->nsid, c->slba, c->nlb, c->buf, c->len, false, chunk_done, r);
-		break;
-	case BLKREQ_FLUSH:
-		err = tr_ioq_flush(q, c->nsid, chunk_done, r);
-		break;
-	case BLKREQ_DEALLOCATE:
-		err = tr_ioq_deallocate(q, c->nsid, c->slba, c->nlb, chunk_done, r);
-		break;
-	default:
-		err = tr_ioq_write_zeroes(q, c->nsid, c->slba, c->nlb, chunk_done, r);
-		break;
+	for (unsigned tries = 0; tries < nq && err == -EAGAIN; tries++) {
+		err = send_on(tr_ctrl_ioq(p->ctrl, (int)(p->rr / IOQ_RUN % nq)), c, r);
+		if (err == -EAGAIN)
+			p->rr = (p->rr / IOQ_RUN + 1) * IOQ_RUN;
 	}
-	if (!err)
+	if (!err) {
+		p->rr++;
 		p->cmds++;
+	}
 	return err;
 }
 
