@@ -46,9 +46,9 @@ static struct io_req *req_alloc(struct hostd *h)
 	return r;
 }
 
-/* What the buffer pool may hold: a 4 KiB buffer per queue entry of every path's queues, twice over
- * (reads and writes in flight while as many finished ones wait for reuse), and room for some large
- * ones: bounded, so a burst of 1 MiB requests leaves no more than that behind. */
+/* What the buffer pool may hold: two 4 KiB buffers per entry of every path's I/O queues (as many
+ * finished ones waiting for reuse as there are in flight), and never less than 8 MiB, room for a few
+ * 1 MiB ones; bounded, so a burst of large requests leaves no more than that behind. */
 static size_t bufs_max(const struct hostd *h)
 {
 	size_t n = 0;
