@@ -90,8 +90,8 @@ void blkreq_pool_drain(struct blkreq_pool *pool)
 	pool->held = 0;
 }
 
-int blkreq_init(struct blkreq *r, enum blkreq_kind kind, uint32_t nsid, uint64_t off, size_t size,
-		uint32_t lba_shift, const void *wdata, struct blkreq_pool *pool)
+int blkreq_init(struct blkreq *r, enum blkreq_kind kind, uint32_t nsid, uint64_t off, size_t size, uint32_t lba_shift,
+		const void *wdata, struct blkreq_pool *pool)
 {
 	uint64_t mask = (1ull << lba_shift) - 1;
 

@@ -82,8 +82,8 @@ int blkreq_fit(enum blkreq_kind kind, uint64_t off, size_t *size, uint64_t nsze,
 /* Set up a request (its buffer is taken from 'pool' or allocated for reads and writes, and a write's
  * data copied in, or kept for read-modify-write when not whole blocks); 0 or -ENOMEM. 'pool' may be
  * NULL. blkreq_release gives its memory back (to the pool while that holds less than max_bytes). */
-int blkreq_init(struct blkreq *r, enum blkreq_kind kind, uint32_t nsid, uint64_t off, size_t size,
-		uint32_t lba_shift, const void *wdata, struct blkreq_pool *pool);
+int blkreq_init(struct blkreq *r, enum blkreq_kind kind, uint32_t nsid, uint64_t off, size_t size, uint32_t lba_shift,
+		const void *wdata, struct blkreq_pool *pool);
 void blkreq_release(struct blkreq *r);
 /* Free every buffer the pool holds. */
 void blkreq_pool_drain(struct blkreq_pool *pool);

@@ -153,16 +153,11 @@ static void chunk_done(void *arg, int status)
 static int send_on(struct tr_ioq *q, const struct blkreq_cmd *c, struct io_req *r)
 {
 	switch (c->op) {
-	case BLKREQ_READ:
-		return tr_ioq_read(q, c->nsid, c->slba, c->nlb, c->buf, c->len, chunk_done, r);
-	case BLKREQ_WRITE:
-		return tr_ioq_write(q, c->nsid, c->slba, c->nlb, c->buf, c->len, false, chunk_done, r);
-	case BLKREQ_FLUSH:
-		return tr_ioq_flush(q, c->nsid, chunk_done, r);
-	case BLKREQ_DEALLOCATE:
-		return tr_ioq_deallocate(q, c->nsid, c->slba, c->nlb, chunk_done, r);
-	default:
-		return tr_ioq_write_zeroes(q, c->nsid, c->slba, c->nlb, chunk_done, r);
+	case BLKREQ_READ: return tr_ioq_read(q, c->nsid, c->slba, c->nlb, c->buf, c->len, chunk_done, r);
+	case BLKREQ_WRITE: return tr_ioq_write(q, c->nsid, c->slba, c->nlb, c->buf, c->len, false, chunk_done, r);
+	case BLKREQ_FLUSH: return tr_ioq_flush(q, c->nsid, chunk_done, r);
+	case BLKREQ_DEALLOCATE: return tr_ioq_deallocate(q, c->nsid, c->slba, c->nlb, chunk_done, r);
+	default: return tr_ioq_write_zeroes(q, c->nsid, c->slba, c->nlb, chunk_done, r);
 	}
 }
 
