@@ -66,15 +66,19 @@ fio_point() {
   taskset -c 0 fio --name=seed --filename="$2" --ioengine=libaio --direct=1 --numjobs=4 --rw=randrw \
     --bs=4k --iodepth="$3" --size=1g --runtime="$RUNTIME" --time_based --group_reporting \
     --output-format=json >"$work/fio.json" 2>"$work/fio.err" || { log "fio on $2: $(tail -3 "$work/fio.err")"; return 1; }
-  [[ $1 == *connect* ]] && t1=$(ticks "$host_pid") && cpu=$(((t1 - t0) * 100 / clk / RUNTIME))
-  python3 - "$work/fio.json" "$1" "$3" "$cpu" >>"$rows" <<'EOF'
+  [[ $1 == *connect* ]] && t1=$(ticks "$host_pid") && cpu=$((t1 - t0))
+  python3 - "$work/fio.json" "$1" "$3" "$cpu" "$clk" "$RUNTIME" >>"$rows" <<'EOF'
 import json, sys
 j = json.load(open(sys.argv[1]))["jobs"][0]
 r, w = j["read"], j["write"]
 iops = r["iops"] + w["iops"]
 mibs = (r["bw_bytes"] + w["bw_bytes"]) / 1048576
 lat = (r["lat_ns"]["mean"] * r["iops"] + w["lat_ns"]["mean"] * w["iops"]) / iops / 1000
-print(f"{sys.argv[2]}\t{sys.argv[3]}\t{iops:.0f}\t{mibs:.1f}\t{lat:.1f}\t{sys.argv[4]}")
+cpu = ""
+if sys.argv[4]:  # the host process's CPU: share of a core, and per I/O (what noise on the core changes least)
+    secs = int(sys.argv[4]) / int(sys.argv[5])
+    cpu = f"{secs * 100 / int(sys.argv[6]):.0f}% ({secs * 1e6 / (iops * int(sys.argv[6])):.1f} µs/IO)"
+print(f"{sys.argv[2]}\t{sys.argv[3]}\t{iops:.0f}\t{mibs:.1f}\t{lat:.1f}\t{cpu}")
 EOF
 }
 bench_point() { # bench_point IODEPTH: the same job through the host library, no FUSE, no loop device
@@ -106,13 +110,16 @@ echo
 echo "Machine: $(nproc) x $(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo), $(uname -r). Target \`-w 1 -N mem:1G\` on CPU 1;"
 echo "fio, bench and connect's host process on CPU 0. Job: \`fio --ioengine=libaio --direct=1 --numjobs=4 --rw=randrw --bs=4k\`, ${RUNTIME} s."
 echo
-echo "| path | iodepth per job | IOPS (read+write) | MiB/s | mean latency (µs) | host process CPU | vs tightrope bench |"
-echo "|---|--:|--:|--:|--:|--:|--:|"
+echo "| path | iodepth per job | IOPS (read+write) | MiB/s | mean latency (µs) | host process CPU | vs tightrope bench | vs local loop |"
+echo "|---|--:|--:|--:|--:|--:|--:|--:|"
 python3 - "$rows" <<'EOF'
 import sys
 rows = [l.rstrip("\n").split("\t") for l in open(sys.argv[1])]
 base = {r[1]: float(r[2]) for r in rows if r[0].startswith("tightrope bench")}
+# The local loop device is the ceiling of any loop device on this box: the loop driver's and fio's own work.
+local = {r[1]: float(r[2]) for r in rows if r[0].startswith("fio, local loop")}
 for label, qd, iops, mibs, lat, cpu in rows:
     ratio = f"{float(iops) / base[qd]:.2f}x" if qd in base else ""
-    print(f"| {label} | {qd} | {int(iops):,} | {mibs} | {lat} | {cpu + '%' if cpu else ''} | {ratio} |")
+    vs_local = f"{float(iops) / local[qd]:.2f}x" if qd in local else ""
+    print(f"| {label} | {qd} | {int(iops):,} | {mibs} | {lat} | {cpu} | {ratio} | {vs_local} |")
 EOF

@@ -1,6 +1,7 @@
 /* Splitting a block request of the host process into NVMe commands, and read-modify-write for
  * writes that are not whole blocks. No I/O here: commands go out through the caller's callback. */
 #include <errno.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -34,8 +35,63 @@ int blkreq_fit(enum blkreq_kind kind, uint64_t off, size_t *size, uint64_t nsze,
 	}
 }
 
-int blkreq_init(struct blkreq *r, enum blkreq_kind kind, uint32_t nsid, uint64_t off, size_t size,
-		uint32_t lba_shift, const void *wdata)
+/* The pool's list for a buffer of 'len' bytes, or -1 when it is larger than any. */
+static int pool_class(uint32_t len)
+{
+	int c = 0;
+
+	while (c < BLKREQ_POOL_CLASSES && (1u << (BLKREQ_POOL_MIN_SHIFT + c)) < len)
+		c++;
+	return c < BLKREQ_POOL_CLASSES ? c : -1;
+}
+
+static void *buf_get(struct blkreq_pool *pool, uint32_t len)
+{
+	int c = pool_class(len);
+	void *b;
+
+	if (c < 0)
+		return aligned_alloc(4096, (len + 4095) / 4096 * 4096);
+	b = pool ? pool->free[c] : NULL;
+	if (!b)
+		return aligned_alloc(4096, (size_t)1 << (BLKREQ_POOL_MIN_SHIFT + c));
+	memcpy(&pool->free[c], b, sizeof(void *));
+	pool->held -= (size_t)1 << (BLKREQ_POOL_MIN_SHIFT + c);
+	return b;
+}
+
+static void buf_put(struct blkreq_pool *pool, void *b, uint32_t len)
+{
+	int c = pool_class(len);
+	size_t csize;
+
+	if (!b)
+		return;
+	csize = c < 0 ? SIZE_MAX : (size_t)1 << (BLKREQ_POOL_MIN_SHIFT + c);
+	if (!pool || c < 0 || pool->held + csize > pool->max_bytes) {
+		free(b);
+		return;
+	}
+	memcpy(b, &pool->free[c], sizeof(void *));
+	pool->free[c] = b;
+	pool->held += csize;
+}
+
+void blkreq_pool_drain(struct blkreq_pool *pool)
+{
+	for (int c = 0; c < BLKREQ_POOL_CLASSES; c++) {
+		while (pool->free[c]) {
+			void *b = pool->free[c];
+
+			memcpy(&pool->free[c], b, sizeof(void *));
+			free(b);
+		}
+	}
+	pool->held = 0;
+}
+
+int blkreq_init(struct blkreq *r, enum blkreq_kind kind, uint32_t nsid, uint64_t off, size_t size, uint32_t lba_shift,
+		const void *wdata, struct blkreq_pool *pool)
 {
 	uint64_t mask = (1ull << lba_shift) - 1;
 
@@ -44,7 +100,8 @@ int blkreq_init(struct blkreq *r, enum blkreq_kind kind, uint32_t nsid, uint64_t
 	r->alen = (uint32_t)(((off + size + mask) & ~mask) - r->aoff);
 	if (kind != BLKREQ_READ && kind != BLKREQ_WRITE)
 		return 0;
-	r->buf = aligned_alloc(4096, r->alen ? (r->alen + 4095) / 4096 * 4096 : 4096);
+	r->pool = pool;
+	r->buf = buf_get(pool, r->alen);
 	if (!r->buf)
 		return -ENOMEM;
 	if (kind == BLKREQ_WRITE && (off | size) & mask) {
@@ -66,7 +123,7 @@ int blkreq_init(struct blkreq *r, enum blkreq_kind kind, uint32_t nsid, uint64_t
 
 void blkreq_release(struct blkreq *r)
 {
-	free(r->buf);
+	buf_put(r->pool, r->buf, r->alen);
 	free((void *)r->wdata);
 	r->buf = NULL;
 	r->wdata = NULL;

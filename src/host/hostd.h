@@ -107,7 +107,7 @@ struct hpath {
 	struct ana_table ana_tbl;
 	bool ana_stale; /* read the ANA log again (at ana_retry_ns) */
 	uint64_t ana_retry_ns;
-	unsigned rr; /* the next I/O queue */
+	unsigned rr; /* commands sent through its I/O queues: which queue is next (io.c) */
 	uint64_t cmds; /* commands sent on this path */
 	/* A connect or reconnect runs in a thread of its own, so the other paths keep serving. */
 	pthread_t job;
@@ -150,6 +150,9 @@ struct hostd {
 	int ctl_fd;
 	int reply_fd; /* a whole-process disconnect waiting for its answer */
 	struct io_req *waiting; /* parked: no usable path, or a full queue */
+	struct io_req *spare; /* finished requests kept for the next ones (io.c), nr_spare of them */
+	int nr_spare;
+	struct blkreq_pool bufs; /* and their data buffers */
 	pthread_t teardown_thread;
 	bool teardown_threaded; /* teardown_thread exists and is to be joined */
 	_Atomic bool teardown_done; /* set by the teardown thread once the loop devices are gone */

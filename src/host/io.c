@@ -16,10 +16,50 @@ static const char *req_kind_name(const struct io_req *r)
 	return r->b.kind == BLKREQ_READ ? "read" : r->b.kind == BLKREQ_WRITE ? "write" : "command";
 }
 
+/* FUSE keeps at most max_background (1024, fuse.c) asynchronous requests in flight, and a few
+ * synchronous ones beside: as many finished ones are kept for reuse. */
+#define MAX_SPARE_REQS 1024
+
 static void req_free(struct io_req *r)
 {
+	struct hostd *h = r->h;
+
 	blkreq_release(&r->b);
-	free(r);
+	if (h->nr_spare >= MAX_SPARE_REQS) {
+		free(r);
+		return;
+	}
+	r->next = h->spare;
+	h->spare = r;
+	h->nr_spare++;
+}
+
+static struct io_req *req_alloc(struct hostd *h)
+{
+	struct io_req *r = h->spare;
+
+	if (!r)
+		return calloc(1, sizeof(*r));
+	h->spare = r->next;
+	h->nr_spare--;
+	*r = (struct io_req){ 0 };
+	return r;
+}
+
+/* What the buffer pool may hold: two 4 KiB buffers per entry of every path's I/O queues (as many
+ * finished ones waiting for reuse as there are in flight), and never less than 8 MiB, room for a few
+ * 1 MiB ones; bounded, so a burst of large requests leaves no more than that behind. */
+static size_t bufs_max(const struct hostd *h)
+{
+	size_t n = 0;
+
+	for (int i = 0; i < MAX_PATHS; i++) {
+		const struct hpath *p = &h->paths[i];
+
+		if (p->used && p->ctrl && !p->job_running)
+			n += (size_t)tr_ctrl_nr_io_queues(p->ctrl) * (size_t)p->o.conn.queue_size;
+	}
+	return n * 8192 > (8u << 20) ? n * 8192 : (8u << 20);
 }
 
 static void req_reply(struct io_req *r)
@@ -111,35 +151,41 @@ static void chunk_done(void *arg, int status)
 	req_next(r, blkreq_complete(&r->b, status));
 }
 
-/* Send one command on the request's path, on its next I/O queue in turn. */
+/* Commands go on one I/O queue, IOQ_RUN of them in a row, before the next queue's turn: the commands
+ * of one poll round then leave in one sendmsg on one socket (one TCP segment, one wake-up of the
+ * target) instead of one on each queue, while a long run of I/O still spreads over all of them. */
+#define IOQ_RUN 32
+
+static int send_on(struct tr_ioq *q, const struct blkreq_cmd *c, struct io_req *r)
+{
+	switch (c->op) {
+	case BLKREQ_READ: return tr_ioq_read(q, c->nsid, c->slba, c->nlb, c->buf, c->len, chunk_done, r);
+	case BLKREQ_WRITE: return tr_ioq_write(q, c->nsid, c->slba, c->nlb, c->buf, c->len, false, chunk_done, r);
+	case BLKREQ_FLUSH: return tr_ioq_flush(q, c->nsid, chunk_done, r);
+	case BLKREQ_DEALLOCATE: return tr_ioq_deallocate(q, c->nsid, c->slba, c->nlb, chunk_done, r);
+	default: return tr_ioq_write_zeroes(q, c->nsid, c->slba, c->nlb, chunk_done, r);
+	}
+}
+
+/* Send one command on the request's path, on the queue whose run it is; a full queue ends its run. */
 static int send_cmd(void *ctx, const struct blkreq_cmd *c)
 {
 	struct io_req *r = ctx;
 	struct hpath *p = &r->h->paths[r->path];
-	struct tr_ioq *q = tr_ctrl_ioq(p->ctrl, (int)(p->rr++ % (unsigned)tr_ctrl_nr_io_queues(p->ctrl)));
-	int err;
+	unsigned nq = (unsigned)tr_ctrl_nr_io_queues(p->ctrl);
+	int err = -EAGAIN;
 
 	if (c->len > tr_ctrl_max_xfer(p->ctrl))
 		return -EAGAIN; /* smaller than the path the request was cut for: wait for another */
-	switch (c->op) {
-	case BLKREQ_READ:
-		err = tr_ioq_read(q, c->nsid, c->slba, c->nlb, c->buf, c->len, chunk_done, r);
-		break;
-	case BLKREQ_WRITE:
-		err = tr_ioq_write(q, c->nsid, c->slba, c->nlb, c->buf, c->len, false, chunk_done, r);
-		break;
-	case BLKREQ_FLUSH:
-		err = tr_ioq_flush(q, c->nsid, chunk_done, r);
-		break;
-	case BLKREQ_DEALLOCATE:
-		err = tr_ioq_deallocate(q, c->nsid, c->slba, c->nlb, chunk_done, r);
-		break;
-	default:
-		err = tr_ioq_write_zeroes(q, c->nsid, c->slba, c->nlb, chunk_done, r);
-		break;
+	for (unsigned tries = 0; tries < nq && err == -EAGAIN; tries++) {
+		err = send_on(tr_ctrl_ioq(p->ctrl, (int)(p->rr / IOQ_RUN % nq)), c, r);
+		if (err == -EAGAIN)
+			p->rr = (p->rr / IOQ_RUN + 1) * IOQ_RUN;
 	}
-	if (!err)
+	if (!err) {
+		p->rr++;
 		p->cmds++;
+	}
 	return err;
 }
 
@@ -175,9 +221,11 @@ static void req_submit(struct io_req *r)
 static int io_start(struct hostd *h, fuse_req_t req, hostd_io_done_fn done, void *done_ctx, enum blkreq_kind kind,
 		    const struct ns_dev *ns, uint64_t off, size_t size, const void *wdata)
 {
-	struct io_req *r = calloc(1, sizeof(*r));
+	struct io_req *r = req_alloc(h);
 
-	if (!r || blkreq_init(&r->b, kind, ns->nsid, off, size, ns->lba_shift, wdata)) {
+	if (!h->bufs.max_bytes)
+		h->bufs.max_bytes = bufs_max(h);
+	if (!r || blkreq_init(&r->b, kind, ns->nsid, off, size, ns->lba_shift, wdata, &h->bufs)) {
 		free(r);
 		return -ENOMEM;
 	}

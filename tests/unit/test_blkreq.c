@@ -72,7 +72,7 @@ static void test_aligned_read(void **state)
 	struct fake f = fake();
 
 	(void)state;
-	assert_int_equal(blkreq_init(&r, BLKREQ_READ, 1, 4096, 8192, LBA, NULL), 0);
+	assert_int_equal(blkreq_init(&r, BLKREQ_READ, 1, 4096, 8192, LBA, NULL, NULL), 0);
 	assert_int_equal(r.aoff, 4096);
 	assert_int_equal(r.alen, 8192);
 	assert_false(r.rmw_read);
@@ -93,7 +93,7 @@ static void test_aligned_write(void **state)
 
 	(void)state;
 	memset(data, 0xab, sizeof(data));
-	assert_int_equal(blkreq_init(&r, BLKREQ_WRITE, 1, 512, sizeof(data), LBA, data), 0);
+	assert_int_equal(blkreq_init(&r, BLKREQ_WRITE, 1, 512, sizeof(data), LBA, data, NULL), 0);
 	assert_false(r.rmw_read);
 	assert_null(r.wdata);
 	assert_memory_equal(r.buf, data, sizeof(data));
@@ -114,7 +114,7 @@ static void check_rmw(uint64_t off, size_t size, uint64_t aoff, uint32_t alen)
 
 	for (size_t i = 0; i < size; i++)
 		data[i] = (uint8_t)(i * 7 + 1);
-	assert_int_equal(blkreq_init(&r, BLKREQ_WRITE, 1, off, size, LBA, data), 0);
+	assert_int_equal(blkreq_init(&r, BLKREQ_WRITE, 1, off, size, LBA, data, NULL), 0);
 	memset(data, 0, size); /* the request keeps its own copy */
 	assert_int_equal(r.aoff, aoff);
 	assert_int_equal(r.alen, alen);
@@ -165,7 +165,7 @@ static void test_larger_than_max_xfer(void **state)
 	struct fake f = fake();
 
 	(void)state;
-	assert_int_equal(blkreq_init(&r, BLKREQ_READ, 1, 1 << 20, 300 * 1024, LBA, NULL), 0);
+	assert_int_equal(blkreq_init(&r, BLKREQ_READ, 1, 1 << 20, 300 * 1024, LBA, NULL, NULL), 0);
 	assert_int_equal(blkreq_submit(&r, MAX_XFER, fake_send, &f), BLKREQ_PENDING);
 	assert_int_equal(r.nr_chunks, 3);
 	assert_int_equal(f.n, 3);
@@ -186,7 +186,7 @@ static void test_large_unaligned_write(void **state)
 	struct fake f = fake();
 
 	(void)state;
-	assert_int_equal(blkreq_init(&r, BLKREQ_WRITE, 1, 10, sizeof(data), LBA, data), 0);
+	assert_int_equal(blkreq_init(&r, BLKREQ_WRITE, 1, 10, sizeof(data), LBA, data, NULL), 0);
 	assert_int_equal(r.alen, MAX_XFER + 512);
 	assert_int_equal(blkreq_submit(&r, MAX_XFER, fake_send, &f), BLKREQ_PENDING);
 	assert_int_equal(f.n, 2);
@@ -213,7 +213,7 @@ static void test_zero_length(void **state)
 	assert_int_equal(blkreq_fit(BLKREQ_DEALLOCATE, 4096, &size, 100, LBA), -EINVAL);
 	assert_int_equal(blkreq_fit(BLKREQ_ZEROES, 4096, &size, 100, LBA), -EINVAL);
 	/* Even sent, a request with nothing to move is answered at once, not left hanging. */
-	assert_int_equal(blkreq_init(&r, BLKREQ_READ, 1, 4096, 0, LBA, NULL), 0);
+	assert_int_equal(blkreq_init(&r, BLKREQ_READ, 1, 4096, 0, LBA, NULL, NULL), 0);
 	assert_int_equal(r.alen, 0);
 	assert_int_equal(blkreq_submit(&r, MAX_XFER, fake_send, &f), BLKREQ_REPLY);
 	assert_int_equal(f.n, 0);
@@ -261,7 +261,7 @@ static void test_dsm_ranges(void **state)
 	size = (size_t)65537 << LBA;
 	assert_int_equal(blkreq_fit(BLKREQ_DEALLOCATE, 0, &size, 1 << 20, LBA), -EINVAL);
 	/* One command over the whole range, however long: no transfer size applies. */
-	assert_int_equal(blkreq_init(&r, BLKREQ_DEALLOCATE, 1, 4096, (size_t)1024 << LBA, LBA, NULL), 0);
+	assert_int_equal(blkreq_init(&r, BLKREQ_DEALLOCATE, 1, 4096, (size_t)1024 << LBA, LBA, NULL, NULL), 0);
 	assert_null(r.buf);
 	assert_int_equal(blkreq_submit(&r, MAX_XFER, fake_send, &f), BLKREQ_PENDING);
 	assert_int_equal(f.n, 1);
@@ -276,7 +276,7 @@ static void test_flush(void **state)
 	struct fake f = fake();
 
 	(void)state;
-	assert_int_equal(blkreq_init(&r, BLKREQ_FLUSH, 1, 0, 0, LBA, NULL), 0);
+	assert_int_equal(blkreq_init(&r, BLKREQ_FLUSH, 1, 0, 0, LBA, NULL, NULL), 0);
 	assert_int_equal(blkreq_submit(&r, MAX_XFER, fake_send, &f), BLKREQ_PENDING);
 	assert_int_equal(f.n, 1);
 	assert_cmd(&f.cmds[0], BLKREQ_FLUSH, 0, 0, 0);
@@ -292,7 +292,7 @@ static void test_queue_full(void **state)
 	struct fake f = fake();
 
 	(void)state;
-	assert_int_equal(blkreq_init(&r, BLKREQ_READ, 1, 0, 3 * MAX_XFER, LBA, NULL), 0);
+	assert_int_equal(blkreq_init(&r, BLKREQ_READ, 1, 0, 3 * MAX_XFER, LBA, NULL, NULL), 0);
 	f.answer_at = 1;
 	f.answer = -EAGAIN;
 	assert_int_equal(blkreq_submit(&r, MAX_XFER, fake_send, &f), BLKREQ_PENDING);
@@ -309,7 +309,7 @@ static void test_queue_full(void **state)
 	f = fake();
 	f.answer_at = 0;
 	f.answer = -EAGAIN;
-	assert_int_equal(blkreq_init(&r, BLKREQ_READ, 1, 0, 4096, LBA, NULL), 0);
+	assert_int_equal(blkreq_init(&r, BLKREQ_READ, 1, 0, 4096, LBA, NULL, NULL), 0);
 	assert_int_equal(blkreq_submit(&r, MAX_XFER, fake_send, &f), BLKREQ_WAIT);
 	assert_int_equal(r.inflight, 0);
 	blkreq_release(&r);
@@ -322,7 +322,7 @@ static void test_transport_error_retries(void **state)
 	struct fake f = fake();
 
 	(void)state;
-	assert_int_equal(blkreq_init(&r, BLKREQ_READ, 1, 0, 2 * MAX_XFER, LBA, NULL), 0);
+	assert_int_equal(blkreq_init(&r, BLKREQ_READ, 1, 0, 2 * MAX_XFER, LBA, NULL, NULL), 0);
 	for (int i = 0; i < BLKREQ_MAX_RETRIES; i++) {
 		assert_int_equal(blkreq_submit(&r, MAX_XFER, fake_send, &f), BLKREQ_PENDING);
 		assert_int_equal(blkreq_complete(&r, 0), BLKREQ_PENDING);
@@ -346,7 +346,7 @@ static void test_nvme_error(void **state)
 	struct fake f = fake();
 
 	(void)state;
-	assert_int_equal(blkreq_init(&r, BLKREQ_WRITE, 1, 3, sizeof(data), LBA, data), 0);
+	assert_int_equal(blkreq_init(&r, BLKREQ_WRITE, 1, 3, sizeof(data), LBA, data, NULL), 0);
 	assert_int_equal(blkreq_submit(&r, MAX_XFER, fake_send, &f), BLKREQ_PENDING);
 	assert_int_equal(complete_all(&r, 0x281), BLKREQ_REPLY);
 	assert_int_equal(r.nvme_err, 0x281);
@@ -355,7 +355,7 @@ static void test_nvme_error(void **state)
 	blkreq_release(&r);
 
 	f = fake();
-	assert_int_equal(blkreq_init(&r, BLKREQ_READ, 1, 0, 2 * MAX_XFER, LBA, NULL), 0);
+	assert_int_equal(blkreq_init(&r, BLKREQ_READ, 1, 0, 2 * MAX_XFER, LBA, NULL, NULL), 0);
 	assert_int_equal(blkreq_submit(&r, MAX_XFER, fake_send, &f), BLKREQ_PENDING);
 	assert_int_equal(blkreq_complete(&r, 0x2), BLKREQ_PENDING);
 	assert_int_equal(blkreq_complete(&r, 0x4), BLKREQ_REPLY);
@@ -365,10 +365,76 @@ static void test_nvme_error(void **state)
 	f = fake();
 	f.answer_at = 0;
 	f.answer = -EINVAL;
-	assert_int_equal(blkreq_init(&r, BLKREQ_READ, 1, 0, 4096, LBA, NULL), 0);
+	assert_int_equal(blkreq_init(&r, BLKREQ_READ, 1, 0, 4096, LBA, NULL, NULL), 0);
 	assert_int_equal(blkreq_submit(&r, MAX_XFER, fake_send, &f), BLKREQ_REPLY);
 	assert_int_equal(r.nvme_err, -EINVAL);
 	blkreq_release(&r);
+}
+
+/* Buffers go back to the pool and come out again for a request of the same size class, a write's
+ * data copied over whatever the last one left; the pool holds no more than max_bytes, and nothing
+ * larger than 1 MiB. */
+static void test_pool(void **state)
+{
+	struct blkreq_pool pool = { .max_bytes = 2 * 4096 + 8192 };
+	uint8_t data[4096], *first, *big;
+	struct blkreq r, r2, r3, r4;
+
+	(void)state;
+	memset(data, 0xab, sizeof(data));
+	assert_int_equal(blkreq_init(&r, BLKREQ_READ, 1, 0, 4096, LBA, NULL, &pool), 0);
+	first = r.buf;
+	assert_int_equal((uintptr_t)first % 4096, 0);
+	memset(first, 0x11, 4096);
+	blkreq_release(&r);
+	assert_null(r.buf);
+	assert_int_equal(pool.held, 4096);
+
+	/* 3 KiB, block-aligned: the 4 KiB class again, the same buffer, with the write's bytes in it. */
+	assert_int_equal(blkreq_init(&r, BLKREQ_WRITE, 1, 512, 3072, LBA, data, &pool), 0);
+	assert_ptr_equal(r.buf, first);
+	assert_memory_equal(r.buf, data, 3072);
+	assert_int_equal(pool.held, 0);
+
+	/* 6 KiB needs the 8 KiB class: not the one just freed. */
+	blkreq_release(&r);
+	assert_int_equal(blkreq_init(&r, BLKREQ_READ, 1, 0, 6144, LBA, NULL, &pool), 0);
+	assert_ptr_not_equal(r.buf, first);
+	assert_int_equal(pool.held, 4096);
+
+	/* Three more 4 KiB ones back: the pool takes the first two (8 + 8 KiB of 16), not the third. */
+	assert_int_equal(blkreq_init(&r2, BLKREQ_READ, 1, 0, 4096, LBA, NULL, &pool), 0);
+	assert_int_equal(blkreq_init(&r3, BLKREQ_READ, 1, 0, 4096, LBA, NULL, &pool), 0);
+	assert_int_equal(blkreq_init(&r4, BLKREQ_READ, 1, 0, 4096, LBA, NULL, &pool), 0);
+	assert_int_equal(pool.held, 0);
+	blkreq_release(&r);
+	assert_int_equal(pool.held, 8192);
+	blkreq_release(&r2);
+	blkreq_release(&r3);
+	assert_int_equal(pool.held, 8192 + 2 * 4096);
+	blkreq_release(&r4);
+	assert_int_equal(pool.held, 8192 + 2 * 4096);
+
+	/* Larger than the largest class: allocated and freed, never kept. */
+	pool.max_bytes = 64u << 20;
+	assert_int_equal(blkreq_init(&r, BLKREQ_READ, 1, 0, (2u << 20) + 512, LBA, NULL, &pool), 0);
+	big = r.buf;
+	big[(2u << 20) + 511] = 1;
+	blkreq_release(&r);
+	assert_int_equal(pool.held, 8192 + 2 * 4096);
+
+	/* No pool: allocated and freed. Commands without data take no buffer from it. */
+	assert_int_equal(blkreq_init(&r, BLKREQ_READ, 1, 0, 4096, LBA, NULL, NULL), 0);
+	blkreq_release(&r);
+	assert_int_equal(blkreq_init(&r, BLKREQ_FLUSH, 1, 0, 0, LBA, NULL, &pool), 0);
+	assert_null(r.buf);
+	blkreq_release(&r);
+	assert_int_equal(pool.held, 8192 + 2 * 4096);
+
+	blkreq_pool_drain(&pool);
+	assert_int_equal(pool.held, 0);
+	for (int c = 0; c < BLKREQ_POOL_CLASSES; c++)
+		assert_null(pool.free[c]);
 }
 
 int main(void)
@@ -388,6 +454,7 @@ int main(void)
 		cmocka_unit_test(test_queue_full),
 		cmocka_unit_test(test_transport_error_retries),
 		cmocka_unit_test(test_nvme_error),
+		cmocka_unit_test(test_pool),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
