@@ -8,7 +8,8 @@
 # env:   ROUNDS=3 RUNTIME=3 RAMP=1  every figure is the median of ROUNDS interleaved rounds of
 #                                   RUNTIME measured seconds after RAMP seconds of warm-up
 #        PORT_BASE=45000            uses PORT_BASE..PORT_BASE+6 on 127.0.0.1
-#        STREAM_CHUNK=1048576       bytes per send()/recv() of the raw TCP stream
+#        STREAM_CHUNKS="131072 4194304"  bytes per send()/recv() of the raw TCP stream: each is run, the
+#                                   best of them in each round is the ceiling
 #        POLL_US=50                 --poll-us of the poll-mode QD1 point (run when target and bench have it)
 #        COLD_BASELINE=path         also measure cold RAM reads with this binary's target (e.g. one built
 #                                   before the change that serves unwritten RAM from a zero buffer)
@@ -33,7 +34,7 @@ PROFILE=${PROFILE:-auto}
 QUIET_WAIT=${QUIET_WAIT:-120}
 OTHER_MAX=${OTHER_MAX:-20}
 KEEP=${KEEP:-}
-STREAM_CHUNK=${STREAM_CHUNK:-1048576}
+STREAM_CHUNKS=${STREAM_CHUNKS:-131072 4194304}
 POLL_US=${POLL_US:-50}
 COLD_BASELINE=${COLD_BASELINE:-}
 NQN=nqn.2026-11.io.tightrope:default
@@ -43,10 +44,15 @@ BCPU=0                      # tightrope bench and every client side
 P_IPERF=$PORT_BASE P_PING=$((PORT_BASE + 1)) P_TGT=$((PORT_BASE + 2)) P_MEM=$((PORT_BASE + 3))
 P_STREAM=$((PORT_BASE + 4)) P_POLL=$((PORT_BASE + 5)) P_COLD=$((PORT_BASE + 6))
 
-for v in ROUNDS RUNTIME RAMP QUIET_WAIT OTHER_MAX STREAM_CHUNK POLL_US; do
+for v in ROUNDS RUNTIME RAMP QUIET_WAIT OTHER_MAX POLL_US; do
   [[ ${!v} =~ ^[0-9]+$ ]] || { echo "run.sh: $v must be whole seconds (or a count)" >&2; exit 2; }
 done
 ((RUNTIME >= 2 && ROUNDS >= 1)) || { echo "run.sh: RUNTIME must be >= 2 and ROUNDS >= 1" >&2; exit 2; }
+read -r -a stream_chunks <<<"$STREAM_CHUNKS"
+((${#stream_chunks[@]})) || { echo "run.sh: STREAM_CHUNKS is empty" >&2; exit 2; }
+for v in "${stream_chunks[@]}"; do
+  [[ $v =~ ^[1-9][0-9]*$ ]] || { echo "run.sh: STREAM_CHUNKS must be byte counts" >&2; exit 2; }
+done
 
 log() { echo "run.sh: $*" >&2; }
 
@@ -167,7 +173,7 @@ fact runtime "$RUNTIME"
 fact ramp "$RAMP"
 fact clk_tck "$clk_tck"
 fact other_max "$OTHER_MAX"
-fact stream_chunk "$STREAM_CHUNK"
+fact stream_chunks "$STREAM_CHUNKS"
 fact poll_us "$((poll ? POLL_US : 0))"
 fact cold_baseline "$COLD_BASELINE"
 
@@ -221,7 +227,10 @@ limits=$work/limits.tsv
 {
   printf 'round\tiperf3_mibs\tping_avg_us\tping_p50_us\tping_p99_us'
   printf '\t%s_avg_us\t%s_p50_us\t%s_p99_us' spin spin spin mixed mixed mixed
-  printf '\t%s_mibs\t%s_srv_cpu\t%s_cli_cpu' stream_read stream_read stream_read stream_write stream_write stream_write
+  for dir in read write; do # the best chunk size of the round, then each one's MiB/s
+    printf '\tstream_%s_mibs\tstream_%s_srv_cpu\tstream_%s_cli_cpu\tstream_%s_chunk' $dir $dir $dir $dir
+    printf "\tstream_${dir}_%s_mibs" "${stream_chunks[@]}"
+  done
   printf '\n'
 } >"$limits"
 kv() { # kv KEY WORD...: the word after KEY (pingpong prints "key value" pairs)
@@ -245,21 +254,27 @@ pingpong_run() {
   wait "$pp" || true
   forget "$pp"
 }
-# stream_run ROUND DIR: one connection, STREAM_CHUNK per send()/recv(); read: server (CPU 1) sends
+# stream_run ROUND DIR CHUNK: one connection, CHUNK per send()/recv(); read: the server (CPU 1) sends.
+# Sets stream_mibs, stream_srv_cpu, stream_cli_cpu.
 stream_run() {
-  local sp
-  (pin "$TCPU" "$work/pingpong" stream-server "$P_STREAM") >"$work/stream-$2-$1-server.out" 2>&1 &
+  local sp out=$work/stream-$2-$3-$1 s c
+  (pin "$TCPU" "$work/pingpong" stream-server "$P_STREAM") >"$out-server.out" 2>&1 &
   sp=$!
   pids+=("$sp")
-  wait_listen "$P_STREAM" "$work/stream-$2-$1-server.out"
-  (pin "$BCPU" "$work/pingpong" stream-client 127.0.0.1 "$P_STREAM" "$2" "$STREAM_CHUNK" "$((RAMP * 1000))" \
-    "$((RUNTIME * 1000))") >"$work/stream-$2-$1-client.out"
+  wait_listen "$P_STREAM" "$out-server.out"
+  (pin "$BCPU" "$work/pingpong" stream-client 127.0.0.1 "$P_STREAM" "$2" "$3" "$((RAMP * 1000))" \
+    "$((RUNTIME * 1000))") >"$out-client.out"
   wait "$sp" || true
   forget "$sp"
+  # "listening", then: stream DIR chunk N side S [mibs X bytes N seconds X] cpu_pct X
+  read -r -a s < <(tail -1 "$out-server.out")
+  read -r -a c <"$out-client.out"
+  if [[ $2 == read ]]; then stream_mibs=$(kv mibs "${c[@]}"); else stream_mibs=$(kv mibs "${s[@]}"); fi
+  stream_srv_cpu=$(kv cpu_pct "${s[@]}") stream_cli_cpu=$(kv cpu_pct "${c[@]}")
 }
 # limits ROUND: iperf3 single stream, the raw stream both ways and the ping-pongs; servers on CPU 1, clients on CPU 0
 limits() {
-  local ip mibs out row m s c dir
+  local ip mibs out row m dir chunk best each
   (pin "$TCPU" iperf3 -s -1 -B 127.0.0.1 -p "$P_IPERF") >"$work/iperf3-server.log" 2>&1 &
   ip=$!
   pids+=("$ip")
@@ -280,12 +295,15 @@ print("%.1f" % (d["end"]["sum_received"]["bits_per_second"] / 8 / 1048576))' "$w
     row+="\t$(kv avg_us "${out[@]}")\t$(kv p50_us "${out[@]}")\t$(kv p99_us "${out[@]}")"
   done
   for dir in read write; do
-    stream_run "$1" "$dir"
-    # "listening", then: stream DIR chunk N side S [mibs X bytes N seconds X] cpu_pct X
-    read -r -a s < <(tail -1 "$work/stream-$dir-$1-server.out")
-    read -r -a c <"$work/stream-$dir-$1-client.out"
-    if [[ $dir == read ]]; then mibs=$(kv mibs "${c[@]}"); else mibs=$(kv mibs "${s[@]}"); fi
-    row+="\t$mibs\t$(kv cpu_pct "${s[@]}")\t$(kv cpu_pct "${c[@]}")"
+    best='' each=
+    for chunk in "${stream_chunks[@]}"; do
+      stream_run "$1" "$dir" "$chunk"
+      each+="\t$stream_mibs"
+      if [[ -z $best ]] || awk -v a="$stream_mibs" -v b="${best%%\\t*}" 'BEGIN { exit !(a > b) }'; then
+        best="$stream_mibs\t$stream_srv_cpu\t$stream_cli_cpu\t$chunk"
+      fi
+    done
+    row+="\t$best$each"
   done
   printf '%b\n' "$row" >>"$limits"
   log "round $1: $(tail -1 "$limits")"
@@ -474,12 +492,14 @@ print(f"| TCP ping-pong, 64 B request, 4 KiB reply, TCP_NODELAY, 20k round trips
       f"p50 {lim['ping_p50_us']:.1f} µs, p99 {lim['ping_p99_us']:.1f} µs (avg per round: "
       f"{', '.join('%.1f' % float(x['ping_avg_us']) for x in limits)}) |")
 per_round = lambda k, fmt: ", ".join(fmt % float(x[k]) for x in limits)
-chunk = int(facts["stream_chunk"])
-chunk_txt = f"{chunk >> 20} MiB" if chunk % (1 << 20) == 0 else f"{chunk >> 10} KiB" if chunk % 1024 == 0 else f"{chunk} B"
+size_txt = lambda n: f"{n >> 20} MiB" if n % (1 << 20) == 0 else f"{n >> 10} KiB" if n % 1024 == 0 else f"{n} B"
+chunks = [int(c) for c in facts["stream_chunks"].split()]
 for key, what in (("stream_read", "server → client, as reads go"), ("stream_write", "client → server, as writes go")):
-    print(f"| raw TCP stream, {what}: one connection, blocking send()/recv() of {chunk_txt} "
-          f"| {lim[key + '_mibs']:,.0f} MiB/s (rounds: {per_round(key + '_mibs', '%.0f')}); CPU: server "
-          f"{lim[key + '_srv_cpu']:.0f}%, client {lim[key + '_cli_cpu']:.0f}% |")
+    each = ", ".join(f"{size_txt(c)} {lim[f'{key}_{c}_mibs']:,.0f}" for c in chunks)
+    print(f"| raw TCP stream, {what}: one connection, blocking send()/recv() of {' or '.join(map(size_txt, chunks))}, "
+          f"the best in each round | {lim[key + '_mibs']:,.0f} MiB/s (rounds: {per_round(key + '_mibs', '%.0f')}; "
+          f"best chunk: {', '.join(size_txt(int(x[key + '_chunk'])) for x in limits)}); medians by chunk: {each}; "
+          f"CPU of the best: server {lim[key + '_srv_cpu']:.0f}%, client {lim[key + '_cli_cpu']:.0f}% |")
 for key, what in (("spin", "both ends spin on non-blocking recv()"), ("mixed", "server sleeps in recv(), client spins")):
     print(f"| TCP ping-pong, {what}, 72 B request, 4,120 B reply (a 4 KiB C2HData), TCP_NODELAY, 20k round trips "
           f"| avg {lim[key + '_avg_us']:.1f} µs, p50 {lim[key + '_p50_us']:.1f} µs, p99 {lim[key + '_p99_us']:.1f} µs "
