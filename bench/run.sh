@@ -231,6 +231,7 @@ limits=$work/limits.tsv
     printf '\tstream_%s_mibs\tstream_%s_srv_cpu\tstream_%s_cli_cpu\tstream_%s_chunk' $dir $dir $dir $dir
     printf "\tstream_${dir}_%s_mibs" "${stream_chunks[@]}"
   done
+  printf '\tother_pct'
   printf '\n'
 } >"$limits"
 kv() { # kv KEY WORD...: the word after KEY (pingpong prints "key value" pairs)
@@ -272,9 +273,8 @@ stream_run() {
   if [[ $2 == read ]]; then stream_mibs=$(kv mibs "${c[@]}"); else stream_mibs=$(kv mibs "${s[@]}"); fi
   stream_srv_cpu=$(kv cpu_pct "${s[@]}") stream_cli_cpu=$(kv cpu_pct "${c[@]}")
 }
-# limits ROUND: iperf3 single stream, the raw stream both ways and the ping-pongs; servers on CPU 1, clients on CPU 0
-limits() {
-  local ip mibs out row m dir chunk best each
+iperf3_run() { # iperf3_run ROUND: sets iperf3_mibs
+  local ip
   (pin "$TCPU" iperf3 -s -1 -B 127.0.0.1 -p "$P_IPERF") >"$work/iperf3-server.log" 2>&1 &
   ip=$!
   pids+=("$ip")
@@ -282,14 +282,38 @@ limits() {
   (pin "$BCPU" iperf3 -c 127.0.0.1 -p "$P_IPERF" -t "$RUNTIME" -O "$RAMP" -J) >"$work/iperf3-$1.json"
   wait "$ip" || true
   forget "$ip"
-  mibs=$(python3 -c 'import json,sys; d=json.load(open(sys.argv[1]))
+  iperf3_mibs=$(python3 -c 'import json,sys; d=json.load(open(sys.argv[1]))
 print("%.1f" % (d["end"]["sum_received"]["bits_per_second"] / 8 / 1048576))' "$work/iperf3-$1.json")
+}
+# quietly WHAT COMMAND...: runs COMMAND (one limit: its server and client start and end inside it) and again,
+# twice at most, while other processes used OTHER_MAX % of a core or more meanwhile; limits_other keeps the
+# most they used in the runs kept. All of COMMAND's processes have been reaped by the time the second sample
+# is taken, so other_ticks counts only other processes.
+quietly() {
+  local try t0 mb0 other
+  for try in 1 2 3; do
+    t0=$EPOCHREALTIME mb0=$(other_ticks)
+    "${@:2}"
+    other=$(awk -v d="$(($(other_ticks) - mb0))" -v t0="$t0" -v t1="$EPOCHREALTIME" -v hz="$clk_tck" \
+      'BEGIN { printf "%d", d * 100 / hz / (t1 - t0) }')
+    ((other < OTHER_MAX || try == 3)) && break
+    log "$1: other processes used $other% of a core; running it again"
+    wait_quiet 20
+  done
+  ((other > limits_other)) && limits_other=$other
+  return 0
+}
+# limits ROUND: iperf3 single stream, the raw stream both ways and the ping-pongs; servers on CPU 1, clients on CPU 0
+limits() {
+  local out row m dir chunk best each
+  limits_other=0
+  quietly iperf3 iperf3_run "$1"
   # The sleeping ping-pong as it always was (64 B, 4 KiB); the spinning ones with a 72-byte request and a
   # 4 KiB C2HData's 4,120 bytes: both ends spin, and the server sleeps while the client spins.
-  pingpong_run "pingpong-$1" block block 64 4096
-  pingpong_run "pingpong-spin-$1" spin spin 72 4120
-  pingpong_run "pingpong-mixed-$1" block spin 72 4120
-  row="$1\t$mibs"
+  quietly ping-pong pingpong_run "pingpong-$1" block block 64 4096
+  quietly "spinning ping-pong" pingpong_run "pingpong-spin-$1" spin spin 72 4120
+  quietly "mixed ping-pong" pingpong_run "pingpong-mixed-$1" block spin 72 4120
+  row="$1\t$iperf3_mibs"
   for m in pingpong pingpong-spin pingpong-mixed; do
     read -r -a out <"$work/$m-$1.out" # rounds N request N reply N avg_us X p50_us X p99_us X ...
     row+="\t$(kv avg_us "${out[@]}")\t$(kv p50_us "${out[@]}")\t$(kv p99_us "${out[@]}")"
@@ -297,7 +321,7 @@ print("%.1f" % (d["end"]["sum_received"]["bits_per_second"] / 8 / 1048576))' "$w
   for dir in read write; do
     best='' each=
     for chunk in "${stream_chunks[@]}"; do
-      stream_run "$1" "$dir" "$chunk"
+      quietly "stream $dir $chunk" stream_run "$1" "$dir" "$chunk"
       each+="\t$stream_mibs"
       if [[ -z $best ]] || awk -v a="$stream_mibs" -v b="${best%%\\t*}" 'BEGIN { exit !(a > b) }'; then
         best="$stream_mibs\t$stream_srv_cpu\t$stream_cli_cpu\t$chunk"
@@ -305,6 +329,7 @@ print("%.1f" % (d["end"]["sum_received"]["bits_per_second"] / 8 / 1048576))' "$w
     done
     row+="\t$best$each"
   done
+  row+="\t$limits_other"
   printf '%b\n' "$row" >>"$limits"
   log "round $1: $(tail -1 "$limits")"
 }
@@ -505,7 +530,9 @@ for key, what in (("spin", "both ends spin on non-blocking recv()"), ("mixed", "
           f"| avg {lim[key + '_avg_us']:.1f} µs, p50 {lim[key + '_p50_us']:.1f} µs, p99 {lim[key + '_p99_us']:.1f} µs "
           f"(avg per round: {per_round(key + '_avg_us', '%.1f')}) |")
 print("\nServers on CPU 1, clients on CPU 0. The stream's CPU is each side's share of one core in its window "
-      "(getrusage).\n")
+      f"(getrusage). Other processes used at most {max(float(x['other_pct']) for x in limits):.0f}% of a core while "
+      f"a limit kept here was measured (per round: {per_round('other_pct', '%.0f%%')}; a limit measured while they "
+      f"used {facts['other_max']}% or more is measured again, twice at most).\n")
 print("## tightrope target vs tightrope bench\n")
 print("| workload | digests | IOPS | MiB/s | avg lat (µs) | p99 lat (µs) | target CPU | bench CPU "
       "| target CPU/IO (µs) | bench CPU/IO (µs) | spread | other load |")
