@@ -83,6 +83,10 @@ TR_API uint16_t tr_ctrl_cntlid(const struct tr_ctrl *c);
 TR_API int tr_ctrl_nr_io_queues(const struct tr_ctrl *c);
 /* Largest transfer one command may move (MDTS and our own limit), in bytes. */
 TR_API uint32_t tr_ctrl_max_xfer(const struct tr_ctrl *c);
+/* Poll mode for the I/O queues, now and after every reconnect: a tr_ioq_poll that waits spins on
+ * the socket for up to poll_us microseconds before it sleeps (lower latency at low queue depth, a
+ * busy core meanwhile). 0, the default, sleeps at once. */
+TR_API void tr_ctrl_set_poll_us(struct tr_ctrl *c, uint32_t poll_us);
 /* How the admin queue was authenticated: not at all, we proved ourselves (DH-HMAC-CHAP), or the
  * controller proved itself as well. */
 enum tr_auth { TR_AUTH_NONE, TR_AUTH_DHCHAP, TR_AUTH_DHCHAP_BIDI };

@@ -536,6 +536,7 @@ static int remote_open(const struct bench_target *t, const struct bench_cfg *cfg
 		}
 	}
 	if (!err) {
+		tr_ctrl_set_poll_us(d->ctrl, t->poll_us);
 		d->lba_size = 1u << id->lbaf[id->flbas & 0xf].ds;
 		d->capacity = id->nsze * d->lba_size;
 		if (tr_ctrl_nr_io_queues(d->ctrl) < cfg->numjobs) {

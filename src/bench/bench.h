@@ -41,6 +41,7 @@ struct bench_target {
 	/* remote */
 	struct tr_ctrl_opts conn;
 	uint32_t nsid;
+	uint32_t poll_us; /* poll mode of the job queues (tr_ctrl_set_poll_us), 0 = off */
 	/* local */
 	const char *filename;
 	bool buffered;

@@ -27,7 +27,7 @@
 #define PORT_MAX 65535
 /* Long options with no short form. */
 enum { OPT_DHCHAP_SECRET = 0x100, OPT_DHCHAP_CTRL_SECRET, OPT_DHCHAP_HASH, OPT_DHCHAP_DHGROUP, OPT_TLS_KEY,
-       OPT_TLS, OPT_CNTLID_MIN, OPT_CNTLID_MAX, OPT_ANA_STATE };
+       OPT_TLS, OPT_CNTLID_MIN, OPT_CNTLID_MAX, OPT_ANA_STATE, OPT_POLL, OPT_POLL_US };
 #define MAX_ANA_STATES 64 /* --ana-state options */
 
 static void target_usage(FILE *out)
@@ -71,6 +71,10 @@ static void target_usage(FILE *out)
 		"                             workers together (default: 1/8 of RAM, 64M..8G)\n"
 		"      --target-id UUID       this target's identity, from which serials and namespace IDs\n"
 		"                             derive (default: created once, kept in STATE/target-id)\n"
+		"      --poll-us US           poll mode: a worker busy with I/O in the last US microseconds\n"
+		"                             looks for more without sleeping (lower latency, a spinning\n"
+		"                             core while I/O flows; default 0 = always sleep)\n"
+		"      --poll                 the same as --poll-us 50\n"
 		"  -v, --verbose              debug logging\n"
 		"\n"
 		"Without --subsys or --config, exports %s with one 1 GiB RAM namespace.\n",
@@ -313,6 +317,7 @@ struct target_args {
 	const char *config, *ctl_path, *disc_port, *target_id;
 	struct limits limits;
 	long workers;
+	long poll_us;
 	int tls; /* enum tgt_tls_mode of the command line's ports */
 };
 
@@ -373,6 +378,12 @@ static int parse_number_option(struct target_args *a, int c, const char *arg)
 	case 'w':
 		if (tr_parse_long(arg, 1, MAX_WORKERS, &a->workers)) {
 			fprintf(stderr, "tightrope: --workers must be 1..%d\n", MAX_WORKERS);
+			return 2;
+		}
+		return 0;
+	case OPT_POLL_US:
+		if (tr_parse_long(arg, 0, CLI_MAX_POLL_US, &a->poll_us)) {
+			fprintf(stderr, "tightrope: --poll-us must be 0..%d\n", CLI_MAX_POLL_US);
 			return 2;
 		}
 		return 0;
@@ -460,7 +471,9 @@ static int parse_target_option(struct target_args *a, int c, char *arg)
 	case 'T':
 	case 'O':
 	case 'w':
+	case OPT_POLL_US:
 		return parse_number_option(a, c, arg) ? 2 : -1;
+	case OPT_POLL: a->poll_us = CLI_DEFAULT_POLL_US; return -1;
 	case 'v': tr_log_set_level(TR_LOG_DEBUG); return -1;
 	case 'h': target_usage(stdout); return 0;
 	default: target_usage(stderr); return 2;
@@ -495,6 +508,8 @@ static int parse_target_args(int argc, char **argv, struct target_args *a)
 		{ "handshake-timeout", required_argument, NULL, 'T' },
 		{ "idle-timeout", required_argument, NULL, 'O' },
 		{ "buffer-budget", required_argument, NULL, 'B' },
+		{ "poll", no_argument, NULL, OPT_POLL },
+		{ "poll-us", required_argument, NULL, OPT_POLL_US },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
@@ -574,6 +589,10 @@ static int build_target(const struct target_args *a, struct tgt_control **ctl)
 	if (err)
 		return err;
 	apply_limits(&a->limits);
+	if (a->poll_us) {
+		atomic_store(&tgt->poll_us, (uint32_t)a->poll_us);
+		tr_info("poll mode: workers spin for up to %ld us after their last I/O before sleeping", a->poll_us);
+	}
 	/* The config first: it may pin the identity that the command line's subsystems derive from. */
 	if (a->config) {
 		err = tgt_config_load(a->config);

@@ -59,6 +59,7 @@ struct tr_ctrl {
 	uint32_t max_xfer;
 	int nr_io;
 	struct tr_ioq *ioqs;
+	uint32_t poll_us; /* poll mode of the I/O queues, kept across reconnects */
 
 	pthread_t ka_thread;
 	bool ka_running;
@@ -372,6 +373,7 @@ static int setup_io_queues(struct tr_ctrl *c, char *why, size_t whylen)
 		if (status)
 			return status;
 		hq_set_inline_max(c->ioqs[i].hq, inline_max);
+		hq_set_poll_us(c->ioqs[i].hq, c->poll_us);
 		c->ioqs[i].ctrl = c;
 		c->nr_io = i + 1;
 	}
@@ -704,6 +706,13 @@ int tr_ctrl_nr_io_queues(const struct tr_ctrl *c)
 uint32_t tr_ctrl_max_xfer(const struct tr_ctrl *c)
 {
 	return c->max_xfer;
+}
+
+void tr_ctrl_set_poll_us(struct tr_ctrl *c, uint32_t poll_us)
+{
+	c->poll_us = poll_us;
+	for (int i = 0; i < c->nr_io; i++)
+		hq_set_poll_us(c->ioqs[i].hq, poll_us);
 }
 
 enum tr_auth tr_ctrl_auth(const struct tr_ctrl *c)

@@ -584,7 +584,11 @@ int hq_poll(struct hq *q, int timeout_ms)
 {
 	uint64_t before = q->completed;
 	int err;
-	uint64_t deadline = timeout_ms > 0 ? tr_now_ns() + (uint64_t)timeout_ms * 1000000ull : 0;
+	uint64_t now = tr_now_ns();
+	uint64_t deadline = timeout_ms > 0 ? now + (uint64_t)timeout_ms * 1000000ull : 0;
+	/* Poll mode: look at the socket again without sleeping until this passes. The reply to a QD1
+	 * command then finds us awake instead of waking an idle CPU (20-25 us on a VM). */
+	uint64_t spin_until = q->poll_ns ? now + q->poll_ns : 0;
 
 	for (;;) {
 		struct pollfd pfd;
@@ -611,8 +615,11 @@ int hq_poll(struct hq *q, int timeout_ms)
 			return q->error;
 		if (q->completed != before || timeout_ms == 0 || q->inflight == 0)
 			return (int)(q->completed - before);
-		if (timeout_ms > 0 && tr_now_ns() >= deadline)
+		now = tr_now_ns();
+		if (timeout_ms > 0 && now >= deadline)
 			return 0;
+		if (now < spin_until)
+			continue;
 		pfd = (struct pollfd){ .fd = q->fd, .events = POLLIN | (hq_tx_pending(q) ? POLLOUT : 0) };
 		poll(&pfd, 1, timeout_ms > 0 ? (tr_ms_until(deadline) < 100 ? tr_ms_until(deadline) : 100) : 100);
 	}
@@ -677,4 +684,9 @@ int hq_fd(const struct hq *q)
 void hq_set_inline_max(struct hq *q, uint32_t bytes)
 {
 	q->inline_max = bytes;
+}
+
+void hq_set_poll_us(struct hq *q, uint32_t poll_us)
+{
+	q->poll_ns = (uint64_t)poll_us * 1000;
 }

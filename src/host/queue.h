@@ -70,6 +70,7 @@ struct hq {
 	uint8_t rx_data_flags;
 	uint8_t rx_term[sizeof(struct nvme_tcp_term_pdu) + NVME_TCP_TERM_MAX_DATA];
 	uint64_t last_timeout_scan;
+	uint64_t poll_ns; /* poll mode: how long a waiting hq_poll spins before it sleeps */
 };
 
 struct ntls_psk;
@@ -132,5 +133,7 @@ int hq_inflight(const struct hq *q);
 int hq_fd(const struct hq *q);
 /* The most write data to send inside the command capsule (the controller's IOCCSZ less the SQE). */
 void hq_set_inline_max(struct hq *q, uint32_t bytes);
+/* Spin this long in hq_poll before sleeping (tr_ctrl_set_poll_us); 0 = sleep at once. */
+void hq_set_poll_us(struct hq *q, uint32_t poll_us);
 
 #endif

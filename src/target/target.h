@@ -177,6 +177,9 @@ struct tgt_target {
 	_Atomic int nr_connections; /* accepted and not yet closed */
 	int reserve_fd; /* spent to accept-and-close when the process is out of descriptors */
 	uint64_t buf_budget; /* command buffers, for all workers together */
+	/* Poll mode (--poll-us): a worker that saw an event within this many microseconds looks again
+	 * without sleeping, as SPDK's reactors and the kernel's busy-poll do; 0 = always sleep. */
+	_Atomic uint32_t poll_us;
 	/* ANA: each port's state of each group (enum nvme_ana_state; 0 = never set, which reads as
 	 * optimized for the default group and inaccessible for the others, as nvmet's ports start),
 	 * and the change count the ANA log page reports. Read on the I/O path without a lock. */
@@ -216,6 +219,9 @@ bool tgt_valid_nqn(const char *nqn);
 int tgt_target_id_set(const char *uuid);
 /* Read the identity kept in STATE_DIR/target-id, creating it (random) the first time. 0 or -errno. */
 int tgt_target_id_load(const char *state_dir);
+/* An identifier derived from this target's identity and a description of what it names (serials,
+ * namespace UUIDs and NGUIDs); 0 or -ENOMEM. */
+int tgt_derive_id(uint8_t out[16], const char *what, uint32_t number, bool as_uuid);
 /* Set the command buffer budget (bytes, all workers together). */
 void tgt_set_buffer_budget(uint64_t bytes);
 /* The most memory one connection can make the target hold beyond the buffer budget (a full-depth

@@ -39,6 +39,7 @@ struct tgt_worker {
 	struct tgt_queue *queues;
 	struct tgt_queue *flush_list;
 	_Atomic bool stopping;
+	uint64_t last_busy_ns; /* when epoll last returned events: poll mode spins for poll_us after it */
 	/* Command data buffers recycled between this worker's queues, one free list per power-of-two
 	 * size from 16 KiB to 1 MiB: no malloc, page faults or munmap per I/O, and a slot keeps no
 	 * buffer while idle, so a burst on many queues does not pin memory for good. */

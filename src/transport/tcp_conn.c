@@ -241,19 +241,27 @@ enum ntcp_rx_result ntcp_rx_pump(struct ntcp_conn *c, int max_rounds)
 
 		if (c->rx_hold != NTCP_GO)
 			return NTCP_RX_HELD;
+		size_t asked;
+
 		if (c->rx_state == NTCP_RX_DATA && c->rx_dst && c->rx_left >= NTCP_RX_DIRECT_MIN) {
-			n = conn_recv(c, c->rx_dst, c->rx_left);
-			if (n > 0) {
+			asked = c->rx_left;
+			n = conn_recv(c, c->rx_dst, asked);
+			if (n > 0)
 				ntcp_rx_feed(c, c->rx_dst, (uint32_t)n);
-				continue;
-			}
 		} else {
-			n = conn_recv(c, c->rxbuf, c->rxbuf_size);
-			if (n > 0) {
+			asked = c->rxbuf_size;
+			n = conn_recv(c, c->rxbuf, asked);
+			if (n > 0)
 				rx_feed_buf(c, 0, (uint32_t)n);
-				continue;
-			}
 		}
+		/* A short read emptied the socket: stop without the recv that would say EAGAIN, one syscall
+		 * less per wake-up, which at QD1 sits between the command and its reply. The owners wait
+		 * level-triggered (epoll without EPOLLET, poll), so bytes that came meanwhile still wake them.
+		 * A TLS session reads records, not what the socket holds: it reads on. */
+		if (n > 0 && ((size_t)n == asked || c->tls))
+			continue;
+		if (n > 0)
+			return c->rx_hold != NTCP_GO ? NTCP_RX_HELD : NTCP_RX_IDLE;
 		if (n == 0)
 			return NTCP_RX_EOF;
 		if (errno == EAGAIN || errno == EWOULDBLOCK)

@@ -31,6 +31,8 @@ expect_error "a bad port" "expected ADDR:PORT" -l 127.0.0.1:99999
 expect_error "an address not on this machine" "listen" -l 192.0.2.1:$p
 expect_error "a duplicate subsystem" "given twice" -l 127.0.0.1:$p -n nqn.2026-11.io.t:a -n nqn.2026-11.io.t:a
 expect_error "a bad worker count" "workers" --workers 0
+expect_error "a negative poll time" "poll-us" --poll-us -1
+expect_error "a poll time over a second" "poll-us" --poll-us 1000001
 expect_error "an unreadable config" "not readable JSON" -c /nonexistent.json
 echo '{"subsystems": [{"nqn": "nqn.2026-11.io.t:a", "namespaces": [{"nsid": 1, "device": {"path": "mem:1M", "uuid": "zz"}}]}]}' >"$work/c1.json"
 expect_error "a config with a bad uuid" "bad uuid" -c "$work/c1.json"
@@ -140,5 +142,57 @@ import json, sys
 ids = lambda f: sorted((s["nqn"], n["nsid"], n["device"]["uuid"], n["device"]["nguid"]) for s in json.load(open(f))["subsystems"] for n in s["namespaces"])
 sys.exit(0 if ids(sys.argv[1]) == ids(sys.argv[2]) else 1)
 PY
+
+# Poll mode: target and bench spin instead of sleeping between QD1 commands. The evidence is the
+# voluntary context switches (sleeps): one for every one or two commands on each side in the default
+# mode (the next command is sometimes there already), few with --poll-us, however loaded the machine
+# is (a spinning thread is preempted, which is involuntary). Each side has a CPU of its own, as poll
+# mode assumes: two spinners sharing one CPU wait out each other's time slices.
+pp=$(free_port)
+taskset -c 1 "$bin" target -l 127.0.0.1:$pp -N mem:16M -S none -w 1 --poll-us 20000 >"$work/poll.log" 2>&1 &
+pids+=($!)
+wait_ready "$work/poll.log" || bad "the target in poll mode did not start: $(tail -5 "$work/poll.log")"
+grep -q "poll mode: workers spin for up to 20000 us" "$work/poll.log" && ok "target --poll-us says so at start" ||
+  bad "no poll mode line: $(head -5 "$work/poll.log")"
+sleeps() { # sleeps PID: voluntary context switches of all its threads so far
+  cat /proc/"$1"/task/*/status | awk '/^voluntary_ctxt_switches/ { n += $2 } END { print n }'
+}
+# qd1 LABEL BENCH_OPTIONS...: bench at QD1 with --verify; prints "IOS TARGET_SLEEPS BENCH_SLEEPS".
+qd1() {
+  local before; before=$(sleeps "${pids[-1]}")
+  python3 - "$bin" "$pp" "$@" >"$work/qd1.out" <<'PY2' || { bad "bench $*: $(cat "$work/qd1.out")"; return 1; }
+import json, os, subprocess, sys
+bin, port, extra = sys.argv[1], sys.argv[2], sys.argv[3:]
+p = subprocess.Popen(["taskset", "-c", "0", bin, "bench", "-a", "127.0.0.1", "-s", port, "-n", "nqn.2026-11.io.tightrope:default",
+                      "--rw", "randread", "--bs", "4k", "--size", "8M", "--iodepth", "1", "--runtime", "1",
+                      "--time_based", "--output-format", "json"] + extra, stdout=subprocess.PIPE)
+out = p.stdout.read()
+_, status, ru = os.wait4(p.pid, 0)
+job = json.loads(out)["runs"][0]["jobs"][0]
+ios = job["read"]["total_ios"] + job["write"]["total_ios"]
+sys.exit(1 if status or job["error"] else print(ios, ru.ru_nvcsw))
+PY2
+  read -r ios bsleeps <"$work/qd1.out"
+  echo "$ios $(($(sleeps "${pids[-1]}") - before)) $bsleeps"
+}
+if r=$(qd1 --poll-us 20000); then
+  read -r ios ts bs <<<"$r"
+  (( ios > 50 && ts * 8 < ios && bs * 8 < ios )) &&
+    ok "poll mode, QD1: $ios commands, target slept $ts times, bench $bs" ||
+    bad "poll mode still sleeps: $ios commands, target slept $ts times, bench $bs"
+fi
+timeout 60 "$bin" bench -a 127.0.0.1 -s "$pp" -n nqn.2026-11.io.tightrope:default --poll --rw randrw --bs 4k \
+  --size 8M --iodepth 4 --verify 2>&1 | grep -q 'verify: OK' && ok "poll mode: bench --poll --verify OK" ||
+  bad "poll mode: bench --poll --verify failed"
+kill -TERM "${pids[-1]}"; wait "${pids[-1]}"; unset 'pids[-1]'
+taskset -c 1 "$bin" target -l 127.0.0.1:$pp -N mem:16M -S none -w 1 >"$work/nopoll.log" 2>&1 &
+pids+=($!)
+wait_ready "$work/nopoll.log" || bad "the target did not start: $(tail -5 "$work/nopoll.log")"
+if r=$(qd1); then
+  read -r ios ts bs <<<"$r"
+  (( ios > 50 && ts * 4 > ios && bs * 4 > ios )) &&
+    ok "default mode, QD1: $ios commands, target slept $ts times, bench $bs" ||
+    bad "default mode: $ios commands, target slept $ts times, bench $bs"
+fi
 
 finish
