@@ -289,6 +289,7 @@ print("%.1f" % (d["end"]["sum_received"]["bits_per_second"] / 8 / 1048576))' "$w
 # twice at most, while other processes used OTHER_MAX % of a core or more meanwhile; limits_other keeps the
 # most they used in the runs kept. All of COMMAND's processes have been reaped by the time the second sample
 # is taken, so other_ticks counts only other processes.
+limits_other=0
 quietly() {
   local try t0 mb0 other
   for try in 1 2 3; do
@@ -388,7 +389,7 @@ EOF
 }
 # ---- cold reads (issue 13, item 5): one pass of 128 KiB reads at QD16 over a fresh RAM namespace, then
 # another after the namespace was written; with COLD_BASELINE, the same against that binary's target ----
-cold_tsv=$work/cold.tsv
+cold_tsv=$work/cold.tsv cold_try=$work/cold-try.tsv
 printf 'round\tbinary\tpass\tmibs\ttgt_cpu\n' >"$cold_tsv"
 cold_pass() { # cold_pass ROUND BINARY PASS PID: one sequential pass over the whole namespace
   local t0 t1 tt0 tt1 out=$work/cold-$2-$3-$1 mibs
@@ -399,25 +400,31 @@ cold_pass() { # cold_pass ROUND BINARY PASS PID: one sequential pass over the wh
   mibs=$(python3 -c 'import json,sys; t=json.load(open(sys.argv[1]))["runs"][-1]["total"]["read"]
 print("%.1f" % (t["bw_bytes"] / 1048576))' "$out.json")
   printf '%s\t%s\t%s\t%s\t%s\n' "$1" "$2" "$3" "$mibs" \
-    "$(python3 -c "print('%.2f' % (($tt1 - $tt0) / $clk_tck / ($t1 - $t0)))")" >>"$cold_tsv"
+    "$(python3 -c "print('%.2f' % (($tt1 - $tt0) / $clk_tck / ($t1 - $t0)))")" >>"$cold_try"
 }
-cold() { # cold ROUND
-  local which b ct
+cold_one() { # cold_one ROUND WHICH BINARY: a fresh target, a pass, a fill, a pass; the rows go to cold_try
+  local ct
+  : >"$cold_try"
+  (pin "$TCPU" "$3" target -l "127.0.0.1:$P_COLD" -N mem:1G -w 1 -S "$work/ctl-cold.sock") \
+    >"$work/target-cold-$2.log" 2>&1 &
+  ct=$!
+  pids+=("$ct")
+  wait_listen "$P_COLD" "$work/target-cold-$2.log"
+  cold_pass "$1" "$2" first "$ct"
+  fill "$P_COLD"
+  cold_pass "$1" "$2" written "$ct"
+  stop "$ct"
+}
+cold() { # cold ROUND: measured again, as the limits are, when other processes disturbed it
+  local which b
   for which in current baseline; do
     b=$tr
     if [[ $which == baseline ]]; then
       [[ -n $COLD_BASELINE ]] || continue
       b=$COLD_BASELINE
     fi
-    (pin "$TCPU" "$b" target -l "127.0.0.1:$P_COLD" -N mem:1G -w 1 -S "$work/ctl-cold.sock") \
-      >"$work/target-cold-$which.log" 2>&1 &
-    ct=$!
-    pids+=("$ct")
-    wait_listen "$P_COLD" "$work/target-cold-$which.log"
-    cold_pass "$1" "$which" first "$ct"
-    fill "$P_COLD"
-    cold_pass "$1" "$which" written "$ct"
-    stop "$ct"
+    quietly "cold reads ($which)" cold_one "$1" "$which" "$b"
+    cat "$cold_try" >>"$cold_tsv"
   done
   log "round $1: cold reads $(awk -F'\t' -v r="$1" '$1 == r { printf "%s %s %s MiB/s; ", $2, $3, $4 }' "$cold_tsv")"
 }
@@ -569,18 +576,19 @@ print(f"| all connections closed again | {ki('rss_after_kb'):.1f} MiB | | |\n")
 
 cold = list(csv.DictReader(open(sys.argv[6]), delimiter="\t"))
 print("## Cold reads: one pass of 128 KiB reads at QD16 over a fresh 1 GiB RAM namespace, then after it was written\n")
-print("| target | first pass MiB/s | after written MiB/s | first / written | target CPU first / written |\n"
-      "|---|--:|--:|--:|--:|")
-for b in dict.fromkeys(x["binary"] for x in cold):
+print("| target | first pass MiB/s | after written MiB/s | first / written | target CPU first / written "
+      "| first pass / this build's |\n|---|--:|--:|--:|--:|--:|")
+passes = {}  # binary -> round -> pass -> MiB/s
+for x in cold:
+    passes.setdefault(x["binary"], {}).setdefault(x["round"], {})[x["pass"]] = float(x["mibs"])
+for b, rounds in passes.items():
     c = lambda p, k: med([float(x[k]) for x in cold if x["binary"] == b and x["pass"] == p])
-    rounds = {x["round"]: {} for x in cold if x["binary"] == b}
-    for x in cold:
-        if x["binary"] == b:
-            rounds[x["round"]][x["pass"]] = float(x["mibs"])
     ratios = [v["first"] / v["written"] for v in rounds.values() if v.get("written")]
     label = "this build" if b == "current" else f"COLD_BASELINE `{facts['cold_baseline']}`"
+    vs = [v["first"] / passes["current"][rd]["first"] for rd, v in rounds.items() if rd in passes.get("current", {})]
     print(f"| {label} | {c('first', 'mibs'):,.0f} | {c('written', 'mibs'):,.0f} | {med(ratios):.2f}"
-          f"{rounds_txt(ratios, '%.2f')} | {c('first', 'tgt_cpu') * 100:.0f}% / {c('written', 'tgt_cpu') * 100:.0f}% |")
+          f"{rounds_txt(ratios, '%.2f')} | {c('first', 'tgt_cpu') * 100:.0f}% / {c('written', 'tgt_cpu') * 100:.0f}% "
+          f"| {'—' if b == 'current' or not vs else f'{med(vs):.2f}' + rounds_txt(vs, '%.2f')} |")
 print("\nA fresh target per round; medians over the rounds. Target CPU: its share of one core over the pass.\n")
 
 spdk = None
