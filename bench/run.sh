@@ -526,15 +526,18 @@ print(f"| TCP ping-pong, 64 B request, 4 KiB reply, TCP_NODELAY, 20k round trips
 per_round = lambda k, fmt: ", ".join(fmt % float(x[k]) for x in limits)
 size_txt = lambda n: f"{n >> 20} MiB" if n % (1 << 20) == 0 else f"{n >> 10} KiB" if n % 1024 == 0 else f"{n} B"
 chunks = [int(c) for c in facts["stream_chunks"].split()]
-for key, what in (("stream_read", "server → client, as reads go"), ("stream_write", "client → server, as writes go")):
+for key, what in (("stream_read", "server → client, as reads go"),
+                  ("stream_write", "client → server, as writes go")):
     each = ", ".join(f"{size_txt(c)} {lim[f'{key}_{c}_mibs']:,.0f}" for c in chunks)
     print(f"| raw TCP stream, {what}: one connection, blocking send()/recv() of {' or '.join(map(size_txt, chunks))}, "
           f"the best in each round | {lim[key + '_mibs']:,.0f} MiB/s (rounds: {per_round(key + '_mibs', '%.0f')}; "
           f"best chunk: {', '.join(size_txt(int(x[key + '_chunk'])) for x in limits)}); medians by chunk: {each}; "
           f"CPU of the best: server {lim[key + '_srv_cpu']:.0f}%, client {lim[key + '_cli_cpu']:.0f}% |")
-for key, what in (("spin", "both ends spin on non-blocking recv()"), ("mixed", "server sleeps in recv(), client spins")):
+for key, what in (("spin", "both ends spin on non-blocking recv()"),
+                  ("mixed", "server sleeps in recv(), client spins")):
     print(f"| TCP ping-pong, {what}, 72 B request, 4,120 B reply (a 4 KiB C2HData), TCP_NODELAY, 20k round trips "
-          f"| avg {lim[key + '_avg_us']:.1f} µs, p50 {lim[key + '_p50_us']:.1f} µs, p99 {lim[key + '_p99_us']:.1f} µs "
+          f"| avg {lim[key + '_avg_us']:.1f} µs, p50 {lim[key + '_p50_us']:.1f} µs, "
+          f"p99 {lim[key + '_p99_us']:.1f} µs "
           f"(avg per round: {per_round(key + '_avg_us', '%.1f')}) |")
 print("\nServers on CPU 1, clients on CPU 0. The stream's CPU is each side's share of one core in its window "
       f"(getrusage). Other processes used at most {max(float(x['other_pct']) for x in limits):.0f}% of a core while "
@@ -660,7 +663,8 @@ if ("randread-4k-qd1-poll", "0") in r:
            f"{lat:.2f}x" + rounds_txt(vals, "%.2fx"), lat <= 1.2, "randread-4k-qd1-poll randread 4k 1 0")
 else:
     target("4 KiB QD1 avg latency in poll mode <= 1.2x the spinning ping-pong",
-           f"this build's target or bench has no `--poll-us`; spinning ping-pong {lim['spin_avg_us']:.1f} µs", "—", None)
+           f"this build's target or bench has no `--poll-us`; spinning ping-pong {lim['spin_avg_us']:.1f} µs",
+           "—", None)
 for key, label, rw, sk in (("read-128k-qd16", "read", "read", "stream_read"),
                            ("write-128k-qd16", "write", "write", "stream_write")):
     ratio, vals = paired(lambda l, x: x["mibs"] / l[sk + "_mibs"], (key, "0"))
@@ -672,7 +676,8 @@ for key, label, rw, sk in (("read-128k-qd16", "read", "read", "stream_read"),
            ratio >= 0.9 if rw == "read" else None, f"{key} {rw} 128k 16 0")
 for key, label, rw in (("read-128k-qd16", "read", "read"), ("write-128k-qd16", "write", "write")):
     cost, vals = paired(lambda l, x0, x1: 1 - x1["mibs"] / x0["mibs"], (key, "0"), (key, "1"))
-    target(f"digests cost < 10% at 128 KiB ({label})", f"{v(key, '1', 'mibs'):,.0f} vs {v(key, '0', 'mibs'):,.0f} MiB/s",
+    target(f"digests cost < 10% at 128 KiB ({label})",
+           f"{v(key, '1', 'mibs'):,.0f} vs {v(key, '0', 'mibs'):,.0f} MiB/s",
            f"{cost * 100:.1f}%" + rounds_txt([x * 100 for x in vals], "%.1f%%"), cost < 0.10, f"{key} {rw} 128k 16 1")
 print("\nThe write row has no target in issue 13; it says how far writes are from the same connection's ceiling.")
 open(sys.argv[5], "w").write("".join(m + "\n" for m in dict.fromkeys(missed)))
