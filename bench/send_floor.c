@@ -9,7 +9,11 @@
  *   splice    the payload spliced from a memfd into a pipe, the headers written to it, the pipe
  *             spliced into the socket
  * usage: send_floor copy|zerocopy|splice REPLIES PORT [SENDER_CPU RECEIVER_CPU]
- * prints: mode M replies N cpu_us_per_reply X */
+ * prints: mode M replies N cpu_us_per_reply X
+ * And the floor under a data digest: ISA-L's CRC32C (what the PDU codec uses) of one payload, from
+ * cache and from a random place in the 1 GiB region, and a memcpy of it out of the region.
+ * usage: send_floor crc KIB [CPU]     prints: crc KIB K hot_us X cold_us Y copy_us Z
+ * build: cc -O2 -o send_floor bench/send_floor.c -lpthread -lisal */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
@@ -19,6 +23,7 @@
 #include <netinet/tcp.h>
 #include <pthread.h>
 #include <sched.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,7 +31,10 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
+#include <time.h>
 #include <unistd.h>
+
+#include <isa-l/crc.h>
 
 #define REGION (1ul << 30)
 #define BLOCK 4096
@@ -165,6 +173,46 @@ static void batch_splice(int fd, int memfd, const int pipefd[2], const char *hdr
 	}
 }
 
+static double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* CRC32C and memcpy per payload of 'kib' KiB: from cache, and from cold places in the region. */
+static int crc_floor(long kib, int cpu)
+{
+	size_t len = (size_t)kib << 10, n = REGION / len;
+	char *region = mmap(NULL, REGION, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	char *buf = aligned_alloc(4096, len);
+	uint32_t crc = 0;
+	int iters = (int)(((size_t)4 << 30) / len); /* 4 GiB of each */
+	double t0, t1, t2, t3;
+
+	if (region == MAP_FAILED || !buf || kib <= 0 || len > REGION)
+		die("crc setup");
+	pin(cpu);
+	madvise(region, REGION, MADV_HUGEPAGE);
+	memset(region, 0x5a, REGION);
+	memset(buf, 0x5a, len);
+	srand(1);
+	t0 = now_s();
+	for (int i = 0; i < iters; i++)
+		crc += crc32_iscsi((unsigned char *)buf, (int)len, crc);
+	t1 = now_s();
+	for (int i = 0; i < iters; i++)
+		crc += crc32_iscsi((unsigned char *)region + (size_t)rand() % n * len, (int)len, crc);
+	t2 = now_s();
+	for (int i = 0; i < iters; i++)
+		memcpy(buf, region + (size_t)rand() % n * len, len);
+	t3 = now_s();
+	printf("crc KIB %ld hot_us %.3f cold_us %.3f copy_us %.3f (%08x)\n", kib, (t1 - t0) * 1e6 / iters,
+	       (t2 - t1) * 1e6 / iters, (t3 - t2) * 1e6 / iters, crc);
+	return 0;
+}
+
 static int parse_mode(const char *s)
 {
 	return !strcmp(s, "copy") ? COPY : !strcmp(s, "zerocopy") ? ZEROCOPY : !strcmp(s, "splice") ? SPLICE : -1;
@@ -181,8 +229,11 @@ int main(int argc, char **argv)
 	pthread_t rx;
 	double t0;
 
+	if (argc >= 3 && !strcmp(argv[1], "crc"))
+		return crc_floor(atol(argv[2]), argc >= 4 ? atoi(argv[3]) : -1);
 	if (mode < 0 || replies < BATCH) {
-		fprintf(stderr, "usage: send_floor copy|zerocopy|splice REPLIES(>=128) PORT [SENDER_CPU RECEIVER_CPU]\n");
+		fprintf(stderr, "usage: send_floor copy|zerocopy|splice REPLIES(>=128) PORT [SENDER_CPU RECEIVER_CPU]\n"
+				"       send_floor crc KIB [CPU]\n");
 		return 2;
 	}
 	sa.sin_port = htons((uint16_t)atoi(argv[3]));
