@@ -7,7 +7,6 @@
 
 #include "host/blkreq.h"
 
-#define MAX_DSM_BLOCKS 65536 /* what one deallocate or write-zeroes from the FUSE view may cover */
 
 int blkreq_fit(enum blkreq_kind kind, uint64_t off, size_t *size, uint64_t nsze, uint32_t lba_shift)
 {
@@ -26,7 +25,7 @@ int blkreq_fit(enum blkreq_kind kind, uint64_t off, size_t *size, uint64_t nsze,
 		return *size == 0 ? 1 : 0;
 	case BLKREQ_DEALLOCATE:
 	case BLKREQ_ZEROES:
-		if ((off | *size) & mask || off + *size > end || *size >> lba_shift > MAX_DSM_BLOCKS || *size == 0 ||
+		if ((off | *size) & mask || off + *size > end || *size >> lba_shift > BLKREQ_MAX_DSM_BLOCKS || *size == 0 ||
 		    off + *size < off)
 			return -EINVAL;
 		return 0;

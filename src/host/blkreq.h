@@ -13,6 +13,8 @@
 /* How often a request goes again after its commands were lost with the path, as the kernel's
  * nvme_max_retries: a command the target never answers must end in an error, not a loop. */
 #define BLKREQ_MAX_RETRIES 5
+/* The most blocks one deallocate or write-zeroes may cover, from FUSE or ublk (blkreq_fit). */
+#define BLKREQ_MAX_DSM_BLOCKS 65536
 
 /* A completion status that sends the request to another path without counting a retry: the path
  * answered with a path error (an ANA state, Host Path Error), which says nothing about the command. */

@@ -24,7 +24,6 @@
 #define UBLK_MAX_QUEUES 16
 #define UBLK_BUF_BYTES (256u << 10) /* per tag: the device's max_io_buf_bytes; larger I/O is split */
 #define RING_ENTRIES 1024
-#define MAX_DSM_BLOCKS 65536 /* as blkreq_fit's: one deallocate or write-zeroes */
 
 /* Linux 6.2+ also takes commands as ioctl numbers (UBLK_F_CMD_IOCTL_ENCODE), and a kernel built without
  * CONFIG_BLKDEV_UBLK_LEGACY_OPCODES only those; 6.1 only the plain numbers, which we try first. */
@@ -172,8 +171,8 @@ static int set_params(const struct ublk_dev *d, const struct ns_dev *ns)
 	p.basic.max_sectors = UBLK_BUF_BYTES >> 9;
 	p.basic.dev_sectors = ns->nsze << (shift - 9);
 	p.discard.discard_granularity = 1u << shift;
-	p.discard.max_discard_sectors = MAX_DSM_BLOCKS << (shift - 9);
-	p.discard.max_write_zeroes_sectors = MAX_DSM_BLOCKS << (shift - 9);
+	p.discard.max_discard_sectors = BLKREQ_MAX_DSM_BLOCKS << (shift - 9);
+	p.discard.max_write_zeroes_sectors = BLKREQ_MAX_DSM_BLOCKS << (shift - 9);
 	p.discard.max_discard_segments = 1; /* what ublk takes */
 	return ctrl_cmd(UBLK_CMD_SET_PARAMS, d->id, &p, sizeof(p), 0);
 }
