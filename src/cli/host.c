@@ -98,6 +98,21 @@ int cli_host_identity(struct tr_ctrl_opts *o, const char *hostnqn, const char *h
 
 enum { OPT_DISABLE_SQFLOW = 1000, OPT_IOPOLICY, OPT_BLKDEV };
 
+/* --blkdev NAME: 0, or -EINVAL for a name that is none of them. */
+static int parse_blkdev(const char *name, enum hostd_blkdev *out)
+{
+	static const char *const names[] = { [HOSTD_BLKDEV_AUTO] = "auto", [HOSTD_BLKDEV_LOOP] = "loop",
+					     [HOSTD_BLKDEV_UBLK] = "ublk" };
+
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		if (!strcmp(name, names[i])) {
+			*out = (enum hostd_blkdev)i;
+			return 0;
+		}
+	}
+	return -EINVAL;
+}
+
 static const struct option conn_long[] = {
 	CLI_CONN_OPTIONS,
 	{ "nr-io-queues", required_argument, NULL, 'i' },
@@ -177,13 +192,11 @@ int parse_conn(int argc, char **argv, struct conn_args *a, const char *usage, in
 		case 'L': a->no_loop = true; break;
 		case OPT_DISABLE_SQFLOW: a->o.disable_sqflow = true; break;
 		case OPT_BLKDEV:
-			if (!strcmp(optarg, "auto") || !strcmp(optarg, "loop") || !strcmp(optarg, "ublk")) {
-				a->blkdev = optarg[0] == 'a' ? HOSTD_BLKDEV_AUTO :
-					    optarg[0] == 'l' ? HOSTD_BLKDEV_LOOP : HOSTD_BLKDEV_UBLK;
-				break;
+			if (parse_blkdev(optarg, &a->blkdev)) {
+				fprintf(stderr, "blkdev '%s': use auto, ublk or loop\n", optarg);
+				return 2;
 			}
-			fprintf(stderr, "blkdev '%s': use auto, ublk or loop\n", optarg);
-			return 2;
+			break;
 		case OPT_IOPOLICY:
 			if (hostd_iopolicy_parse(optarg, &a->iopolicy)) {
 				fprintf(stderr, "iopolicy '%s': use numa, round-robin or queue-depth\n", optarg);
