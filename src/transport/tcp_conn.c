@@ -238,11 +238,10 @@ enum ntcp_rx_result ntcp_rx_pump(struct ntcp_conn *c, int max_rounds)
 	 * announces: those are read too (at most one record's worth). */
 	for (int round = 0; round < max_rounds || (c->tls && ntls_recv_pending(c->tls)); round++) {
 		ssize_t n;
+		size_t asked;
 
 		if (c->rx_hold != NTCP_GO)
 			return NTCP_RX_HELD;
-		size_t asked;
-
 		if (c->rx_state == NTCP_RX_DATA && c->rx_dst && c->rx_left >= NTCP_RX_DIRECT_MIN) {
 			asked = c->rx_left;
 			n = conn_recv(c, c->rx_dst, asked);
