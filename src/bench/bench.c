@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "bench/bench.h"
+#include "bench/progress.h"
 #include "nvme/spec.h"
 #include "util/clock.h"
 #include "util/log.h"
@@ -197,6 +198,9 @@ struct job {
 	struct slot *slots;
 	int error;
 	char why[200];
+	/* The live progress line (NULL without one): this job's counts, and who waits for it to end. */
+	struct bench_job_counts *counts;
+	struct bench_live *live;
 };
 
 static int engine_submit(struct job *j, struct slot *s);
@@ -240,6 +244,8 @@ static void slot_done(struct job *j, struct slot *s, int status)
 			j->res->verify_offset = s->off + (uint64_t)bad;
 		}
 	}
+	if (j->counts)
+		bench_job_count(j->counts, s->op == OP_READ ? 0 : 1, j->cfg->bs);
 	/* Only I/O started after the ramp counts. */
 	if (s->start_ns >= j->measure_from_ns)
 		bench_lat_add(s->op == OP_READ ? &j->st->read : &j->st->write, done - s->start_ns, j->cfg->bs);
@@ -458,6 +464,8 @@ static void *job_main(void *arg)
 		j->st->sys_cpu = wall > 0 ? 100.0 * tv_seconds(&ru1.ru_stime, &ru0.ru_stime) / wall : 0;
 	}
 	j->st->error = j->error;
+	if (j->live)
+		atomic_fetch_sub_explicit(&j->live->running, 1, memory_order_release);
 	return NULL;
 }
 
@@ -641,9 +649,10 @@ static int job_setup(struct job *j, int i, const struct bench_target *t, const s
 	return err;
 }
 
-/* Run the first n jobs, each on its thread, and wait for them; the CPU the process as a whole used
- * (keep-alive and main threads too), which is what a user compares. 0 or -EAGAIN. */
-static int run_jobs(struct job *jobs, int n, struct bench_result *res, uint64_t t0)
+/* Run the first n jobs, each on its thread, and wait for them (drawing the progress line meanwhile
+ * if 'live'); the CPU the process as a whole used (keep-alive and main threads too), which is what a
+ * user compares. 0 or -EAGAIN. */
+static int run_jobs(struct job *jobs, int n, struct bench_result *res, uint64_t t0, struct bench_live *live)
 {
 	struct rusage ru0, ru1;
 	uint64_t run_t0 = tr_now_ns();
@@ -652,12 +661,18 @@ static int run_jobs(struct job *jobs, int n, struct bench_result *res, uint64_t 
 
 	getrusage(RUSAGE_SELF, &ru0);
 	for (int i = 0; i < n; i++) {
+		if (live)
+			atomic_fetch_add_explicit(&live->running, 1, memory_order_relaxed);
 		if (pthread_create(&jobs[i].thread, NULL, job_main, &jobs[i])) {
+			if (live)
+				atomic_fetch_sub_explicit(&live->running, 1, memory_order_relaxed);
 			err = -EAGAIN;
 			break;
 		}
 		started++;
 	}
+	if (live)
+		bench_progress_watch(live);
 	for (int i = 0; i < started; i++)
 		pthread_join(jobs[i].thread, NULL);
 	getrusage(RUSAGE_SELF, &ru1);
@@ -693,11 +708,48 @@ static int finish_jobs(struct job *jobs, const struct bench_cfg *cfg, struct ben
 	return err;
 }
 
+/* What the progress line needs to know of the jobs, and their counters; NULL if out of memory (the run
+ * goes on without a line). */
+static struct bench_live *live_setup(struct job *jobs, const struct bench_cfg *cfg, uint64_t t0)
+{
+	/* fio's letters: upper case sequential, lower case random; m for a mix. */
+	static const char modes[] = { [BENCH_READ] = 'R', [BENCH_WRITE] = 'W', [BENCH_RANDREAD] = 'r',
+				      [BENCH_RANDWRITE] = 'w', [BENCH_RANDRW] = 'm', [BENCH_RW] = 'M' };
+	struct bench_live *live = calloc(1, sizeof(*live));
+
+	if (live)
+		live->jobs = calloc((size_t)cfg->numjobs, sizeof(*live->jobs));
+	if (!live || !live->jobs) {
+		free(live);
+		return NULL;
+	}
+	live->njobs = cfg->numjobs;
+	live->t0_ns = t0;
+	live->runtime_s = cfg->verify ? 0 : cfg->runtime_s;
+	live->ramp_s = cfg->ramp_s;
+	live->time_based = cfg->time_based && !cfg->verify;
+	live->mode = modes[cfg->rw];
+	live->out = cfg->progress;
+	for (int i = 0; i < cfg->numjobs; i++) {
+		struct job *j = &jobs[i];
+
+		j->counts = &live->jobs[i];
+		j->live = live;
+		/* A verify pass writes its area, then reads it back (--verify_only: reads it). */
+		if (cfg->verify)
+			live->total_bytes += j->area_len * (cfg->verify_only ? 1 : 2);
+		else
+			live->total_bytes += j->target_bytes;
+	}
+	return live;
+}
+
 int bench_run(const struct bench_target *t, const struct bench_cfg *cfg, struct bench_result *res, char *why,
 	      size_t whylen)
 {
 	struct bench_dev d;
 	struct job *jobs;
+	struct bench_live *live = NULL;
 	uint64_t t0;
 	int err, rc;
 
@@ -717,8 +769,13 @@ int bench_run(const struct bench_target *t, const struct bench_cfg *cfg, struct 
 	t0 = tr_now_ns();
 	for (int i = 0; i < cfg->numjobs && !err; i++)
 		err = job_setup(&jobs[i], i, t, cfg, res, &d);
-	rc = run_jobs(jobs, err ? 0 : cfg->numjobs, res, t0);
+	if (!err && cfg->progress)
+		live = live_setup(jobs, cfg, t0);
+	rc = run_jobs(jobs, err ? 0 : cfg->numjobs, res, t0, live);
 	err = finish_jobs(jobs, cfg, res, err ? err : rc, why, whylen);
+	if (live)
+		free(live->jobs);
+	free(live);
 	free(jobs);
 	bench_close(&d);
 	return err;

@@ -59,7 +59,7 @@ struct bench_cfg {
 	bool dsync; /* a flush after each write, like dd oflag=dsync */
 	bool verify, verify_only;
 	uint64_t seed;
-	bool progress;
+	FILE *progress; /* where the live status line goes while the job runs; NULL: nowhere */
 };
 
 struct bench_result {

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "bench/sweep.h"
 #include "cli/cli.h"
@@ -20,16 +21,19 @@ static const char usage[] =
 	"                       [--numjobs 1] [--rwmixread 50] [--size BYTES] [--offset BYTES]\n"
 	"                       [--runtime SEC] [--ramp_time SEC] [--time_based] [--verify] [--verify_only]\n"
 	"                       [--dsync] [--latency] [--compare LOCAL] [--sweep numjobs=1,2,4|iodepth=1,8,32]\n"
-	"                       [--plot FILE.svg] [--output-format normal|json] [--seed N]\n"
+	"                       [--plot FILE.svg] [--output-format normal|json] [--seed N] [--eta auto|always|never]\n"
 	"Measure a remote NVMe/TCP namespace and/or a local file or device with the same engine.\n"
 	"--compare LOCAL runs the job on LOCAL, then on the remote namespace, and prints remote/local.\n"
 	"--poll-us US: a job waiting for completions spins on its socket for up to US microseconds before\n"
-	"it sleeps (lower latency at low depth, a busy core); --poll is --poll-us 50.\n";
+	"it sleeps (lower latency at low depth, a busy core); --poll is --poll-us 50.\n"
+	"--eta: the live status line (elapsed share, MiB/s, IOPS, time left), redrawn each second: auto (the\n"
+	"default) shows it when standard output is a terminal and the output is not JSON.\n";
 
 enum {
 	OPT_NSID = 1000, OPT_FILENAME, OPT_BUFFERED, OPT_RW, OPT_BS, OPT_IODEPTH, OPT_NUMJOBS, OPT_RWMIX, OPT_SIZE,
 	OPT_OFFSET, OPT_RUNTIME, OPT_RAMP, OPT_TIME_BASED, OPT_VERIFY, OPT_VERIFY_ONLY, OPT_DSYNC, OPT_LATENCY,
-	OPT_COMPARE, OPT_SWEEP, OPT_PLOT, OPT_SEED, OPT_DISABLE_SQFLOW, OPT_POLL, OPT_POLL_US
+	OPT_COMPARE, OPT_SWEEP, OPT_PLOT, OPT_SEED, OPT_DISABLE_SQFLOW, OPT_POLL, OPT_POLL_US,
+	OPT_ETA
 };
 
 static const struct option bench_long[] = {
@@ -58,6 +62,7 @@ static const struct option bench_long[] = {
 	{ "latency", no_argument, NULL, OPT_LATENCY },
 	{ "compare", required_argument, NULL, OPT_COMPARE },
 	{ "disable-sqflow", no_argument, NULL, OPT_DISABLE_SQFLOW },
+	{ "eta", required_argument, NULL, OPT_ETA },
 	{ "poll", no_argument, NULL, OPT_POLL },
 	{ "poll-us", required_argument, NULL, OPT_POLL_US },
 	{ "sweep", required_argument, NULL, OPT_SWEEP },
@@ -139,6 +144,7 @@ static int parse_sweep(char *arg, struct bench_sweep *sw)
 struct bench_args {
 	struct bench_session s;
 	struct cli_conn cc; /* into s.remote.conn */
+	enum { ETA_AUTO, ETA_ALWAYS, ETA_NEVER } eta;
 };
 
 /* The remote namespace's flags (connect's names); 0, 2 for a bad value, -1 when 'c' is not one. */
@@ -252,6 +258,11 @@ static int parse_other_opt(int c, struct bench_args *a)
 	case OPT_COMPARE: s->compare = optarg; return 0;
 	case OPT_PLOT: s->plot = optarg; return 0;
 	case OPT_SWEEP: return parse_sweep(optarg, &s->sweep);
+	case OPT_ETA:
+		if (strcmp(optarg, "auto") && strcmp(optarg, "always") && strcmp(optarg, "never"))
+			return bad("eta (auto, always or never)", optarg);
+		a->eta = optarg[1] == 'u' ? ETA_AUTO : optarg[1] == 'l' ? ETA_ALWAYS : ETA_NEVER;
+		return 0;
 	default: fputs(usage, stderr); return 2;
 	}
 }
@@ -286,6 +297,10 @@ static int settle(struct bench_args *a)
 	}
 	if (s->compare && !s->have_remote)
 		return bad("--compare", "needs a remote namespace too (-a/-n)");
+	/* Like fio's --eta: nothing extra where no one watches, or where a program reads JSON (asked for
+	 * anyway, the line goes beside the JSON, to standard error). */
+	if (a->eta == ETA_ALWAYS || (a->eta == ETA_AUTO && !s->json && isatty(STDOUT_FILENO)))
+		cfg->progress = s->json ? stderr : stdout;
 	if (s->have_remote && cli_host_identity(&s->remote.conn, a->cc.hostnqn, a->cc.hostid))
 		return 2;
 	s->local.remote = false;
