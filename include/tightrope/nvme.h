@@ -70,6 +70,10 @@ enum nvme_io_opcode {
 	nvme_cmd_compare = 0x05,
 	nvme_cmd_write_zeroes = 0x08,
 	nvme_cmd_dsm = 0x09,
+	nvme_cmd_resv_register = 0x0d,
+	nvme_cmd_resv_report = 0x0e,
+	nvme_cmd_resv_acquire = 0x11,
+	nvme_cmd_resv_release = 0x15,
 	nvme_fabrics_command = 0x7f,
 };
 
@@ -253,6 +257,7 @@ enum nvme_log_id {
 	NVME_LOG_CMD_EFFECTS = 0x05,
 	NVME_LOG_ANA = 0x0c,
 	NVME_LOG_DISC = 0x70,
+	NVME_LOG_RESERVATION = 0x80, /* Reservation Notification */
 };
 
 /* Discovery log page (LID 70h): a 1024-byte header, then 1024-byte entries (tr_discover). */

@@ -82,7 +82,7 @@ void nvme_id_ctrl_build(struct nvme_id_ctrl *id, const struct nvme_ctrl_facts *f
 		id->anagrpmax = f->anagrpmax;
 		id->nanagrpid = f->anagrpmax;
 	}
-	id->oncs = NVME_CTRL_ONCS_COMPARE | NVME_CTRL_ONCS_DSM | NVME_CTRL_ONCS_WRITE_ZEROES;
+	id->oncs = NVME_CTRL_ONCS_COMPARE | NVME_CTRL_ONCS_DSM | NVME_CTRL_ONCS_WRITE_ZEROES | NVME_CTRL_ONCS_RESERVATIONS;
 	id->vwc = f->volatile_write_cache ? NVME_CTRL_VWC_PRESENT : 0;
 	id->awun = 0;
 	id->awupf = 0;
@@ -108,6 +108,8 @@ void nvme_id_ns_build(struct nvme_id_ns *id, const struct nvme_ns_facts *f)
 	id->flbas = 0;
 	id->lbaf[0].ds = f->lba_shift;
 	id->nmic = NVME_NS_NMIC_SHARED;
+	/* Every reservation type, IEKEY as NVMe 1.3 and later define it (bit 7), PTPL where it is kept. */
+	id->rescap = 0xfe | (f->ptpl ? 1 : 0);
 	if (f->deallocate)
 		id->dlfeat = NVME_NS_DLFEAT_WRITE_ZEROES | NVME_NS_DLFEAT_READ_ZEROES;
 	id->nsfeat = NVME_NS_FEAT_IO_OPT;

@@ -39,6 +39,7 @@ struct nvme_ns_facts {
 	uint8_t nguid[16];
 	uint8_t eui64[8];
 	uint8_t uuid[16];
+	bool ptpl; /* reservations persist through power loss (a restart) when asked */
 };
 
 void nvme_id_ctrl_build(struct nvme_id_ctrl *id, const struct nvme_ctrl_facts *facts);

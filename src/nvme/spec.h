@@ -312,6 +312,7 @@ enum {
 #define NVME_CTRL_ONCS_COMPARE (1u << 0)
 #define NVME_CTRL_ONCS_DSM (1u << 2)
 #define NVME_CTRL_ONCS_WRITE_ZEROES (1u << 3)
+#define NVME_CTRL_ONCS_RESERVATIONS (1u << 5)
 #define NVME_CTRL_VWC_PRESENT (1u << 0)
 #define NVME_CTRL_SGLS_SUPPORTED (1u << 0)
 #define NVME_CTRL_SGLS_KEYED (1u << 2)
@@ -427,6 +428,17 @@ struct nvme_changed_ns_log {
 	uint32_t nsid[NVME_CHANGED_NS_MAX]; /* NVME_CHANGED_NS_OVERFLOW in entry 0: more than 1024 changed */
 } __attribute__((packed));
 NVME_STATIC_SIZE(struct nvme_changed_ns_log, 4096);
+
+/* Reservation Notification log page (80h): one notice per read, the oldest first. */
+struct nvme_resv_notify_log {
+	uint64_t count; /* increments with every notice, lost ones too: a gap says some were lost */
+	uint8_t type; /* enum nvme_resv_notice */
+	uint8_t nr_pages; /* notices still waiting after this one */
+	uint8_t rsvd10[2];
+	uint32_t nsid;
+	uint8_t rsvd16[48];
+} __attribute__((packed));
+NVME_STATIC_SIZE(struct nvme_resv_notify_log, 64);
 #define NVME_CHANGED_NS_OVERFLOW 0xffffffffu
 
 /* Asymmetric Namespace Access log page (LID 0Ch): this header, then one descriptor per ANA group,
@@ -526,6 +538,8 @@ enum nvme_feature_id {
 	NVME_FEAT_KATO = 0x0f,
 	NVME_FEAT_HOST_BEHAVIOR = 0x16,
 	NVME_FEAT_HOST_ID = 0x81,
+	NVME_FEAT_RESV_MASK = 0x82, /* Reservation Notification Mask */
+	NVME_FEAT_RESV_PERSIST = 0x83, /* Reservation Persistence (PTPL) */
 };
 
 /* Set/Get Features: FID in cdw10 7:0, Save in cdw10 bit 31. */
@@ -546,6 +560,8 @@ enum nvme_feature_id {
 #define NVME_AER_TYPE_NOTICE 0x2
 #define NVME_AER_NOTICE_NS_CHANGED 0x00
 #define NVME_AER_NOTICE_ANA 0x03
+#define NVME_AER_TYPE_IO_SPECIFIC 0x6
+#define NVME_AER_RESV_LOG_AVAILABLE 0x00
 #define NVME_AEN_CFG_NS_ATTR (1u << 8)
 #define NVME_AEN_CFG_ANA_CHANGE (1u << 11)
 #define NVME_AER_RESULT(type, info, lid) ((uint32_t)(type) | ((uint32_t)(info) << 8) | ((uint32_t)(lid) << 16))

@@ -5,6 +5,7 @@
 
 #include "nvme/identify.h"
 #include "target/cmd.h"
+#include "target/resv.h"
 #include "util/log.h"
 
 #define TGT_FIRMWARE_REV "0.1.0"
@@ -174,7 +175,8 @@ static uint16_t log_cmd_effects(uint8_t *page)
 	static const uint8_t admin[] = { nvme_admin_get_log_page, nvme_admin_identify, nvme_admin_abort_cmd,
 					 nvme_admin_set_features, nvme_admin_get_features,
 					 nvme_admin_async_event, nvme_admin_keep_alive };
-	static const uint8_t io_read[] = { nvme_cmd_flush, nvme_cmd_read, nvme_cmd_compare };
+	static const uint8_t io_read[] = { nvme_cmd_flush, nvme_cmd_read, nvme_cmd_compare, nvme_cmd_resv_register,
+					   nvme_cmd_resv_report, nvme_cmd_resv_acquire, nvme_cmd_resv_release };
 	static const uint8_t io_write[] = { nvme_cmd_write, nvme_cmd_write_zeroes, nvme_cmd_dsm };
 
 	for (size_t i = 0; i < sizeof(admin); i++)
@@ -280,6 +282,9 @@ void tgt_admin_get_log_page(struct tgt_cmd *cmd)
 	case NVME_LOG_CMD_EFFECTS:
 		page_len = log_cmd_effects(page);
 		break;
+	case NVME_LOG_RESERVATION:
+		status = tgt_resv_log_page(cmd, page, &page_len);
+		break;
 	default:
 		tr_warn("%s: Get Log Page for unsupported log %#x", cmd->queue->peer, lid);
 		status = NVME_SC_INVALID_LOG_PAGE | NVME_SC_DNR;
@@ -335,6 +340,10 @@ void tgt_admin_set_features(struct tgt_cmd *cmd)
 		/* Over fabrics the host identifier is fixed by Connect. */
 		status = NVME_SC_CMD_SEQ_ERROR | NVME_SC_DNR;
 		break;
+	case NVME_FEAT_RESV_MASK:
+	case NVME_FEAT_RESV_PERSIST:
+		status = tgt_resv_set_feature(cmd, fid);
+		break;
 	case NVME_FEAT_VOLATILE_WC:
 		/* The cache is a property of the backend; accept the host's wish, keep flushing. */
 		break;
@@ -376,6 +385,10 @@ void tgt_admin_get_features(struct tgt_cmd *cmd)
 		break;
 	case NVME_FEAT_ASYNC_EVENT:
 		cmd->cqe.result = ctrl->aen_cfg;
+		break;
+	case NVME_FEAT_RESV_MASK:
+	case NVME_FEAT_RESV_PERSIST:
+		status = tgt_resv_get_feature(cmd, fid);
 		break;
 	case NVME_FEAT_HOST_ID:
 		/* Only the 128-bit form (EXHID) exists over fabrics. */

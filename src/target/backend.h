@@ -12,6 +12,7 @@
 
 struct tgt_worker;
 struct tgt_ns;
+struct tgt_resv;
 
 enum tgt_io_op { TGT_IO_READ, TGT_IO_WRITE, TGT_IO_FLUSH, TGT_IO_WRITE_ZEROES, TGT_IO_DISCARD };
 
@@ -86,6 +87,10 @@ struct tgt_ns {
 	int fd; /* file/block backends */
 	uint8_t *mem; /* RAM backend */
 	_Atomic uint64_t size; /* bytes */
+	/* Persistent reservations (resv.c), and the reservation's type as the I/O path reads it without
+	 * the lock: while it is none, no command needs a check. */
+	struct tgt_resv *resv;
+	_Atomic uint8_t resv_rtype;
 };
 
 int tgt_backend_mem_open(struct tgt_ns *ns, uint64_t size);

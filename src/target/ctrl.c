@@ -270,11 +270,56 @@ void tgt_ctrl_ana_changed(struct tgt_ctrl *ctrl)
 	pthread_mutex_unlock(&ctrl->lock);
 }
 
-/* The events the host enabled (Set Features Asynchronous Event Configuration). */
+void tgt_ctrl_resv_notice(struct tgt_ctrl *ctrl, uint32_t nsid, uint8_t type)
+{
+	pthread_mutex_lock(&ctrl->lock);
+	if (++ctrl->resv_log_counter == 0)
+		ctrl->resv_log_counter = 1;
+	if (ctrl->resv_log_len < TGT_RESV_LOG_MAX) {
+		struct tgt_resv_notice *n =
+			&ctrl->resv_log[(ctrl->resv_log_first + ctrl->resv_log_len++) % TGT_RESV_LOG_MAX];
+
+		n->count = ctrl->resv_log_counter;
+		n->nsid = nsid;
+		n->type = type;
+	}
+	post_event(ctrl, TGT_AEN_RESV);
+	pthread_mutex_unlock(&ctrl->lock);
+}
+
+void tgt_ctrl_resv_log_take(struct tgt_ctrl *ctrl, struct nvme_resv_notify_log *log, bool retain)
+{
+	memset(log, 0, sizeof(*log));
+	pthread_mutex_lock(&ctrl->lock);
+	if (ctrl->resv_log_len) {
+		const struct tgt_resv_notice *n = &ctrl->resv_log[ctrl->resv_log_first];
+
+		log->count = n->count;
+		log->type = n->type;
+		log->nsid = n->nsid;
+		log->nr_pages = (uint8_t)(ctrl->resv_log_len - 1);
+		if (!retain) {
+			ctrl->resv_log_first = (ctrl->resv_log_first + 1) % TGT_RESV_LOG_MAX;
+			ctrl->resv_log_len--;
+		}
+	}
+	/* Reading without RAE re-arms the event; notices still waiting announce themselves again. */
+	if (!retain) {
+		ctrl->aen_masked &= ~TGT_AEN_RESV;
+		if (ctrl->resv_log_len)
+			ctrl->aen_pending |= TGT_AEN_RESV;
+	}
+	pthread_mutex_unlock(&ctrl->lock);
+	if (!retain)
+		tgt_ctrl_deliver_aens(ctrl);
+}
+
+/* The events the host enabled (Set Features Asynchronous Event Configuration); reservation notices
+ * have no bit there: the namespace's notification mask decides before they are posted. */
 static uint32_t events_enabled(const struct tgt_ctrl *ctrl)
 {
 	return ((ctrl->aen_cfg & NVME_AEN_CFG_NS_ATTR) ? TGT_AEN_NS_CHANGED : 0) |
-	       ((ctrl->aen_cfg & NVME_AEN_CFG_ANA_CHANGE) ? TGT_AEN_ANA_CHANGE : 0);
+	       ((ctrl->aen_cfg & NVME_AEN_CFG_ANA_CHANGE) ? TGT_AEN_ANA_CHANGE : 0) | TGT_AEN_RESV;
 }
 
 /* Admin worker: complete parked AERs while events are due, enabled and not masked. */
@@ -300,6 +345,10 @@ void tgt_ctrl_deliver_aens(struct tgt_ctrl *ctrl)
 			cmd->cqe.result = NVME_AER_RESULT(NVME_AER_TYPE_NOTICE, NVME_AER_NOTICE_NS_CHANGED,
 							  NVME_LOG_CHANGED_NS);
 			tr_info("ctrl %u: namespace attribute changed notice sent", ctrl->cntlid);
+		} else if (due == TGT_AEN_RESV) {
+			cmd->cqe.result = NVME_AER_RESULT(NVME_AER_TYPE_IO_SPECIFIC, NVME_AER_RESV_LOG_AVAILABLE,
+							  NVME_LOG_RESERVATION);
+			tr_info("ctrl %u: reservation log page available", ctrl->cntlid);
 		} else {
 			cmd->cqe.result = NVME_AER_RESULT(NVME_AER_TYPE_NOTICE, NVME_AER_NOTICE_ANA, NVME_LOG_ANA);
 			tr_info("ctrl %u: ANA change notice sent", ctrl->cntlid);

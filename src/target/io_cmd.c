@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "target/cmd.h"
+#include "target/resv.h"
 #include "util/log.h"
 
 #define container_of(ptr, type, member) ((type *)((char *)(ptr) - offsetof(type, member)))
@@ -240,6 +241,9 @@ uint16_t tgt_parse_io_cmd(struct tgt_cmd *cmd)
 			 tgt_ana_state_name(tgt_ana_state(q->target, q->ctrl->portid, ns->anagrpid)), q->ctrl->portid);
 		return status;
 	}
+	status = tgt_resv_check_io(q, ns, cmd->sqe.opcode);
+	if (status)
+		return status;
 	switch (cmd->sqe.opcode) {
 	case nvme_cmd_read:
 		status = check_transfer(cmd, ns, TGT_XFER_C2H);
@@ -271,6 +275,12 @@ uint16_t tgt_parse_io_cmd(struct tgt_cmd *cmd)
 		writes = cmd->sqe.cdw11 & NVME_DSMGMT_AD;
 		break;
 	}
+	case nvme_cmd_resv_register:
+	case nvme_cmd_resv_report:
+	case nvme_cmd_resv_acquire:
+	case nvme_cmd_resv_release:
+		status = tgt_resv_parse(cmd, ns);
+		break;
 	default:
 		tr_warn("%s: unsupported I/O opcode %#x", q->peer, cmd->sqe.opcode);
 		return NVME_SC_INVALID_OPCODE | NVME_SC_DNR;

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "nvme/identify.h"
+#include "target/resv.h"
 #include "target/target.h"
 #include "util/log.h"
 
@@ -27,6 +28,7 @@ void tgt_ns_put(struct tgt_ns *ns)
 	if (ns->ops)
 		ns->ops->destroy(ns);
 	tr_info("namespace %u (%s) closed", ns->nsid, ns->path);
+	tgt_resv_free(ns->resv);
 	free(ns->path);
 	free(ns);
 }
@@ -79,7 +81,10 @@ struct tgt_ns *tgt_ns_open(const char *subnqn, const struct tgt_ns_params *p)
 	ns->anagrpid = p->anagrpid ? p->anagrpid : TGT_DEFAULT_ANAGRPID;
 	ns->fd = -1;
 	ns->path = strdup(p->path);
-	if (!ns->path) {
+	ns->resv = tgt_resv_new();
+	if (!ns->path || !ns->resv) {
+		tgt_resv_free(ns->resv);
+		free(ns->path);
 		free(ns);
 		return NULL;
 	}
@@ -100,6 +105,7 @@ struct tgt_ns *tgt_ns_open(const char *subnqn, const struct tgt_ns_params *p)
 	}
 	if (err) {
 		tr_err("namespace %u: cannot open %s: %s", p->nsid, p->path, strerror(-err));
+		tgt_resv_free(ns->resv);
 		free(ns->path);
 		free(ns);
 		errno = -err;

@@ -24,6 +24,7 @@ struct io_uring;
 
 /* Limits and defaults; the Linux target's values where it has one. */
 #define TGT_MAX_NSID 1024
+#define TGT_RESV_LOG_MAX 16 /* reservation notices a controller keeps unread */
 #define TGT_MAX_IO_QUEUES 128
 #define TGT_MQES 1024 /* largest queue a host may ask for (CAP.MQES + 1) */
 #define TGT_MDTS 8 /* 2^8 x 4 KiB = 1 MiB per command */
@@ -130,12 +131,21 @@ struct tgt_ctrl {
 	uint32_t changed_ns[NVME_CHANGED_NS_MAX];
 	uint32_t nr_changed_ns; /* > NVME_CHANGED_NS_MAX means "more than fit" */
 	uint64_t err_count;
+	/* Reservation notices for this controller's host (log page 80h), oldest first; under lock. */
+	struct tgt_resv_notice {
+		uint64_t count;
+		uint32_t nsid;
+		uint8_t type;
+	} resv_log[TGT_RESV_LOG_MAX];
+	unsigned resv_log_first, resv_log_len;
+	uint64_t resv_log_counter; /* every notice takes the next number, kept or lost (0 skipped) */
 	struct tgt_ctrl *next;
 };
 
 /* Asynchronous events a controller reports, as bits of aen_pending/aen_masked. */
 #define TGT_AEN_NS_CHANGED (1u << 0) /* Namespace Attribute Changed: log 04h */
 #define TGT_AEN_ANA_CHANGE (1u << 1) /* Asymmetric Namespace Access Change: log 0Ch */
+#define TGT_AEN_RESV (1u << 2) /* Reservation Log Page Available: log 80h */
 
 /* ---- Listeners and the target as a whole ---- */
 
@@ -257,6 +267,11 @@ int tgt_ctrl_property_get(struct tgt_ctrl *ctrl, uint32_t offset, bool eight, ui
 int tgt_ctrl_property_set(struct tgt_ctrl *ctrl, uint32_t offset, uint64_t value);
 void tgt_ctrl_ns_changed(struct tgt_ctrl *ctrl, uint32_t nsid); /* caller holds a reference */
 void tgt_ctrl_ana_changed(struct tgt_ctrl *ctrl); /* caller holds a reference */
+/* A reservation notice for this controller (the subsystem's lock held): logged for page 80h and
+ * announced; past TGT_RESV_LOG_MAX unread ones it is counted, not kept. */
+void tgt_ctrl_resv_notice(struct tgt_ctrl *ctrl, uint32_t nsid, uint8_t type);
+/* The oldest notice into 'log' (an empty page if none), consumed unless 'retain'. */
+void tgt_ctrl_resv_log_take(struct tgt_ctrl *ctrl, struct nvme_resv_notify_log *log, bool retain);
 void tgt_ctrl_deliver_aens(struct tgt_ctrl *ctrl);
 void tgt_ctrl_check_keep_alive(struct tgt_ctrl *ctrl, uint64_t now_ms);
 

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "fuzz_target_cmds.h"
+#include "nvme/resv.h"
 #include "nvme/spec.h"
 
 /* The input being built, and the data the builders draw on. */
@@ -476,7 +477,40 @@ static void seeds_auth(const char *dir, struct seed *s)
 }
 
 /* Every builder above, in the order the seeds were first written. */
+/* Persistent reservations: register, acquire, report, preempt with abort, release, clear, with the
+ * event armed, log page 80h and the mask and persistence features; short data and a huge report. */
+static void seeds_resv(const char *dir, struct seed *s)
+{
+	uint8_t keys[16] = { 4 }, keys2[16] = { 4, 0, 0, 0, 0, 0, 0, 0, 4 };
+	struct nvme_command report = { .opcode = nvme_cmd_resv_report, .nsid = 1, .cdw10 = 1023, .cdw11 = 1 };
+
+	report.dptr.length = 4096;
+	seed_start(s, HB(0, 0, SETUP_IO, 0), 0);
+	seed_connect(s, 1, 0, 1, 31, 0, 0, 0, 0, 0, 0);
+	seed_cmd(s, 0, 0, nvme_admin_async_event, 0, 0, 0, 0, NULL, 0);
+	seed_cmd(s, 1, 0, nvme_cmd_resv_register, 1, 0, 0, 0, keys, 16);
+	seed_cmd(s, 1, 0, nvme_cmd_resv_acquire, 1, NVME_RESV_WRITE_EXCLUSIVE << 8, 0, 0, keys, 16);
+	seed_rec(s, KIND(ACT_CMD, 1, 0), &report, NULL, 0);
+	seed_cmd(s, 1, 0, nvme_cmd_write, 1, 0, 0, 0, s->pattern, 256);
+	seed_cmd(s, 1, 0, nvme_cmd_resv_acquire, 1, NVME_RESV_PREEMPT_ABORT | NVME_RESV_EXCLUSIVE_ACCESS << 8, 0, 0,
+		 keys2, 16);
+	seed_cmd(s, 1, 0, nvme_cmd_resv_release, 1, NVME_RESV_EXCLUSIVE_ACCESS << 8, 0, 0, keys, 8);
+	seed_cmd(s, 1, 0, nvme_cmd_resv_register, 1, NVME_RESV_REPLACE | 3u << 30, 0, 0, keys2, 16);
+	seed_cmd(s, 1, 0, nvme_cmd_resv_release, 1, NVME_RESV_CLEAR, 0, 0, keys, 8);
+	seed_cmd(s, 1, 0, nvme_cmd_resv_register, 1, 0, 0, 0, keys, 4);
+	report.cdw10 = 0xffffffff;
+	seed_rec(s, KIND(ACT_CMD, 1, 0), &report, NULL, 0);
+	seed_cmd(s, 0, 0, nvme_admin_get_log_page, 0, NVME_LOG_RESERVATION | 15u << 16, 0, 0, NULL, 0);
+	seed_cmd(s, 0, 0, nvme_admin_set_features, 1, NVME_FEAT_RESV_MASK, 0xe, 0, NULL, 0);
+	seed_cmd(s, 0, 0, nvme_admin_get_features, 1, NVME_FEAT_RESV_MASK, 0, 0, NULL, 0);
+	seed_cmd(s, 0, 0, nvme_admin_set_features, 0xffffffff, NVME_FEAT_RESV_MASK, 2, 0, NULL, 0);
+	seed_cmd(s, 0, 0, nvme_admin_set_features, 1, NVME_FEAT_RESV_PERSIST, 1, 0, NULL, 0);
+	seed_cmd(s, 0, 0, nvme_admin_get_features, 1, NVME_FEAT_RESV_PERSIST, 0, 0, NULL, 0);
+	seed_write(dir, "resv", s);
+}
+
 static void (*const seed_builders[])(const char *dir, struct seed *s) = {
+	seeds_resv,
 	seeds_io,
 	seeds_io_digests_pipelined,
 	seeds_io_sqflow_off,

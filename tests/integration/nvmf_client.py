@@ -246,9 +246,10 @@ class Queue:
         return self.wait_completion(cid, write_data=data)
 
     # ---- fabrics ----
-    def fabrics_connect(self, subnqn, hostnqn=DEFAULT_HOSTNQN, qid=0, sqsize=32, kato_ms=0, cntlid=0xFFFF):
+    def fabrics_connect(self, subnqn, hostnqn=DEFAULT_HOSTNQN, qid=0, sqsize=32, kato_ms=0, cntlid=0xFFFF,
+                        hostid=b"\x11" * 16):
         cid = self.alloc_cid()
-        c = self.submit(connect_sqe(cid, qid, sqsize, kato_ms), connect_data(subnqn, hostnqn, cntlid),
+        c = self.submit(connect_sqe(cid, qid, sqsize, kato_ms), connect_data(subnqn, hostnqn, cntlid, hostid),
                         incapsule=True)
         if c.status == 0:
             self.cntlid = c.result & 0xFFFF
@@ -304,9 +305,10 @@ class Queue:
         return self.submit(b)
 
 
-def admin_connect(subnqn, port=4420, hostnqn=DEFAULT_HOSTNQN, kato_ms=0, set_queues=True, **kw):
+def admin_connect(subnqn, port=4420, hostnqn=DEFAULT_HOSTNQN, kato_ms=0, set_queues=True, hostid=b"\x11" * 16,
+                  **kw):
     q = Queue(port=port, **kw)
-    c = q.fabrics_connect(subnqn, hostnqn, qid=0, kato_ms=kato_ms)
+    c = q.fabrics_connect(subnqn, hostnqn, qid=0, kato_ms=kato_ms, hostid=hostid)
     assert c.status == 0, f"admin Connect failed: {c}"
     q.enable()
     if subnqn != DISCOVERY_NQN and set_queues:
@@ -325,9 +327,9 @@ def discovery_subnqns(hostnqn, port=4420):
     return nqns - {DISCOVERY_NQN}
 
 
-def io_connect(admin, subnqn, qid=1, port=4420, hostnqn=DEFAULT_HOSTNQN, sqsize=32, **kw):
+def io_connect(admin, subnqn, qid=1, port=4420, hostnqn=DEFAULT_HOSTNQN, sqsize=32, hostid=b"\x11" * 16, **kw):
     q = Queue(port=port, **kw)
-    c = q.fabrics_connect(subnqn, hostnqn, qid=qid, sqsize=sqsize, cntlid=admin.cntlid)
+    c = q.fabrics_connect(subnqn, hostnqn, qid=qid, sqsize=sqsize, cntlid=admin.cntlid, hostid=hostid)
     assert c.status == 0, f"I/O queue Connect failed: {c}"
     return q
 

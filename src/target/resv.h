@@ -1,0 +1,37 @@
+/* Persistent reservations on the target: each namespace's state (src/nvme/resv.c's rules under a
+ * lock), the four Reservation commands, the access check every I/O command passes, and the notices
+ * (log page 80h and its event) that go to the controllers of the hosts concerned. */
+#ifndef TIGHTROPE_TARGET_RESV_H
+#define TIGHTROPE_TARGET_RESV_H
+
+#include <pthread.h>
+
+#include "nvme/resv.h"
+#include "target/cmd.h"
+
+struct tgt_resv {
+	pthread_mutex_t lock; /* the state; taken by workers (commands) and never while holding another lock */
+	struct nvme_resv state;
+	_Atomic uint32_t notify_mask; /* Reservation Notification Mask (feature 82h): bit n masks notice type n */
+};
+
+/* A namespace's reservations come and go with it. */
+struct tgt_resv *tgt_resv_new(void);
+void tgt_resv_free(struct tgt_resv *r);
+
+/* Parse step of the Reservation commands (Register, Report, Acquire, Release): checks their data and
+ * picks the handler; 0 or the status. */
+uint16_t tgt_resv_parse(struct tgt_cmd *cmd, struct tgt_ns *ns);
+
+/* The access check of every other I/O command to 'ns' from this queue's host: 0, or Reservation
+ * Conflict. Lock-free while the namespace has no reservation. */
+uint16_t tgt_resv_check_io(const struct tgt_queue *q, struct tgt_ns *ns, uint8_t opcode);
+
+/* Log page 80h for this controller (one notice, the oldest; consumed unless RAE). */
+uint16_t tgt_resv_log_page(struct tgt_cmd *cmd, uint8_t *page, uint32_t *len);
+
+/* Features 82h (mask) and 83h (persistence) of namespace nsid (FFFFFFFFh: all of them, Set only). */
+uint16_t tgt_resv_set_feature(struct tgt_cmd *cmd, uint8_t fid);
+uint16_t tgt_resv_get_feature(struct tgt_cmd *cmd, uint8_t fid);
+
+#endif
