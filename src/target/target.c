@@ -673,6 +673,26 @@ void tgt_accept(struct tgt_listener *l)
 	}
 }
 
+static void listeners_free(struct tgt_listener **list)
+{
+	while (*list) {
+		struct tgt_listener *l = *list;
+
+		*list = l->next;
+		free(l);
+	}
+}
+
+static void subsystems_free(struct tgt_subsys **list)
+{
+	while (*list) {
+		struct tgt_subsys *s = *list;
+
+		*list = s->next;
+		subsys_free(s);
+	}
+}
+
 void tgt_shutdown(void)
 {
 	if (!tgt)
@@ -682,24 +702,12 @@ void tgt_shutdown(void)
 	for (int i = 0; i < tgt->nr_workers; i++)
 		tgt_worker_stop(&tgt->workers[i]);
 	tgt_backend_rbd_quiesce(); /* no resize announcements into registries about to go */
-	/* The ports and subsystems a reload took away come last: queues and controllers kept pointing
-	 * at them until the workers stopped. */
-	for (struct tgt_listener **list = &tgt->listeners; list; list = list == &tgt->listeners ? &tgt->retired_listeners : NULL) {
-		while (*list) {
-			struct tgt_listener *l = *list;
-
-			*list = l->next;
-			free(l);
-		}
-	}
-	for (struct tgt_subsys **list = &tgt->subsystems; list; list = list == &tgt->subsystems ? &tgt->retired : NULL) {
-		while (*list) {
-			struct tgt_subsys *s = *list;
-
-			*list = s->next;
-			subsys_free(s);
-		}
-	}
+	/* With the ports and subsystems a reload took away: queues and controllers kept pointing at
+	 * them until the workers stopped. */
+	listeners_free(&tgt->listeners);
+	listeners_free(&tgt->retired_listeners);
+	subsystems_free(&tgt->subsystems);
+	subsystems_free(&tgt->retired);
 	subsys_free(tgt->discovery);
 	tgt_host_auth_free_all(tgt);
 	free(tgt->workers);
