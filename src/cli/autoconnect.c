@@ -3,16 +3,19 @@
  * /etc/nvme/config.json (libnvme's JSON config: hosts[] with hostnqn, hostid, subsystems[] with nqn
  * and ports[]) lists, read the way nvme-cli reads them, so a box set up for nvme-cli attaches the
  * same subsystems through tightrope. What is connected already is left alone, so it can run again. */
+#include <ctype.h>
 #include <errno.h>
 #include <json-c/json.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "cli/cli.h"
 #include "cli/host_args.h"
 #include "nvme/spec.h"
+#include "tightrope/host.h"
 
 #define MAX_ARGS 64
 #define DEFAULT_DISC_TRSVCID "8009" /* a discovery line without --trsvcid: the discovery port */
@@ -224,4 +227,81 @@ int cli_autoconnect(int argc, char **argv, const struct conn_args *a)
 	failed |= read_config_json(config, argc, argv);
 	free(config);
 	return failed;
+}
+
+/* systemd-escape's rules: [A-Za-z0-9:_.] stay (but a leading '.'), '/' is '-', the rest \xNN. */
+static void unit_escape(const char *in, char *out, size_t len)
+{
+	size_t o = 0;
+
+	for (const char *p = in; *p && o + 5 < len; p++) {
+		unsigned char c = (unsigned char)*p;
+
+		if (c == '/')
+			out[o++] = '-';
+		else if ((isalnum(c) || c == ':' || c == '_' || c == '.') && !(c == '.' && p == in))
+			out[o++] = (char)c;
+		else
+			o += (size_t)snprintf(out + o, len - o, "\\x%02x", c);
+	}
+	out[o] = 0;
+}
+
+/* The instance: the controller's options, those that differ from a plain `connect`'s. */
+static void unit_options(const struct conn_args *a, char *out, size_t len)
+{
+	struct tr_ctrl_opts def;
+	char hostnqn[NVME_NQN_SIZE];
+	size_t o;
+
+	snprintf(hostnqn, sizeof(hostnqn), "%s", a->o.hostnqn);
+	tr_ctrl_opts_init(&def);
+	cli_host_identity(&def, NULL, NULL);
+	o = (size_t)snprintf(out, len, "-t tcp -a %s -s %s -n %s", a->o.traddr, a->o.trsvcid, a->o.subnqn);
+	if (strcmp(hostnqn, def.hostnqn) && o < len)
+		o += (size_t)snprintf(out + o, len - o, " -q %s", hostnqn);
+	if (memcmp(a->o.hostid, def.hostid, sizeof(def.hostid)) && o < len) {
+		const uint8_t *h = a->o.hostid;
+
+		o += (size_t)snprintf(out + o, len - o,
+				      " -I %02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", h[0],
+				      h[1], h[2], h[3], h[4], h[5], h[6], h[7], h[8], h[9], h[10], h[11], h[12], h[13],
+				      h[14], h[15]);
+	}
+	if (a->o.hdr_digest && o < len)
+		o += (size_t)snprintf(out + o, len - o, " -g");
+	if (a->o.data_digest && o < len)
+		o += (size_t)snprintf(out + o, len - o, " -G");
+	if (a->o.tls && o < len)
+		snprintf(out + o, len - o, " --tls");
+}
+
+int cli_start_unit(const struct conn_args *a)
+{
+	char opts[1024], esc[4096], unit[4200];
+	int status;
+	pid_t pid;
+
+	unit_options(a, opts, sizeof(opts));
+	unit_escape(opts, esc, sizeof(esc));
+	snprintf(unit, sizeof(unit), "tightrope-connect@%s.service", esc);
+	if (strlen(unit) > 255) { /* systemd's limit on a unit name */
+		fprintf(stderr, "%s: too long for a unit name; connecting without one\n", opts);
+		struct conn_args direct = *a;
+
+		direct.via_units = false;
+		return cli_connect_one(&direct);
+	}
+	pid = fork();
+	if (pid == 0) {
+		execlp("systemctl", "systemctl", "--no-block", "start", unit, (char *)NULL);
+		fprintf(stderr, "systemctl: %s\n", strerror(errno));
+		_exit(127);
+	}
+	if (pid < 0 || waitpid(pid, &status, 0) < 0 || !WIFEXITED(status) || WEXITSTATUS(status)) {
+		fprintf(stderr, "failed to start %s\n", unit);
+		return 1;
+	}
+	printf("started unit: %s\n", unit);
+	return 0;
 }

@@ -97,7 +97,7 @@ int cli_host_identity(struct tr_ctrl_opts *o, const char *hostnqn, const char *h
 	return 0;
 }
 
-enum { OPT_DISABLE_SQFLOW = 1000, OPT_IOPOLICY, OPT_BLKDEV, OPT_FOREGROUND };
+enum { OPT_DISABLE_SQFLOW = 1000, OPT_IOPOLICY, OPT_BLKDEV, OPT_FOREGROUND, OPT_UNITS };
 
 /* --blkdev NAME: 0, or -EINVAL for a name that is none of them. */
 static int parse_blkdev(const char *name, enum hostd_blkdev *out)
@@ -130,6 +130,7 @@ static const struct option conn_long[] = {
 	{ "iopolicy", required_argument, NULL, OPT_IOPOLICY },
 	{ "blkdev", required_argument, NULL, OPT_BLKDEV },
 	{ "foreground", no_argument, NULL, OPT_FOREGROUND },
+	{ "units", no_argument, NULL, OPT_UNITS },
 	{ "config", required_argument, NULL, 'J' }, /* nvme-cli 2.x's: libnvme's JSON config, or "none" */
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "help", no_argument, NULL, 'h' },
@@ -167,6 +168,7 @@ int parse_conn(int argc, char **argv, struct conn_args *a, const char *usage, in
 	a->iopolicy = HOSTD_IOPOLICY_NUMA;
 	a->iopolicy_set = false;
 	a->foreground = false;
+	a->via_units = false;
 	a->config = NULL;
 	optind = 0; /* 0: getopt starts afresh, as autoconnect parses one line after another */
 	while ((c = getopt_long(argc, argv, CLI_CONN_SHORTOPTS "i:Q:k:o:c:l:f:d:N:J:Lvh", conn_long, NULL)) != -1) {
@@ -197,6 +199,7 @@ int parse_conn(int argc, char **argv, struct conn_args *a, const char *usage, in
 		case 'L': a->no_loop = true; break;
 		case 'J': a->config = optarg; break;
 		case OPT_FOREGROUND: a->foreground = true; break;
+		case OPT_UNITS: a->via_units = true; break;
 		case OPT_DISABLE_SQFLOW: a->o.disable_sqflow = true; break;
 		case OPT_BLKDEV:
 			if (parse_blkdev(optarg, &a->blkdev)) {
@@ -481,6 +484,9 @@ int cli_connect_one(const struct conn_args *a)
 		fprintf(stderr, "already connected to %s at %s:%s as %s\n", a->o.subnqn, a->o.traddr, a->o.trsvcid, dup);
 		return 1;
 	}
+	/* A unit's instance name is visible to anyone: controllers with secrets are connected here. */
+	if (a->via_units && !a->o.dhchap_secret && !a->o.dhchap_ctrl_secret && !a->o.tls_key)
+		return cli_start_unit(a);
 	if (a->blkdev == HOSTD_BLKDEV_UBLK && !a->no_loop && !ublk_supported()) {
 		fprintf(stderr, "--blkdev ublk: this kernel has no ublk (/dev/ublk-control; modprobe ublk_drv)\n");
 		return 1;

@@ -21,6 +21,7 @@ struct conn_args {
 	bool iopolicy_set;
 	bool foreground; /* connect: be the host process (systemd's tightrope-connect@.service) */
 	const char *config; /* connect-all -J/--config: libnvme's JSON config, "none" for none */
+	bool via_units; /* connect-all --units: each controller as a tightrope-connect@ unit */
 };
 
 /* Parse nvme-cli's connection flags; returns 0, or 1 when --help was given, or 2 on bad usage.
@@ -35,5 +36,7 @@ int cli_connect_discovered(const struct conn_args *a);
 int cli_autoconnect(int argc, char **argv, const struct conn_args *a);
 /* Is a's subsystem attached through a's address already? */
 bool cli_already_connected(const struct conn_args *a);
+/* `systemctl start tightrope-connect@OPTIONS.service` for a's controller: 0, or 1 (said why). */
+int cli_start_unit(const struct conn_args *a);
 
 #endif
