@@ -66,6 +66,10 @@ def main():
         check("target exits 0", tgt.wait(timeout=20) == 0)
         log.close()
     sanitizer_clean("target", open(f"{tmp}/target.log").read())
+    ctrl_dir = f"{tmp}/state/ctrl"
+    host_logs = "".join(open(f"{ctrl_dir}/{n}").read() for n in os.listdir(ctrl_dir) if n.endswith(".log")) \
+        if os.path.isdir(ctrl_dir) else ""
+    sanitizer_clean("host processes", host_logs)
     return summary(open(f"{tmp}/target.log").read())
 
 
@@ -156,6 +160,7 @@ def foreground(binary, env, unit, tmp):
         rc = proc.wait()
     out = proc.stdout.read()
     check("SIGTERM: exits 0 after an orderly disconnect", rc == 0 and "SIGTERM" in out, f"rc {rc}: {out[-1500:]}")
+    sanitizer_clean("foreground host process", out)
     check("... and nothing is left attached", wait_for(lambda: attached(binary, env) == [], 5) is not None)
 
 
