@@ -578,7 +578,26 @@ static void apply_ports(struct want *w, int epfd)
 	} while (gone);
 }
 
-/* Hosts' credentials as the file lists them; a host the file no longer gives a secret loses it. */
+/* The file's entry for a host: whether it gives a DH-HMAC-CHAP secret, a TLS key. */
+static void listed_keys(struct want *w, const char *nqn, bool *dhchap, bool *tls)
+{
+	*dhchap = *tls = false;
+	for (size_t i = 0; w->hosts && i < json_object_array_length(w->hosts); i++) {
+		json_object *e = json_object_array_get_idx(w->hosts, i), *dh = NULL;
+		const char *n = NULL, *key = NULL, *tls_key = NULL;
+
+		tgt_jopt_str(e, "nqn", "a host", &n);
+		if (!n || strcmp(n, nqn))
+			continue;
+		tgt_jopt(e, "dhchap", json_type_object, nqn, &dh);
+		tgt_jopt_str(e, "tls_key", nqn, &tls_key);
+		*dhchap |= dh && !tgt_jopt_str(dh, "key", nqn, &key) && key && key[0];
+		*tls |= tls_key && tls_key[0];
+	}
+}
+
+/* Hosts' credentials as the file lists them; a host the file no longer gives a secret loses it.
+ * Never cleared and set again: a host connecting meanwhile must not find itself without one. */
 static void apply_hosts(struct want *w)
 {
 	struct tgt_host_auth *h;
@@ -594,8 +613,13 @@ static void apply_hosts(struct want *w)
 		snprintf(nqns[k++], sizeof(*nqns), "%s", h->nqn);
 	pthread_mutex_unlock(&tgt->lock);
 	for (size_t i = 0; i < k; i++) {
-		tgt_host_auth_set(tgt, nqns[i], "", "", NULL, NULL, &why);
-		tgt_host_tls_set(tgt, nqns[i], "", &why);
+		bool dhchap, tls;
+
+		listed_keys(w, nqns[i], &dhchap, &tls);
+		if (!dhchap)
+			tgt_host_auth_set(tgt, nqns[i], "", "", NULL, NULL, &why);
+		if (!tls)
+			tgt_host_tls_set(tgt, nqns[i], "", &why);
 	}
 	free(nqns);
 	for (size_t i = 0; w->hosts && i < json_object_array_length(w->hosts); i++) {

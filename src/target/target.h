@@ -145,13 +145,13 @@ enum tgt_tls_mode { TGT_TLS_NONE, TGT_TLS_ALLOWED, TGT_TLS_REQUIRED };
 
 struct tgt_listener {
 	int fd;
-	enum tgt_tls_mode tls;
+	_Atomic enum tgt_tls_mode tls; /* atomic: a reload may change it while workers read it */
 	uint16_t portid;
 	struct sockaddr_storage addr;
 	char traddr[64];
 	char trsvcid[8];
 	bool ipv6;
-	bool discovery_only;
+	_Atomic bool discovery_only; /* the same */
 	struct tgt_listener *next;
 };
 
