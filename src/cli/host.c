@@ -518,6 +518,7 @@ int cmd_connect(int argc, char **argv)
 		"         [--fast_io_fail_tmo SEC] [-g] [-G] [--disable-sqflow] [--no-loop] [--blkdev auto|ublk|loop]\n"
 		"         [-S|--dhchap-secret DHHC-1:..] [-C|--dhchap-ctrl-secret DHHC-1:..]\n"
 		"         [--tls] [--tls-key NVMeTLSkey-1:..|FILE] [--iopolicy numa|round-robin|queue-depth]\n"
+		"         [--foreground]\n"
 		"Attach a remote namespace: a host process keeps the subsystem's controllers (one path each) and\n"
 		"shows each namespace once as a file (FUSE) and a block device (/dev/ublkbN where the kernel has\n"
 		"ublk_drv, else /dev/loopN over the file; --blkdev chooses); a connect to another\n"
@@ -525,7 +526,9 @@ int cmd_connect(int argc, char **argv)
 		"then the I/O policy, default numa). See `tightrope list`, `list-subsys`. With -S the host answers a\n"
 		"controller's DH-HMAC-CHAP challenge; with -C as well, the controller must prove itself too.\n"
 		"With --tls-key every queue runs over TLS 1.3 with the PSK derived from that configured key\n"
-		"for this host and subsystem, as the Linux host would find it in its keyring.\n";
+		"for this host and subsystem, as the Linux host would find it in its keyring.\n"
+		"With --foreground this command is the host process (tightrope-connect@.service): it logs to\n"
+		"stderr, tells systemd READY=1 once live, and disconnects in order on SIGTERM.\n";
 	struct conn_args a;
 	int rc = parse_conn(argc, argv, &a, usage, true);
 
@@ -570,12 +573,14 @@ int cmd_connect_all(int argc, char **argv)
 {
 	static const char usage[] =
 		"usage: tightrope connect-all -t tcp -a TRADDR [-s TRSVCID] [-q HOSTNQN] [connect's options, -S, -C]\n"
-		"       tightrope connect-all [-J|--config FILE|none] [connect's options]\n"
+		"       tightrope connect-all [-J|--config FILE|none] [--units] [connect's options]\n"
 		"Discover, then connect every NVMe subsystem the discovery log lists, each portal a path.\n"
 		"Without -a, as nvme-cli does: every discovery controller /etc/nvme/discovery.conf lists (one\n"
 		"line of these options each, '#' comments), and what /etc/nvme/config.json (libnvme's format;\n"
 		"--config another file, or none) lists: subsystems connected directly, discovery controllers\n"
-		"discovered and connected. TIGHTROPE_NVME_CONF_DIR replaces /etc/nvme for both files.\n";
+		"discovered and connected. TIGHTROPE_NVME_CONF_DIR replaces /etc/nvme for both files.\n"
+		"--units: each controller (but those with secrets) as `systemctl start tightrope-connect@OPTS`\n"
+		"instead of a host process of this command's own (tightrope-autoconnect.service).\n";
 	struct conn_args a;
 	int rc = parse_conn(argc, argv, &a, usage, 2);
 

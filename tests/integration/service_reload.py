@@ -25,6 +25,8 @@ KEPT = "nqn.2026-12.io.tightrope:svc-kept"
 GONE = "nqn.2026-12.io.tightrope:svc-gone"
 HOST_A = "nqn.2026-12.io.tightrope:svc-host-a"  # stays connected throughout
 HOST_B = "nqn.2026-12.io.tightrope:svc-host-b"  # forbidden by the reload
+HOST_C = "nqn.2026-12.io.tightrope:svc-host-c"  # given a DH-HMAC-CHAP secret by the reload, then none
+KEY_C = "DHHC-1:00:IDCDoHepKYvLlP2pKFQs6744w2XFnUwrKXv95l06EbMybDsC:"
 PORT = int(os.environ.get("SERVICE_RELOAD_PORT", "24206"))
 PORT2 = PORT + 1  # added by the reload
 AEN_NS_CHANGED = 0x040002
@@ -170,6 +172,7 @@ def run(binary, cmds, conf, cfg, sock, notify, proc):
     new["subsystems"][0]["allowed_hosts"] = [HOST_A]
     del new["subsystems"][1]
     new["ports"][0]["subsystems"] = [KEPT]
+    new["hosts"].append({"nqn": HOST_C, "dhchap": {"key": KEY_C, "hash": "hmac(sha256)", "dhgroup": "null"}})
     new["ports"].append({"portid": 2, "addr": {"trtype": "tcp", "traddr": "127.0.0.1", "trsvcid": str(PORT2)},
                          "subsystems": [KEPT]})
     write_conf(conf, new)
@@ -186,16 +189,21 @@ def run(binary, cmds, conf, cfg, sock, notify, proc):
     check("GONE's controller is dropped", g.closed_by_peer())
     check("host B's controller is dropped", b.closed_by_peer())
     check("host B is refused now", nv.Queue(port=PORT).fabrics_connect(KEPT, HOST_B).status != 0)
+    auth = {h["host"]: h for h in ctl_list(binary, sock)["host_auth"]}
+    check("host C must authenticate now", auth.get(HOST_C, {}).get("dhchap") is True, str(auth))
     a2 = nv.admin_connect(KEPT, port=PORT2, hostnqn=HOST_A)
     check("the added port serves KEPT", a2.identify(0x01).status == 0)
     a2.close()
 
-    # SIGHUP does the same: the namespace goes again.
-    write_conf(conf, cfg | {"subsystems": [new["subsystems"][0] | {"namespaces": cfg["subsystems"][0]["namespaces"]}],
-                            "ports": new["ports"][:1]})
+    # SIGHUP does the same: namespace 2 on other storage (removed and added again), host C's secret
+    # gone, port 2 closed.
+    nss = new["subsystems"][0]["namespaces"][:1] + [{"nsid": 2, "device": {"path": "mem:8M"}}]
+    write_conf(conf, cfg | {"subsystems": [new["subsystems"][0] | {"namespaces": nss}], "ports": new["ports"][:1]})
     proc.send_signal(signal.SIGHUP)
-    check("SIGHUP reloads", wait_for(lambda: [n["nsid"] for n in subsys(binary, sock, KEPT)["namespaces"]] == [1],
-                                     10) is not None)
+    check("SIGHUP reloads", wait_for(lambda: [n["size"] for n in subsys(binary, sock, KEPT)["namespaces"]] ==
+                                     [16 << 20, 8 << 20], 10) is not None, str(subsys(binary, sock, KEPT)["namespaces"]))
+    check("... and drops the secret the file no longer gives",
+          HOST_C not in {h["host"] for h in ctl_list(binary, sock)["host_auth"]})
     check("... and closes the port the file dropped",
           [p["portid"] for p in ctl_list(binary, sock)["ports"]] == [1])
     check("I/O after SIGHUP on the same queue", io_ok(qa, 3))
