@@ -90,6 +90,11 @@ tests/integration/rbd.sh "$bin"; record "rbd" $?
 step "native multipath: tightrope connect to two portals, a link cut and ANA switches under I/O, iopolicies, two targets (ASan)"
 tests/integration/multipath.sh "$bin"; record "multipath" $?
 
+step "systemd units: installed and verified, tightrope-target.service's ExecStart/ExecReload (sd_notify, reload), autoconnect (ASan)"
+tests/integration/service_units.sh "$bin"; record "service_units" $?
+python3 tests/integration/service_reload.py "$bin" dist/systemd/tightrope-target.service.in; record "service_reload" $?
+python3 tests/integration/autoconnect.py "$bin" dist/systemd/tightrope-connect@.service.in; record "autoconnect" $?
+
 if ((!quick)); then
   step "the QEMU guests themselves: Linux kernel target + kernel host, plain and digests, pcap-checked (tests/vm)"
   tests/vm/selftest.sh; record "vm_selftest" $?
@@ -119,8 +124,9 @@ if ((!quick)); then
   step "Linux kernel host (QEMU, digests) against tightrope target under ThreadSanitizer"
   TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 tests/integration/kernel_host.sh build-tsan/src/tightrope digest
   record "tsan-kernel_host" $?
-  step "Linux kernel host (QEMU) against tightrope target (ASan)"
-  tests/integration/kernel_host.sh "$bin" plain; record "kernel_host_plain" $?
+  step "Linux kernel host (QEMU) against tightrope target started and reloaded as tightrope-target.service does (ASan)"
+  # "service" is "plain" with the target run from a config by the unit's ExecStart, and two reloads.
+  tests/integration/kernel_host.sh "$bin" service; record "kernel_host_service" $?
   step "Linux kernel host with header and data digests"
   tests/integration/kernel_host.sh "$bin" digest; record "kernel_host_digest" $?
   step "ANA multipath: the Linux host over two tightrope targets sharing a namespace, one killed and restarted, set-ana (ASan)"

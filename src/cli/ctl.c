@@ -39,7 +39,10 @@ static void ctl_usage(FILE *out)
 		"                                        ana_groups/GROUP/ana/state): optimized, non-optimized,\n"
 		"                                        inaccessible, persistent-loss or change; hosts\n"
 		"                                        connected through the port get an ANA change event\n"
-		"  save [PATH]                           write the running config (default: the --config file)\n");
+		"  save [PATH]                           write the running config (default: the --config file)\n"
+		"  reload [PATH]                         read the config again (default: the --config file) and\n"
+		"                                        apply the difference: connections it still allows stay;\n"
+		"                                        a config with an error changes nothing (SIGHUP: the same)\n");
 }
 
 static json_object *ctl_request(const char *path, json_object *req)
@@ -269,6 +272,18 @@ int cmd_ctl(int argc, char **argv)
 			json_object_put(req);
 			return 2;
 		}
+	} else if (!strcmp(verb, "reload") && nargs <= 1) {
+		/* Absolute: the target's working directory is not ours. */
+		char *abs = nargs ? realpath(argv[optind], NULL) : NULL;
+
+		if (nargs && !abs) {
+			fprintf(stderr, "tightrope: ctl reload %s: %s\n", argv[optind], strerror(errno));
+			json_object_put(req);
+			return 1;
+		}
+		if (abs)
+			json_object_object_add(req, "path", json_object_new_string(abs));
+		free(abs);
 	} else if (!strcmp(verb, "save") && nargs <= 1) {
 		if (nargs)
 			json_object_object_add(req, "path", json_object_new_string(argv[optind]));

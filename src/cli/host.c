@@ -17,6 +17,7 @@
 #include "nvme/spec.h"
 #include "tightrope/host.h"
 #include "util/log.h"
+#include <systemd/sd-daemon.h>
 
 static char hostnqn_buf[NVME_NQN_SIZE];
 
@@ -96,7 +97,7 @@ int cli_host_identity(struct tr_ctrl_opts *o, const char *hostnqn, const char *h
 	return 0;
 }
 
-enum { OPT_DISABLE_SQFLOW = 1000, OPT_IOPOLICY, OPT_BLKDEV };
+enum { OPT_DISABLE_SQFLOW = 1000, OPT_IOPOLICY, OPT_BLKDEV, OPT_FOREGROUND, OPT_UNITS };
 
 /* --blkdev NAME: 0, or -EINVAL for a name that is none of them. */
 static int parse_blkdev(const char *name, enum hostd_blkdev *out)
@@ -128,6 +129,9 @@ static const struct option conn_long[] = {
 	{ "disable-sqflow", no_argument, NULL, OPT_DISABLE_SQFLOW }, /* long only, as nvme-cli's: -S is the secret */
 	{ "iopolicy", required_argument, NULL, OPT_IOPOLICY },
 	{ "blkdev", required_argument, NULL, OPT_BLKDEV },
+	{ "foreground", no_argument, NULL, OPT_FOREGROUND },
+	{ "units", no_argument, NULL, OPT_UNITS },
+	{ "config", required_argument, NULL, 'J' }, /* nvme-cli 2.x's: libnvme's JSON config, or "none" */
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "help", no_argument, NULL, 'h' },
 	{ 0 } };
@@ -163,8 +167,11 @@ int parse_conn(int argc, char **argv, struct conn_args *a, const char *usage, in
 	a->blkdev = HOSTD_BLKDEV_AUTO;
 	a->iopolicy = HOSTD_IOPOLICY_NUMA;
 	a->iopolicy_set = false;
-	optind = 1;
-	while ((c = getopt_long(argc, argv, CLI_CONN_SHORTOPTS "i:Q:k:o:c:l:f:d:N:Lvh", conn_long, NULL)) != -1) {
+	a->foreground = false;
+	a->via_units = false;
+	a->config = NULL;
+	optind = 0; /* 0: getopt starts afresh, as autoconnect parses one line after another */
+	while ((c = getopt_long(argc, argv, CLI_CONN_SHORTOPTS "i:Q:k:o:c:l:f:d:N:J:Lvh", conn_long, NULL)) != -1) {
 		err = cli_conn_option(c, optarg, &cc);
 		if (err == -EPROTONOSUPPORT) {
 			fprintf(stderr, "transport '%s' is not supported: tightrope speaks tcp\n", optarg);
@@ -190,6 +197,9 @@ int parse_conn(int argc, char **argv, struct conn_args *a, const char *usage, in
 		case 'd': a->device = optarg; break;
 		case 'N': err = parse_num(optarg, "namespace-id", 1, 0x7fffffff, &nsid); break;
 		case 'L': a->no_loop = true; break;
+		case 'J': a->config = optarg; break;
+		case OPT_FOREGROUND: a->foreground = true; break;
+		case OPT_UNITS: a->via_units = true; break;
 		case OPT_DISABLE_SQFLOW: a->o.disable_sqflow = true; break;
 		case OPT_BLKDEV:
 			if (parse_blkdev(optarg, &a->blkdev)) {
@@ -409,7 +419,7 @@ static void hostd_opts_from(struct hostd_opts *h, const struct conn_args *a)
 	*h = (struct hostd_opts){ .conn = a->o, .reconnect_delay_s = a->reconnect_delay,
 				  .ctrl_loss_tmo_s = a->ctrl_loss_tmo, .fast_io_fail_tmo_s = a->fast_io_fail_tmo,
 				  .no_loop = a->no_loop, .blkdev = a->blkdev, .state_dir = state_dir_path(), .iopolicy = a->iopolicy,
-				  .iopolicy_set = a->iopolicy_set };
+				  .iopolicy_set = a->iopolicy_set, .foreground = a->foreground };
 }
 
 /* The control socket of a live host process that holds this subsystem for this host, if any: a
@@ -457,7 +467,14 @@ static bool connected_as(const char *traddr, const char *trsvcid, const char *su
 /* One event loop drives all of a host process's queues: more buy nothing. */
 #define HOSTD_MAX_IO_QUEUES 4
 
-static int connect_one(const struct conn_args *a)
+bool cli_already_connected(const struct conn_args *a)
+{
+	char dup[16];
+
+	return connected_as(a->o.traddr, a->o.trsvcid, a->o.subnqn, dup, sizeof(dup));
+}
+
+int cli_connect_one(const struct conn_args *a)
 {
 	struct hostd_opts h;
 	char name[32], why[320] = "", dup[16], sock[PATH_MAX];
@@ -467,6 +484,9 @@ static int connect_one(const struct conn_args *a)
 		fprintf(stderr, "already connected to %s at %s:%s as %s\n", a->o.subnqn, a->o.traddr, a->o.trsvcid, dup);
 		return 1;
 	}
+	/* A unit's instance name is visible to anyone: controllers with secrets are connected here. */
+	if (a->via_units && !a->o.dhchap_secret && !a->o.dhchap_ctrl_secret && !a->o.tls_key)
+		return cli_start_unit(a);
 	if (a->blkdev == HOSTD_BLKDEV_UBLK && !a->no_loop && !ublk_supported()) {
 		fprintf(stderr, "--blkdev ublk: this kernel has no ublk (/dev/ublk-control; modprobe ublk_drv)\n");
 		return 1;
@@ -474,10 +494,14 @@ static int connect_one(const struct conn_args *a)
 	hostd_opts_from(&h, a);
 	if (h.conn.nr_io_queues > HOSTD_MAX_IO_QUEUES)
 		h.conn.nr_io_queues = HOSTD_MAX_IO_QUEUES;
-	if (subsys_process(a->o.subnqn, a->o.hostnqn, sock, sizeof(sock)))
+	if (subsys_process(a->o.subnqn, a->o.hostnqn, sock, sizeof(sock))) {
 		err = hostd_add_path(sock, &h, name, sizeof(name), why, sizeof(why));
-	else
+		/* A unit's process that only added a path: started as far as systemd goes, then done. */
+		if (!err && a->foreground)
+			sd_notifyf(0, "READY=1\nSTATUS=path %s added to the subsystem's host process", name);
+	} else {
 		err = hostd_connect(&h, name, sizeof(name), why, sizeof(why));
+	}
 	if (err) {
 		fprintf(stderr, "failed to connect to %s at %s:%s: %s\n", a->o.subnqn, a->o.traddr, a->o.trsvcid, why);
 		return 1;
@@ -494,6 +518,7 @@ int cmd_connect(int argc, char **argv)
 		"         [--fast_io_fail_tmo SEC] [-g] [-G] [--disable-sqflow] [--no-loop] [--blkdev auto|ublk|loop]\n"
 		"         [-S|--dhchap-secret DHHC-1:..] [-C|--dhchap-ctrl-secret DHHC-1:..]\n"
 		"         [--tls] [--tls-key NVMeTLSkey-1:..|FILE] [--iopolicy numa|round-robin|queue-depth]\n"
+		"         [--foreground]\n"
 		"Attach a remote namespace: a host process keeps the subsystem's controllers (one path each) and\n"
 		"shows each namespace once as a file (FUSE) and a block device (/dev/ublkbN where the kernel has\n"
 		"ublk_drv, else /dev/loopN over the file; --blkdev chooses); a connect to another\n"
@@ -501,31 +526,28 @@ int cmd_connect(int argc, char **argv)
 		"then the I/O policy, default numa). See `tightrope list`, `list-subsys`. With -S the host answers a\n"
 		"controller's DH-HMAC-CHAP challenge; with -C as well, the controller must prove itself too.\n"
 		"With --tls-key every queue runs over TLS 1.3 with the PSK derived from that configured key\n"
-		"for this host and subsystem, as the Linux host would find it in its keyring.\n";
+		"for this host and subsystem, as the Linux host would find it in its keyring.\n"
+		"With --foreground this command is the host process (tightrope-connect@.service): it logs to\n"
+		"stderr, tells systemd READY=1 once live, and disconnects in order on SIGTERM.\n";
 	struct conn_args a;
 	int rc = parse_conn(argc, argv, &a, usage, true);
 
 	if (rc)
 		return rc == 1 ? 0 : rc;
-	return connect_one(&a);
+	return cli_connect_one(&a);
 }
 
-int cmd_connect_all(int argc, char **argv)
+/* Every NVMe subsystem the discovery log at a's address lists, each portal a path. */
+int cli_connect_discovered(const struct conn_args *a)
 {
-	static const char usage[] =
-		"usage: tightrope connect-all -t tcp -a TRADDR [-s TRSVCID] [-q HOSTNQN] [connect's options, -S, -C]\n"
-		"Discover, then connect every NVMe subsystem the discovery log lists, each portal a path.\n";
 	struct nvmf_disc_log_entry *e = NULL;
-	struct conn_args a;
 	uint64_t nr = 0, gen = 0;
-	int rc = parse_conn(argc, argv, &a, usage, false), failed = 0;
+	int failed = 0;
 
-	if (rc)
-		return rc == 1 ? 0 : rc;
-	if (fetch_disc_log(&a, &e, &nr, &gen))
+	if (fetch_disc_log(a, &e, &nr, &gen))
 		return 1;
 	for (uint64_t i = 0; i < nr; i++) {
-		struct conn_args one = a;
+		struct conn_args one = *a;
 		struct disc_fields f;
 		char dup[16];
 
@@ -535,16 +557,38 @@ int cmd_connect_all(int argc, char **argv)
 		/* Each portal of a subsystem is a path: the log's address, except for the port we reached
 		 * discovery through (the log may give the target's own view of it, a NAT or VM address)
 		 * and a wildcard listener's, which the target reports as such. */
-		one.o.trsvcid = !strcmp(a.o.trsvcid, f.svc) ? a.o.trsvcid : f.svc;
-		if (strcmp(a.o.trsvcid, f.svc) && f.addr[0] && strcmp(f.addr, "0.0.0.0") && strcmp(f.addr, "::"))
+		one.o.trsvcid = !strcmp(a->o.trsvcid, f.svc) ? a->o.trsvcid : f.svc;
+		if (strcmp(a->o.trsvcid, f.svc) && f.addr[0] && strcmp(f.addr, "0.0.0.0") && strcmp(f.addr, "::"))
 			one.o.traddr = f.addr;
 		one.o.subnqn = f.nqn;
 		if (connected_as(one.o.traddr, one.o.trsvcid, f.nqn, dup, sizeof(dup)))
 			continue;
-		failed |= connect_one(&one);
+		failed |= cli_connect_one(&one);
 	}
 	free(e);
 	return failed;
+}
+
+int cmd_connect_all(int argc, char **argv)
+{
+	static const char usage[] =
+		"usage: tightrope connect-all -t tcp -a TRADDR [-s TRSVCID] [-q HOSTNQN] [connect's options, -S, -C]\n"
+		"       tightrope connect-all [-J|--config FILE|none] [--units] [connect's options]\n"
+		"Discover, then connect every NVMe subsystem the discovery log lists, each portal a path.\n"
+		"Without -a, as nvme-cli does: every discovery controller /etc/nvme/discovery.conf lists (one\n"
+		"line of these options each, '#' comments), and what /etc/nvme/config.json (libnvme's format;\n"
+		"--config another file, or none) lists: subsystems connected directly, discovery controllers\n"
+		"discovered and connected. TIGHTROPE_NVME_CONF_DIR replaces /etc/nvme for both files.\n"
+		"--units: each controller (but those with secrets) as `systemctl start tightrope-connect@OPTS`\n"
+		"instead of a host process of this command's own (tightrope-autoconnect.service).\n";
+	struct conn_args a;
+	int rc = parse_conn(argc, argv, &a, usage, 2);
+
+	if (rc)
+		return rc == 1 ? 0 : rc;
+	if (!a.o.traddr)
+		return cli_autoconnect(argc, argv, &a);
+	return cli_connect_discovered(&a);
 }
 
 /* Does 'dev' (trN, /dev/loopN or a FUSE file) belong to controller record 'r'? */

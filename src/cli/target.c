@@ -624,6 +624,7 @@ int cmd_target(int argc, char **argv)
 	sigaddset(&mask, SIGINT);
 	sigaddset(&mask, SIGTERM);
 	sigaddset(&mask, SIGPIPE);
+	sigaddset(&mask, SIGHUP); /* reload, as daemons do */
 	pthread_sigmask(SIG_BLOCK, &mask, NULL);
 
 	err = tgt_init((int)args.workers);

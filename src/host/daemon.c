@@ -12,6 +12,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <systemd/sd-daemon.h>
 #include <unistd.h>
 
 #include "host/hostd.h"
@@ -150,11 +151,22 @@ static void serve_paths(struct hostd *h)
 		hostd_start_teardown(h, "no path left");
 }
 
+/* SIGTERM or SIGINT: an orderly disconnect, as `tightrope disconnect` would (systemctl stop). */
+static volatile sig_atomic_t stop_signal;
+
+static void on_stop_signal(int sig)
+{
+	stop_signal = sig;
+}
+
 static void event_loop(struct hostd *h)
 {
 	while (!deletion_done(h)) {
 		struct pollfd pfd[3 + 64];
 		int n = 0;
+
+		if (stop_signal && h->state == HS_LIVE)
+			hostd_start_teardown(h, stop_signal == SIGTERM ? "SIGTERM" : "SIGINT");
 
 		if (h->se)
 			pfd[n++] = (struct pollfd){ .fd = fuse_session_fd(h->se), .events = POLLIN };
@@ -256,6 +268,23 @@ static void __attribute__((noreturn)) finish(struct hostd *h)
 	_exit(0);
 }
 
+/* Tell whoever started us how the connect went: `connect` through the pipe, or (in the foreground)
+ * systemd and stderr. */
+static void report(struct hostd *h, int report_fd, const char *msg)
+{
+	if (report_fd >= 0) {
+		(void)!write(report_fd, msg, strlen(msg));
+		return;
+	}
+	if (!strncmp(msg, "OK ", 3)) {
+		sd_notifyf(0, "READY=1\nSTATUS=connected to %s at %s:%s as %s", h->subnqn, h->paths[0].traddr,
+			   h->paths[0].trsvcid, h->name);
+		fprintf(stderr, "connecting to device: %s", msg + 3);
+	} else {
+		fprintf(stderr, "failed to connect: %s", msg + 4);
+	}
+}
+
 static void __attribute__((noreturn)) hostd_main(struct hostd *h, int report_fd)
 {
 	struct hpath *p = &h->paths[0];
@@ -270,7 +299,7 @@ static void __attribute__((noreturn)) hostd_main(struct hostd *h, int report_fd)
 	err = start_serving(h, why, sizeof(why));
 	if (err) {
 		snprintf(msg, sizeof(msg), "ERR %s\n", why[0] ? why : strerror(-err));
-		(void)!write(report_fd, msg, strlen(msg));
+		report(h, report_fd, msg);
 		tr_ctrl_disconnect(p->job_ctrl);
 		tr_ctrl_disconnect(p->ctrl);
 		unlink(p->json_path);
@@ -287,8 +316,9 @@ static void __attribute__((noreturn)) hostd_main(struct hostd *h, int report_fd)
 	wait_for_loops(h);
 	hostd_write_state(h);
 	snprintf(msg, sizeof(msg), "OK %s\n", p->name);
-	(void)!write(report_fd, msg, strlen(msg));
-	close(report_fd);
+	report(h, report_fd, msg);
+	if (report_fd >= 0)
+		close(report_fd);
 
 	event_loop(h);
 	if (h->teardown_threaded)
@@ -349,7 +379,10 @@ static void __attribute__((noreturn)) host_process(const struct hostd_opts *o, i
 		first_path(h);
 	}
 	if (!h || path_claim_name(&h->paths[0], o->state_dir)) {
-		(void)!write(report_fd, "ERR no free controller name\n", 28);
+		if (report_fd >= 0)
+			(void)!write(report_fd, "ERR no free controller name\n", 28);
+		else
+			fprintf(stderr, "failed to connect: no free controller name\n");
 		_exit(1);
 	}
 	snprintf(h->name, sizeof(h->name), "%s", h->paths[0].name);
@@ -358,13 +391,18 @@ static void __attribute__((noreturn)) host_process(const struct hostd_opts *o, i
 	snprintf(log, sizeof(log), "%s/ctrl/%s.log", o->state_dir, h->name);
 	fd = open("/dev/null", O_RDWR);
 	dup2(fd, 0);
-	fd = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+	/* In the foreground stdout and stderr stay: the journal has them. */
+	fd = report_fd < 0 ? -1 : open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
 	if (fd >= 0) {
 		dup2(fd, 1);
 		dup2(fd, 2);
 	}
 	signal(SIGPIPE, SIG_IGN);
 	signal(SIGHUP, SIG_IGN);
+	struct sigaction sa = { .sa_handler = on_stop_signal };
+
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
 	hostd_main(h, report_fd);
 }
 
@@ -380,6 +418,8 @@ int hostd_connect(const struct hostd_opts *o, char *name, size_t namelen, char *
 		snprintf(why, whylen, "state directory %s: %s", o->state_dir, strerror(-err));
 		return err;
 	}
+	if (o->foreground)
+		host_process(o, -1);
 	if (pipe2(pipefd, O_CLOEXEC))
 		return -errno;
 	pid = fork();

@@ -29,6 +29,9 @@ struct hostd_opts {
 	const char *state_dir;
 	enum hostd_iopolicy iopolicy;
 	bool iopolicy_set; /* given on the command line: an added path sets the subsystem's too */
+	/* Be the host process instead of starting one (a systemd unit's Type=notify main process):
+	 * logs to stderr, READY=1 to systemd once live, and hostd_connect returns only on failure. */
+	bool foreground;
 };
 
 /* The policy named 'name' ("numa", "round-robin", "queue-depth"); -EINVAL for another. */

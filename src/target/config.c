@@ -14,13 +14,14 @@
 
 #include "nvme/dhchap.h"
 #include "nvme/identify.h"
+#include "target/config.h"
 #include "target/control.h"
 #include "util/log.h"
 #include "util/parse.h"
 
 /* A key's value when it has the type wanted: 0 with *out set, or NULL if the key is absent (or null);
  * -EINVAL, logged, when it is there with another type. `where` names the object for the log line. */
-static int jopt(json_object *o, const char *key, json_type type, const char *where, json_object **out)
+int tgt_jopt(json_object *o, const char *key, json_type type, const char *where, json_object **out)
 {
 	json_object *v;
 
@@ -36,19 +37,19 @@ static int jopt(json_object *o, const char *key, json_type type, const char *whe
 	return 0;
 }
 
-static int jopt_str(json_object *o, const char *key, const char *where, const char **out)
+int tgt_jopt_str(json_object *o, const char *key, const char *where, const char **out)
 {
 	json_object *v;
-	int err = jopt(o, key, json_type_string, where, &v);
+	int err = tgt_jopt(o, key, json_type_string, where, &v);
 
 	*out = v ? json_object_get_string(v) : NULL;
 	return err;
 }
 
 /* An array of strings (host NQNs, a port's subsystems): NULL if absent, -EINVAL if anything else. */
-static int jopt_str_array(json_object *o, const char *key, const char *where, json_object **out)
+int tgt_jopt_str_array(json_object *o, const char *key, const char *where, json_object **out)
 {
-	int err = jopt(o, key, json_type_array, where, out);
+	int err = tgt_jopt(o, key, json_type_array, where, out);
 
 	for (size_t i = 0; !err && *out && i < json_object_array_length(*out); i++) {
 		if (!json_object_is_type(json_object_array_get_idx(*out, i), json_type_string)) {
@@ -60,7 +61,7 @@ static int jopt_str_array(json_object *o, const char *key, const char *where, js
 }
 
 /* "1", 1, true all mean yes: nvmetcli writes attributes as strings. */
-static bool jbool(json_object *o, const char *key)
+bool tgt_jbool(json_object *o, const char *key)
 {
 	json_object *v;
 
@@ -72,7 +73,7 @@ static bool jbool(json_object *o, const char *key)
 }
 
 /* A number that nvmetcli may write as a string ("cntlid_min": "1"); absent = *out unchanged. */
-static int jnum(json_object *o, const char *key, const char *where, long min, long max, long *out)
+int tgt_jnum(json_object *o, const char *key, const char *where, long min, long max, long *out)
 {
 	json_object *v;
 	const char *text;
@@ -96,7 +97,7 @@ static const char *str_at(json_object *array, size_t i)
 static int parse_id(json_object *dev, const char *key, const char *where, uint8_t out[16], const uint8_t **set)
 {
 	const char *v;
-	int err = dev ? jopt_str(dev, key, where, &v) : 0;
+	int err = dev ? tgt_jopt_str(dev, key, where, &v) : 0;
 
 	if (err || !dev || !v || !*v)
 		return err;
@@ -109,17 +110,17 @@ static int parse_id(json_object *dev, const char *key, const char *where, uint8_
 }
 
 /* The namespace's parameters; the caller's buffers hold its UUID and NGUID. */
-static int namespace_params(const char *nqn, json_object *n, struct tgt_ns_params *p, uint8_t *uuid, uint8_t *nguid)
+int tgt_config_ns_params(const char *nqn, json_object *n, struct tgt_ns_params *p, uint8_t *uuid, uint8_t *nguid)
 {
 	json_object *dev, *nsid, *lbs;
 	char where[NVME_NQN_SIZE + 32];
 	int err;
 
-	err = jopt(n, "nsid", json_type_int, nqn, &nsid);
+	err = tgt_jopt(n, "nsid", json_type_int, nqn, &nsid);
 	if (!err)
-		err = jopt(n, "device", json_type_object, nqn, &dev);
+		err = tgt_jopt(n, "device", json_type_object, nqn, &dev);
 	if (!err && dev)
-		err = jopt_str(dev, "path", nqn, &p->path);
+		err = tgt_jopt_str(dev, "path", nqn, &p->path);
 	if (err)
 		return err;
 	if (!nsid || !dev || !p->path) {
@@ -136,7 +137,7 @@ static int namespace_params(const char *nqn, json_object *n, struct tgt_ns_param
 	if (!err)
 		err = parse_id(dev, "nguid", where, nguid, &p->nguid);
 	if (!err)
-		err = jopt(dev, "lba_size", json_type_int, where, &lbs);
+		err = tgt_jopt(dev, "lba_size", json_type_int, where, &lbs);
 	if (err)
 		return err;
 	if (lbs && (json_object_get_int64(lbs) < 0 || json_object_get_int64(lbs) > UINT32_MAX)) {
@@ -146,12 +147,12 @@ static int namespace_params(const char *nqn, json_object *n, struct tgt_ns_param
 	p->lba_size = lbs ? (uint32_t)json_object_get_int64(lbs) : 0;
 	long grp = 0;
 
-	err = jnum(n, "ana_grpid", where, 1, TGT_MAX_ANAGRPS, &grp);
+	err = tgt_jnum(n, "ana_grpid", where, 1, TGT_MAX_ANAGRPS, &grp);
 	if (err)
 		return err;
 	p->anagrpid = (uint32_t)grp;
-	p->readonly = jbool(n, "readonly");
-	p->buffered = jbool(n, "buffered_io") || jbool(dev, "buffered_io");
+	p->readonly = tgt_jbool(n, "readonly");
+	p->buffered = tgt_jbool(n, "buffered_io") || tgt_jbool(dev, "buffered_io");
 	return 0;
 }
 
@@ -168,7 +169,7 @@ static int load_namespace(struct tgt_subsys *s, json_object *n)
 	}
 	if (json_object_object_get_ex(n, "enable", &en) && !json_object_get_int(en))
 		return 0;
-	err = namespace_params(s->nqn, n, &p, uuid, nguid);
+	err = tgt_config_ns_params(s->nqn, n, &p, uuid, nguid);
 	if (err)
 		return err;
 	err = tgt_subsys_add_ns(s, &p);
@@ -187,19 +188,19 @@ static int load_host_auth(json_object *hosts, const char *path)
 		json_object *h = json_object_array_get_idx(hosts, i), *dh = NULL;
 		const char *nqn = NULL, *key = NULL, *ctrl_key = NULL, *hash = NULL, *dhgroup = NULL, *why;
 		const char *tls_key = NULL;
-		int err = json_object_is_type(h, json_type_object) ? jopt_str(h, "nqn", path, &nqn) : -EINVAL;
+		int err = json_object_is_type(h, json_type_object) ? tgt_jopt_str(h, "nqn", path, &nqn) : -EINVAL;
 
 		if (!err)
-			err = jopt(h, "dhchap", json_type_object, path, &dh);
+			err = tgt_jopt(h, "dhchap", json_type_object, path, &dh);
 		if (!err)
-			err = jopt_str(h, "tls_key", path, &tls_key);
+			err = tgt_jopt_str(h, "tls_key", path, &tls_key);
 		if (!err && tls_key && tls_key[0] && tgt_host_tls_set(tgt, nqn, tls_key, &why)) {
 			tr_err("config %s: host %s: %s", path, nqn, why);
 			return -EINVAL;
 		}
 		if (!err && dh)
-			err = jopt_str(dh, "key", path, &key) || jopt_str(dh, "ctrl_key", path, &ctrl_key) ||
-					      jopt_str(dh, "hash", path, &hash) || jopt_str(dh, "dhgroup", path, &dhgroup)
+			err = tgt_jopt_str(dh, "key", path, &key) || tgt_jopt_str(dh, "ctrl_key", path, &ctrl_key) ||
+					      tgt_jopt_str(dh, "hash", path, &hash) || tgt_jopt_str(dh, "dhgroup", path, &dhgroup)
 				      ? -EINVAL
 				      : 0;
 		if (err) {
@@ -241,24 +242,24 @@ static int load_subsystem(json_object *o)
 		tr_err("config: a subsystem must be an object");
 		return -EINVAL;
 	}
-	err = jopt_str(o, "nqn", "a subsystem", &nqn);
+	err = tgt_jopt_str(o, "nqn", "a subsystem", &nqn);
 	if (err)
 		return err;
 	if (!nqn) {
 		tr_err("config: a subsystem has no \"nqn\"");
 		return -EINVAL;
 	}
-	err = jopt(o, "attr", json_type_object, nqn, &attr);
+	err = tgt_jopt(o, "attr", json_type_object, nqn, &attr);
 	if (!err && attr)
-		err = jopt_str(attr, "serial", nqn, &serial);
+		err = tgt_jopt_str(attr, "serial", nqn, &serial);
 	if (!err && attr)
-		err = jopt_str(attr, "model", nqn, &model);
+		err = tgt_jopt_str(attr, "model", nqn, &model);
 	if (!err)
-		err = jopt_str_array(o, "allowed_hosts", nqn, &hosts);
+		err = tgt_jopt_str_array(o, "allowed_hosts", nqn, &hosts);
 	if (!err)
-		err = jopt_str_array(o, "denied_hosts", nqn, &denied);
+		err = tgt_jopt_str_array(o, "denied_hosts", nqn, &denied);
 	if (!err)
-		err = jopt(o, "namespaces", json_type_array, nqn, &nss);
+		err = tgt_jopt(o, "namespaces", json_type_array, nqn, &nss);
 	if (err)
 		return err;
 	s = tgt_subsys_create(nqn, serial, model);
@@ -271,16 +272,16 @@ static int load_subsystem(json_object *o)
 	s->port_mask = 0; /* exported only where a port lists it */
 	long cmin = 1, cmax = NVME_CNTLID_MAX;
 
-	err = attr ? jnum(attr, "cntlid_min", nqn, 1, NVME_CNTLID_MAX, &cmin) : 0;
+	err = attr ? tgt_jnum(attr, "cntlid_min", nqn, 1, NVME_CNTLID_MAX, &cmin) : 0;
 	if (!err && attr)
-		err = jnum(attr, "cntlid_max", nqn, 1, NVME_CNTLID_MAX, &cmax);
+		err = tgt_jnum(attr, "cntlid_max", nqn, 1, NVME_CNTLID_MAX, &cmax);
 	if (!err && tgt_subsys_set_cntlid_range(s, cmin, cmax)) {
 		tr_err("config: %s: cntlid_min %ld is above cntlid_max %ld", nqn, cmin, cmax);
 		err = -ERANGE;
 	}
 	if (!err)
 		err = load_hosts(s, hosts, false);
-	s->allow_any_host = attr ? jbool(attr, "allow_any_host") : !hosts;
+	s->allow_any_host = attr ? tgt_jbool(attr, "allow_any_host") : !hosts;
 	if (!err)
 		err = load_hosts(s, denied, true);
 	for (size_t i = 0; !err && nss && i < json_object_array_length(nss); i++)
@@ -310,10 +311,10 @@ static int link_subsystems(json_object *subs, int portid)
 
 /* nvmet's addr_tsas ("none", "tls1.3") and addr_treq ("not specified", "required", "not required")
  * as a TLS policy. */
-static int port_tls(json_object *addr, int id, enum tgt_tls_mode *tls)
+int tgt_config_port_tls(json_object *addr, int id, enum tgt_tls_mode *tls)
 {
 	const char *tsas = NULL, *treq = NULL;
-	int err = jopt_str(addr, "tsas", "a port", &tsas) || jopt_str(addr, "treq", "a port", &treq) ? -EINVAL : 0;
+	int err = tgt_jopt_str(addr, "tsas", "a port", &tsas) || tgt_jopt_str(addr, "treq", "a port", &treq) ? -EINVAL : 0;
 
 	if (err || !tsas || !strcmp(tsas, "none")) {
 		*tls = TGT_TLS_NONE;
@@ -333,7 +334,7 @@ static int load_ana_groups(json_object *o, int portid)
 {
 	json_object *groups = NULL;
 	char where[32];
-	int err = jopt(o, "ana_groups", json_type_array, "a port", &groups);
+	int err = tgt_jopt(o, "ana_groups", json_type_array, "a port", &groups);
 
 	snprintf(where, sizeof(where), "port %d ana_groups", portid);
 	for (size_t i = 0; !err && groups && i < json_object_array_length(groups); i++) {
@@ -342,12 +343,12 @@ static int load_ana_groups(json_object *o, int portid)
 		long grpid = 0;
 		int st;
 
-		err = json_object_is_type(g, json_type_object) ? jnum(g, "grpid", where, 1, TGT_MAX_ANAGRPS, &grpid)
+		err = json_object_is_type(g, json_type_object) ? tgt_jnum(g, "grpid", where, 1, TGT_MAX_ANAGRPS, &grpid)
 							       : -EINVAL;
 		if (!err)
-			err = jopt(g, "ana", json_type_object, where, &ana);
+			err = tgt_jopt(g, "ana", json_type_object, where, &ana);
 		if (!err && ana)
-			err = jopt_str(ana, "state", where, &state);
+			err = tgt_jopt_str(ana, "state", where, &state);
 		if (err)
 			break;
 		st = tgt_ana_state_parse(state ? state : "optimized");
@@ -371,11 +372,11 @@ static int load_port(json_object *o)
 		tr_err("config: a port must be an object");
 		return -EINVAL;
 	}
-	err = jopt(o, "portid", json_type_int, "a port", &portid);
+	err = tgt_jopt(o, "portid", json_type_int, "a port", &portid);
 	if (!err)
-		err = jopt(o, "addr", json_type_object, "a port", &addr);
+		err = tgt_jopt(o, "addr", json_type_object, "a port", &addr);
 	if (!err && addr)
-		err = jopt_str(addr, "trtype", "a port", &trtype);
+		err = tgt_jopt_str(addr, "trtype", "a port", &trtype);
 	if (err)
 		return err;
 	id = portid ? json_object_get_int(portid) : -1;
@@ -391,13 +392,13 @@ static int load_port(json_object *o)
 		tr_err("config: port id %s out of range (0..%d)", json_object_get_string(portid), TGT_MAX_PORTID);
 		return -ERANGE;
 	}
-	err = jopt_str(addr, "traddr", "a port", &traddr);
+	err = tgt_jopt_str(addr, "traddr", "a port", &traddr);
 	if (!err)
-		err = jopt_str(addr, "trsvcid", "a port", &trsvcid);
+		err = tgt_jopt_str(addr, "trsvcid", "a port", &trsvcid);
 	if (!err)
-		err = port_tls(addr, id, &tls);
+		err = tgt_config_port_tls(addr, id, &tls);
 	if (!err)
-		err = jopt_str_array(o, "subsystems", "a port", &subs);
+		err = tgt_jopt_str_array(o, "subsystems", "a port", &subs);
 	if (!err)
 		err = link_subsystems(subs, id);
 	if (!err)
@@ -420,20 +421,20 @@ int tgt_config_load(const char *path)
 		json_object_put(root);
 		return -EINVAL;
 	}
-	err = jopt_str(root, "target_id", path, &target_id);
+	err = tgt_jopt_str(root, "target_id", path, &target_id);
 	/* An extension: the identity serials and namespace IDs derive from, as `ctl save` writes it. */
 	if (!err && target_id && tgt_target_id_set(target_id)) {
 		tr_err("config %s: target_id %s is not a UUID", path, target_id);
 		err = -EINVAL;
 	}
 	if (!err)
-		err = jopt(root, "hosts", json_type_array, path, &hosts);
+		err = tgt_jopt(root, "hosts", json_type_array, path, &hosts);
 	if (!err)
 		err = load_host_auth(hosts, path);
 	if (!err)
-		err = jopt(root, "subsystems", json_type_array, path, &subs);
+		err = tgt_jopt(root, "subsystems", json_type_array, path, &subs);
 	if (!err)
-		err = jopt(root, "ports", json_type_array, path, &ports);
+		err = tgt_jopt(root, "ports", json_type_array, path, &ports);
 	for (size_t i = 0; !err && subs && i < json_object_array_length(subs); i++)
 		err = load_subsystem(json_object_array_get_idx(subs, i));
 	for (size_t i = 0; !err && ports && i < json_object_array_length(ports); i++)

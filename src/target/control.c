@@ -16,6 +16,7 @@
 
 #include "nvme/dhchap.h"
 #include "target/control.h"
+#include "target/reload.h"
 #include "target/cmd.h"
 #include "util/clock.h"
 #include "util/log.h"
@@ -354,6 +355,11 @@ static json_object *handle(json_object *req)
 		error = set_host_auth(req);
 	} else if (!strcmp(cmd, "set-ana")) {
 		error = set_ana(req);
+	} else if (!strcmp(cmd, "reload")) {
+		static char why[512]; /* one request at a time: this thread's */
+
+		if (tgt_reload_request(str_arg(req, "path"), why, sizeof(why)))
+			error = why;
 	} else if (!strcmp(cmd, "save")) {
 		const char *path = str_arg(req, "path");
 

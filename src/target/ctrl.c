@@ -158,8 +158,13 @@ void tgt_ctrl_check_keep_alive(struct tgt_ctrl *ctrl, uint64_t now_ms)
 {
 	uint64_t last = atomic_load_explicit(&ctrl->last_activity_ms, memory_order_relaxed);
 	uint32_t idle_ms = ctrl->subsys->target ? ctrl->subsys->target->idle_timeout_ms : 0;
+	bool dead;
 
-	if (ctrl->dead)
+	/* Under the lock: another thread (forbid-host, a reload) may be tearing it down right now. */
+	pthread_mutex_lock(&ctrl->lock);
+	dead = ctrl->dead;
+	pthread_mutex_unlock(&ctrl->lock);
+	if (dead)
 		return;
 	if (ctrl->kato_ms && now_ms >= last + ctrl->kato_ms) {
 		/* The Linux target's words, so operators' log searches carry over. */

@@ -22,6 +22,7 @@
 #include "nvme/identify.h"
 #include "target/cmd.h"
 #include "target/control.h"
+#include "target/reload.h"
 #include "util/clock.h"
 #include "util/log.h"
 
@@ -225,7 +226,7 @@ static struct tgt_host_entry **host_find(struct tgt_host_entry **list, const cha
 }
 
 /* Add to a host list unless there already; 0 or -ENOMEM. */
-static int host_add(struct tgt_host_entry **list, const char *hostnqn)
+int tgt_host_list_add(struct tgt_host_entry **list, const char *hostnqn)
 {
 	struct tgt_host_entry **pp = host_find(list, hostnqn), *h;
 
@@ -252,7 +253,7 @@ static bool host_remove(struct tgt_host_entry **list, const char *hostnqn)
 	return true;
 }
 
-static void host_list_free(struct tgt_host_entry **list)
+void tgt_host_list_free(struct tgt_host_entry **list)
 {
 	while (*list) {
 		struct tgt_host_entry *h = *list;
@@ -285,7 +286,7 @@ int tgt_subsys_allow_host(struct tgt_subsys *s, const char *hostnqn)
 	 * what was before, without locking every other host out as an allowed list would. */
 	if (!(was_denied && s->allow_any_host)) {
 		s->allow_any_host = false;
-		err = host_add(&s->hosts, hostnqn);
+		err = tgt_host_list_add(&s->hosts, hostnqn);
 	}
 	pthread_mutex_unlock(&s->lock);
 	atomic_fetch_add(&tgt->disc_genctr, 1);
@@ -299,17 +300,19 @@ int tgt_subsys_deny_host(struct tgt_subsys *s, const char *hostnqn)
 	if (!tgt_valid_nqn(hostnqn))
 		return -EINVAL;
 	pthread_mutex_lock(&s->lock);
-	err = host_add(&s->denied_hosts, hostnqn);
+	err = tgt_host_list_add(&s->denied_hosts, hostnqn);
 	pthread_mutex_unlock(&s->lock);
 	atomic_fetch_add(&tgt->disc_genctr, 1);
 	return err;
 }
 
-/* Tear down every live controller of a host; returns how many. One per pass: tgt_ctrl_fatal()
- * may free the controller, which takes s->lock, so it runs unlocked and the walk starts over.
- * Each pass ends one controller and the host can make no new ones (tgt_ctrl_create checks it
- * under s->lock), so this ends, with no array to outgrow however many the host holds. */
-static int drop_host_ctrls(struct tgt_subsys *s, const char *hostnqn)
+/* Tear down every live controller `doomed` picks (called under s->lock); returns how many. One per
+ * pass: tgt_ctrl_fatal() may free the controller, which takes s->lock, so it runs unlocked and the
+ * walk starts over. Each pass ends one controller and a doomed host can make no new ones
+ * (tgt_ctrl_create checks access under s->lock), so this ends, with no array to outgrow however
+ * many there are. */
+int tgt_subsys_drop_ctrls(struct tgt_subsys *s, bool (*doomed)(struct tgt_subsys *, struct tgt_ctrl *, const void *),
+			  const void *arg, const char *why)
 {
 	int dropped = 0;
 
@@ -318,7 +321,7 @@ static int drop_host_ctrls(struct tgt_subsys *s, const char *hostnqn)
 
 		pthread_mutex_lock(&s->lock);
 		for (struct tgt_ctrl *c = s->ctrls; c && !victim; c = c->next) {
-			if (strcmp(c->hostnqn, hostnqn))
+			if (!doomed(s, c, arg))
 				continue;
 			pthread_mutex_lock(&c->lock);
 			/* A live controller still holds the list's reference, so taking one is safe. */
@@ -331,9 +334,15 @@ static int drop_host_ctrls(struct tgt_subsys *s, const char *hostnqn)
 		pthread_mutex_unlock(&s->lock);
 		if (!victim)
 			return dropped;
-		dropped += tgt_ctrl_fatal(victim, "host access revoked");
+		dropped += tgt_ctrl_fatal(victim, why);
 		tgt_ctrl_put(victim);
 	}
+}
+
+static bool ctrl_of_host(struct tgt_subsys *s, struct tgt_ctrl *c, const void *hostnqn)
+{
+	(void)s;
+	return !strcmp(c->hostnqn, hostnqn);
 }
 
 int tgt_subsys_forbid_host(struct tgt_subsys *s, const char *hostnqn, bool *denied)
@@ -347,14 +356,14 @@ int tgt_subsys_forbid_host(struct tgt_subsys *s, const char *hostnqn, bool *deni
 	/* Only this host's access changes: an open subsystem stays open to every other host. */
 	*denied = s->allow_any_host;
 	if (*denied)
-		err = host_add(&s->denied_hosts, hostnqn);
+		err = tgt_host_list_add(&s->denied_hosts, hostnqn);
 	else
 		known = host_remove(&s->hosts, hostnqn) || *host_find(&s->denied_hosts, hostnqn);
 	pthread_mutex_unlock(&s->lock);
 	if (err)
 		return err;
 	atomic_fetch_add(&tgt->disc_genctr, 1);
-	dropped = drop_host_ctrls(s, hostnqn);
+	dropped = tgt_subsys_drop_ctrls(s, ctrl_of_host, hostnqn, "host access revoked");
 	if (!*denied && !known && !dropped)
 		return -ENOENT;
 	tr_info("%s: host %s forbidden (%s), %d controller%s dropped", s->nqn, hostnqn,
@@ -407,19 +416,27 @@ int tgt_subsys_add_ns(struct tgt_subsys *s, const struct tgt_ns_params *params)
 	ns = tgt_ns_open(s->nqn, &p);
 	if (!ns)
 		return -errno;
-	pthread_mutex_lock(&s->lock);
-	if (s->ns[p.nsid]) {
-		pthread_mutex_unlock(&s->lock);
+	int err = tgt_subsys_attach_ns(s, ns);
+
+	if (err < 0)
 		tgt_ns_put(ns);
+	return err;
+}
+
+int tgt_subsys_attach_ns(struct tgt_subsys *s, struct tgt_ns *ns)
+{
+	pthread_mutex_lock(&s->lock);
+	if (s->ns[ns->nsid]) {
+		pthread_mutex_unlock(&s->lock);
 		return -EEXIST;
 	}
-	s->ns[p.nsid] = ns;
+	s->ns[ns->nsid] = ns;
 	atomic_fetch_add_explicit(&s->ns_generation, 1, memory_order_release);
 	pthread_mutex_unlock(&s->lock);
 	if (s->target)
 		tgt_ana_bump(s->target); /* the ANA log lists the namespace in its group */
-	notify_ns_change(s, p.nsid);
-	return (int)p.nsid;
+	notify_ns_change(s, ns->nsid);
+	return (int)ns->nsid;
 }
 
 void tgt_ns_resized(const char *subnqn, uint32_t nsid, const struct tgt_ns *which, uint64_t size)
@@ -477,8 +494,8 @@ static void subsys_free(struct tgt_subsys *s)
 		if (s->ns[i])
 			tgt_ns_put(s->ns[i]);
 	}
-	host_list_free(&s->hosts);
-	host_list_free(&s->denied_hosts);
+	tgt_host_list_free(&s->hosts);
+	tgt_host_list_free(&s->denied_hosts);
 	pthread_mutex_destroy(&s->lock);
 	free(s);
 }
@@ -498,6 +515,31 @@ const char *tgt_tls_mode_name(enum tgt_tls_mode m)
 
 int tgt_listener_add(const char *addr, const char *port, bool discovery_only, uint16_t portid,
 		     enum tgt_tls_mode tls)
+{
+	struct tgt_listener *l;
+	int err = tgt_listener_open(addr, port, discovery_only, portid, tls, &l);
+
+	if (!err)
+		tgt_listener_insert(l);
+	return err;
+}
+
+void tgt_listener_insert(struct tgt_listener *l)
+{
+	pthread_mutex_lock(&tgt->lock);
+	struct tgt_listener **tail = &tgt->listeners;
+	while (*tail)
+		tail = &(*tail)->next;
+	*tail = l;
+	pthread_mutex_unlock(&tgt->lock);
+	atomic_fetch_add(&tgt->disc_genctr, 1);
+	tr_info("listening on %s%s%s:%s (port id %u%s%s)", l->ipv6 ? "[" : "", l->traddr, l->ipv6 ? "]" : "",
+		l->trsvcid, l->portid, l->discovery_only ? ", discovery only" : "",
+		l->tls == TGT_TLS_REQUIRED ? ", TLS required" : l->tls == TGT_TLS_ALLOWED ? ", TLS allowed" : "");
+}
+
+int tgt_listener_open(const char *addr, const char *port, bool discovery_only, uint16_t portid,
+		      enum tgt_tls_mode tls, struct tgt_listener **out)
 {
 	struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
 				  .ai_flags = AI_PASSIVE | AI_NUMERICHOST | AI_NUMERICSERV };
@@ -530,16 +572,7 @@ int tgt_listener_add(const char *addr, const char *port, bool discovery_only, ui
 	snprintf(l->traddr, sizeof(l->traddr), "%s", addr && *addr ? addr : "0.0.0.0");
 	snprintf(l->trsvcid, sizeof(l->trsvcid), "%s", port);
 	freeaddrinfo(res);
-	pthread_mutex_lock(&tgt->lock);
-	struct tgt_listener **tail = &tgt->listeners;
-	while (*tail)
-		tail = &(*tail)->next;
-	*tail = l;
-	pthread_mutex_unlock(&tgt->lock);
-	atomic_fetch_add(&tgt->disc_genctr, 1);
-	tr_info("listening on %s%s%s:%s (port id %u%s%s)", l->ipv6 ? "[" : "", l->traddr, l->ipv6 ? "]" : "",
-		port, portid, discovery_only ? ", discovery only" : "",
-		tls == TGT_TLS_REQUIRED ? ", TLS required" : tls == TGT_TLS_ALLOWED ? ", TLS allowed" : "");
+	*out = l;
 	return 0;
 fail:
 	err = -errno;
@@ -616,7 +649,7 @@ void tgt_accept(struct tgt_listener *l)
 	static struct tr_ratelimit rl = TR_RATELIMIT_INIT(10000, 1);
 	unsigned suppressed;
 
-	for (;;) {
+	while (l->fd >= 0) { /* -1: closed by a reload after this event was taken */
 		int fd = accept4(l->fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
 
 		if (fd < 0) {
@@ -640,6 +673,26 @@ void tgt_accept(struct tgt_listener *l)
 	}
 }
 
+static void listeners_free(struct tgt_listener **list)
+{
+	while (*list) {
+		struct tgt_listener *l = *list;
+
+		*list = l->next;
+		free(l);
+	}
+}
+
+static void subsystems_free(struct tgt_subsys **list)
+{
+	while (*list) {
+		struct tgt_subsys *s = *list;
+
+		*list = s->next;
+		subsys_free(s);
+	}
+}
+
 void tgt_shutdown(void)
 {
 	if (!tgt)
@@ -649,18 +702,12 @@ void tgt_shutdown(void)
 	for (int i = 0; i < tgt->nr_workers; i++)
 		tgt_worker_stop(&tgt->workers[i]);
 	tgt_backend_rbd_quiesce(); /* no resize announcements into registries about to go */
-	while (tgt->listeners) {
-		struct tgt_listener *l = tgt->listeners;
-
-		tgt->listeners = l->next;
-		free(l);
-	}
-	while (tgt->subsystems) {
-		struct tgt_subsys *s = tgt->subsystems;
-
-		tgt->subsystems = s->next;
-		subsys_free(s);
-	}
+	/* With the ports and subsystems a reload took away: queues and controllers kept pointing at
+	 * them until the workers stopped. */
+	listeners_free(&tgt->listeners);
+	listeners_free(&tgt->retired_listeners);
+	subsystems_free(&tgt->subsystems);
+	subsystems_free(&tgt->retired);
 	subsys_free(tgt->discovery);
 	tgt_host_auth_free_all(tgt);
 	free(tgt->workers);
@@ -672,14 +719,16 @@ void tgt_shutdown(void)
 
 int tgt_run(void)
 {
+	static char reload_token; /* the epoll tag of reload requests */
 	struct epoll_event ev, evs[16];
 	sigset_t mask;
-	int epfd, sfd, stop = 0;
+	int epfd, sfd, rfd, stop = 0;
 
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGINT);
 	sigaddset(&mask, SIGTERM);
 	sigaddset(&mask, SIGPIPE);
+	sigaddset(&mask, SIGHUP);
 	/* Workers inherit this mask, so the signals arrive here and only here. */
 	sfd = signalfd(-1, &mask, SFD_CLOEXEC);
 	epfd = epoll_create1(EPOLL_CLOEXEC);
@@ -693,6 +742,11 @@ int tgt_run(void)
 	}
 	tgt->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	tr_info("target ready");
+	/* Everything listens and the control socket answers: systemd may call us started. */
+	rfd = tgt_reload_start(epfd);
+	ev = (struct epoll_event){ .events = EPOLLIN, .data.ptr = &reload_token };
+	if (rfd >= 0)
+		epoll_ctl(epfd, EPOLL_CTL_ADD, rfd, &ev);
 	while (!stop) {
 		int n = epoll_wait(epfd, evs, 16, -1);
 
@@ -700,15 +754,22 @@ int tgt_run(void)
 			if (evs[i].data.ptr == NULL) {
 				struct signalfd_siginfo si;
 
-				if (read(sfd, &si, sizeof(si)) == sizeof(si) && si.ssi_signo != SIGPIPE) {
+				if (read(sfd, &si, sizeof(si)) != sizeof(si) || si.ssi_signo == SIGPIPE)
+					continue;
+				if (si.ssi_signo == SIGHUP) {
+					tgt_reload_signal();
+				} else {
 					tr_info("%s: stopping", strsignal((int)si.ssi_signo));
 					stop = 1;
 				}
+			} else if (evs[i].data.ptr == &reload_token) {
+				tgt_reload_serve();
 			} else {
 				tgt_accept(evs[i].data.ptr);
 			}
 		}
 	}
+	tgt_reload_stop();
 	close(epfd);
 	close(sfd);
 	if (tgt->reserve_fd >= 0)

@@ -155,13 +155,13 @@ enum tgt_tls_mode { TGT_TLS_NONE, TGT_TLS_ALLOWED, TGT_TLS_REQUIRED };
 
 struct tgt_listener {
 	int fd;
-	enum tgt_tls_mode tls;
+	_Atomic enum tgt_tls_mode tls; /* atomic: a reload may change it while workers read it */
 	uint16_t portid;
 	struct sockaddr_storage addr;
 	char traddr[64];
 	char trsvcid[8];
 	bool ipv6;
-	bool discovery_only;
+	_Atomic bool discovery_only; /* the same */
 	struct tgt_listener *next;
 };
 
@@ -170,6 +170,9 @@ struct tgt_target {
 	struct tgt_subsys *subsystems;
 	struct tgt_subsys *discovery;
 	struct tgt_listener *listeners;
+	/* What a reload removed, kept until shutdown: controllers and queues may still point at them. */
+	struct tgt_subsys *retired;
+	struct tgt_listener *retired_listeners;
 	struct tgt_host_auth *host_auth; /* under lock */
 	struct tgt_worker *workers;
 	int nr_workers;
@@ -208,6 +211,16 @@ struct tgt_subsys *tgt_subsys_create(const char *nqn, const char *serial, const 
 struct tgt_subsys *tgt_subsys_find(struct tgt_target *t, const char *nqn); /* caller holds t->lock */
 int tgt_subsys_add_ns(struct tgt_subsys *s, const struct tgt_ns_params *params);
 int tgt_subsys_remove_ns(struct tgt_subsys *s, uint32_t nsid);
+/* Put a namespace opened by tgt_ns_open in its NSID's slot and tell the controllers; the NSID, or
+ * -EEXIST (the caller still owns ns). */
+int tgt_subsys_attach_ns(struct tgt_subsys *s, struct tgt_ns *ns);
+/* Tear down each live controller for which doomed(s, c, arg) says so (called under s->lock), with
+ * `why` in the log; returns how many. */
+int tgt_subsys_drop_ctrls(struct tgt_subsys *s, bool (*doomed)(struct tgt_subsys *, struct tgt_ctrl *, const void *),
+			  const void *arg, const char *why);
+/* A host list (allowed or denied): add unless there (0 or -ENOMEM), free all. Caller holds s->lock. */
+int tgt_host_list_add(struct tgt_host_entry **list, const char *hostnqn);
+void tgt_host_list_free(struct tgt_host_entry **list);
 /* Let a host in: off the deny list; unless that was all that kept it out of a subsystem open to
  * any host, onto the allowed list too (which makes the subsystem allow-list only). */
 int tgt_subsys_allow_host(struct tgt_subsys *s, const char *hostnqn);
@@ -221,6 +234,10 @@ bool tgt_subsys_host_allowed(struct tgt_subsys *s, const char *hostnqn); /* call
 bool tgt_subsys_on_port(const struct tgt_subsys *s, uint16_t portid);
 int tgt_listener_add(const char *addr, const char *port, bool discovery_only, uint16_t portid,
 		     enum tgt_tls_mode tls);
+/* tgt_listener_add in two steps: bind and listen (0 or -errno, logged), then publish. */
+int tgt_listener_open(const char *addr, const char *port, bool discovery_only, uint16_t portid,
+		      enum tgt_tls_mode tls, struct tgt_listener **out);
+void tgt_listener_insert(struct tgt_listener *l);
 /* "none", "allowed", "required" (the CLI's words) and back; -1 for anything else. */
 int tgt_tls_mode_parse(const char *s);
 const char *tgt_tls_mode_name(enum tgt_tls_mode m);
