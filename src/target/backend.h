@@ -91,6 +91,7 @@ struct tgt_ns {
 	 * the lock: while it is none, no command needs a check. */
 	struct tgt_resv *resv;
 	_Atomic uint8_t resv_rtype;
+	_Atomic bool resv_in_use; /* set by the first registration: from then on commands are counted */
 };
 
 int tgt_backend_mem_open(struct tgt_ns *ns, uint64_t size);

@@ -35,6 +35,10 @@ struct tgt_cmd {
 	void (*execute)(struct tgt_cmd *cmd);
 	struct tgt_io io;
 	uint32_t dsm_left; /* ranges still in flight */
+	/* Reservations: the epoch this command is counted in (0/1, -1 when not), and for a Preempt and
+	 * Abort the epoch whose commands it waits for. */
+	int8_t resv_parity;
+	uint8_t resv_wait_parity;
 	int dsm_err;
 	/* Waiting for the worker's buffer budget: what to do once its buffer is granted. */
 	void (*resume)(struct tgt_cmd *cmd);

@@ -8,6 +8,7 @@
 
 #include "nvme/identify.h"
 #include "target/cmd.h"
+#include "target/resv.h"
 #include "util/log.h"
 
 const char *tgt_cmd_state_name(enum tgt_cmd_state state)
@@ -166,6 +167,7 @@ void tgt_cmd_begin(struct tgt_cmd *cmd, const struct nvme_command *sqe)
 	memset(&cmd->cqe, 0, sizeof(cmd->cqe));
 	cmd->c2h_data = NULL;
 	cmd->execute = NULL;
+	cmd->resv_parity = -1;
 	atomic_fetch_add_explicit(&q->stats.inflight, 1, memory_order_relaxed);
 	atomic_fetch_add_explicit(&q->stats.cmds, 1, memory_order_relaxed);
 	if (q->size > 1)
@@ -197,6 +199,16 @@ void tgt_cmd_proceed(struct tgt_cmd *cmd)
 void tgt_cmd_execute(struct tgt_cmd *cmd)
 {
 	tgt_cmd_set_state(cmd, TGT_CMD_EXECUTING);
+	/* A namespace that ever had a registrant: the command is counted for Preempt and Abort and its
+	 * access checked again, now that its data is here (the reservation may have changed since). */
+	if (cmd->ns && atomic_load_explicit(&cmd->ns->resv_in_use, memory_order_relaxed)) {
+		uint16_t status = tgt_resv_enter(cmd);
+
+		if (status) {
+			tgt_cmd_complete(cmd, status);
+			return;
+		}
+	}
 	cmd->execute(cmd);
 }
 
@@ -217,6 +229,8 @@ void tgt_cmd_complete(struct tgt_cmd *cmd, uint16_t status)
 	struct tgt_queue *q = cmd->queue;
 	struct nvme_completion *cqe = &cmd->cqe;
 
+	if (cmd->resv_parity >= 0)
+		tgt_resv_leave(cmd);
 	if (q->state == TGT_Q_CLOSING) { /* nobody to answer: the slot was waiting only for this */
 		tgt_cmd_retire(cmd);
 		tgt_queue_put(q);

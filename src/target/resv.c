@@ -4,11 +4,13 @@
  * features 82h/83h. A registrant is a Host Identifier: every controller of that host, on any port,
  * shares its registration. */
 #include <errno.h>
+#include <liburing.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "nvme/identify.h"
 #include "target/resv.h"
+#include "target/worker.h"
 #include "util/log.h"
 
 struct tgt_resv *tgt_resv_new(void)
@@ -39,11 +41,29 @@ static uint64_t get_le64(const uint8_t *p)
 	return v;
 }
 
+/* What a command does to the medium, as the reservation rules group them. */
+static enum nvme_resv_access opcode_access(uint8_t opcode)
+{
+	switch (opcode) {
+	case nvme_cmd_read:
+	case nvme_cmd_compare:
+		return NVME_RESV_ACCESS_READ;
+	case nvme_cmd_write:
+	case nvme_cmd_write_zeroes:
+	case nvme_cmd_dsm:
+	case nvme_cmd_flush:
+		return NVME_RESV_ACCESS_WRITE;
+	default:
+		return NVME_RESV_ACCESS_NONE; /* the Reservation commands check for themselves */
+	}
+}
+
 /* ---- Notices ---- */
 
 struct notice_ctx {
 	struct tgt_subsys *subsys;
 	struct tgt_ns *ns;
+	unsigned fenced; /* hosts a Preempt and Abort took away */
 };
 
 /* Every controller of that host on this subsystem gets the notice, unless the namespace masks it. */
@@ -67,6 +87,71 @@ static void fence_host(void *arg, const uint8_t hostid[16])
 
 	nvme_uuid_format(hostid, id);
 	tr_info("%s nsid %u: host %s preempted with abort", c->subsys->nqn, c->ns->nsid, id);
+	c->fenced++;
+}
+
+/* ---- Preempt and Abort: waiting for what was already under way ---- */
+
+static struct __kernel_timespec drain_tick = { .tv_nsec = 1000000 }; /* look again every millisecond */
+
+/* Commands never stop for long on a namespace (a backend answers or fails), so a tick that looks
+ * whether the old epoch has emptied is enough, and costs nothing while nobody preempts. */
+static void drain_check(struct tgt_ring_op *op, struct tgt_worker *w, int res)
+{
+	struct tgt_cmd *cmd = (struct tgt_cmd *)((char *)op - offsetof(struct tgt_cmd, io.ring_op));
+	struct tgt_resv *r = cmd->ns->resv;
+	struct io_uring_sqe *sqe;
+
+	(void)res;
+	if (atomic_load_explicit(&r->inflight[cmd->resv_wait_parity], memory_order_seq_cst) == 0) {
+		tgt_cmd_complete(cmd, 0);
+		return;
+	}
+	cmd->io.ring_op.done = drain_check;
+	sqe = tgt_worker_get_sqe(w, &cmd->io.ring_op);
+	if (!sqe) {
+		/* Out of memory for a timer: the preemption stands; say that the wait was cut short. */
+		tr_warn("%s: nsid %u: preempt and abort could not wait for commands under way", cmd->queue->peer,
+			cmd->ns->nsid);
+		tgt_cmd_complete(cmd, 0);
+		return;
+	}
+	io_uring_prep_timeout(sqe, &drain_tick, 0, 0);
+}
+
+uint16_t tgt_resv_enter(struct tgt_cmd *cmd)
+{
+	struct tgt_ns *ns = cmd->ns;
+	struct tgt_resv *r = ns->resv;
+	enum nvme_resv_access access = opcode_access(cmd->sqe.opcode);
+	unsigned parity;
+	uint16_t status = 0;
+
+	if (access == NVME_RESV_ACCESS_NONE)
+		return 0;
+	/* Counted first, checked second: a preemption that moves the epoch after this count waits for
+	 * the command; one that moved it before is seen by the check (its change is published first). */
+	parity = atomic_load_explicit(&r->epoch, memory_order_seq_cst) & 1;
+	atomic_fetch_add_explicit(&r->inflight[parity], 1, memory_order_seq_cst);
+	if (atomic_load_explicit(&ns->resv_rtype, memory_order_seq_cst) != NVME_RESV_NONE) {
+		pthread_mutex_lock(&r->lock);
+		status = nvme_resv_check(&r->state, cmd->queue->ctrl->hostid, access);
+		pthread_mutex_unlock(&r->lock);
+	}
+	if (status) {
+		atomic_fetch_sub_explicit(&r->inflight[parity], 1, memory_order_seq_cst);
+		tr_debug("%s: opcode %#x to nsid %u: reservation conflict at execution", cmd->queue->peer,
+			 cmd->sqe.opcode, ns->nsid);
+		return status;
+	}
+	cmd->resv_parity = (int8_t)parity;
+	return 0;
+}
+
+void tgt_resv_leave(struct tgt_cmd *cmd)
+{
+	atomic_fetch_sub_explicit(&cmd->ns->resv->inflight[cmd->resv_parity], 1, memory_order_seq_cst);
+	cmd->resv_parity = -1;
 }
 
 /* ---- The commands ---- */
@@ -76,7 +161,7 @@ static void execute_resv(struct tgt_cmd *cmd)
 {
 	struct tgt_ctrl *ctrl = cmd->queue->ctrl;
 	struct tgt_resv *r = cmd->ns->resv;
-	struct notice_ctx nc = { ctrl->subsys, cmd->ns };
+	struct notice_ctx nc = { ctrl->subsys, cmd->ns, 0 };
 	const struct nvme_resv_effects fx = { notify_host, fence_host, &nc };
 	uint32_t cdw10 = cmd->sqe.cdw10;
 	uint16_t status;
@@ -95,11 +180,19 @@ static void execute_resv(struct tgt_cmd *cmd)
 		status = nvme_resv_release(&r->state, ctrl->hostid, cdw10, get_le64(cmd->buf), &fx);
 		break;
 	}
-	atomic_store_explicit(&cmd->ns->resv_rtype, r->state.rtype, memory_order_release);
+	atomic_store_explicit(&cmd->ns->resv_rtype, r->state.rtype, memory_order_seq_cst);
+	if (r->state.nreg)
+		atomic_store_explicit(&cmd->ns->resv_in_use, true, memory_order_seq_cst);
+	/* A host was fenced: commands counted so far are the old epoch's, and this one ends with them. */
+	if (nc.fenced)
+		cmd->resv_wait_parity = atomic_fetch_add_explicit(&r->epoch, 1, memory_order_seq_cst) & 1;
 	pthread_mutex_unlock(&r->lock);
 	tr_debug("%s: reservation opcode %#x cdw10 %#x on nsid %u: status %#x", cmd->queue->peer, cmd->sqe.opcode,
 		 cdw10, cmd->ns->nsid, status);
-	tgt_cmd_complete(cmd, status);
+	if (nc.fenced && !status)
+		drain_check(&cmd->io.ring_op, cmd->queue->worker, 0);
+	else
+		tgt_cmd_complete(cmd, status);
 }
 
 static void execute_report(struct tgt_cmd *cmd)
@@ -145,23 +238,6 @@ uint16_t tgt_resv_parse(struct tgt_cmd *cmd, struct tgt_ns *ns)
 	(void)ns;
 	cmd->execute = execute_resv;
 	return 0;
-}
-
-/* What a command does to the medium, as the reservation rules group them. */
-static enum nvme_resv_access opcode_access(uint8_t opcode)
-{
-	switch (opcode) {
-	case nvme_cmd_read:
-	case nvme_cmd_compare:
-		return NVME_RESV_ACCESS_READ;
-	case nvme_cmd_write:
-	case nvme_cmd_write_zeroes:
-	case nvme_cmd_dsm:
-	case nvme_cmd_flush:
-		return NVME_RESV_ACCESS_WRITE;
-	default:
-		return NVME_RESV_ACCESS_NONE; /* the Reservation commands check for themselves */
-	}
 }
 
 uint16_t tgt_resv_check_io(const struct tgt_queue *q, struct tgt_ns *ns, uint8_t opcode)

@@ -13,6 +13,11 @@ struct tgt_resv {
 	pthread_mutex_t lock; /* the state; taken by workers (commands) and never while holding another lock */
 	struct nvme_resv state;
 	_Atomic uint32_t notify_mask; /* Reservation Notification Mask (feature 82h): bit n masks notice type n */
+	/* Commands that passed the access check, by epoch parity: a Preempt and Abort moves the epoch and
+	 * completes once the old epoch's commands have all finished, so nothing of the preempted host
+	 * lands after it. */
+	_Atomic unsigned epoch;
+	_Atomic long inflight[2];
 };
 
 /* A namespace's reservations come and go with it. */
@@ -26,6 +31,11 @@ uint16_t tgt_resv_parse(struct tgt_cmd *cmd, struct tgt_ns *ns);
 /* The access check of every other I/O command to 'ns' from this queue's host: 0, or Reservation
  * Conflict. Lock-free while the namespace has no reservation. */
 uint16_t tgt_resv_check_io(const struct tgt_queue *q, struct tgt_ns *ns, uint8_t opcode);
+
+/* A command about to execute on a namespace with registrants: counted in the current epoch and checked
+ * again; 0, or Reservation Conflict (then it is not counted). tgt_resv_leave when it completes. */
+uint16_t tgt_resv_enter(struct tgt_cmd *cmd);
+void tgt_resv_leave(struct tgt_cmd *cmd);
 
 /* Log page 80h for this controller (one notice, the oldest; consumed unless RAE). */
 uint16_t tgt_resv_log_page(struct tgt_cmd *cmd, uint8_t *page, uint32_t *len);

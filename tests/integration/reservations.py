@@ -185,6 +185,35 @@ def mask_and_features(a, b):
     check("log 80h: reservation preempted (type 3)", struct.unpack_from("<QB", log, 0)[1] == 3)
 
 
+def held_write_fenced(a, b):
+    """A write of A's waits for its data (R2T) when B preempts with abort: once its data comes it fails,
+    and nothing of it lands. On nsid 2, fresh."""
+    def on(h, opcode, cdw10, data):
+        q = h.io
+        return q.submit(nv.sqe(opcode, q.alloc_cid(), nsid=2, cdw10=cdw10, sgl_len=len(data),
+                               sgl_type=nv.SGL_INCAPSULE), data).status
+
+    check("nsid 2: A registers and holds Write Exclusive, B registers",
+          on(a, 0x0D, 0, struct.pack("<QQ", 0, 1)) == 0 and on(a, 0x11, WE << 8, struct.pack("<QQ", 1, 0)) == 0
+          and on(b, 0x0D, 0, struct.pack("<QQ", 0, 2)) == 0)
+    q, data = a.io, b"\xc3" * 16384
+    cid = q.alloc_cid()
+    q.send_cmd(nv.sqe(0x01, cid, nsid=2, cdw10=64, cdw12=31, sgl_len=len(data), sgl_type=nv.SGL_TRANSPORT))
+    ptype, _, hdr, _ = q.recv_pdu()
+    check("A's 16 KiB write: the target asks for its data (R2T)", ptype == nv.R2T, f"PDU type {ptype}")
+    if ptype != nv.R2T:
+        return
+    cccid, ttag, r2to, r2tl = struct.unpack_from("<HHII", hdr, 8)
+    check("B preempts A with abort while A's write waits for its data",
+          on(b, 0x11, 2 | WE << 8, struct.pack("<QQ", 2, 1)) == 0)
+    q.send_h2c(cccid, ttag, r2to, data[r2to:r2to + r2tl])
+    c = q.wait_completion(cid, write_data=data)
+    check("A's write, its data sent after the preemption: Reservation Conflict", c.status == CONFLICT,
+          f"{c.status:#x}")
+    r = b.io.read(2, 64, 32)
+    check("nothing of A's write landed", r.status == 0 and r.data == bytes(16384), f"{r.data[:8]!r}")
+
+
 def malformed(a):
     q = a.io
     c = q.submit(nv.sqe(0x0D, q.alloc_cid(), nsid=1, cdw10=0, sgl_len=4, sgl_type=nv.SGL_INCAPSULE), b"\0" * 4)
@@ -205,7 +234,7 @@ def malformed(a):
 def main():
     binary = os.path.abspath(sys.argv[1])
     work = tempfile.mkdtemp(prefix="tightrope-resv.")
-    t = nv.Target(binary, ["-l", f"127.0.0.1:{PORT}", "-n", SUBNQN, "-N", "mem:16M"],
+    t = nv.Target(binary, ["-l", f"127.0.0.1:{PORT}", "-n", SUBNQN, "-N", "mem:16M", "-N", "mem:16M"],
                   os.path.join(work, "target.log"), os.path.join(work, "ctl.sock"))
     try:
         a = Host(HOST_A, ID_A)
@@ -215,6 +244,7 @@ def main():
         two_hosts(a, a2, b)
         preempt_abort(a, a2, b)
         mask_and_features(a, b)
+        held_write_fenced(a, b)
         malformed(a)
         for h in (a, a2, b):
             h.close()
