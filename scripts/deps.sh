@@ -3,7 +3,7 @@
 # usage: scripts/deps.sh [build|test]   (test adds clang's fuzzer runtime, tshark, python3, the openssl tool and
 # the Ceph daemons tests/ceph/cluster.sh runs)
 set -euo pipefail
-want=(gcc meson ninja-build pkg-config liburing-dev libisal-dev libjson-c-dev libcmocka-dev libssl-dev libfuse3-dev fuse3 librbd-dev)
+want=(gcc meson ninja-build pkg-config liburing-dev libisal-dev libjson-c-dev libcmocka-dev libssl-dev libfuse3-dev fuse3 librbd-dev scdoc)
 [[ ${1:-build} == test ]] && want+=(clang libclang-rt-14-dev python3 tshark openssl ceph-mon ceph-mgr ceph-osd ceph-common)
 missing=()
 for p in "${want[@]}"; do

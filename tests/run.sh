@@ -77,6 +77,8 @@ step "tightrope's host over TLS 1.3 against tightrope's target: both suites, con
 tests/integration/tls_host.sh "$bin"; record "tls_host" $?
 step "the host library installed and used from outside: examples/read_block.c through pkg-config (ASan)"
 tests/integration/example_lib.sh "$bin"; record "example_lib" $?
+step "man pages: each renders without warnings, every verb has one, every --help flag is in its verb's page"
+tests/integration/man_pages.sh "$bin"; record "man_pages" $?
 
 step "link loss: tightrope connect across a veth pair that goes down (ASan)"
 tests/integration/link_loss.sh "$bin"; record "link_loss" $?
