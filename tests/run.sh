@@ -101,6 +101,8 @@ if ((!quick)); then
   tests/integration/host_connect.sh "$bin"; record "host_connect" $?
   step "DH-HMAC-CHAP: tightrope connect against the Linux 6.12 kernel target (Debian 13 QEMU guest), every refusal (ASan)"
   tests/integration/auth_kernel_target.sh "$bin"; record "auth_kernel_target" $?
+  step "the Debian package: dpkg-buildpackage of a copy of the tree, lintian without errors, files where they belong (~1 min)"
+  tests/integration/deb.sh; record "deb" $?
   step "build (ThreadSanitizer)"
   build build-tsan -Db_sanitize=thread -Db_lundef=false; record "build-tsan" $?
   # The threaded parts under TSan: target workers and control thread (also against the kernel host's
