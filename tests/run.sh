@@ -79,6 +79,8 @@ step "the host library installed and used from outside: examples/read_block.c th
 tests/integration/example_lib.sh "$bin"; record "example_lib" $?
 step "man pages: each renders without warnings, every verb has one, every --help flag is in its verb's page"
 tests/integration/man_pages.sh "$bin"; record "man_pages" $?
+step "meson install --destdir: program, library, headers, .pc, man pages, units where they belong"
+tests/integration/install_layout.sh "$bin"; record "install_layout" $?
 
 step "link loss: tightrope connect across a veth pair that goes down (ASan)"
 tests/integration/link_loss.sh "$bin"; record "link_loss" $?
