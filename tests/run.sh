@@ -81,6 +81,10 @@ step "bench's live status line: on a terminal, piped, JSON, --eta (ASan)"
 python3 tests/integration/bench_progress.py "$bin"; record "bench_progress" $?
 step "the host library installed and used from outside: examples/read_block.c through pkg-config (ASan)"
 tests/integration/example_lib.sh "$bin"; record "example_lib" $?
+step "man pages: each renders without warnings, every verb has one, every --help flag is in its verb's page"
+tests/integration/man_pages.sh "$bin"; record "man_pages" $?
+step "meson install --destdir: program, library, headers, .pc, man pages, units where they belong"
+tests/integration/install_layout.sh "$bin"; record "install_layout" $?
 
 step "link loss: tightrope connect across a veth pair that goes down (ASan)"
 tests/integration/link_loss.sh "$bin"; record "link_loss" $?
@@ -108,6 +112,8 @@ if ((!quick)); then
   tests/integration/host_connect.sh "$bin"; record "host_connect" $?
   step "DH-HMAC-CHAP: tightrope connect against the Linux 6.12 kernel target (Debian 13 QEMU guest), every refusal (ASan)"
   tests/integration/auth_kernel_target.sh "$bin"; record "auth_kernel_target" $?
+  step "the Debian package: dpkg-buildpackage of a copy of the tree, lintian without errors, files where they belong (~1 min)"
+  tests/integration/deb.sh; record "deb" $?
   step "build (ThreadSanitizer)"
   build build-tsan -Db_sanitize=thread -Db_lundef=false; record "build-tsan" $?
   # The threaded parts under TSan: target workers and control thread (also against the kernel host's
