@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "target/resv.h"
 #include "target/control.h"
 #include "util/log.h"
 #include "util/parse.h"
@@ -288,6 +289,9 @@ static int target_identity(const char *pinned)
 	char dir[512];
 	int err;
 
+	/* Reservations with Persist Through Power Loss live beside the identity. */
+	if (tgt_resv_store_init(cli_state_dir(dir, sizeof(dir))))
+		return -ENOMEM;
 	if (pinned) {
 		if (tgt_target_id_set(pinned)) {
 			fprintf(stderr, "tightrope: --target-id %s: expected a UUID\n", pinned);

@@ -79,9 +79,11 @@ static void unregister_one(struct nvme_resv *r, int i, const struct nvme_resv_ef
 		r->holder = -1;
 		if (registrants_only(rtype))
 			notify_released(r, gone, fx);
-	} else if (all_registrants(r->rtype) && r->nreg == 0) {
-		r->rtype = NVME_RESV_NONE;
-		r->holder = -1;
+	} else if (all_registrants(r->rtype)) {
+		/* Everyone holds it; the slot named stays a valid one, or none once nobody is left. */
+		r->holder = r->nreg ? 0 : -1;
+		if (!r->nreg)
+			r->rtype = NVME_RESV_NONE;
 	}
 }
 

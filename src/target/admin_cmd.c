@@ -68,6 +68,7 @@ static void ns_facts(const struct tgt_ns *ns, struct nvme_ns_facts *f)
 	memcpy(f->nguid, ns->nguid, sizeof(f->nguid));
 	memcpy(f->eui64, ns->eui64, sizeof(f->eui64));
 	memcpy(f->uuid, ns->uuid, sizeof(f->uuid));
+	f->ptpl = tgt_resv_store_available();
 }
 
 void tgt_admin_identify(struct tgt_cmd *cmd)

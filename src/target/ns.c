@@ -119,6 +119,7 @@ struct tgt_ns *tgt_ns_open(const char *subnqn, const struct tgt_ns_params *p)
 		errno = -err;
 		return NULL;
 	}
+	tgt_resv_store_load(ns); /* reservations kept through a restart, if PTPL was on */
 	tr_info("namespace %u: %s backend %s, %llu blocks of %u bytes%s%s", p->nsid, ns->ops->kind, p->path,
 		(unsigned long long)ns->nlbas, 1u << ns->lba_shift, ns->readonly ? ", read-only" : "",
 		ns->buffered && !ns->mem ? ", buffered" : "");

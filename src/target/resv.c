@@ -164,11 +164,18 @@ static void execute_resv(struct tgt_cmd *cmd)
 	struct notice_ctx nc = { ctrl->subsys, cmd->ns, 0 };
 	const struct nvme_resv_effects fx = { notify_host, fence_host, &nc };
 	uint32_t cdw10 = cmd->sqe.cdw10;
+	bool ptpl_before;
 	uint16_t status;
 
 	pthread_mutex_lock(&r->lock);
+	ptpl_before = r->state.ptpl;
 	switch (cmd->sqe.opcode) {
 	case nvme_cmd_resv_register:
+		/* CPTPL 11b asks for what only a target with somewhere to keep it offers. */
+		if (NVME_RESV_CPTPL(cdw10) == 3 && !tgt_resv_store_available()) {
+			status = NVME_SC_INVALID_FIELD | NVME_SC_DNR;
+			break;
+		}
 		status = nvme_resv_register(&r->state, ctrl->hostid, cdw10, get_le64(cmd->buf), get_le64(cmd->buf + 8),
 					    &fx);
 		break;
@@ -183,6 +190,9 @@ static void execute_resv(struct tgt_cmd *cmd)
 	atomic_store_explicit(&cmd->ns->resv_rtype, r->state.rtype, memory_order_seq_cst);
 	if (r->state.nreg)
 		atomic_store_explicit(&cmd->ns->resv_in_use, true, memory_order_seq_cst);
+	/* Kept (or no longer kept) before the host hears of it: a restart right after finds what it was told. */
+	if (!status && (ptpl_before || r->state.ptpl) && tgt_resv_store_save(cmd->ns))
+		status = NVME_SC_INTERNAL;
 	/* A host was fenced: commands counted so far are the old epoch's, and this one ends with them. */
 	if (nc.fenced)
 		cmd->resv_wait_parity = atomic_fetch_add_explicit(&r->epoch, 1, memory_order_seq_cst) & 1;
@@ -292,8 +302,14 @@ uint16_t tgt_resv_set_feature(struct tgt_cmd *cmd, uint8_t fid)
 	if (status)
 		return status;
 	if (fid == NVME_FEAT_RESV_PERSIST) {
-		/* Persist Through Power Loss is not offered (RESCAP bit 0 is clear): only "off" is valid. */
-		return v & 1 ? NVME_SC_INVALID_FIELD | NVME_SC_DNR : 0;
+		/* Offered (RESCAP bit 0) where the target has a state directory to keep it in. */
+		if ((v & ~1u) || ((v & 1) && !tgt_resv_store_available()))
+			return NVME_SC_INVALID_FIELD | NVME_SC_DNR;
+		pthread_mutex_lock(&one->resv->lock);
+		one->resv->state.ptpl = v & 1;
+		status = tgt_resv_store_save(one) ? NVME_SC_INTERNAL : 0;
+		pthread_mutex_unlock(&one->resv->lock);
+		return status;
 	}
 	if (v & ~RESV_MASK_BITS)
 		return NVME_SC_INVALID_FIELD | NVME_SC_DNR;

@@ -37,6 +37,14 @@ uint16_t tgt_resv_check_io(const struct tgt_queue *q, struct tgt_ns *ns, uint8_t
 uint16_t tgt_resv_enter(struct tgt_cmd *cmd);
 void tgt_resv_leave(struct tgt_cmd *cmd);
 
+/* Persist Through Power Loss (resv_store.c): where the states go (STATE/reservations; NULL: PTPL is
+ * not offered), whether it is, a namespace's state written after a change (removed when PTPL is
+ * off), and read back when the namespace opens. */
+int tgt_resv_store_init(const char *state_dir);
+bool tgt_resv_store_available(void);
+int tgt_resv_store_save(const struct tgt_ns *ns);
+void tgt_resv_store_load(struct tgt_ns *ns);
+
 /* Log page 80h for this controller (one notice, the oldest; consumed unless RAE). */
 uint16_t tgt_resv_log_page(struct tgt_cmd *cmd, uint8_t *page, uint32_t *len);
 

@@ -50,9 +50,9 @@ static void check_state(const struct nvme_resv *r)
 		return;
 	if (r->nreg == 0)
 		abort(); /* a reservation with nobody registered */
+	if (r->holder < 0 || (unsigned)r->holder >= r->nreg)
+		abort(); /* what PTPL's state file keeps must be a registrant, whatever the type */
 	if (r->rtype < NVME_RESV_WRITE_EXCLUSIVE_ALL_REGS) {
-		if (r->holder < 0 || (unsigned)r->holder >= r->nreg)
-			abort();
 		if (nvme_resv_check(r, r->reg[r->holder].hostid, NVME_RESV_ACCESS_WRITE) ||
 		    nvme_resv_check(r, r->reg[r->holder].hostid, NVME_RESV_ACCESS_READ))
 			abort();

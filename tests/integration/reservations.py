@@ -73,7 +73,7 @@ def identify(h):
     oncs = struct.unpack_from("<H", c.data, 520)[0]
     check("Identify Controller: ONCS says reservations (bit 5)", oncs & 0x20, f"oncs {oncs:#x}")
     c = h.admin.identify(0, nsid=1)
-    check("Identify Namespace: RESCAP has every type and IEKEY, no PTPL (FEh)", c.data[31] == 0xFE,
+    check("Identify Namespace: RESCAP has every type, IEKEY and PTPL (FFh)", c.data[31] == 0xFF,
           f"rescap {c.data[31]:#x}")
 
 
@@ -164,8 +164,12 @@ def mask_and_features(a, b):
     check("Set Features 82h with a reserved bit: Invalid Field", bad.status == 0x4002)
     p = a.admin.submit(nv.sqe(0x0A, a.admin.alloc_cid(), nsid=1, cdw10=0x83))
     check("Get Features 83h: PTPL off", p.status == 0 and p.result == 0)
+    p = a.admin.submit(nv.sqe(0x09, a.admin.alloc_cid(), nsid=1, cdw10=0x83, cdw11=2))
+    check("Set Features 83h with a reserved bit: Invalid Field", p.status == 0x4002)
     p = a.admin.submit(nv.sqe(0x09, a.admin.alloc_cid(), nsid=1, cdw10=0x83, cdw11=1))
-    check("Set Features 83h PTPL on, not offered: Invalid Field", p.status == 0x4002)
+    g = a.admin.submit(nv.sqe(0x0A, a.admin.alloc_cid(), nsid=1, cdw10=0x83))
+    check("Set Features 83h PTPL on, and Get reads it back", p.status == 0 and g.result == 1, f"{p} {g}")
+    a.admin.submit(nv.sqe(0x09, a.admin.alloc_cid(), nsid=1, cdw10=0x83, cdw11=0))
     # A registers again; B clears: A would hear "reservation preempted", but the mask says no.
     aer_a = aer(a)
     a.register(0, nrkey=1)
@@ -231,11 +235,71 @@ def malformed(a):
     check("Acquire of type 7: Invalid Field", a.acquire(0, 7, crkey=0) == 0x4002)
 
 
+def start(binary, work, name, args):
+    env = dict(os.environ, TIGHTROPE_STATE_DIR=os.path.join(work, "state"))
+    return nv.Target(binary, ["-l", f"127.0.0.1:{PORT}", "-n", SUBNQN] + args, os.path.join(work, f"{name}.log"),
+                     os.path.join(work, "ctl.sock"), env=env)
+
+
+def ptpl_restart(binary, work):
+    """With PTPL on, registrations and the reservation outlive the target; off, they do not; a state file
+    that is not ours is refused without harm."""
+    disk = os.path.join(work, "disk.img")
+    with open(disk, "wb") as f:
+        f.truncate(16 << 20)
+    store = os.path.join(work, "state", "reservations")
+    t = start(binary, work, "ptpl1", ["-N", disk])
+    try:
+        a, b = Host(HOST_A, ID_A), Host(HOST_B, ID_B)
+        check("PTPL: A registers with CPTPL 11b and acquires Write Exclusive, B registers",
+              a.register(0, nrkey=0x1122334455667788, flags=3 << 30) == 0
+              and a.acquire(0, WE, crkey=0x1122334455667788) == 0 and b.register(0, nrkey=2) == 0)
+        _, before = a.report()
+        files = os.listdir(store) if os.path.isdir(store) else []
+        check("PTPL: one state file, no temporary left", len(files) == 1 and files[0].endswith(".json"), f"{files}")
+        a.close(), b.close()
+    finally:
+        stopped_clean(t, "PTPL target before the restart")
+    t = start(binary, work, "ptpl2", ["-N", disk])
+    try:
+        a, b = Host(HOST_A, ID_A), Host(HOST_B, ID_B)
+        _, after = a.report()
+        check("PTPL: after a restart, the same report (generation, type, registrants, keys, PTPLS)",
+              after == before and after[4] == 1, f"{before} / {after}")
+        check("PTPL: after a restart, B's writes still conflict and A's are served",
+              b.write() == CONFLICT and a.write() == 0)
+        check("PTPL: A turns it off (Register again, same key, CPTPL 10b)",
+              a.register(0, nrkey=0x1122334455667788, flags=2 << 30) == 0 and os.listdir(store) == [])
+        a.close(), b.close()
+    finally:
+        stopped_clean(t, "PTPL target after the restart")
+    t = start(binary, work, "ptpl3", ["-N", disk])
+    try:
+        a = Host(HOST_A, ID_A)
+        _, r = a.report()
+        check("PTPL off: a restart starts clean", r[2] == 0 and r[1] == 0, f"{r}")
+        a.register(0, nrkey=1, flags=3 << 30)
+        path = os.path.join(store, os.listdir(store)[0])
+        a.close()
+    finally:
+        stopped_clean(t, "PTPL target, third start")
+    with open(path, "w") as f:
+        f.write('{"registrants": [{"hostid": "not-a-uuid", "rkey": "1"}], "rtype": 9}')
+    t = start(binary, work, "ptpl4", ["-N", disk])
+    try:
+        a = Host(HOST_A, ID_A)
+        _, r = a.report()
+        check("a state file that is not ours: the namespace starts without reservations", r[2] == 0, f"{r}")
+        check("... and the log says why", "is not a reservation state this target wrote" in t.log_text())
+        a.close()
+    finally:
+        stopped_clean(t, "PTPL target with a bad state file")
+
+
 def main():
     binary = os.path.abspath(sys.argv[1])
     work = tempfile.mkdtemp(prefix="tightrope-resv.")
-    t = nv.Target(binary, ["-l", f"127.0.0.1:{PORT}", "-n", SUBNQN, "-N", "mem:16M", "-N", "mem:16M"],
-                  os.path.join(work, "target.log"), os.path.join(work, "ctl.sock"))
+    t = start(binary, work, "target", ["-N", "mem:16M", "-N", "mem:16M"])
     try:
         a = Host(HOST_A, ID_A)
         identify(a)
@@ -250,6 +314,7 @@ def main():
             h.close()
     finally:
         log = stopped_clean(t)
+    ptpl_restart(binary, work)
     return summary(log)
 
 
