@@ -75,6 +75,8 @@ step "tightrope's host against tightrope's target with DH-HMAC-CHAP (and with TL
 tests/integration/auth_host.sh "$bin"; record "auth_host" $?
 step "tightrope's host over TLS 1.3 against tightrope's target: both suites, connect, reconnect, refusals (ASan)"
 tests/integration/tls_host.sh "$bin"; record "tls_host" $?
+step "live resize: ctl resize-ns, refusals, a file grown from outside, tightrope connect's device follows (ASan)"
+python3 tests/integration/resize.py "$bin"; record "resize" $?
 step "persistent reservations from raw hosts: nvme/054's sequence, two hosts, preempt and abort, notices (ASan target)"
 python3 tests/integration/reservations.py "$bin"; record "reservations" $?
 step "bench's live status line: on a terminal, piped, JSON, --eta (ASan)"
@@ -121,7 +123,7 @@ if ((!quick)); then
   # teardown threads; librbd's threads handing RBD completions to workers (Ceph's uninstrumented
   # libraries suppressed: tests/ceph/tsan.supp). Any report fails the test.
   for t in "host_bench.sh" "host_connect.sh" "link_loss.sh" "bad_target.py" "control_socket.py" "hardening.py" \
-    "auth_bad_input.py" "tls_host.sh" "multipath.sh" "rbd.sh" "bench_progress.py" "reservations.py"; do
+    "auth_bad_input.py" "tls_host.sh" "multipath.sh" "rbd.sh" "bench_progress.py" "reservations.py" "resize.py"; do
     step "$t under ThreadSanitizer"
     runner=(); [[ $t == *.py ]] && runner=(python3)
     TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 "${runner[@]}" tests/integration/$t build-tsan/src/tightrope
@@ -150,6 +152,9 @@ if ((!quick)); then
   step "persistent reservations: nvme/054 with nvme-cli and two hosts, preempt and abort, Linux 6.1 and 6.12 guests (ASan)"
   tests/integration/resv_kernel_host.sh "$bin" bookworm; record "resv_kernel_host_bookworm" $?
   tests/integration/resv_kernel_host.sh "$bin" trixie; record "resv_kernel_host_trixie" $?
+  step "live resize seen by the Linux host without reconnecting, Linux 6.1 and 6.12 guests (ASan)"
+  tests/integration/resize_kernel_host.sh "$bin" bookworm; record "resize_kernel_host_bookworm" $?
+  tests/integration/resize_kernel_host.sh "$bin" trixie; record "resize_kernel_host_trixie" $?
 fi
 
 echo

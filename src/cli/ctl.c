@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "target/backend.h"
 #include "target/control.h"
 #include "util/parse.h"
 
@@ -24,6 +25,10 @@ static void ctl_usage(FILE *out)
 		"  list                                  subsystems, namespaces, controllers, queue counters\n"
 		"  add-ns SUBSYS PATH [--nsid N] [--readonly] [--buffered]\n"
 		"  remove-ns SUBSYS NSID\n"
+		"  resize-ns SUBSYS NSID SIZE [--force]  grow or shrink a file namespace (64M, 2G ...); hosts get\n"
+		"                                        a namespace notice and pick the size up connected.\n"
+		"                                        Shrinking past written data needs --force. A device\n"
+		"                                        or file grown from outside is noticed by itself\n"
 		"  allow-host SUBSYS HOSTNQN             undoes forbid-host; on a subsystem that lists\n"
 		"                                        hosts, adds it (and only listed hosts may connect)\n"
 		"  forbid-host SUBSYS HOSTNQN            shut one host out and tear down all its controllers:\n"
@@ -204,12 +209,97 @@ static bool set_ana_request(json_object *req, char **args)
 	return true;
 }
 
+/* What the options said, for the request's fields. */
+struct ctl_flags {
+	/* set-host-auth's fields, by option letter, as the control socket names them. */
+	const char *auth[5];
+	bool readonly, buffered, force;
+	long nsid;
+};
+
+static const char *const auth_keys[5] = { "dhchap_key", "dhchap_ctrl_key", "dhchap_hash", "dhchap_dhgroup",
+					  "tls_key" };
+
+/* reload [PATH]: the path made absolute, since the target's working directory is not ours; 0 or 1. */
+static int reload_request(json_object *req, char **args, int nargs)
+{
+	char *abs = nargs ? realpath(args[0], NULL) : NULL;
+
+	if (nargs && !abs) {
+		fprintf(stderr, "tightrope: ctl reload %s: %s\n", args[0], strerror(errno));
+		return 1;
+	}
+	if (abs)
+		json_object_object_add(req, "path", json_object_new_string(abs));
+	free(abs);
+	return 0;
+}
+
+/* resize-ns SUBSYS NSID SIZE [--force]; false, said on stderr, if NSID or SIZE is not one. */
+static bool resize_request(json_object *req, char **args, const struct ctl_flags *f)
+{
+	long nsid;
+	uint64_t size;
+
+	if (!parse_nsid(args[1], &nsid))
+		return false;
+	if (tgt_parse_size(args[2], &size)) {
+		fprintf(stderr, "tightrope: ctl resize-ns: %s: expected a size (bytes, or 64M, 2G ...)\n", args[2]);
+		return false;
+	}
+	json_object_object_add(req, "subsys", json_object_new_string(args[0]));
+	json_object_object_add(req, "nsid", json_object_new_int64(nsid));
+	json_object_object_add(req, "size", json_object_new_int64((int64_t)size));
+	json_object_object_add(req, "force", json_object_new_boolean(f->force));
+	return true;
+}
+
+/* The verb's arguments into the request: 0, 1 (a path that is not there), 2 (usage). */
+static int fill_request(json_object *req, const char *verb, char **args, int nargs, const struct ctl_flags *f)
+{
+	long nsid;
+
+	if (!strcmp(verb, "add-ns") && nargs == 2) {
+		json_object_object_add(req, "subsys", json_object_new_string(args[0]));
+		json_object_object_add(req, "path", json_object_new_string(args[1]));
+		json_object_object_add(req, "nsid", json_object_new_int64(f->nsid));
+		json_object_object_add(req, "readonly", json_object_new_boolean(f->readonly));
+		json_object_object_add(req, "buffered", json_object_new_boolean(f->buffered));
+	} else if (!strcmp(verb, "remove-ns") && nargs == 2 && parse_nsid(args[1], &nsid)) {
+		json_object_object_add(req, "subsys", json_object_new_string(args[0]));
+		json_object_object_add(req, "nsid", json_object_new_int64(nsid));
+	} else if (!strcmp(verb, "resize-ns") && nargs == 3) {
+		return resize_request(req, args, f) ? 0 : 2;
+	} else if ((!strcmp(verb, "allow-host") || !strcmp(verb, "forbid-host")) && nargs == 2) {
+		json_object_object_add(req, "subsys", json_object_new_string(args[0]));
+		json_object_object_add(req, "host", json_object_new_string(args[1]));
+	} else if (!strcmp(verb, "set-host-auth") && nargs == 1) {
+		json_object_object_add(req, "host", json_object_new_string(args[0]));
+		for (int i = 0; i < 5; i++)
+			if (f->auth[i])
+				json_object_object_add(req, auth_keys[i], json_object_new_string(f->auth[i]));
+	} else if (!strcmp(verb, "set-ana") && nargs == 3) {
+		return set_ana_request(req, args) ? 0 : 2;
+	} else if (!strcmp(verb, "reload") && nargs <= 1) {
+		return reload_request(req, args, nargs);
+	} else if (!strcmp(verb, "save") && nargs <= 1) {
+		if (nargs)
+			json_object_object_add(req, "path", json_object_new_string(args[0]));
+	} else if (!(!strcmp(verb, "list") && nargs == 0)) {
+		fprintf(stderr, "tightrope: ctl %s: wrong arguments\n", verb);
+		ctl_usage(stderr);
+		return 2;
+	}
+	return 0;
+}
+
 int cmd_ctl(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "socket", required_argument, NULL, 'S' }, { "output-format", required_argument, NULL, 'o' },
 		{ "nsid", required_argument, NULL, 'n' },   { "readonly", no_argument, NULL, 'r' },
 		{ "buffered", no_argument, NULL, 'b' },     { "help", no_argument, NULL, 'h' },
+		{ "force", no_argument, NULL, 'f' },
 		{ "dhchap-secret", required_argument, NULL, 'K' },
 		{ "dhchap-ctrl-secret", required_argument, NULL, 'C' },
 		{ "dhchap-hash", required_argument, NULL, 'H' },
@@ -217,27 +307,25 @@ int cmd_ctl(int argc, char **argv)
 		{ "tls-key", required_argument, NULL, 'T' },
 		{ 0 },
 	};
-	/* set-host-auth's fields, by option letter, as the control socket names them. */
-	const char *auth[5] = { NULL }, *const auth_keys[5] = { "dhchap_key", "dhchap_ctrl_key", "dhchap_hash",
-								"dhchap_dhgroup", "tls_key" };
+	struct ctl_flags f = { .nsid = 0 };
 	const char *path = TGT_DEFAULT_CTL_PATH, *verb;
-	bool json = false, readonly = false, buffered = false;
-	long nsid = 0;
+	bool json = false;
 	json_object *req, *reply, *ok;
 	int c, rc;
 
-	while ((c = getopt_long(argc, argv, "S:o:n:rbh", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "S:o:n:rbfh", opts, NULL)) != -1) {
 		switch (c) {
-		case 'K': auth[0] = optarg; break;
-		case 'C': auth[1] = optarg; break;
-		case 'H': auth[2] = optarg; break;
-		case 'G': auth[3] = optarg; break;
-		case 'T': auth[4] = optarg; break;
+		case 'K': f.auth[0] = optarg; break;
+		case 'C': f.auth[1] = optarg; break;
+		case 'H': f.auth[2] = optarg; break;
+		case 'G': f.auth[3] = optarg; break;
+		case 'T': f.auth[4] = optarg; break;
 		case 'S': path = optarg; break;
 		case 'o': json = !strcmp(optarg, "json"); break;
-		case 'n': if (!parse_nsid(optarg, &nsid)) return 2; break;
-		case 'r': readonly = true; break;
-		case 'b': buffered = true; break;
+		case 'n': if (!parse_nsid(optarg, &f.nsid)) return 2; break;
+		case 'r': f.readonly = true; break;
+		case 'b': f.buffered = true; break;
+		case 'f': f.force = true; break;
 		case 'h': ctl_usage(stdout); return 0;
 		default: ctl_usage(stderr); return 2;
 		}
@@ -249,49 +337,10 @@ int cmd_ctl(int argc, char **argv)
 	verb = argv[optind++];
 	req = json_object_new_object();
 	json_object_object_add(req, "cmd", json_object_new_string(verb));
-	int nargs = argc - optind;
-	if (!strcmp(verb, "add-ns") && nargs == 2) {
-		json_object_object_add(req, "subsys", json_object_new_string(argv[optind]));
-		json_object_object_add(req, "path", json_object_new_string(argv[optind + 1]));
-		json_object_object_add(req, "nsid", json_object_new_int64(nsid));
-		json_object_object_add(req, "readonly", json_object_new_boolean(readonly));
-		json_object_object_add(req, "buffered", json_object_new_boolean(buffered));
-	} else if (!strcmp(verb, "remove-ns") && nargs == 2 && parse_nsid(argv[optind + 1], &nsid)) {
-		json_object_object_add(req, "subsys", json_object_new_string(argv[optind]));
-		json_object_object_add(req, "nsid", json_object_new_int64(nsid));
-	} else if ((!strcmp(verb, "allow-host") || !strcmp(verb, "forbid-host")) && nargs == 2) {
-		json_object_object_add(req, "subsys", json_object_new_string(argv[optind]));
-		json_object_object_add(req, "host", json_object_new_string(argv[optind + 1]));
-	} else if (!strcmp(verb, "set-host-auth") && nargs == 1) {
-		json_object_object_add(req, "host", json_object_new_string(argv[optind]));
-		for (int i = 0; i < 5; i++)
-			if (auth[i])
-				json_object_object_add(req, auth_keys[i], json_object_new_string(auth[i]));
-	} else if (!strcmp(verb, "set-ana") && nargs == 3) {
-		if (!set_ana_request(req, argv + optind)) {
-			json_object_put(req);
-			return 2;
-		}
-	} else if (!strcmp(verb, "reload") && nargs <= 1) {
-		/* Absolute: the target's working directory is not ours. */
-		char *abs = nargs ? realpath(argv[optind], NULL) : NULL;
-
-		if (nargs && !abs) {
-			fprintf(stderr, "tightrope: ctl reload %s: %s\n", argv[optind], strerror(errno));
-			json_object_put(req);
-			return 1;
-		}
-		if (abs)
-			json_object_object_add(req, "path", json_object_new_string(abs));
-		free(abs);
-	} else if (!strcmp(verb, "save") && nargs <= 1) {
-		if (nargs)
-			json_object_object_add(req, "path", json_object_new_string(argv[optind]));
-	} else if (!(!strcmp(verb, "list") && nargs == 0)) {
-		fprintf(stderr, "tightrope: ctl %s: wrong arguments\n", verb);
-		ctl_usage(stderr);
+	rc = fill_request(req, verb, argv + optind, argc - optind, &f);
+	if (rc) {
 		json_object_put(req);
-		return 2;
+		return rc;
 	}
 	reply = ctl_request(path, req);
 	json_object_put(req);

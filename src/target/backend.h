@@ -53,6 +53,12 @@ struct tgt_backend_ops {
 	/* Start the I/O; completion is always reported through io->complete, maybe inline. */
 	void (*submit)(struct tgt_ns *ns, struct tgt_worker *worker, struct tgt_io *io);
 	void (*destroy)(struct tgt_ns *ns);
+	/* Live resize (NULL: the backend's size is fixed, or it follows its storage itself, as RBD does).
+	 * size_now: the storage's size now, which the target compares with the namespace's (a file or
+	 * device grown or shrunk from outside, as nvmet's revalidate_size); resize: make it 'size', -EBUSY
+	 * if that would cut off data and not 'force', -EOPNOTSUPP where only the outside can (a device). */
+	int (*size_now)(struct tgt_ns *ns, uint64_t *size);
+	int (*resize)(struct tgt_ns *ns, uint64_t size, bool force);
 };
 
 /* Open a namespace's storage from a spec: "mem:SIZE", a regular file or a block device, or

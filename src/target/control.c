@@ -313,6 +313,31 @@ static const char *set_ana(json_object *req)
 	return NULL;
 }
 
+/* resize-ns: {subsys, nsid, size, force}; NULL or what is wrong. */
+static const char *resize_ns(json_object *req)
+{
+	static char why[160]; /* one request at a time: this thread's */
+	const char *error = NULL, *reason;
+	struct tgt_subsys *s = subsys_arg(req, &error);
+	json_object *v;
+	int64_t size = json_object_object_get_ex(req, "size", &v) ? json_object_get_int64(v) : -1;
+	int err;
+
+	if (!s)
+		return error;
+	if (size <= 0)
+		return "\"size\" must be a positive number of bytes";
+	err = tgt_subsys_resize_ns(s, u32_arg(req, "nsid"), (uint64_t)size,
+				   json_object_object_get_ex(req, "force", &v) && json_object_get_boolean(v), &reason);
+	if (err == -ENOENT || err == -ERANGE)
+		return "no namespace with that nsid";
+	if (err) {
+		snprintf(why, sizeof(why), "%s", reason ? reason : strerror(-err));
+		return why;
+	}
+	return NULL;
+}
+
 /* Handle one request; returns the reply (never NULL). */
 static json_object *handle(json_object *req)
 {
@@ -332,6 +357,8 @@ static json_object *handle(json_object *req)
 			err = tgt_subsys_remove_ns(s, u32_arg(req, "nsid"));
 		if (err == -ENOENT || err == -ERANGE)
 			error = "no namespace with that nsid";
+	} else if (!strcmp(cmd, "resize-ns")) {
+		error = resize_ns(req);
 	} else if (!strcmp(cmd, "allow-host") || !strcmp(cmd, "forbid-host")) {
 		const char *host = str_arg(req, "host");
 		bool denied = false;

@@ -125,3 +125,100 @@ struct tgt_ns *tgt_ns_open(const char *subnqn, const struct tgt_ns_params *p)
 		ns->buffered && !ns->mem ? ", buffered" : "");
 	return ns;
 }
+
+/* ---- Live resize ---- */
+
+int tgt_subsys_resize_ns(struct tgt_subsys *s, uint32_t nsid, uint64_t size, bool force, const char **why)
+{
+	struct tgt_ns *ns;
+	int err;
+
+	*why = NULL;
+	if (nsid == 0 || nsid > TGT_MAX_NSID)
+		return -ERANGE;
+	pthread_mutex_lock(&s->lock);
+	ns = s->ns[nsid];
+	if (ns)
+		tgt_ns_get(ns);
+	pthread_mutex_unlock(&s->lock);
+	if (!ns)
+		return -ENOENT;
+	if (ns->readonly) {
+		*why = "the namespace is read-only";
+		err = -EROFS;
+	} else if (!ns->ops->resize) {
+		*why = ns->mem ? "a RAM namespace's size is fixed" : "resize the RBD image itself: the target follows it";
+		err = -EOPNOTSUPP;
+	} else if (size < (1ull << ns->lba_shift) || size & ((1ull << ns->lba_shift) - 1)) {
+		*why = "the size must be a whole number of blocks, at least one";
+		err = -EINVAL;
+	} else {
+		err = ns->ops->resize(ns, size, force);
+		if (err == -EOPNOTSUPP)
+			*why = "a block device's size is its own: grow the device and the target follows it";
+		else if (err == -EBUSY)
+			*why = "there is data past the new end (--force to cut it off)";
+	}
+	if (!err)
+		tgt_ns_resized(s->nqn, nsid, ns, size);
+	tgt_ns_put(ns);
+	return err;
+}
+
+/* One namespace whose storage may have changed size, held while it is looked at. */
+struct sized_ns {
+	char nqn[NVME_NQN_SIZE];
+	struct tgt_ns *ns;
+};
+
+/* The namespaces whose backends can tell their size, each with a reference; *n of them. */
+static struct sized_ns *sized_namespaces(size_t *n)
+{
+	struct sized_ns *v = NULL;
+	size_t cap = 0;
+
+	*n = 0;
+	pthread_mutex_lock(&tgt->lock);
+	for (struct tgt_subsys *s = tgt->subsystems; s; s = s->next) {
+		pthread_mutex_lock(&s->lock);
+		for (uint32_t nsid = 1; nsid <= TGT_MAX_NSID; nsid++) {
+			struct tgt_ns *ns = s->ns[nsid];
+
+			if (!ns || !ns->ops->size_now)
+				continue;
+			if (*n == cap) {
+				struct sized_ns *grown = realloc(v, (cap = cap ? 2 * cap : 16) * sizeof(*v));
+
+				if (!grown)
+					break;
+				v = grown;
+			}
+			snprintf(v[*n].nqn, sizeof(v[*n].nqn), "%s", s->nqn);
+			tgt_ns_get(ns);
+			v[(*n)++].ns = ns;
+		}
+		pthread_mutex_unlock(&s->lock);
+	}
+	pthread_mutex_unlock(&tgt->lock);
+	return v;
+}
+
+void tgt_ns_revalidate_all(void)
+{
+	size_t n;
+	struct sized_ns *v = sized_namespaces(&n);
+
+	for (size_t i = 0; i < n; i++) {
+		struct tgt_ns *ns = v[i].ns;
+		uint64_t size, blocks_bytes;
+
+		if (ns->ops->size_now(ns, &size) == 0) {
+			/* Whole blocks only: a file grown by a few bytes has not grown yet. */
+			blocks_bytes = size >> ns->lba_shift << ns->lba_shift;
+			if (blocks_bytes >= (1ull << ns->lba_shift) && blocks_bytes != atomic_load(&ns->size))
+				tgt_ns_resized(v[i].nqn, ns->nsid, ns, blocks_bytes);
+		}
+		tgt_ns_put(ns);
+	}
+	free(v);
+}

@@ -717,12 +717,16 @@ void tgt_shutdown(void)
 	tgt = NULL;
 }
 
+/* How often the main thread looks whether a file or device behind a namespace changed size. */
+#define REVALIDATE_MS 1000
+
 int tgt_run(void)
 {
 	static char reload_token; /* the epoll tag of reload requests */
 	struct epoll_event ev, evs[16];
 	sigset_t mask;
 	int epfd, sfd, rfd, stop = 0;
+	uint64_t revalidated_ns = tr_now_ns();
 
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGINT);
@@ -748,8 +752,13 @@ int tgt_run(void)
 	if (rfd >= 0)
 		epoll_ctl(epfd, EPOLL_CTL_ADD, rfd, &ev);
 	while (!stop) {
-		int n = epoll_wait(epfd, evs, 16, -1);
+		int n = epoll_wait(epfd, evs, 16, REVALIDATE_MS);
+		uint64_t now = tr_now_ns();
 
+		if (now - revalidated_ns >= REVALIDATE_MS * TR_NSEC_PER_MSEC) {
+			revalidated_ns = now;
+			tgt_ns_revalidate_all();
+		}
 		for (int i = 0; i < n; i++) {
 			if (evs[i].data.ptr == NULL) {
 				struct signalfd_siginfo si;

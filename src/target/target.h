@@ -211,6 +211,12 @@ struct tgt_subsys *tgt_subsys_create(const char *nqn, const char *serial, const 
 struct tgt_subsys *tgt_subsys_find(struct tgt_target *t, const char *nqn); /* caller holds t->lock */
 int tgt_subsys_add_ns(struct tgt_subsys *s, const struct tgt_ns_params *params);
 int tgt_subsys_remove_ns(struct tgt_subsys *s, uint32_t nsid);
+/* `ctl resize-ns`: make namespace nsid 'size' bytes (its backend grows or shrinks the storage), then
+ * tell every controller; -errno with *why for the operator (read-only, fixed size, data past the end). */
+int tgt_subsys_resize_ns(struct tgt_subsys *s, uint32_t nsid, uint64_t size, bool force, const char **why);
+/* Compare every file or device namespace with its storage's size now, and announce the ones that
+ * changed from outside (the main thread, once a second: nvmet's revalidate_size without the knob). */
+void tgt_ns_revalidate_all(void);
 /* Put a namespace opened by tgt_ns_open in its NSID's slot and tell the controllers; the NSID, or
  * -EEXIST (the caller still owns ns). */
 int tgt_subsys_attach_ns(struct tgt_subsys *s, struct tgt_ns *ns);

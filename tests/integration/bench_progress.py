@@ -17,7 +17,7 @@ from checks import check, stopped_clean, summary  # noqa: E402
 
 SUBNQN = "nqn.2026-12.io.tightrope:progress"
 # Below the ephemeral range (32768-60999): no client socket of this or another test can hold it.
-PORT = int(os.environ.get("BENCH_PROGRESS_PORT", "24240"))
+PORT = int(os.environ.get("BENCH_PROGRESS_PORT", "24250"))
 LINE = re.compile(r"Jobs: (\d+) \(f=\d+\): \[(\w)\(\d+\)\]\[([\d.]+)%\]\[r=(\d+)MiB/s,w=(\d+)MiB/s\]"
                   r"\[r=([\d.]+[kM]?),w=([\d.]+[kM]?) IOPS\]\[eta (\d\d)m:(\d\d)s\]")
 

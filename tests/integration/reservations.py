@@ -15,7 +15,7 @@ from checks import check, stopped_clean, summary  # noqa: E402
 
 SUBNQN = "nqn.2026-12.io.tightrope:resv"
 # Below the ephemeral range (32768-60999): no client socket of this or another test can hold it.
-PORT = int(os.environ.get("RESERVATIONS_PORT", "24241"))
+PORT = int(os.environ.get("RESERVATIONS_PORT", "24251"))
 HOST_A, ID_A = "nqn.2026-12.io.tightrope:host-a", b"\xaa" * 16
 HOST_B, ID_B = "nqn.2026-12.io.tightrope:host-b", b"\xbb" * 16
 CONFLICT = 0x4083  # Reservation Conflict, DNR

@@ -141,10 +141,44 @@ static void file_destroy(struct tgt_ns *ns)
 	close(ns->fd);
 }
 
+static int file_size_now(struct tgt_ns *ns, uint64_t *size)
+{
+	struct stat st;
+
+	if (fstat(ns->fd, &st))
+		return -errno;
+	if (S_ISBLK(st.st_mode))
+		return ioctl(ns->fd, BLKGETSIZE64, size) ? -errno : 0;
+	*size = (uint64_t)st.st_size;
+	return 0;
+}
+
+/* A regular file grows or shrinks with ftruncate; a device's size is its own (grow the device, or
+ * the volume under it, and the target follows). Shrinking refuses to cut off written data (any
+ * extent past the new end, SEEK_DATA's answer) unless forced. */
+static int file_resize(struct tgt_ns *ns, uint64_t size, bool force)
+{
+	struct stat st;
+
+	if (fstat(ns->fd, &st))
+		return -errno;
+	if (!S_ISREG(st.st_mode))
+		return -EOPNOTSUPP;
+	if (size < (uint64_t)st.st_size && !force) {
+		off_t data = lseek(ns->fd, (off_t)size, SEEK_DATA);
+
+		if (data >= 0 && (uint64_t)data < (uint64_t)st.st_size)
+			return -EBUSY;
+	}
+	return ftruncate(ns->fd, (off_t)size) ? -errno : 0;
+}
+
 static const struct tgt_backend_ops file_ops = {
 	.kind = "file",
 	.submit = file_submit,
 	.destroy = file_destroy,
+	.size_now = file_size_now,
+	.resize = file_resize,
 };
 
 int tgt_backend_file_open(struct tgt_ns *ns, const char *path, const struct tgt_ns_params *p)
