@@ -86,6 +86,7 @@ struct tgt_ns {
 	int fd; /* file/block backends */
 	uint8_t *mem; /* RAM backend */
 	_Atomic uint64_t size; /* bytes */
+	struct tgt_ns_shard *metrics; /* one per worker (metrics.h); NULL if none could be had */
 };
 
 int tgt_backend_mem_open(struct tgt_ns *ns, uint64_t size);

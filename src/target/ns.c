@@ -27,6 +27,7 @@ void tgt_ns_put(struct tgt_ns *ns)
 	if (ns->ops)
 		ns->ops->destroy(ns);
 	tr_info("namespace %u (%s) closed", ns->nsid, ns->path);
+	free(ns->metrics);
 	free(ns->path);
 	free(ns);
 }
@@ -79,7 +80,12 @@ struct tgt_ns *tgt_ns_open(const char *subnqn, const struct tgt_ns_params *p)
 	ns->anagrpid = p->anagrpid ? p->anagrpid : TGT_DEFAULT_ANAGRPID;
 	ns->fd = -1;
 	ns->path = strdup(p->path);
-	if (!ns->path) {
+	/* Counters for --metrics, one shard per worker; kept even when off, so turning them on needs
+	 * no walk over existing namespaces. */
+	ns->metrics = tgt_metrics_ns_alloc(tgt ? tgt->nr_workers : 1);
+	if (!ns->path || !ns->metrics) {
+		free(ns->metrics);
+		free(ns->path);
 		free(ns);
 		return NULL;
 	}
@@ -100,6 +106,7 @@ struct tgt_ns *tgt_ns_open(const char *subnqn, const struct tgt_ns_params *p)
 	}
 	if (err) {
 		tr_err("namespace %u: cannot open %s: %s", p->nsid, p->path, strerror(-err));
+		free(ns->metrics);
 		free(ns->path);
 		free(ns);
 		errno = -err;

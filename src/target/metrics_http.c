@@ -1,0 +1,118 @@
+/* The metrics endpoint: GET /metrics over HTTP, served by libmicrohttpd on a thread of its own, with
+ * a bound on connections and on how long one may sit idle. We parse nothing from the network: MHD
+ * does the HTTP; a request gets the exposition (metrics.c), 404 or 405. */
+#include <errno.h>
+#include <microhttpd.h>
+#include <netdb.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "target/metrics.h"
+#include "target/target.h"
+#include "util/log.h"
+
+#define METRICS_MAX_CONNS 16 /* scrapers are few: more are closed at once */
+#define METRICS_CONN_TIMEOUT_S 5 /* a connection that sends no request within this is closed */
+#define CONTENT_TYPE "text/plain; version=0.0.4; charset=utf-8"
+
+static struct MHD_Daemon *daemon_;
+
+static enum MHD_Result reply_text(struct MHD_Connection *c, unsigned code, const char *text)
+{
+	struct MHD_Response *r = MHD_create_response_from_buffer(strlen(text), (void *)text, MHD_RESPMEM_PERSISTENT);
+	enum MHD_Result ret;
+
+	if (!r)
+		return MHD_NO;
+	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "text/plain; charset=utf-8");
+	if (code == MHD_HTTP_METHOD_NOT_ALLOWED)
+		MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, "GET");
+	ret = MHD_queue_response(c, code, r);
+	MHD_destroy_response(r);
+	return ret;
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url, const char *method,
+				  const char *version, const char *upload_data, size_t *upload_size, void **req_cls)
+{
+	struct tgt_target *t = cls;
+	struct MHD_Response *r;
+	enum MHD_Result ret;
+	size_t len;
+	char *text;
+
+	(void)version, (void)upload_data, (void)upload_size, (void)req_cls;
+	if (strcmp(method, MHD_HTTP_METHOD_GET))
+		return reply_text(c, MHD_HTTP_METHOD_NOT_ALLOWED, "only GET\n");
+	if (strcmp(url, "/metrics"))
+		return reply_text(c, MHD_HTTP_NOT_FOUND, "not found: the metrics are at /metrics\n");
+	text = tgt_metrics_render(t, &len);
+	if (!text)
+		return reply_text(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory\n");
+	r = MHD_create_response_from_buffer(len, text, MHD_RESPMEM_MUST_FREE);
+	if (!r) {
+		free(text);
+		return MHD_NO;
+	}
+	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, CONTENT_TYPE);
+	ret = MHD_queue_response(c, MHD_HTTP_OK, r);
+	MHD_destroy_response(r);
+	return ret;
+}
+
+/* Our own listening socket: errors come out with their errno, and IPv6 needs no flag. */
+static int metrics_listen(const char *addr, const char *port)
+{
+	struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+				  .ai_flags = AI_PASSIVE | AI_NUMERICHOST | AI_NUMERICSERV };
+	struct addrinfo *ai;
+	int fd, one = 1, err = getaddrinfo(addr, port, &hints, &ai);
+
+	if (err) {
+		tr_err("metrics: %s:%s: %s", addr, port, gai_strerror(err));
+		return -EINVAL;
+	}
+	fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd >= 0)
+		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (fd < 0 || bind(fd, ai->ai_addr, ai->ai_addrlen) || listen(fd, METRICS_MAX_CONNS)) {
+		err = -errno;
+		tr_err("metrics: cannot listen on %s:%s: %s", addr, port, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		fd = err;
+	}
+	freeaddrinfo(ai);
+	return fd;
+}
+
+int tgt_metrics_start(struct tgt_target *t, const char *addr, const char *port)
+{
+	int fd = metrics_listen(addr, port);
+
+	if (fd < 0)
+		return fd;
+	/* Counting starts now; the namespaces' shards exist already (they are always allocated). */
+	atomic_store(&t->metrics.on, true);
+	daemon_ = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO, 0, NULL, NULL, on_request, t,
+				   MHD_OPTION_LISTEN_SOCKET, (MHD_socket)fd, MHD_OPTION_CONNECTION_LIMIT,
+				   (unsigned)METRICS_MAX_CONNS, MHD_OPTION_CONNECTION_TIMEOUT,
+				   (unsigned)METRICS_CONN_TIMEOUT_S, MHD_OPTION_END);
+	if (!daemon_) {
+		tr_err("metrics: cannot start the HTTP server on %s:%s", addr, port);
+		atomic_store(&t->metrics.on, false);
+		close(fd);
+		return -EIO;
+	}
+	tr_info("metrics: serving http://%s%s%s:%s/metrics", strchr(addr, ':') ? "[" : "", addr,
+		strchr(addr, ':') ? "]" : "", port);
+	return 0;
+}
+
+void tgt_metrics_stop(void)
+{
+	if (daemon_)
+		MHD_stop_daemon(daemon_);
+	daemon_ = NULL;
+}
