@@ -12,7 +12,10 @@
 #include "target/target.h"
 #include "util/log.h"
 
-#define METRICS_MAX_CONNS 16 /* scrapers are few: more are closed at once */
+/* Scrapers are few. Past the total, connections wait in the listen backlog for a slot; past the
+ * per-address share, they are closed at once, so one client cannot take every slot. */
+#define METRICS_MAX_CONNS 16
+#define METRICS_MAX_CONNS_PER_IP 8
 #define METRICS_CONN_TIMEOUT_S 5 /* a connection that sends no request within this is closed */
 #define CONTENT_TYPE "text/plain; version=0.0.4; charset=utf-8"
 
@@ -97,7 +100,8 @@ int tgt_metrics_start(struct tgt_target *t, const char *addr, const char *port)
 	atomic_store(&t->metrics.on, true);
 	daemon_ = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO, 0, NULL, NULL, on_request, t,
 				   MHD_OPTION_LISTEN_SOCKET, (MHD_socket)fd, MHD_OPTION_CONNECTION_LIMIT,
-				   (unsigned)METRICS_MAX_CONNS, MHD_OPTION_CONNECTION_TIMEOUT,
+				   (unsigned)METRICS_MAX_CONNS, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+				   (unsigned)METRICS_MAX_CONNS_PER_IP, MHD_OPTION_CONNECTION_TIMEOUT,
 				   (unsigned)METRICS_CONN_TIMEOUT_S, MHD_OPTION_END);
 	if (!daemon_) {
 		tr_err("metrics: cannot start the HTTP server on %s:%s", addr, port);
