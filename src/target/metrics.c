@@ -106,7 +106,7 @@ void tgt_metrics_cmd_done(struct tgt_cmd *cmd, uint16_t status, uint64_t now_ns)
 	/* Namespaces count the commands that reached them (a command refused before the namespace was
 	 * looked up has none: it shows only among the errors). */
 	if (cmd->ns && cmd->ns->metrics && op < TGT_MOP_IO_NR) {
-		struct tgt_ns_shard *s = &cmd->ns->metrics[q->worker->id];
+		struct tgt_ns_shard *s = &cmd->ns->metrics[q->worker ? q->worker->id : 0];
 		uint64_t took = now_ns > cmd->start_ns ? now_ns - cmd->start_ns : 0;
 
 		shard_add(&s->cmds[op], 1);
