@@ -8,6 +8,7 @@
 
 #include "target/cmd.h"
 #include "target/metrics.h"
+#include "util/metrics_http.h"
 
 #define PFX "tightrope_target_"
 
@@ -444,4 +445,31 @@ char *tgt_metrics_render(struct tgt_target *t, size_t *len)
 	}
 	*len = o.len;
 	return o.buf;
+}
+
+/* ---- The endpoint ---- */
+
+static struct tr_metrics_http *http;
+
+static char *render(void *ctx, size_t *len)
+{
+	return tgt_metrics_render(ctx, len);
+}
+
+int tgt_metrics_start(struct tgt_target *t, const char *addr, const char *port)
+{
+	int err;
+
+	/* Counting starts now; the namespaces' shards exist already (they are always allocated). */
+	atomic_store(&t->metrics.on, true);
+	err = tr_metrics_http_start(addr, port, render, t, &http);
+	if (err)
+		atomic_store(&t->metrics.on, false);
+	return err;
+}
+
+void tgt_metrics_stop(void)
+{
+	tr_metrics_http_stop(http);
+	http = NULL;
 }

@@ -1,6 +1,7 @@
-/* The metrics endpoint: GET /metrics over HTTP, served by libmicrohttpd on a thread of its own, with
- * a bound on connections and on how long one may sit idle. We parse nothing from the network: MHD
- * does the HTTP; a request gets the exposition (metrics.c), 404 or 405. */
+/* A metrics endpoint, the target's and the host process's: GET /metrics over HTTP, served by
+ * libmicrohttpd on a thread of its own, with a bound on connections and on how long one may sit idle.
+ * We parse nothing from the network: MHD does the HTTP; a request gets the owner's exposition, 404
+ * or 405. */
 #include <errno.h>
 #include <microhttpd.h>
 #include <netdb.h>
@@ -8,9 +9,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "target/metrics.h"
-#include "target/target.h"
 #include "util/log.h"
+#include "util/metrics_http.h"
 
 /* Scrapers are few. Past the total, connections wait in the listen backlog for a slot; past the
  * per-address share, they are closed at once, so one client cannot take every slot. */
@@ -19,7 +19,11 @@
 #define METRICS_CONN_TIMEOUT_S 5 /* a connection that sends no request within this is closed */
 #define CONTENT_TYPE "text/plain; version=0.0.4; charset=utf-8"
 
-static struct MHD_Daemon *daemon_;
+struct tr_metrics_http {
+	struct MHD_Daemon *daemon;
+	tr_metrics_render_fn render;
+	void *ctx;
+};
 
 static enum MHD_Result reply_text(struct MHD_Connection *c, unsigned code, const char *text)
 {
@@ -39,7 +43,7 @@ static enum MHD_Result reply_text(struct MHD_Connection *c, unsigned code, const
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url, const char *method,
 				  const char *version, const char *upload_data, size_t *upload_size, void **req_cls)
 {
-	struct tgt_target *t = cls;
+	struct tr_metrics_http *m = cls;
 	struct MHD_Response *r;
 	enum MHD_Result ret;
 	size_t len;
@@ -50,7 +54,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 		return reply_text(c, MHD_HTTP_METHOD_NOT_ALLOWED, "only GET\n");
 	if (strcmp(url, "/metrics"))
 		return reply_text(c, MHD_HTTP_NOT_FOUND, "not found: the metrics are at /metrics\n");
-	text = tgt_metrics_render(t, &len);
+	text = m->render(m->ctx, &len);
 	if (!text)
 		return reply_text(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory\n");
 	r = MHD_create_response_from_buffer(len, text, MHD_RESPMEM_MUST_FREE);
@@ -90,33 +94,39 @@ static int metrics_listen(const char *addr, const char *port)
 	return fd;
 }
 
-int tgt_metrics_start(struct tgt_target *t, const char *addr, const char *port)
+int tr_metrics_http_start(const char *addr, const char *port, tr_metrics_render_fn render, void *ctx,
+			  struct tr_metrics_http **out)
 {
-	int fd = metrics_listen(addr, port);
+	struct tr_metrics_http *m = calloc(1, sizeof(*m));
+	int fd = m ? metrics_listen(addr, port) : -ENOMEM;
 
-	if (fd < 0)
+	if (fd < 0) {
+		free(m);
 		return fd;
-	/* Counting starts now; the namespaces' shards exist already (they are always allocated). */
-	atomic_store(&t->metrics.on, true);
-	daemon_ = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO, 0, NULL, NULL, on_request, t,
+	}
+	m->render = render;
+	m->ctx = ctx;
+	m->daemon = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO, 0, NULL, NULL, on_request, m,
 				   MHD_OPTION_LISTEN_SOCKET, (MHD_socket)fd, MHD_OPTION_CONNECTION_LIMIT,
 				   (unsigned)METRICS_MAX_CONNS, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
 				   (unsigned)METRICS_MAX_CONNS_PER_IP, MHD_OPTION_CONNECTION_TIMEOUT,
 				   (unsigned)METRICS_CONN_TIMEOUT_S, MHD_OPTION_END);
-	if (!daemon_) {
+	if (!m->daemon) {
 		tr_err("metrics: cannot start the HTTP server on %s:%s", addr, port);
-		atomic_store(&t->metrics.on, false);
 		close(fd);
+		free(m);
 		return -EIO;
 	}
 	tr_info("metrics: serving http://%s%s%s:%s/metrics", strchr(addr, ':') ? "[" : "", addr,
 		strchr(addr, ':') ? "]" : "", port);
+	*out = m;
 	return 0;
 }
 
-void tgt_metrics_stop(void)
+void tr_metrics_http_stop(struct tr_metrics_http *m)
 {
-	if (daemon_)
-		MHD_stop_daemon(daemon_);
-	daemon_ = NULL;
+	if (!m)
+		return;
+	MHD_stop_daemon(m->daemon);
+	free(m);
 }
