@@ -585,18 +585,6 @@ static int start_control(const char *ctl_path, struct tgt_control **ctl)
 	return tgt_control_start(ctl_path, ctl);
 }
 
-/* --metrics ADDR:PORT ([v6]:PORT as --listen); the port is required. */
-static int start_metrics(const char *arg)
-{
-	char addr[256], port[16];
-
-	if (!strchr(arg, ':') || split_hostport(arg, addr, sizeof(addr), port, sizeof(port))) {
-		fprintf(stderr, "tightrope: --metrics %s: expected ADDR:PORT\n", arg);
-		return -EINVAL;
-	}
-	return tgt_metrics_start(tgt, addr, port);
-}
-
 /* Everything the arguments describe, in the order that lets each step use the last; 0 or -errno. */
 static int build_target(const struct target_args *a, struct tgt_control **ctl)
 {
@@ -623,7 +611,7 @@ static int build_target(const struct target_args *a, struct tgt_control **ctl)
 	if (!err && strcmp(a->ctl_path, "none"))
 		err = start_control(a->ctl_path, ctl);
 	if (!err && a->metrics)
-		err = start_metrics(a->metrics);
+		err = tgt_metrics_start(tgt, a->metrics); /* logs what is wrong */
 	return err;
 }
 

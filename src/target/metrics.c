@@ -456,13 +456,13 @@ static char *render(void *ctx, size_t *len)
 	return tgt_metrics_render(ctx, len);
 }
 
-int tgt_metrics_start(struct tgt_target *t, const char *addr, const char *port)
+int tgt_metrics_start(struct tgt_target *t, const char *spec)
 {
 	int err;
 
 	/* Counting starts now; the namespaces' shards exist already (they are always allocated). */
 	atomic_store(&t->metrics.on, true);
-	err = tr_metrics_http_start(addr, port, render, t, &http);
+	err = tr_metrics_http_start(spec, render, t, &http);
 	if (err)
 		atomic_store(&t->metrics.on, false);
 	return err;

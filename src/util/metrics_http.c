@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <microhttpd.h>
 #include <netdb.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -94,12 +95,42 @@ static int metrics_listen(const char *addr, const char *port)
 	return fd;
 }
 
-int tr_metrics_http_start(const char *addr, const char *port, tr_metrics_render_fn render, void *ctx,
-			  struct tr_metrics_http **out)
+/* "ADDR:PORT" or "[V6ADDR]:PORT", the port required. */
+static int split_spec(const char *spec, char *addr, size_t alen, char *port, size_t plen)
 {
-	struct tr_metrics_http *m = calloc(1, sizeof(*m));
-	int fd = m ? metrics_listen(addr, port) : -ENOMEM;
+	const char *colon;
 
+	if (spec[0] == '[') {
+		const char *end = strchr(spec, ']');
+
+		if (!end || end[1] != ':' || (size_t)(end - spec - 1) >= alen)
+			return -EINVAL;
+		snprintf(addr, alen, "%.*s", (int)(end - spec - 1), spec + 1);
+		colon = end + 1;
+	} else {
+		colon = strchr(spec, ':');
+		if (!colon || strchr(colon + 1, ':') || (size_t)(colon - spec) >= alen)
+			return -EINVAL;
+		snprintf(addr, alen, "%.*s", (int)(colon - spec), spec);
+	}
+	if (!colon[1] || strlen(colon + 1) >= plen || strspn(colon + 1, "0123456789") != strlen(colon + 1))
+		return -EINVAL;
+	snprintf(port, plen, "%s", colon + 1);
+	return addr[0] ? 0 : -EINVAL;
+}
+
+int tr_metrics_http_start(const char *spec, tr_metrics_render_fn render, void *ctx, struct tr_metrics_http **out)
+{
+	struct tr_metrics_http *m;
+	char addr[256], port[8];
+	int fd;
+
+	if (split_spec(spec, addr, sizeof(addr), port, sizeof(port))) {
+		tr_err("metrics: '%s': expected ADDR:PORT ([ADDR]:PORT for IPv6)", spec);
+		return -EINVAL;
+	}
+	m = calloc(1, sizeof(*m));
+	fd = m ? metrics_listen(addr, port) : -ENOMEM;
 	if (fd < 0) {
 		free(m);
 		return fd;

@@ -11,9 +11,8 @@ struct tr_metrics_http;
  * Called on the endpoint's thread. */
 typedef char *(*tr_metrics_render_fn)(void *ctx, size_t *len);
 
-/* Listen on ADDR:PORT (numeric; IPv6 without brackets) and serve; 0 or -errno (logged). */
-int tr_metrics_http_start(const char *addr, const char *port, tr_metrics_render_fn render, void *ctx,
-			  struct tr_metrics_http **out);
+/* Listen on "ADDR:PORT" (numeric; IPv6 as [::1]:9100) and serve; 0 or -errno (logged). */
+int tr_metrics_http_start(const char *spec, tr_metrics_render_fn render, void *ctx, struct tr_metrics_http **out);
 /* Stop serving (NULL: nothing to do); render is not called once this returns. */
 void tr_metrics_http_stop(struct tr_metrics_http *m);
 

@@ -260,9 +260,18 @@ def bounds_checks(t):
     check("a scrape works again", scrape()[0] == 200)
 
 
+def bad_specs(binary):
+    for spec in ("127.0.0.1", "127.0.0.1:", ":9100", "[::1]", "::1:9100", "127.0.0.1:http"):
+        r = subprocess.run([binary, "target", "-S", "none", "-l", f"127.0.0.1:{PORT}", "--metrics", spec],
+                           capture_output=True, text=True, timeout=20)
+        check(f"--metrics {spec}: refused at start", r.returncode != 0 and "expected ADDR:PORT" in r.stderr,
+              f"rc {r.returncode}: {r.stderr[-300:]}")
+
+
 def main():
     binary = os.path.abspath(sys.argv[1])
     work = tempfile.mkdtemp(prefix="tightrope-metrics.")
+    bad_specs(binary)
     t = nv.Target(binary, ["-l", f"127.0.0.1:{PORT}", "-n", SUBNQN, "-N", "mem:64M", "-w", "2",
                            "--metrics", f"127.0.0.1:{MPORT}"],
                   os.path.join(work, "target.log"), os.path.join(work, "ctl.sock"))
