@@ -96,7 +96,7 @@ int cli_host_identity(struct tr_ctrl_opts *o, const char *hostnqn, const char *h
 	return 0;
 }
 
-enum { OPT_DISABLE_SQFLOW = 1000, OPT_IOPOLICY, OPT_BLKDEV };
+enum { OPT_DISABLE_SQFLOW = 1000, OPT_IOPOLICY, OPT_BLKDEV, OPT_METRICS };
 
 /* --blkdev NAME: 0, or -EINVAL for a name that is none of them. */
 static int parse_blkdev(const char *name, enum hostd_blkdev *out)
@@ -128,6 +128,7 @@ static const struct option conn_long[] = {
 	{ "disable-sqflow", no_argument, NULL, OPT_DISABLE_SQFLOW }, /* long only, as nvme-cli's: -S is the secret */
 	{ "iopolicy", required_argument, NULL, OPT_IOPOLICY },
 	{ "blkdev", required_argument, NULL, OPT_BLKDEV },
+	{ "metrics", required_argument, NULL, OPT_METRICS },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "help", no_argument, NULL, 'h' },
 	{ 0 } };
@@ -163,6 +164,7 @@ int parse_conn(int argc, char **argv, struct conn_args *a, const char *usage, in
 	a->blkdev = HOSTD_BLKDEV_AUTO;
 	a->iopolicy = HOSTD_IOPOLICY_NUMA;
 	a->iopolicy_set = false;
+	a->metrics = NULL;
 	optind = 1;
 	while ((c = getopt_long(argc, argv, CLI_CONN_SHORTOPTS "i:Q:k:o:c:l:f:d:N:Lvh", conn_long, NULL)) != -1) {
 		err = cli_conn_option(c, optarg, &cc);
@@ -190,6 +192,7 @@ int parse_conn(int argc, char **argv, struct conn_args *a, const char *usage, in
 		case 'd': a->device = optarg; break;
 		case 'N': err = parse_num(optarg, "namespace-id", 1, 0x7fffffff, &nsid); break;
 		case 'L': a->no_loop = true; break;
+		case OPT_METRICS: a->metrics = optarg; break;
 		case OPT_DISABLE_SQFLOW: a->o.disable_sqflow = true; break;
 		case OPT_BLKDEV:
 			if (parse_blkdev(optarg, &a->blkdev)) {
@@ -409,7 +412,7 @@ static void hostd_opts_from(struct hostd_opts *h, const struct conn_args *a)
 	*h = (struct hostd_opts){ .conn = a->o, .reconnect_delay_s = a->reconnect_delay,
 				  .ctrl_loss_tmo_s = a->ctrl_loss_tmo, .fast_io_fail_tmo_s = a->fast_io_fail_tmo,
 				  .no_loop = a->no_loop, .blkdev = a->blkdev, .state_dir = state_dir_path(), .iopolicy = a->iopolicy,
-				  .iopolicy_set = a->iopolicy_set };
+				  .iopolicy_set = a->iopolicy_set, .metrics = a->metrics };
 }
 
 /* The control socket of a live host process that holds this subsystem for this host, if any: a
@@ -494,6 +497,7 @@ int cmd_connect(int argc, char **argv)
 		"         [--fast_io_fail_tmo SEC] [-g] [-G] [--disable-sqflow] [--no-loop] [--blkdev auto|ublk|loop]\n"
 		"         [-S|--dhchap-secret DHHC-1:..] [-C|--dhchap-ctrl-secret DHHC-1:..]\n"
 		"         [--tls] [--tls-key NVMeTLSkey-1:..|FILE] [--iopolicy numa|round-robin|queue-depth]\n"
+		"         [--metrics ADDR:PORT]\n"
 		"Attach a remote namespace: a host process keeps the subsystem's controllers (one path each) and\n"
 		"shows each namespace once as a file (FUSE) and a block device (/dev/ublkbN where the kernel has\n"
 		"ublk_drv, else /dev/loopN over the file; --blkdev chooses); a connect to another\n"
@@ -501,7 +505,9 @@ int cmd_connect(int argc, char **argv)
 		"then the I/O policy, default numa). See `tightrope list`, `list-subsys`. With -S the host answers a\n"
 		"controller's DH-HMAC-CHAP challenge; with -C as well, the controller must prove itself too.\n"
 		"With --tls-key every queue runs over TLS 1.3 with the PSK derived from that configured key\n"
-		"for this host and subsystem, as the Linux host would find it in its keyring.\n";
+		"for this host and subsystem, as the Linux host would find it in its keyring.\n"
+		"With --metrics the host process serves Prometheus metrics at http://ADDR:PORT/metrics (its\n"
+		"first connect decides; a connect that adds a path to it does not change them).\n";
 	struct conn_args a;
 	int rc = parse_conn(argc, argv, &a, usage, true);
 

@@ -19,6 +19,7 @@ struct conn_args {
 	enum hostd_blkdev blkdev;
 	enum hostd_iopolicy iopolicy;
 	bool iopolicy_set;
+	const char *metrics; /* connect --metrics ADDR:PORT */
 };
 
 /* Parse nvme-cli's connection flags; returns 0, or 1 when --help was given, or 2 on bad usage.

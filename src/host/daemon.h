@@ -29,6 +29,7 @@ struct hostd_opts {
 	const char *state_dir;
 	enum hostd_iopolicy iopolicy;
 	bool iopolicy_set; /* given on the command line: an added path sets the subsystem's too */
+	const char *metrics; /* --metrics ADDR:PORT: the process's Prometheus endpoint (NULL: none) */
 };
 
 /* The policy named 'name' ("numa", "round-robin", "queue-depth"); -EINVAL for another. */

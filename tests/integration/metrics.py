@@ -24,6 +24,7 @@ SUBNQN = "nqn.2026-12.io.tightrope:metrics"
 # Below the ephemeral range (32768-60999): no client socket of this or another test can hold them.
 PORT = int(os.environ.get("METRICS_NVME_PORT", "24240"))
 MPORT = int(os.environ.get("METRICS_HTTP_PORT", "24241"))
+HPORT = int(os.environ.get("METRICS_HOST_PORT", str(MPORT + 1)))  # the host process's endpoint
 URL = f"http://127.0.0.1:{MPORT}/metrics"
 MAX_CONNS = 16  # metrics_http.c's connection limit
 PER_IP = 8  # and its share for one address
@@ -32,8 +33,8 @@ SAMPLE = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)$')
 LABEL = re.compile(r'([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"')
 
 
-def scrape():
-    with urllib.request.urlopen(URL, timeout=10) as r:
+def scrape(url=URL):
+    with urllib.request.urlopen(url, timeout=10) as r:
         return r.status, r.headers.get("Content-Type", ""), r.read().decode()
 
 
@@ -185,7 +186,11 @@ def digest_checks(t):
 
 
 def http_status(method, path):
-    req = urllib.request.Request(f"http://127.0.0.1:{MPORT}{path}", method=method)
+    return http_status_at(MPORT, method, path)
+
+
+def http_status_at(port, method, path):
+    req = urllib.request.Request(f"http://127.0.0.1:{port}{path}", method=method)
     try:
         with urllib.request.urlopen(req, timeout=10) as r:
             return r.status
@@ -268,6 +273,52 @@ def bad_specs(binary):
               f"rc {r.returncode}: {r.stderr[-300:]}")
 
 
+def host_checks(binary, work):
+    """`connect --metrics`: the host process's counters agree with what went through its file and
+    with what the target counted."""
+    env = dict(os.environ, TIGHTROPE_STATE_DIR=os.path.join(work, "state"))
+    conn = [binary, "connect", "-t", "tcp", "-a", "127.0.0.1", "-s", str(PORT), "-n", SUBNQN, "--no-loop", "-k", "5"]
+    r = subprocess.run(conn + ["--metrics", "127.0.0.1"], capture_output=True, text=True, timeout=60, env=env)
+    check("connect --metrics without a port: refused", r.returncode != 0 and "expected ADDR:PORT" in r.stderr + r.stdout,
+          f"rc {r.returncode}: {r.stdout}{r.stderr}")
+    url = f"http://127.0.0.1:{HPORT}/metrics"
+    try:
+        r = subprocess.run(conn + ["--metrics", f"127.0.0.1:{HPORT}"], capture_output=True, text=True, timeout=60,
+                           env=env)
+        if not check("connect --metrics 127.0.0.1:PORT", r.returncode == 0, f"{r.stdout}{r.stderr}"):
+            return
+        before = value(parse(scrape()[2]), "tightrope_target_bytes_total", subsys=SUBNQN, nsid="1", op="write")
+        fd = os.open(os.path.join(work, "state", "mnt", "tr0", "n1"), os.O_RDWR)
+        data = os.urandom(1 << 20)
+        os.pwrite(fd, data, 0)
+        os.fsync(fd)
+        back = os.pread(fd, len(data), 0)
+        os.close(fd)
+        check("host: 1 MiB written and read back through the FUSE file", back == data)
+        status, ctype, text = scrape(url)
+        check("host: 200 with the 0.0.4 text content type", status == 200 and "version=0.0.4" in ctype, ctype)
+        hs = parse(text)
+        hv = lambda name, **kw: value(hs, "tightrope_host_" + name, subsys=SUBNQN, path="tr0", **kw)  # noqa: E731
+        after = value(parse(scrape()[2]), "tightrope_target_bytes_total", subsys=SUBNQN, nsid="1", op="write")
+        check("host: write bytes sent == the target's count of them",
+              hv("bytes_total", op="write") == after - before and after - before >= len(data),
+              f"host {hv('bytes_total', op='write')}, target +{after - before}")
+        check("host: write commands counted", (hv("commands_total", op="write") or 0) >= 1)
+        check("host: the path is live, no errors, recoveries or reconnects", hv("path_live") == 1
+              and hv("command_errors_total") == 0 and hv("recoveries_total") == 0 and hv("reconnects_total") == 0)
+        check("host: path_info names its address and state", any(
+            k[0] == "tightrope_host_path_info" and dict(k[1]).get("traddr") == "127.0.0.1"
+            and dict(k[1]).get("trsvcid") == str(PORT) and dict(k[1]).get("state") == "live" for k in hs))
+        check("host: 404 elsewhere", http_status_at(HPORT, "GET", "/other") == 404)
+        promtool_ok("host scrape", text)
+    finally:
+        r = subprocess.run([binary, "disconnect-all"], capture_output=True, text=True, timeout=60, env=env)
+        check("host: disconnect-all", r.returncode == 0, r.stderr)
+        check("host: nothing left mounted", os.path.join(work, "state") not in open("/proc/mounts").read())
+    log = open(os.path.join(work, "state", "ctrl", "tr0.log")).read()
+    check("host process: no sanitizer report", "Sanitizer" not in log and "runtime error" not in log, log[-2000:])
+
+
 def main():
     binary = os.path.abspath(sys.argv[1])
     work = tempfile.mkdtemp(prefix="tightrope-metrics.")
@@ -282,6 +333,7 @@ def main():
         digest_checks(t)
         keep_alive_checks(t)
         bounds_checks(t)
+        host_checks(binary, work)
         promtool_ok("scrape at the end", scrape()[2])
     finally:
         log = stopped_clean(t)
