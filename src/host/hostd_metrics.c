@@ -128,7 +128,8 @@ static char *render(struct hostd *h, size_t *len)
 	render_paths(&o, h, sub);
 	help(&o, "command_errors_total", "counter", "I/O commands answered with an error or failed by the transport.");
 	per_path(&o, h, sub, "command_errors_total", offsetof(struct hpath_metrics, errors));
-	help(&o, "failovers_total", "counter", "Commands answered with a path error (ANA, host path error): sent again elsewhere.");
+	help(&o, "failovers_total", "counter",
+	     "Commands answered with a path error (ANA, host path error): sent again elsewhere.");
 	per_path(&o, h, sub, "failovers_total", offsetof(struct hpath_metrics, failovers));
 	help(&o, "recoveries_total", "counter", "Error recoveries started: the connection or keep-alive lost.");
 	per_path(&o, h, sub, "recoveries_total", offsetof(struct hpath_metrics, recoveries));

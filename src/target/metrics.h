@@ -84,8 +84,8 @@ static inline void tgt_metrics_inc(_Atomic uint64_t *c)
  * *len bytes, NUL-terminated; NULL if out of memory. Takes the registries' locks, never a worker's. */
 char *tgt_metrics_render(struct tgt_target *t, size_t *len);
 
-/* Count, and serve GET /metrics on "ADDR:PORT" ([ADDR]:PORT for IPv6) from a thread of libmicrohttpd's (util/metrics_http.c).
- * 0 or -errno (logged). Stop before the registries go. */
+/* Count, and serve GET /metrics on "ADDR:PORT" ([ADDR]:PORT for IPv6) from a thread of
+ * libmicrohttpd's (util/metrics_http.c). 0 or -errno (logged). Stop before the registries go. */
 int tgt_metrics_start(struct tgt_target *t, const char *spec);
 void tgt_metrics_stop(void);
 

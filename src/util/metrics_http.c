@@ -72,7 +72,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 /* Our own listening socket: errors come out with their errno, and IPv6 needs no flag. */
 static int metrics_listen(const char *addr, const char *port)
 {
-	struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+	struct addrinfo hints = { .ai_family = AF_UNSPEC,
+				  .ai_socktype = SOCK_STREAM,
 				  .ai_flags = AI_PASSIVE | AI_NUMERICHOST | AI_NUMERICSERV };
 	struct addrinfo *ai;
 	int fd, one = 1, err = getaddrinfo(addr, port, &hints, &ai);
@@ -138,10 +139,10 @@ int tr_metrics_http_start(const char *spec, tr_metrics_render_fn render, void *c
 	m->render = render;
 	m->ctx = ctx;
 	m->daemon = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO, 0, NULL, NULL, on_request, m,
-				   MHD_OPTION_LISTEN_SOCKET, (MHD_socket)fd, MHD_OPTION_CONNECTION_LIMIT,
-				   (unsigned)METRICS_MAX_CONNS, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
-				   (unsigned)METRICS_MAX_CONNS_PER_IP, MHD_OPTION_CONNECTION_TIMEOUT,
-				   (unsigned)METRICS_CONN_TIMEOUT_S, MHD_OPTION_END);
+				     MHD_OPTION_LISTEN_SOCKET, (MHD_socket)fd, MHD_OPTION_CONNECTION_LIMIT,
+				     (unsigned)METRICS_MAX_CONNS, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+				     (unsigned)METRICS_MAX_CONNS_PER_IP, MHD_OPTION_CONNECTION_TIMEOUT,
+				     (unsigned)METRICS_CONN_TIMEOUT_S, MHD_OPTION_END);
 	if (!m->daemon) {
 		tr_err("metrics: cannot start the HTTP server on %s:%s", addr, port);
 		close(fd);
