@@ -273,11 +273,33 @@ def bad_specs(binary):
               f"rc {r.returncode}: {r.stderr[-300:]}")
 
 
-def host_checks(binary, work):
+def target_args():
+    return ["-l", f"127.0.0.1:{PORT}", "-n", SUBNQN, "-N", "mem:64M", "-w", "2", "--metrics", f"127.0.0.1:{MPORT}"]
+
+
+def start_target(binary, work, name):
+    return nv.Target(binary, target_args(), os.path.join(work, f"{name}.log"), os.path.join(work, f"{name}.sock"))
+
+
+def host_outage(binary, work, targets, url):
+    """The target goes away and comes back: the host counts one recovery and one reconnect."""
+    hv = lambda name: value(parse(scrape(url)[2]), "tightrope_host_" + name, subsys=SUBNQN, path="tr0")  # noqa: E731
+    stopped_clean(targets[0], "target (stopped for the host's outage)")
+    took = wait_for(lambda: hv("recoveries_total") == 1, 10, step=0.2)
+    check("host: the lost connection counts one recovery, the path not live", took is not None
+          and hv("path_live") == 0 and hv("reconnects_total") == 0)
+    targets[0] = start_target(binary, work, "target-restarted")
+    took = wait_for(lambda: hv("reconnects_total") == 1, 15, step=0.2)
+    check("host: the reconnect is counted, the path live again", took is not None and hv("path_live") == 1,
+          f"reconnects {hv('reconnects_total')}")
+
+
+def host_checks(binary, work, targets):
     """`connect --metrics`: the host process's counters agree with what went through its file and
-    with what the target counted."""
+    with what the target counted; an outage counts a recovery and a reconnect."""
     env = dict(os.environ, TIGHTROPE_STATE_DIR=os.path.join(work, "state"))
-    conn = [binary, "connect", "-t", "tcp", "-a", "127.0.0.1", "-s", str(PORT), "-n", SUBNQN, "--no-loop", "-k", "5"]
+    conn = [binary, "connect", "-t", "tcp", "-a", "127.0.0.1", "-s", str(PORT), "-n", SUBNQN, "--no-loop", "-k", "5",
+            "-c", "1"]
     r = subprocess.run(conn + ["--metrics", "127.0.0.1"], capture_output=True, text=True, timeout=60, env=env)
     check("connect --metrics without a port: refused", r.returncode != 0 and "expected ADDR:PORT" in r.stderr + r.stdout,
           f"rc {r.returncode}: {r.stdout}{r.stderr}")
@@ -311,6 +333,7 @@ def host_checks(binary, work):
             and dict(k[1]).get("trsvcid") == str(PORT) and dict(k[1]).get("state") == "live" for k in hs))
         check("host: 404 elsewhere", http_status_at(HPORT, "GET", "/other") == 404)
         promtool_ok("host scrape", text)
+        host_outage(binary, work, targets, url)
     finally:
         r = subprocess.run([binary, "disconnect-all"], capture_output=True, text=True, timeout=60, env=env)
         check("host: disconnect-all", r.returncode == 0, r.stderr)
@@ -323,9 +346,8 @@ def main():
     binary = os.path.abspath(sys.argv[1])
     work = tempfile.mkdtemp(prefix="tightrope-metrics.")
     bad_specs(binary)
-    t = nv.Target(binary, ["-l", f"127.0.0.1:{PORT}", "-n", SUBNQN, "-N", "mem:64M", "-w", "2",
-                           "--metrics", f"127.0.0.1:{MPORT}"],
-                  os.path.join(work, "target.log"), os.path.join(work, "ctl.sock"))
+    t = start_target(binary, work, "target")
+    targets = [t]  # the host's outage replaces it
     try:
         text = bench_phase(binary)
         histogram_checks(text)
@@ -333,10 +355,10 @@ def main():
         digest_checks(t)
         keep_alive_checks(t)
         bounds_checks(t)
-        host_checks(binary, work)
+        host_checks(binary, work, targets)
         promtool_ok("scrape at the end", scrape()[2])
     finally:
-        log = stopped_clean(t)
+        log = stopped_clean(targets[-1])
     return summary(log)
 
 
