@@ -528,6 +528,10 @@ int cmd_connect_all(int argc, char **argv)
 
 	if (rc)
 		return rc == 1 ? 0 : rc;
+	if (a.metrics) { /* one endpoint per host process, and this starts one per subsystem */
+		fprintf(stderr, "--metrics: one port per host process; give it to a connect of its own\n");
+		return 2;
+	}
 	if (fetch_disc_log(&a, &e, &nr, &gen))
 		return 1;
 	for (uint64_t i = 0; i < nr; i++) {

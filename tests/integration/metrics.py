@@ -303,6 +303,10 @@ def host_checks(binary, work, targets):
     r = subprocess.run(conn + ["--metrics", "127.0.0.1"], capture_output=True, text=True, timeout=60, env=env)
     check("connect --metrics without a port: refused", r.returncode != 0 and "expected ADDR:PORT" in r.stderr + r.stdout,
           f"rc {r.returncode}: {r.stdout}{r.stderr}")
+    r = subprocess.run([binary, "connect-all", "-t", "tcp", "-a", "127.0.0.1", "-s", str(PORT), "--metrics",
+                        f"127.0.0.1:{HPORT}"], capture_output=True, text=True, timeout=60, env=env)
+    check("connect-all --metrics: refused (a process per subsystem, one port)", r.returncode == 2
+          and "--metrics" in r.stderr, f"rc {r.returncode}: {r.stderr}")
     url = f"http://127.0.0.1:{HPORT}/metrics"
     try:
         r = subprocess.run(conn + ["--metrics", f"127.0.0.1:{HPORT}"], capture_output=True, text=True, timeout=60,
