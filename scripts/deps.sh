@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Install the Debian packages tightrope needs to build and test, if any are missing.
 # usage: scripts/deps.sh [build|test]   (test adds clang's fuzzer runtime, tshark, python3, the openssl tool and
-# the Ceph daemons tests/ceph/cluster.sh runs, and dpkg-dev, debhelper and lintian for tests/integration/deb.sh)
+# the Ceph daemons tests/ceph/cluster.sh runs, dpkg-dev, debhelper and lintian for tests/integration/deb.sh,
+# and promtool from prometheus for the metrics test)
 set -euo pipefail
-want=(gcc meson ninja-build pkg-config liburing-dev libisal-dev libjson-c-dev libcmocka-dev libssl-dev libfuse3-dev fuse3 librbd-dev libsystemd-dev scdoc)
-[[ ${1:-build} == test ]] && want+=(clang libclang-rt-14-dev python3 tshark openssl ceph-mon ceph-mgr ceph-osd ceph-common dpkg-dev debhelper lintian)
+want=(gcc meson ninja-build pkg-config liburing-dev libisal-dev libjson-c-dev libcmocka-dev libssl-dev libfuse3-dev fuse3 librbd-dev libsystemd-dev scdoc libmicrohttpd-dev)
+[[ ${1:-build} == test ]] && want+=(clang libclang-rt-14-dev python3 tshark openssl ceph-mon ceph-mgr ceph-osd ceph-common dpkg-dev debhelper lintian prometheus)
 missing=()
 for p in "${want[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -67,6 +67,8 @@ step "host access control and namespace notices at scale through the control soc
 python3 tests/integration/control_acl.py "$bin"; record "control_acl" $?
 step "keep-alive expiry (ASan target)"
 python3 tests/integration/keep_alive.py "$bin"; record "keep_alive" $?
+step "Prometheus metrics: scraped during bench runs, promtool, errors, HTTP bounds (ASan target)"
+python3 tests/integration/metrics.py "$bin"; record "metrics" $?
 step "bad input from a scripted fake target to tightrope's host (ASan host)"
 python3 tests/integration/bad_target.py "$bin"; record "bad_target" $?
 step "DH-HMAC-CHAP against a scripted fake controller: the kernel host's bytes, every refusal, connect and reconnect (ASan host)"
@@ -123,7 +125,7 @@ if ((!quick)); then
   # teardown threads; librbd's threads handing RBD completions to workers (Ceph's uninstrumented
   # libraries suppressed: tests/ceph/tsan.supp). Any report fails the test.
   for t in "host_bench.sh" "host_connect.sh" "link_loss.sh" "bad_target.py" "control_socket.py" "hardening.py" \
-    "auth_bad_input.py" "tls_host.sh" "multipath.sh" "rbd.sh" "bench_progress.py" "reservations.py" "resize.py"; do
+    "auth_bad_input.py" "tls_host.sh" "multipath.sh" "rbd.sh" "metrics.py" "bench_progress.py" "reservations.py" "resize.py"; do
     step "$t under ThreadSanitizer"
     runner=(); [[ $t == *.py ]] && runner=(python3)
     TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 "${runner[@]}" tests/integration/$t build-tsan/src/tightrope

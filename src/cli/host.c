@@ -97,7 +97,7 @@ int cli_host_identity(struct tr_ctrl_opts *o, const char *hostnqn, const char *h
 	return 0;
 }
 
-enum { OPT_DISABLE_SQFLOW = 1000, OPT_IOPOLICY, OPT_BLKDEV, OPT_FOREGROUND, OPT_UNITS };
+enum { OPT_DISABLE_SQFLOW = 1000, OPT_IOPOLICY, OPT_BLKDEV, OPT_FOREGROUND, OPT_UNITS, OPT_METRICS };
 
 /* --blkdev NAME: 0, or -EINVAL for a name that is none of them. */
 static int parse_blkdev(const char *name, enum hostd_blkdev *out)
@@ -132,6 +132,7 @@ static const struct option conn_long[] = {
 	{ "foreground", no_argument, NULL, OPT_FOREGROUND },
 	{ "units", no_argument, NULL, OPT_UNITS },
 	{ "config", required_argument, NULL, 'J' }, /* nvme-cli 2.x's: libnvme's JSON config, or "none" */
+	{ "metrics", required_argument, NULL, OPT_METRICS },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "help", no_argument, NULL, 'h' },
 	{ 0 } };
@@ -170,6 +171,7 @@ int parse_conn(int argc, char **argv, struct conn_args *a, const char *usage, in
 	a->foreground = false;
 	a->via_units = false;
 	a->config = NULL;
+	a->metrics = NULL;
 	optind = 0; /* 0: getopt starts afresh, as autoconnect parses one line after another */
 	while ((c = getopt_long(argc, argv, CLI_CONN_SHORTOPTS "i:Q:k:o:c:l:f:d:N:J:Lvh", conn_long, NULL)) != -1) {
 		err = cli_conn_option(c, optarg, &cc);
@@ -200,6 +202,7 @@ int parse_conn(int argc, char **argv, struct conn_args *a, const char *usage, in
 		case 'J': a->config = optarg; break;
 		case OPT_FOREGROUND: a->foreground = true; break;
 		case OPT_UNITS: a->via_units = true; break;
+		case OPT_METRICS: a->metrics = optarg; break;
 		case OPT_DISABLE_SQFLOW: a->o.disable_sqflow = true; break;
 		case OPT_BLKDEV:
 			if (parse_blkdev(optarg, &a->blkdev)) {
@@ -419,7 +422,7 @@ static void hostd_opts_from(struct hostd_opts *h, const struct conn_args *a)
 	*h = (struct hostd_opts){ .conn = a->o, .reconnect_delay_s = a->reconnect_delay,
 				  .ctrl_loss_tmo_s = a->ctrl_loss_tmo, .fast_io_fail_tmo_s = a->fast_io_fail_tmo,
 				  .no_loop = a->no_loop, .blkdev = a->blkdev, .state_dir = state_dir_path(), .iopolicy = a->iopolicy,
-				  .iopolicy_set = a->iopolicy_set, .foreground = a->foreground };
+				  .iopolicy_set = a->iopolicy_set, .foreground = a->foreground, .metrics = a->metrics };
 }
 
 /* The control socket of a live host process that holds this subsystem for this host, if any: a
@@ -518,7 +521,7 @@ int cmd_connect(int argc, char **argv)
 		"         [--fast_io_fail_tmo SEC] [-g] [-G] [--disable-sqflow] [--no-loop] [--blkdev auto|ublk|loop]\n"
 		"         [-S|--dhchap-secret DHHC-1:..] [-C|--dhchap-ctrl-secret DHHC-1:..]\n"
 		"         [--tls] [--tls-key NVMeTLSkey-1:..|FILE] [--iopolicy numa|round-robin|queue-depth]\n"
-		"         [--foreground]\n"
+		"         [--foreground] [--metrics ADDR:PORT]\n"
 		"Attach a remote namespace: a host process keeps the subsystem's controllers (one path each) and\n"
 		"shows each namespace once as a file (FUSE) and a block device (/dev/ublkbN where the kernel has\n"
 		"ublk_drv, else /dev/loopN over the file; --blkdev chooses); a connect to another\n"
@@ -528,7 +531,9 @@ int cmd_connect(int argc, char **argv)
 		"With --tls-key every queue runs over TLS 1.3 with the PSK derived from that configured key\n"
 		"for this host and subsystem, as the Linux host would find it in its keyring.\n"
 		"With --foreground this command is the host process (tightrope-connect@.service): it logs to\n"
-		"stderr, tells systemd READY=1 once live, and disconnects in order on SIGTERM.\n";
+		"stderr, tells systemd READY=1 once live, and disconnects in order on SIGTERM.\n"
+		"With --metrics the host process serves Prometheus metrics at http://ADDR:PORT/metrics (its\n"
+		"first connect decides; a connect that adds a path to it does not change them).\n";
 	struct conn_args a;
 	int rc = parse_conn(argc, argv, &a, usage, true);
 
@@ -586,6 +591,10 @@ int cmd_connect_all(int argc, char **argv)
 
 	if (rc)
 		return rc == 1 ? 0 : rc;
+	if (a.metrics) { /* one endpoint per host process, and this starts one per subsystem */
+		fprintf(stderr, "--metrics: one port per host process; give it to a connect of its own\n");
+		return 2;
+	}
 	if (!a.o.traddr)
 		return cli_autoconnect(argc, argv, &a);
 	return cli_connect_discovered(&a);

@@ -22,6 +22,7 @@ struct conn_args {
 	bool foreground; /* connect: be the host process (systemd's tightrope-connect@.service) */
 	const char *config; /* connect-all -J/--config: libnvme's JSON config, "none" for none */
 	bool via_units; /* connect-all --units: each controller as a tightrope-connect@ unit */
+	const char *metrics; /* connect --metrics ADDR:PORT */
 };
 
 /* Parse nvme-cli's connection flags; returns 0, or 1 when --help was given, or 2 on bad usage.

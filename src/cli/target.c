@@ -28,7 +28,7 @@
 #define PORT_MAX 65535
 /* Long options with no short form. */
 enum { OPT_DHCHAP_SECRET = 0x100, OPT_DHCHAP_CTRL_SECRET, OPT_DHCHAP_HASH, OPT_DHCHAP_DHGROUP, OPT_TLS_KEY,
-       OPT_TLS, OPT_CNTLID_MIN, OPT_CNTLID_MAX, OPT_ANA_STATE, OPT_POLL, OPT_POLL_US };
+       OPT_TLS, OPT_CNTLID_MIN, OPT_CNTLID_MAX, OPT_ANA_STATE, OPT_POLL, OPT_POLL_US, OPT_METRICS };
 #define MAX_ANA_STATES 64 /* --ana-state options */
 
 static void target_usage(FILE *out)
@@ -61,6 +61,7 @@ static void target_usage(FILE *out)
 		"      --model MN             model number (default: tightrope)\n"
 		"  -c, --config FILE          load an nvmetcli-style JSON config (and 'ctl save' writes it back)\n"
 		"  -S, --ctl PATH             control socket (default " TGT_DEFAULT_CTL_PATH "; 'none' = off)\n"
+		"      --metrics ADDR:PORT    serve Prometheus metrics at http://ADDR:PORT/metrics (off by default)\n"
 		"  -w, --workers N            worker threads (default: one per CPU)\n"
 		"      --max-connections N    refuse connections beyond N (default: 8192, or fewer if the\n"
 		"                             descriptor limit or half the RAM (worst case) says so)\n"
@@ -319,6 +320,7 @@ struct target_args {
 	} ana[MAX_ANA_STATES];
 	int nr_ana;
 	const char *config, *ctl_path, *disc_port, *target_id;
+	const char *metrics; /* --metrics ADDR:PORT, or NULL */
 	struct limits limits;
 	long workers;
 	long poll_us;
@@ -469,6 +471,7 @@ static int parse_target_option(struct target_args *a, int c, char *arg)
 	case 'D': a->disc_port = arg; return -1;
 	case 'c': a->config = arg; return -1;
 	case 'S': a->ctl_path = arg; return -1;
+	case OPT_METRICS: a->metrics = arg; return -1;
 	case 'I': a->target_id = arg; return -1;
 	case 'B':
 	case 'M':
@@ -506,6 +509,7 @@ static int parse_target_args(int argc, char **argv, struct target_args *a)
 		{ "ana-state", required_argument, NULL, OPT_ANA_STATE },
 		{ "config", required_argument, NULL, 'c' },
 		{ "ctl", required_argument, NULL, 'S' },
+		{ "metrics", required_argument, NULL, OPT_METRICS },
 		{ "workers", required_argument, NULL, 'w' },
 		{ "target-id", required_argument, NULL, 'I' },
 		{ "max-connections", required_argument, NULL, 'M' },
@@ -610,6 +614,8 @@ static int build_target(const struct target_args *a, struct tgt_control **ctl)
 		err = tgt_ana_set(tgt, a->ana[i].portid, (uint32_t)a->ana[i].grpid, a->ana[i].state);
 	if (!err && strcmp(a->ctl_path, "none"))
 		err = start_control(a->ctl_path, ctl);
+	if (!err && a->metrics)
+		err = tgt_metrics_start(tgt, a->metrics); /* logs what is wrong */
 	return err;
 }
 
@@ -636,8 +642,9 @@ int cmd_target(int argc, char **argv)
 		err = build_target(&args, &ctl);
 	if (!err)
 		err = tgt_run();
-	/* Before the registries go: the control thread reads them. */
+	/* Before the registries go: the control and metrics threads read them. */
 	tgt_control_stop(ctl);
+	tgt_metrics_stop();
 	tgt_shutdown();
 	if (!err)
 		tr_info("stopped");

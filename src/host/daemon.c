@@ -182,6 +182,7 @@ static void event_loop(struct hostd *h)
 		ublk_serve(); /* new requests go out with this turn's */
 		serve_paths(h);
 		ublk_submit(); /* the commits of what completed */
+		hostd_metrics_serve(h);
 		for (int i = 0; i < h->nr_ns && h->state != HS_DELETING; i++)
 			if (blkdev_attach_collect(h, &h->ns[i], false))
 				hostd_write_state(h);
@@ -200,6 +201,8 @@ static int start_serving(struct hostd *h, char *why, size_t whylen)
 	err = path_connect_now(&h->paths[0], why, whylen);
 	if (!err && h->ctl_fd < 0)
 		err = -EIO, snprintf(why, whylen, "cannot listen on %.200s", h->sock_path);
+	if (!err) /* before the mount: the failure path below has no mount to undo */
+		err = hostd_metrics_start(h, why, whylen);
 	if (!err)
 		err = hostd_fuse_start(h, why, whylen);
 	return err;
@@ -245,6 +248,7 @@ static void final_flush(struct hostd *h)
 /* Teardown: flush each namespace, shut every controller down, leave nothing behind. */
 static void __attribute__((noreturn)) finish(struct hostd *h)
 {
+	hostd_metrics_stop(h);
 	if (h->state == HS_DELETING)
 		final_flush(h);
 	if (h->se) {

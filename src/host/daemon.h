@@ -32,6 +32,7 @@ struct hostd_opts {
 	/* Be the host process instead of starting one (a systemd unit's Type=notify main process):
 	 * logs to stderr, READY=1 to systemd once live, and hostd_connect returns only on failure. */
 	bool foreground;
+	const char *metrics; /* --metrics ADDR:PORT: the process's Prometheus endpoint (NULL: none) */
 };
 
 /* The policy named 'name' ("numa", "round-robin", "queue-depth"); -EINVAL for another. */

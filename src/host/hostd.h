@@ -82,6 +82,19 @@ struct path_view {
 };
 
 struct hostd;
+struct hostd_metrics;
+
+/* A path's counters for `connect --metrics` (hostd_metrics.c): cumulative over its reconnects,
+ * written and read by the event loop only. */
+#define HM_OPS (BLKREQ_ZEROES + 1) /* by enum blkreq_kind */
+struct hpath_metrics {
+	uint64_t cmds[HM_OPS]; /* commands sent */
+	uint64_t bytes[HM_OPS]; /* their data (read and write) */
+	uint64_t errors; /* answered with an error, or failed by the transport */
+	uint64_t failovers; /* answered with a path error: the request went again elsewhere */
+	uint64_t recoveries; /* error recoveries started */
+	uint64_t reconnects; /* successful ones */
+};
 
 struct hpath {
 	struct hostd *h;
@@ -109,6 +122,7 @@ struct hpath {
 	uint64_t ana_retry_ns;
 	unsigned rr; /* commands sent through its I/O queues: which queue is next (io.c) */
 	uint64_t cmds; /* commands sent on this path */
+	struct hpath_metrics m;
 	/* A connect or reconnect runs in a thread of its own, so the other paths keep serving. */
 	pthread_t job;
 	bool job_running;
@@ -157,6 +171,7 @@ struct hostd {
 	bool teardown_threaded; /* teardown_thread exists and is to be joined */
 	_Atomic bool teardown_done; /* set by the teardown thread once the loop devices are gone */
 	const char *exit_reason;
+	struct hostd_metrics *metrics; /* --metrics: its endpoint (NULL without) */
 };
 
 /* daemon.c */
@@ -164,6 +179,12 @@ void hostd_write_state(struct hostd *h);
 struct ns_dev *hostd_ns_by_nsid(struct hostd *h, uint32_t nsid);
 void hostd_start_teardown(struct hostd *h, const char *reason);
 int hostd_nr_paths(const struct hostd *h); /* paths not being deleted */
+
+/* hostd_metrics.c: the --metrics endpoint. Start it (0 without --metrics; -errno with 'why' set),
+ * answer its requests for a fresh text (each loop turn), stop it. */
+int hostd_metrics_start(struct hostd *h, char *why, size_t whylen);
+void hostd_metrics_serve(struct hostd *h);
+void hostd_metrics_stop(struct hostd *h);
 
 /* path.c: each path's life, error recovery, the namespaces and ANA groups it reports. */
 const char *path_state_name(enum path_state s);

@@ -131,6 +131,8 @@ static void chunk_done(void *arg, int status)
 	struct io_req *r = arg;
 	struct hostd *h = r->h;
 
+	if (status)
+		h->paths[r->path].m.errors++;
 	if (mpath_is_path_error(status)) {
 		struct hpath *p = &h->paths[r->path];
 		struct ns_dev *ns = hostd_ns_by_nsid(h, r->b.nsid);
@@ -145,6 +147,7 @@ static void chunk_done(void *arg, int status)
 			if (tr_ratelimit(&failover_rl, &suppressed))
 				tr_info("%s: %s on namespace %u answered %s (%#x): failing over", h->name, p->name,
 					r->b.nsid, tr_status_str(status), status);
+			p->m.failovers++;
 		}
 		status = BLKREQ_STATUS_FAILOVER;
 	}
@@ -185,6 +188,8 @@ static int send_cmd(void *ctx, const struct blkreq_cmd *c)
 	if (!err) {
 		p->rr++;
 		p->cmds++;
+		p->m.cmds[c->op]++;
+		p->m.bytes[c->op] += c->len;
 	}
 	return err;
 }

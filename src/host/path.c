@@ -307,6 +307,7 @@ static void start_recovery(struct hpath *p, const char *why)
 	/* Not routable first: the teardown completes its commands with transport errors, and those go
 	 * to the other paths (or wait) at once. */
 	path_set_state(p, PS_CONNECTING);
+	p->m.recoveries++;
 	mpath_paths_changed(h);
 	tr_ctrl_teardown(p->ctrl);
 	p->lost_ns = tr_now_ns();
@@ -332,6 +333,7 @@ static void reconnect_done(struct hpath *p)
 	if (!err) {
 		tr_info("%s: Successfully reconnected (%d attempt)", p->name, p->attempt);
 		path_set_state(p, PS_LIVE);
+		p->m.reconnects++;
 		p->last_error[0] = 0;
 		hostd_io_resubmit_waiting(h); /* what waited through the outage goes again (failback) */
 		hostd_write_state(h);

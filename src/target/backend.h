@@ -98,6 +98,7 @@ struct tgt_ns {
 	struct tgt_resv *resv;
 	_Atomic uint8_t resv_rtype;
 	_Atomic bool resv_in_use; /* set by the first registration: from then on commands are counted */
+	struct tgt_ns_shard *metrics; /* one per worker (metrics.h); NULL if none could be had */
 };
 
 int tgt_backend_mem_open(struct tgt_ns *ns, uint64_t size);

@@ -43,6 +43,7 @@ struct tgt_cmd {
 	/* Waiting for the worker's buffer budget: what to do once its buffer is granted. */
 	void (*resume)(struct tgt_cmd *cmd);
 	struct tgt_cmd *wait_next;
+	uint64_t start_ns; /* when its capsule was taken (the latency histogram's start) */
 };
 
 /* core.c: the steps of a command's life, for transports to call in this order. */

@@ -9,6 +9,7 @@
 #include "nvme/identify.h"
 #include "target/cmd.h"
 #include "target/resv.h"
+#include "util/clock.h"
 #include "util/log.h"
 
 const char *tgt_cmd_state_name(enum tgt_cmd_state state)
@@ -161,7 +162,9 @@ static bool cmd_parse_after_data(const struct tgt_cmd *cmd)
 void tgt_cmd_begin(struct tgt_cmd *cmd, const struct nvme_command *sqe)
 {
 	struct tgt_queue *q = cmd->queue;
+	uint64_t now = tr_now_ns(); /* one clock read: keep-alive's activity and the latency's start */
 
+	cmd->start_ns = now;
 	cmd->status = 0;
 	cmd->sqe = *sqe;
 	memset(&cmd->cqe, 0, sizeof(cmd->cqe));
@@ -173,7 +176,7 @@ void tgt_cmd_begin(struct tgt_cmd *cmd, const struct nvme_command *sqe)
 	if (q->size > 1)
 		q->sqhd = (uint16_t)((q->sqhd + 1) % q->size);
 	if (q->ctrl)
-		tgt_ctrl_touch(q->ctrl);
+		tgt_ctrl_touch_at(q->ctrl, now / TR_NSEC_PER_MSEC);
 }
 
 uint16_t tgt_cmd_prepare(struct tgt_cmd *cmd, uint32_t incapsule_len)
@@ -237,6 +240,8 @@ void tgt_cmd_complete(struct tgt_cmd *cmd, uint16_t status)
 		return;
 	}
 	tgt_cmd_set_state(cmd, TGT_CMD_SENDING);
+	if (atomic_load_explicit(&q->target->metrics.on, memory_order_relaxed))
+		tgt_metrics_cmd_done(cmd, status, tr_now_ns());
 	/* Only a reply still needs its buffer once the command is done: write data, Connect data and
 	 * DSM ranges go back now, so a host that does not read its socket pins none of them. */
 	if (status || cmd->xfer != TGT_XFER_C2H || cmd->c2h_data != cmd->buf)
@@ -362,6 +367,7 @@ void tgt_queue_check_handshake(struct tgt_queue *q, uint64_t now_ms)
 		tr_warn("%s: no %s within %u ms of connecting; closing%s", q->peer,
 			q->state == TGT_Q_WAIT_ICREQ ? "ICReq" : "Connect", limit,
 			suppressed ? " (and others like it: this line is rate-limited)" : "");
+	tgt_metrics_inc(&q->target->metrics.handshake_timeouts);
 	q->ops->close(q, "handshake timeout");
 }
 

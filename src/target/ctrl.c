@@ -69,6 +69,7 @@ struct tgt_ctrl *tgt_ctrl_create(struct tgt_subsys *s, const char *hostnqn, cons
 	ctrl->next = s->ctrls;
 	s->ctrls = ctrl;
 	pthread_mutex_unlock(&s->lock);
+	tgt_metrics_inc(&s->metrics.ctrls_created);
 	return ctrl;
 }
 
@@ -149,9 +150,14 @@ bool tgt_ctrl_fatal(struct tgt_ctrl *ctrl, const char *why)
 	return first;
 }
 
+void tgt_ctrl_touch_at(struct tgt_ctrl *ctrl, uint64_t now_ms)
+{
+	atomic_store_explicit(&ctrl->last_activity_ms, now_ms, memory_order_relaxed);
+}
+
 void tgt_ctrl_touch(struct tgt_ctrl *ctrl)
 {
-	atomic_store_explicit(&ctrl->last_activity_ms, tr_now_ms(), memory_order_relaxed);
+	tgt_ctrl_touch_at(ctrl, tr_now_ms());
 }
 
 void tgt_ctrl_check_keep_alive(struct tgt_ctrl *ctrl, uint64_t now_ms)
@@ -170,7 +176,8 @@ void tgt_ctrl_check_keep_alive(struct tgt_ctrl *ctrl, uint64_t now_ms)
 		/* The Linux target's words, so operators' log searches carry over. */
 		tr_warn("ctrl %u keep-alive timer (%u seconds) expired!", ctrl->cntlid,
 			(ctrl->kato_ms + 999) / 1000);
-		tgt_ctrl_fatal(ctrl, "keep-alive timeout");
+		if (tgt_ctrl_fatal(ctrl, "keep-alive timeout"))
+			tgt_metrics_inc(&ctrl->subsys->metrics.ka_expiries);
 	} else if (!ctrl->kato_ms && idle_ms && now_ms >= last + idle_ms) {
 		/* Keep-alive off is no licence to hold a controller forever: a host that sent nothing on
 		 * any queue for this long is gone. */

@@ -634,8 +634,10 @@ static void accept_and_drop(struct tgt_listener *l, int err)
 	if (tgt->reserve_fd >= 0) {
 		close(tgt->reserve_fd);
 		fd = accept4(l->fd, NULL, NULL, SOCK_CLOEXEC);
-		if (fd >= 0)
+		if (fd >= 0) {
 			close(fd);
+			tgt_metrics_inc(&tgt->metrics.conns_refused);
+		}
 		tgt->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	}
 	if (tr_ratelimit(&rl, &suppressed))
@@ -661,6 +663,7 @@ void tgt_accept(struct tgt_listener *l)
 		}
 		if (atomic_load(&tgt->nr_connections) >= tgt->max_connections) {
 			close(fd);
+			tgt_metrics_inc(&tgt->metrics.conns_refused);
 			if (tr_ratelimit(&rl, &suppressed))
 				tr_warn("port %s: %d connections open, the --max-connections limit; refusing new ones "
 					"(%u refused since the last such line)", l->trsvcid, tgt->max_connections,
@@ -668,6 +671,7 @@ void tgt_accept(struct tgt_listener *l)
 			continue;
 		}
 		atomic_fetch_add(&tgt->nr_connections, 1);
+		tgt_metrics_inc(&tgt->metrics.conns_accepted);
 		/* Round-robin: the host's per-CPU queues spread over the workers. */
 		tgt_worker_post_conn(&tgt->workers[tgt->next_worker++ % (unsigned)tgt->nr_workers], fd, l);
 	}

@@ -14,6 +14,7 @@
 #include "nvme/dhchap_key.h"
 #include "nvme/spec.h"
 #include "target/backend.h"
+#include "target/metrics.h"
 
 struct tgt_worker;
 struct tgt_queue;
@@ -79,6 +80,7 @@ struct tgt_subsys {
 	uint16_t next_cntlid;
 	uint32_t port_mask; /* bit per listener port id that exports this subsystem; 0 = all */
 	struct tgt_target *target; /* the target it belongs to */
+	struct tgt_subsys_metrics metrics; /* cumulative: they outlive controllers and queues */
 	struct tgt_subsys *next;
 };
 
@@ -198,6 +200,7 @@ struct tgt_target {
 	 * and the change count the ANA log page reports. Read on the I/O path without a lock. */
 	_Atomic uint8_t ana_state[TGT_MAX_PORTID + 1][TGT_MAX_ANAGRPS + 1];
 	_Atomic uint64_t ana_chgcnt;
+	struct tgt_target_metrics metrics; /* --metrics (metrics.c) */
 };
 
 /* The process's target: set up by tgt_init and reached only by the command line, the control
@@ -285,6 +288,7 @@ bool tgt_ctrl_tryget(struct tgt_ctrl *ctrl);
 void tgt_ctrl_put(struct tgt_ctrl *ctrl);
 bool tgt_ctrl_fatal(struct tgt_ctrl *ctrl, const char *why); /* true: this call started the teardown */
 void tgt_ctrl_touch(struct tgt_ctrl *ctrl);
+void tgt_ctrl_touch_at(struct tgt_ctrl *ctrl, uint64_t now_ms); /* the caller read the clock */
 uint64_t tgt_ctrl_cap(void);
 int tgt_ctrl_property_get(struct tgt_ctrl *ctrl, uint32_t offset, bool eight, uint64_t *value);
 int tgt_ctrl_property_set(struct tgt_ctrl *ctrl, uint32_t offset, uint64_t value);

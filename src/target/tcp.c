@@ -563,6 +563,7 @@ static enum ntcp_verdict tcp_rx_data_done(struct ntcp_conn *c, bool digest_ok)
 	if (!tc)
 		return NTCP_GO;
 	if (!digest_ok) {
+		tgt_metrics_inc(&tq->q.target->metrics.ddgst_errors);
 		tr_warn("%s: data digest mismatch on command %u; failing it with a transient transport error", tq->q.peer,
 			tc->cmd.sqe.command_id);
 		if (!tc->cmd.status)
@@ -591,6 +592,8 @@ static void tcp_rx_bad_header(struct ntcp_conn *c, const struct nvmf_tcp_fatal *
 		tcp_close(&tq->q, "malformed H2CTermReq");
 		return;
 	}
+	if (fatal->fes == NVME_TCP_FES_HDR_DIGEST_ERR)
+		tgt_metrics_inc(&tq->q.target->metrics.hdgst_errors);
 	tcp_fatal(tq, fatal->fes, fatal->fei,
 		  fatal->fes == NVME_TCP_FES_HDR_DIGEST_ERR ? "header digest mismatch" : "malformed PDU header");
 }

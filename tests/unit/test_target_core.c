@@ -2,7 +2,8 @@
  * transport: no sockets, no PDUs. Commands go in through the same core entry points the TCP
  * transport uses (tgt_cmd_begin/prepare/proceed/data_ready); replies come out through the fake's
  * queue_response. Covers Connect (admin and I/O), properties and enabling, Identify, Keep Alive,
- * writes by "R2T" and reads on a RAM namespace, and the statuses for bad commands. */
+ * writes by "R2T" and reads on a RAM namespace, the statuses for bad commands, and what --metrics
+ * counts of them. */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -384,6 +385,43 @@ static void test_write_then_read(void **state)
 	assert_int_equal(atomic_load(&ioq.q.stats.inflight), 0);
 }
 
+/* --metrics: what the core counts shows in the exposition, by namespace, opcode and status. */
+static void test_metrics(void **state)
+{
+	static uint8_t buf[4096];
+	struct nvme_command w = { .opcode = nvme_cmd_write, .command_id = 30, .nsid = 1, .cdw12 = 7 };
+	struct nvme_command r = w;
+	const char *p;
+	size_t len;
+	char *text;
+
+	(void)state;
+	atomic_store(&tgt->metrics.on, true);
+	assert_int_equal(run(&ioq, w, buf, sizeof(buf), true), 0);
+	r.opcode = nvme_cmd_read;
+	assert_int_equal(run(&ioq, r, NULL, sizeof(buf), false), 0);
+	assert_int_equal(run(&ioq, r, NULL, sizeof(buf), false), 0);
+	r.cdw10 = NS_BYTES / 512; /* past the end: LBA Out of Range, SCT 0 SC 0x80 */
+	assert_int_equal(run(&ioq, r, NULL, sizeof(buf), false) & NVME_SC_MASK, NVME_SC_LBA_RANGE);
+	atomic_store(&tgt->metrics.on, false);
+
+	text = tgt_metrics_render(tgt, &len);
+	assert_non_null(text);
+	assert_int_equal(strlen(text), len);
+	assert_non_null(strstr(text, "tightrope_target_commands_total{subsys=\"" SUBNQN "\",nsid=\"1\",op=\"read\"} 2\n"));
+	assert_non_null(strstr(text, "tightrope_target_commands_total{subsys=\"" SUBNQN "\",nsid=\"1\",op=\"write\"} 1\n"));
+	assert_non_null(strstr(text, "tightrope_target_bytes_total{subsys=\"" SUBNQN "\",nsid=\"1\",op=\"read\"} 8192\n"));
+	assert_non_null(strstr(text, "tightrope_target_command_errors_total{subsys=\"" SUBNQN
+				     "\",op=\"read\",status=\"0x080\"} 1\n"));
+	p = strstr(text, "tightrope_target_command_duration_seconds_bucket{subsys=\"" SUBNQN
+			 "\",nsid=\"1\",op=\"read\",le=\"+Inf\"} 2\n");
+	assert_non_null(p);
+	assert_non_null(strstr(p, "_count{subsys=\"" SUBNQN "\",nsid=\"1\",op=\"read\"} 2\n"));
+	assert_non_null(strstr(text, "tightrope_target_controllers{subsys=\"" SUBNQN "\"} 1\n"));
+	assert_non_null(strstr(text, "tightrope_target_queues{subsys=\"" SUBNQN "\"} 2\n"));
+	free(text);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -392,6 +430,7 @@ int main(void)
 		cmocka_unit_test(test_identify),
 		cmocka_unit_test(test_bad_commands),
 		cmocka_unit_test(test_write_then_read),
+		cmocka_unit_test(test_metrics),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
