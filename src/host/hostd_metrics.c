@@ -13,6 +13,7 @@
 #include "host/hostd.h"
 #include "util/log.h"
 #include "util/metrics_http.h"
+#include "util/metrics_text.h"
 
 #define PFX "tightrope_host_"
 #define RENDER_WAIT_S 2 /* the loop answers within a turn; past this, the last text is served */
@@ -31,53 +32,9 @@ static const char *const op_names[HM_OPS] = { [BLKREQ_READ] = "read", [BLKREQ_WR
 					      [BLKREQ_FLUSH] = "flush", [BLKREQ_DEALLOCATE] = "dsm",
 					      [BLKREQ_ZEROES] = "write_zeroes" };
 
-struct out {
-	char *buf;
-	size_t len, cap;
-	bool failed;
-};
-
-__attribute__((format(printf, 2, 3))) static void out_printf(struct out *o, const char *fmt, ...)
+static void help(struct tr_metrics_text *o, const char *name, const char *type, const char *text)
 {
-	va_list ap;
-	int n;
-
-	while (!o->failed) {
-		va_start(ap, fmt);
-		n = vsnprintf(o->buf ? o->buf + o->len : NULL, o->buf ? o->cap - o->len : 0, fmt, ap);
-		va_end(ap);
-		if (n >= 0 && o->buf && (size_t)n < o->cap - o->len) {
-			o->len += (size_t)n;
-			return;
-		}
-		char *b = n < 0 ? NULL : realloc(o->buf, o->cap * 2 + (size_t)n + 4096);
-
-		if (!b) {
-			o->failed = true;
-			return;
-		}
-		o->buf = b;
-		o->cap = o->cap * 2 + (size_t)n + 4096;
-	}
-}
-
-/* Label values escaped as the format says (backslash, double quote, newline). */
-static const char *esc(const char *s, char *buf, size_t size)
-{
-	size_t n = 0;
-
-	for (; *s && n + 3 < size; s++) {
-		if (*s == '\\' || *s == '"' || *s == '\n')
-			buf[n++] = '\\';
-		buf[n++] = *s == '\n' ? 'n' : *s;
-	}
-	buf[n] = 0;
-	return buf;
-}
-
-static void help(struct out *o, const char *name, const char *type, const char *text)
-{
-	out_printf(o, "# HELP " PFX "%s %s\n# TYPE " PFX "%s %s\n", name, text, name, type);
+	tr_metrics_printf(o, "# HELP " PFX "%s %s\n# TYPE " PFX "%s %s\n", name, text, name, type);
 }
 
 #define for_each_path(h, p)                                                         \
@@ -85,46 +42,48 @@ static void help(struct out *o, const char *name, const char *type, const char *
 		if (p->used && p->state != PS_NEW)
 
 /* One line per path of a per-path counter, its value at offset 'off' in struct hpath_metrics. */
-static void per_path(struct out *o, struct hostd *h, const char *sub, const char *name, size_t off)
+static void per_path(struct tr_metrics_text *o, struct hostd *h, const char *sub, const char *name, size_t off)
 {
 	for_each_path(h, p)
-		out_printf(o, PFX "%s{subsys=\"%s\",path=\"%s\"} %llu\n", name, sub, p->name,
+		tr_metrics_printf(o, PFX "%s{subsys=\"%s\",path=\"%s\"} %llu\n", name, sub, p->name,
 			   (unsigned long long)*(const uint64_t *)((const char *)&p->m + off));
 }
 
-static void render_paths(struct out *o, struct hostd *h, const char *sub)
+static void render_paths(struct tr_metrics_text *o, struct hostd *h, const char *sub)
 {
 	char a[2 * NVMF_TRADDR_SIZE + 4], s[2 * NVMF_TRSVCID_SIZE + 4];
 
 	help(o, "path_info", "gauge", "A path (controller): its address, controller ID and state.");
 	for_each_path(h, p)
-		out_printf(o, PFX "path_info{subsys=\"%s\",path=\"%s\",traddr=\"%s\",trsvcid=\"%s\",cntlid=\"%u\","
-			   "state=\"%s\"} 1\n", sub, p->name, esc(p->traddr, a, sizeof(a)), esc(p->trsvcid, s, sizeof(s)),
-			   p->cntlid, path_state_name(p->state));
+		tr_metrics_printf(o,
+				  PFX "path_info{subsys=\"%s\",path=\"%s\",traddr=\"%s\",trsvcid=\"%s\",cntlid=\"%u\","
+				      "state=\"%s\"} 1\n",
+				  sub, p->name, tr_metrics_escape(p->traddr, a, sizeof(a)),
+				  tr_metrics_escape(p->trsvcid, s, sizeof(s)), p->cntlid, path_state_name(p->state));
 	help(o, "path_live", "gauge", "1 while the path is live and every queue healthy.");
 	for_each_path(h, p)
-		out_printf(o, PFX "path_live{subsys=\"%s\",path=\"%s\"} %d\n", sub, p->name, path_up(p) ? 1 : 0);
+		tr_metrics_printf(o, PFX "path_live{subsys=\"%s\",path=\"%s\"} %d\n", sub, p->name, path_up(p) ? 1 : 0);
 	help(o, "inflight_commands", "gauge", "Commands sent on the path and not yet answered.");
 	for_each_path(h, p)
-		out_printf(o, PFX "inflight_commands{subsys=\"%s\",path=\"%s\"} %d\n", sub, p->name, path_io_inflight(p));
+		tr_metrics_printf(o, PFX "inflight_commands{subsys=\"%s\",path=\"%s\"} %d\n", sub, p->name, path_io_inflight(p));
 	help(o, "commands_total", "counter", "I/O commands sent, by opcode.");
 	for_each_path(h, p)
 		for (int op = 0; op < HM_OPS; op++)
-			out_printf(o, PFX "commands_total{subsys=\"%s\",path=\"%s\",op=\"%s\"} %llu\n", sub, p->name,
+			tr_metrics_printf(o, PFX "commands_total{subsys=\"%s\",path=\"%s\",op=\"%s\"} %llu\n", sub, p->name,
 				   op_names[op], (unsigned long long)p->m.cmds[op]);
 	help(o, "bytes_total", "counter", "Bytes of the read and write commands sent.");
 	for_each_path(h, p)
 		for (int op = BLKREQ_READ; op <= BLKREQ_WRITE; op++)
-			out_printf(o, PFX "bytes_total{subsys=\"%s\",path=\"%s\",op=\"%s\"} %llu\n", sub, p->name,
+			tr_metrics_printf(o, PFX "bytes_total{subsys=\"%s\",path=\"%s\",op=\"%s\"} %llu\n", sub, p->name,
 				   op_names[op], (unsigned long long)p->m.bytes[op]);
 }
 
 static char *render(struct hostd *h, size_t *len)
 {
-	struct out o = { 0 };
+	struct tr_metrics_text o = { 0 };
 	char sub[2 * NVME_NQN_SIZE + 4];
 
-	esc(h->subnqn, sub, sizeof(sub));
+	tr_metrics_escape(h->subnqn, sub, sizeof(sub));
 	render_paths(&o, h, sub);
 	help(&o, "command_errors_total", "counter", "I/O commands answered with an error or failed by the transport.");
 	per_path(&o, h, sub, "command_errors_total", offsetof(struct hpath_metrics, errors));

@@ -9,6 +9,7 @@
 #include "target/cmd.h"
 #include "target/metrics.h"
 #include "util/metrics_http.h"
+#include "util/metrics_text.h"
 
 #define PFX "tightrope_target_"
 
@@ -120,64 +121,9 @@ void tgt_metrics_cmd_done(struct tgt_cmd *cmd, uint16_t status, uint64_t now_ns)
 
 /* ---- The exposition ---- */
 
-struct out {
-	char *buf;
-	size_t len, cap;
-	bool failed;
-};
-
-__attribute__((format(printf, 2, 3))) static void out_printf(struct out *o, const char *fmt, ...)
+static void help(struct tr_metrics_text *o, const char *name, const char *type, const char *text)
 {
-	va_list ap;
-	int n;
-
-	if (o->failed)
-		return;
-	for (;;) {
-		va_start(ap, fmt);
-		n = vsnprintf(o->buf + o->len, o->cap - o->len, fmt, ap);
-		va_end(ap);
-		if (n < 0) {
-			o->failed = true;
-			return;
-		}
-		if ((size_t)n < o->cap - o->len) {
-			o->len += (size_t)n;
-			return;
-		}
-		size_t cap = o->cap * 2 + (size_t)n;
-		char *b = realloc(o->buf, cap);
-
-		if (!b) {
-			o->failed = true;
-			return;
-		}
-		o->buf = b;
-		o->cap = cap;
-	}
-}
-
-/* A label value as the format wants it: backslash, double quote and newline escaped. NQNs are
- * checked at creation, but nothing a peer or an operator typed goes out unescaped. */
-static const char *esc(const char *s, char *buf, size_t size)
-{
-	size_t n = 0;
-
-	for (; *s && n + 3 < size; s++) {
-		if (*s == '\\' || *s == '"' || *s == '\n') {
-			buf[n++] = '\\';
-			buf[n++] = *s == '\n' ? 'n' : *s;
-		} else {
-			buf[n++] = *s;
-		}
-	}
-	buf[n] = 0;
-	return buf;
-}
-
-static void help(struct out *o, const char *name, const char *type, const char *text)
-{
-	out_printf(o, "# HELP " PFX "%s %s\n# TYPE " PFX "%s %s\n", name, text, name, type);
+	tr_metrics_printf(o, "# HELP " PFX "%s %s\n# TYPE " PFX "%s %s\n", name, text, name, type);
 }
 
 #define LOAD(x) atomic_load_explicit(&(x), memory_order_relaxed)
@@ -278,7 +224,7 @@ static int subsys_snap(struct snap *sn, struct tgt_target *t, struct tgt_subsys 
 	int err = 0;
 
 	memset(d, 0, sizeof(*d));
-	esc(s->nqn, d->nqn, sizeof(d->nqn));
+	tr_metrics_escape(s->nqn, d->nqn, sizeof(d->nqn));
 	d->ctrls_created = LOAD(s->metrics.ctrls_created);
 	d->ka_expiries = LOAD(s->metrics.ka_expiries);
 	err_copy(&d->errors, &s->metrics.errors);
@@ -313,14 +259,14 @@ static int take_snap(struct snap *sn, struct tgt_target *t)
 	return err;
 }
 
-static void print_ns_counters(struct out *o, const struct snap *sn)
+static void print_ns_counters(struct tr_metrics_text *o, const struct snap *sn)
 {
 	help(o, "commands_total", "counter", "Commands answered, by namespace and opcode.");
 	for (size_t i = 0; i < sn->nr_nss; i++) {
 		const struct ns_snap *n = &sn->nss[i];
 
 		for (int op = 0; op < TGT_MOP_IO_NR; op++)
-			out_printf(o, PFX "commands_total{subsys=\"%s\",nsid=\"%u\",op=\"%s\"} %llu\n", n->sub->nqn,
+			tr_metrics_printf(o, PFX "commands_total{subsys=\"%s\",nsid=\"%u\",op=\"%s\"} %llu\n", n->sub->nqn,
 				   n->nsid, mop_names[op], (unsigned long long)n->sum.cmds[op]);
 	}
 	help(o, "bytes_total", "counter", "Bytes read and written by successful commands, by namespace.");
@@ -328,13 +274,13 @@ static void print_ns_counters(struct out *o, const struct snap *sn)
 		const struct ns_snap *n = &sn->nss[i];
 
 		for (int op = TGT_MOP_READ; op <= TGT_MOP_WRITE; op++)
-			out_printf(o, PFX "bytes_total{subsys=\"%s\",nsid=\"%u\",op=\"%s\"} %llu\n", n->sub->nqn,
+			tr_metrics_printf(o, PFX "bytes_total{subsys=\"%s\",nsid=\"%u\",op=\"%s\"} %llu\n", n->sub->nqn,
 				   n->nsid, mop_names[op], (unsigned long long)n->sum.bytes[op]);
 	}
 }
 
 /* Buckets cumulative, +Inf equal to _count by construction (both are the same sum). */
-static void print_hist(struct out *o, const struct ns_snap *n, int op)
+static void print_hist(struct tr_metrics_text *o, const struct ns_snap *n, int op)
 {
 	const struct tgt_lat_hist *h = &n->sum.lat[op];
 	unsigned long long cum = 0;
@@ -343,36 +289,36 @@ static void print_hist(struct out *o, const struct ns_snap *n, int op)
 	snprintf(lbl, sizeof(lbl), "subsys=\"%s\",nsid=\"%u\",op=\"%s\"", n->sub->nqn, n->nsid, mop_names[op]);
 	for (int b = 0; b <= TGT_LAT_BOUNDS; b++) {
 		cum += h->bucket[b];
-		out_printf(o, PFX "command_duration_seconds_bucket{%s,le=\"%s\"} %llu\n", lbl,
+		tr_metrics_printf(o, PFX "command_duration_seconds_bucket{%s,le=\"%s\"} %llu\n", lbl,
 			   b < TGT_LAT_BOUNDS ? lat_bound_le[b] : "+Inf", cum);
 	}
-	out_printf(o, PFX "command_duration_seconds_sum{%s} %.9f\n", lbl, (double)h->sum_ns / 1e9);
-	out_printf(o, PFX "command_duration_seconds_count{%s} %llu\n", lbl, cum);
+	tr_metrics_printf(o, PFX "command_duration_seconds_sum{%s} %.9f\n", lbl, (double)h->sum_ns / 1e9);
+	tr_metrics_printf(o, PFX "command_duration_seconds_count{%s} %llu\n", lbl, cum);
 }
 
-static void print_errors(struct out *o, const struct subsys_snap *d)
+static void print_errors(struct tr_metrics_text *o, const struct subsys_snap *d)
 {
 	for (unsigned i = 0; i < TGT_ERR_SLOTS; i++) {
 		uint32_t k = d->errors.key[i] - 1;
 
 		if (!d->errors.key[i] || (k >> 11) >= TGT_MOP_NR)
 			continue;
-		out_printf(o, PFX "command_errors_total{subsys=\"%s\",op=\"%s\",status=\"0x%03x\"} %llu\n", d->nqn,
+		tr_metrics_printf(o, PFX "command_errors_total{subsys=\"%s\",op=\"%s\",status=\"0x%03x\"} %llu\n", d->nqn,
 			   mop_names[k >> 11], k & 0x7ff, (unsigned long long)d->errors.count[i]);
 	}
 	if (d->errors.overflow)
-		out_printf(o, PFX "command_errors_total{subsys=\"%s\",op=\"other\",status=\"other\"} %llu\n", d->nqn,
+		tr_metrics_printf(o, PFX "command_errors_total{subsys=\"%s\",op=\"other\",status=\"other\"} %llu\n", d->nqn,
 			   (unsigned long long)d->errors.overflow);
 }
 
 #define PER_SUBSYS(o, sn, name, field)                                                            \
 	do {                                                                                      \
 		for (size_t i_ = 0; i_ < (sn)->nr_subs; i_++)                                     \
-			out_printf(o, PFX name "{subsys=\"%s\"} %llu\n", (sn)->subs[i_].nqn,      \
+			tr_metrics_printf(o, PFX name "{subsys=\"%s\"} %llu\n", (sn)->subs[i_].nqn,      \
 				   (unsigned long long)(sn)->subs[i_].field);                     \
 	} while (0)
 
-static void print_subsys(struct out *o, const struct snap *sn)
+static void print_subsys(struct tr_metrics_text *o, const struct snap *sn)
 {
 	help(o, "command_errors_total", "counter",
 	     "Commands answered with an error, by opcode and status (hex: SCT << 8 | SC).");
@@ -392,7 +338,7 @@ static void print_subsys(struct out *o, const struct snap *sn)
 	PER_SUBSYS(o, sn, "keep_alive_expiries_total", ka_expiries);
 }
 
-static void print_target(struct out *o, struct tgt_target *t)
+static void print_target(struct tr_metrics_text *o, struct tgt_target *t)
 {
 	static const struct {
 		const char *name, *type, *help;
@@ -411,17 +357,17 @@ static void print_target(struct out *o, struct tgt_target *t)
 	};
 
 	help(o, "connections", "gauge", "TCP connections open.");
-	out_printf(o, PFX "connections %d\n", atomic_load_explicit(&t->nr_connections, memory_order_relaxed));
+	tr_metrics_printf(o, PFX "connections %d\n", atomic_load_explicit(&t->nr_connections, memory_order_relaxed));
 	for (size_t i = 0; i < sizeof(c) / sizeof(c[0]); i++) {
 		help(o, c[i].name, c[i].type, c[i].help);
-		out_printf(o, PFX "%s %llu\n", c[i].name,
+		tr_metrics_printf(o, PFX "%s %llu\n", c[i].name,
 			   (unsigned long long)LOAD(*(_Atomic uint64_t *)((char *)&t->metrics + c[i].off)));
 	}
 }
 
 char *tgt_metrics_render(struct tgt_target *t, size_t *len)
 {
-	struct out o = { .cap = 64 << 10 };
+	struct tr_metrics_text o = { .cap = 64 << 10 };
 	struct snap sn;
 	int err = take_snap(&sn, t);
 
