@@ -5,7 +5,7 @@
 # commit beside the new one": build the old commit elsewhere and pass both binaries.
 #
 # usage: bench/ab_target.sh OLD_TIGHTROPE NEW_TIGHTROPE > table.md    (bench is NEW's)
-# env:   ROUNDS=5 RUNTIME=3   PORT=30500 (below the ephemeral range)   NS=mem:1G
+# env:   ROUNDS=5 RUNTIME=3   PORT=30500 (below the ephemeral range)   NS=mem:1G   WORKLOADS (below)
 set -euo pipefail
 export LC_ALL=C
 old=$(realpath "$1") new=$(realpath "$2")
@@ -43,6 +43,8 @@ PY
 }
 
 rows=("4k-randread-qd128 randread 4k 128" "128k-read-qd16 read 128k 16" "4k-randread-qd1 randread 4k 1")
+# WORKLOADS="LABEL RW BS QD;LABEL RW BS QD..." replaces them (e.g. "4k-randwrite-qd128 randwrite 4k 128").
+[[ -z ${WORKLOADS:-} ]] || IFS=';' read -r -a rows <<<"$WORKLOADS"
 for r in $(seq "$ROUNDS"); do
   echo "ab_target.sh: round $r of $ROUNDS" >&2
   for row in "${rows[@]}"; do
