@@ -219,9 +219,11 @@ void tgt_ns_revalidate_all(void)
 		uint64_t size, blocks_bytes;
 
 		if (ns->ops->size_now(ns, &size) == 0) {
-			/* Whole blocks only: a file grown by a few bytes has not grown yet. */
+			/* Whole blocks only, on both sides: a file grown by a few bytes has not grown yet, and
+			 * one opened at an odd size has not changed. */
 			blocks_bytes = size >> ns->lba_shift << ns->lba_shift;
-			if (blocks_bytes >= (1ull << ns->lba_shift) && blocks_bytes != atomic_load(&ns->size))
+			if (blocks_bytes >= (1ull << ns->lba_shift) &&
+			    blocks_bytes != atomic_load(&ns->size) >> ns->lba_shift << ns->lba_shift)
 				tgt_ns_resized(v[i].nqn, ns->nsid, ns, blocks_bytes);
 		}
 		tgt_ns_put(ns);

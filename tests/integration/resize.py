@@ -120,12 +120,14 @@ def connected_device_follows(t, work):
 def main():
     binary = os.path.abspath(sys.argv[1])
     work = tempfile.mkdtemp(prefix="tightrope-resize.")
-    disk, ro = os.path.join(work, "disk.img"), os.path.join(work, "ro.img")
+    disk, ro, odd = (os.path.join(work, n) for n in ("disk.img", "ro.img", "odd.img"))
     for path in (disk, ro):
         with open(path, "wb") as f:
             f.truncate(16 * MiB)
+    with open(odd, "wb") as f:
+        f.truncate(16 * MiB + 100)  # not a whole number of blocks: its size is 16 MiB, and stays so
     t = nv.Target(binary, ["-l", f"127.0.0.1:{PORT}", "-n", SUBNQN, "-N", f"{disk},nsid=1", "-N", "mem:16M,nsid=2",
-                           "-N", f"{ro},ro,nsid=3"], os.path.join(work, "target.log"), os.path.join(work, "ctl.sock"))
+                           "-N", f"{ro},ro,nsid=3", "-N", f"{odd},nsid=4"], os.path.join(work, "target.log"), os.path.join(work, "ctl.sock"))
     try:
         admin = nv.admin_connect(SUBNQN, port=PORT)
         check("namespace notices enabled", admin.set_features(0x0B, 1 << 8).status == 0)
@@ -133,6 +135,8 @@ def main():
         grow_and_shrink(t, admin, io, disk)
         refusals(t)
         grown_from_outside(admin, disk)
+        check("a file of an odd size that did not change is never announced",
+              "namespace 4 is now" not in t.log_text())
         io.close(), admin.close()
         connected_device_follows(t, work)
     finally:
