@@ -99,6 +99,7 @@ class Queue:
         self.next_cid = 1
         self.cntlid = None
         self.maxdata = 0
+        self.inflight, self.early = {}, {}  # start()/collect(): cid -> (data to send, data received)
         self.local = "%s:%d" % self.sock.getsockname()[:2]
         if do_icreq:
             self.icreq()
@@ -245,6 +246,47 @@ class Queue:
         self.send_cmd(cmd, data if incapsule else b"", **over)
         return self.wait_completion(cid, write_data=data)
 
+    # ---- several commands in flight ----
+    def start(self, cmd, data=b"", incapsule=None):
+        """Send a command without waiting: returns its cid. collect() serves its R2Ts from data."""
+        cid = struct.unpack_from("<H", cmd, 2)[0]
+        if incapsule is None:
+            incapsule = cmd[39] == SGL_INCAPSULE
+        self.inflight[cid] = (data, bytearray())
+        self.send_cmd(cmd, data if incapsule else b"")
+        return cid
+
+    def collect(self, cids, limit=None):
+        """Read PDUs until every cid in cids (sent by start()) has completed, in whatever order the
+        completions come; returns {cid: Completion}. Completions of other started cids are kept for later."""
+        out = {cid: self.early.pop(cid) for cid in list(cids) if cid in self.early}
+        while len(out) < len(cids):
+            ptype, flags, hdr, data = self.recv_pdu()
+            if ptype == C2H_DATA:
+                cid, _, datao, datal = struct.unpack_from("<HHII", hdr, 8)
+                got = self.inflight[cid][1]
+                assert datao == len(got) and datal == len(data), "C2HData out of order"
+                got += data
+                if not flags & F_SUCCESS:
+                    continue
+                c = Completion(bytes(16))
+                c.cid = cid
+            elif ptype == R2T:
+                cid, ttag, r2to, r2tl = struct.unpack_from("<HHII", hdr, 8)
+                self.send_h2c(cid, ttag, r2to, self.inflight[cid][0][r2to:r2to + r2tl])
+                continue
+            elif ptype == CAPSULE_RESP:
+                c = Completion(hdr[8:24])
+                assert c.cid in self.inflight, f"completion for cid {c.cid}, never sent"
+            else:
+                raise AssertionError(f"unexpected PDU type {ptype}")
+            c.data = bytes(self.inflight.pop(c.cid)[1])
+            if c.cid in cids:
+                out[c.cid] = c
+            else:
+                self.early[c.cid] = c
+        return out
+
     # ---- fabrics ----
     def fabrics_connect(self, subnqn, hostnqn=DEFAULT_HOSTNQN, qid=0, sqsize=32, kato_ms=0, cntlid=0xFFFF,
                         hostid=b"\x11" * 16):
@@ -298,6 +340,13 @@ class Queue:
                 cdw12=nlb - 1, sgl_len=len(data),
                 sgl_type=SGL_INCAPSULE if len(data) <= 8192 else SGL_TRANSPORT)
         return self.submit(b, data, **over)
+
+    def rw_sqe(self, opcode, nsid, slba, nlb, lba_size=512, fuse=0, incapsule=False):
+        """Read (02h), Write (01h) or Compare (05h) of nlb blocks; fuse goes into CDW0 bits 9:8."""
+        b = sqe(opcode, self.alloc_cid(), nsid=nsid, cdw10=slba & 0xFFFFFFFF, cdw11=slba >> 32,
+                cdw12=(nlb - 1) & 0xFFFF, sgl_len=nlb * lba_size, sgl_type=SGL_INCAPSULE if incapsule else SGL_TRANSPORT)
+        b[1] |= fuse
+        return b
 
     def read(self, nsid, slba, nlb, lba_size=512):
         b = sqe(0x02, self.alloc_cid(), nsid=nsid, cdw10=slba & 0xFFFFFFFF, cdw11=slba >> 32,
