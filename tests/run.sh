@@ -81,6 +81,8 @@ step "live resize: ctl resize-ns, refusals, a file grown from outside, tightrope
 python3 tests/integration/resize.py "$bin"; record "resize" $?
 step "persistent reservations from raw hosts: nvme/054's sequence, two hosts, preempt and abort, notices (ASan target)"
 python3 tests/integration/reservations.py "$bin"; record "reservations" $?
+step "fused compare-and-write from raw hosts: every pair and broken half, split pairs, counters and torn-read races (ASan target)"
+python3 tests/integration/fused.py "$bin"; record "fused" $?
 step "bench's live status line: on a terminal, piped, JSON, --eta (ASan)"
 python3 tests/integration/bench_progress.py "$bin"; record "bench_progress" $?
 step "the host library installed and used from outside: examples/read_block.c through pkg-config (ASan)"
@@ -125,7 +127,8 @@ if ((!quick)); then
   # teardown threads; librbd's threads handing RBD completions to workers (Ceph's uninstrumented
   # libraries suppressed: tests/ceph/tsan.supp). Any report fails the test.
   for t in "host_bench.sh" "host_connect.sh" "link_loss.sh" "bad_target.py" "control_socket.py" "hardening.py" \
-    "auth_bad_input.py" "tls_host.sh" "multipath.sh" "rbd.sh" "metrics.py" "bench_progress.py" "reservations.py" "resize.py"; do
+    "auth_bad_input.py" "tls_host.sh" "multipath.sh" "rbd.sh" "metrics.py" "bench_progress.py" "reservations.py" "resize.py" \
+    "fused.py"; do
     step "$t under ThreadSanitizer"
     runner=(); [[ $t == *.py ]] && runner=(python3)
     TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 "${runner[@]}" tests/integration/$t build-tsan/src/tightrope
