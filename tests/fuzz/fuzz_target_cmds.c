@@ -52,6 +52,9 @@ struct pending {
 	bool bad_ddgst;
 	uint16_t status;
 	uint64_t result;
+	bool parked; /* a fused FIRST that waits for its queue's next command: nobody waits for it */
+	bool fused; /* one half of a pair (FIRST, then SECOND next on its queue): partner is the other's cid */
+	uint16_t partner;
 };
 
 struct conn {
@@ -62,6 +65,8 @@ struct conn {
 	uint16_t qid;
 	struct nvmf_tcp_framing tx_framing;
 	struct pending pend[MAX_PENDING];
+	bool first_open; /* the last command sent here was a fused FIRST on an I/O queue: first_cid */
+	uint16_t first_cid;
 	uint8_t connect_data[sizeof(struct nvmf_connect_data)];
 	/* What is still to be sent: whole PDUs only, so R2T answers never split another PDU. */
 	uint8_t *out;
@@ -181,6 +186,7 @@ static void conn_close(struct conn *c)
 	c->eng_live = c->term_seen = false;
 	c->rx_pend = NULL;
 	memset(c->pend, 0, sizeof(c->pend));
+	c->first_open = false;
 }
 
 static void flush_out(struct conn *c)
@@ -259,6 +265,20 @@ static struct pending *outstanding(struct conn *c, uint16_t cid, const char *wha
 	return p;
 }
 
+/* Both halves of a fused pair answered: the pair runs as one or not at all, so either both succeed
+ * or neither does (a miscompare fails the write with Failed Fused Command, a write that fails its
+ * own checks the compare). Halves whose entries were reused meanwhile are not checked. */
+static void check_pair(struct conn *c, const struct pending *p)
+{
+	const struct pending *o = p->fused ? pending_find(c, p->partner) : NULL;
+
+	if (!o || !o->done || !o->fused || o->partner != p->cid)
+		return;
+	if ((p->status == NVME_SC_SUCCESS) != (o->status == NVME_SC_SUCCESS))
+		target_bug(c, "fused pair: one half succeeded, the other did not: cid %u opcode %#x status %#x, "
+			   "cid %u opcode %#x status %#x", p->cid, p->opcode, p->status, o->cid, o->opcode, o->status);
+}
+
 /* The engine has a whole header from the target, its digest checked. */
 static enum ntcp_verdict harness_rx_header(struct ntcp_conn *e, const void *h, const struct nvmf_tcp_pdu_layout *l)
 {
@@ -287,6 +307,7 @@ static enum ntcp_verdict harness_rx_header(struct ntcp_conn *e, const void *h, c
 		if (trace)
 			fprintf(stderr, "  slot %d < cid %u status %#x result %#llx\n", (int)(c - conns), p->cid,
 				p->status, (unsigned long long)p->result);
+		check_pair(c, p);
 		return NTCP_GO;
 	}
 	case nvme_tcp_r2t: {
@@ -346,8 +367,10 @@ static enum ntcp_verdict harness_rx_data_done(struct ntcp_conn *e, bool digest_o
 	if (trace)
 		fprintf(stderr, "  slot %d < cid %u C2HData %u+%u%s\n", (int)(c - conns), p->cid, d->data_offset,
 			d->data_length, d->hdr.flags & NVME_TCP_F_DATA_SUCCESS ? " SUCCESS" : "");
-	if ((d->hdr.flags & NVME_TCP_F_DATA_SUCCESS) && (d->hdr.flags & NVME_TCP_F_DATA_LAST))
+	if ((d->hdr.flags & NVME_TCP_F_DATA_SUCCESS) && (d->hdr.flags & NVME_TCP_F_DATA_LAST)) {
 		p->done = true;
+		check_pair(c, p);
+	}
 	c->rx_pend = NULL;
 	return NTCP_GO;
 }
@@ -457,7 +480,7 @@ static bool all_done(void *arg)
 		for (int j = 0; conns[i].fd >= 0 && j < MAX_PENDING; j++) {
 			const struct pending *p = &conns[i].pend[j];
 
-			if (p->used && !p->done && p->opcode != nvme_admin_async_event)
+			if (p->used && !p->done && p->opcode != nvme_admin_async_event && !p->parked)
 				return false;
 		}
 	}
@@ -530,10 +553,15 @@ static struct pending *pending_new(struct conn *c)
 static int submit(struct conn *c, struct nvme_command *sqe, const uint8_t *src, uint32_t src_len,
 		  uint32_t incapsule, bool bad_ddgst)
 {
+	/* Looked up first: pending_new() may hand out a FIRST's entry once it is answered. */
+	struct pending *first = c->first_open ? pending_find(c, c->first_cid) : NULL;
 	struct pending *p = c->fd >= 0 ? pending_new(c) : NULL;
+	uint8_t fuse = sqe->flags & SQE_FUSE_MASK;
 
 	if (!p)
 		return -1;
+	if (first == p)
+		first = NULL;
 	sqe->command_id = ++next_cid;
 	*p = (struct pending){
 		.used = true,
@@ -548,6 +576,18 @@ static int submit(struct conn *c, struct nvme_command *sqe, const uint8_t *src, 
 		.src_len = src_len,
 		.bad_ddgst = bad_ddgst,
 	};
+	/* Whatever comes next on the queue ends a FIRST's wait: it pairs with a SECOND, else it fails. */
+	if (first) {
+		first->parked = false;
+		if (fuse == SQE_FUSE_SECOND) {
+			first->fused = p->fused = true;
+			first->partner = p->cid;
+			p->partner = first->cid;
+		}
+	}
+	c->first_open = fuse == SQE_FUSE_FIRST && c->connected && c->qid;
+	c->first_cid = p->cid;
+	p->parked = c->first_open;
 	if (trace)
 		fprintf(stderr, "slot %d (qid %u%s) > cid %u opcode %#x/%#x nsid %u cdw10 %#x SGL %#x/%u "
 			"in-capsule %u\n", (int)(c - conns), c->qid, c->connected ? "" : ", no Connect", p->cid,
@@ -634,8 +674,10 @@ static void do_cmd(struct conn *c, const uint8_t *rec_sqe, const uint8_t *data, 
 	if (c->connected && c->qid)
 		wrote = true;
 	cid = submit(c, &sqe, data, data_len, incapsule, bad_ddgst);
-	/* An AER on an admin queue is parked until an event: nothing to wait for. */
-	if (cid < 0 || nowait || (sqe.opcode == nvme_admin_async_event && !(c->connected && c->qid)))
+	/* An AER on an admin queue is parked until an event, a fused FIRST until its queue's next command:
+	 * nothing to wait for. */
+	if (cid < 0 || nowait || (sqe.opcode == nvme_admin_async_event && !(c->connected && c->qid)) ||
+	    (c->first_open && c->first_cid == cid))
 		return;
 	wait_cmd(c, (uint16_t)cid);
 }

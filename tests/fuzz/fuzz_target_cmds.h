@@ -28,6 +28,9 @@
  *          same but data always behind an R2T, 2 = SQE verbatim, record data in the capsule only if
  *          the SGL says in-capsule, 3 = SQE verbatim, record data always in the capsule. Data is
  *          the record's, zero-padded to what the target asks for.
+ *          The SQE's FUSE bits (flags 1:0) are sent as they are. A FIRST (01b) on an I/O queue is not
+ *          waited for: the target answers it only once the queue's next command has come. When a
+ *          SECOND (10b) is that next command, the two answers must agree: both succeed or neither.
  *   6      CMD with a wrong data digest on its data (when data digests are on)
  *   1      OPEN: (re)open the slot: a new connection and its ICReq/ICResp, no Connect
  *   2      CONNECT: a Fabrics Connect with the SQE's QID, SQSIZE, CATTR, KATO, RECFMT; opens the
@@ -70,6 +73,11 @@
 #define NR_SLOTS 4
 #define HDR_LEN 2
 #define REC_HDR (1 + 64 + 2)
+
+/* CDW0 bits 9:8, the SQE's flags bits 1:0: fused operation (NVMe Base 2.0, 4.2). */
+#define SQE_FUSE_MASK 0x03
+#define SQE_FUSE_FIRST 0x01
+#define SQE_FUSE_SECOND 0x02
 
 enum action { ACT_CMD, ACT_OPEN, ACT_CONNECT, ACT_CLOSE, ACT_NS, ACT_SYNC, ACT_CMD_BAD_DDGST, ACT_CMD2 };
 enum setup { SETUP_IO, SETUP_DISCOVERY, SETUP_DISABLED, SETUP_NONE };

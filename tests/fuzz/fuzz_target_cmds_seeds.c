@@ -509,6 +509,116 @@ static void seeds_resv(const char *dir, struct seed *s)
 	seed_write(dir, "resv", s);
 }
 
+/* One Read/Write/Compare with FUSE bits (SQE flags 1:0) and its data; FIRSTs go without waiting, as
+ * their answer comes only with the queue's next command. */
+static void seed_fused(struct seed *s, int slot, int mode, uint8_t fuse, uint8_t opcode, uint32_t nsid,
+		       uint32_t slba, uint16_t nlb0, const uint8_t *data, uint16_t len)
+{
+	struct nvme_command c = { .opcode = opcode, .flags = fuse, .nsid = nsid, .cdw10 = slba, .cdw12 = nlb0 };
+
+	seed_rec(s, KIND(ACT_CMD, slot, mode) | (fuse == SQE_FUSE_FIRST ? NOWAIT : 0), &c, data, len);
+}
+
+static void seed_pair(struct seed *s, int slot, int cmp_mode, int wr_mode, uint32_t nsid, uint32_t slba,
+		      uint16_t nlb0, const uint8_t *cmp, const uint8_t *wr)
+{
+	seed_fused(s, slot, cmp_mode, SQE_FUSE_FIRST, nvme_cmd_compare, nsid, slba, nlb0, cmp, cmp ? 128 : 0);
+	seed_fused(s, slot, wr_mode, SQE_FUSE_SECOND, nvme_cmd_write, nsid, slba, nlb0, wr, wr ? 128 : 0);
+}
+
+/* Fused Compare and Write that should succeed and one that miscompares, with the data in the capsule,
+ * behind R2Ts and mixed, on RAM and file namespaces, the largest pair (ACWU), then a read back. */
+static void seeds_fused_pairs(const char *dir, struct seed *s)
+{
+	const uint8_t *a = s->pattern, *b = s->pattern + 1;
+
+	seed_start(s, HB(0, 0, SETUP_IO, 0), 0);
+	seed_connect(s, 1, 0, 1, 31, 0, 0, 0, 0, 0, 0);
+	seed_cmd(s, 1, 0, nvme_cmd_write, 1, 0, 0, 7, a, 128);
+	seed_pair(s, 1, 0, 0, 1, 0, 7, a, b); /* matches */
+	seed_pair(s, 1, 0, 0, 1, 0, 7, a, a); /* miscompares: b is stored now */
+	seed_pair(s, 1, 1, 1, 1, 0, 7, b, a);
+	seed_pair(s, 1, 0, 1, 1, 0, 7, a, b);
+	seed_pair(s, 1, 1, 0, 1, 0, 31, b, a); /* 16 KiB: the compare by R2T, the write in the capsule */
+	seed_pair(s, 1, 1, 1, 1, 0, 2047, NULL, NULL); /* the whole namespace, 1 MiB */
+	seed_cmd(s, 1, 0, nvme_cmd_read, 1, 0, 0, 7, NULL, 0);
+	seed_cmd(s, 1, 0, nvme_cmd_write, 4, 2, 0, 1, a, 128);
+	seed_pair(s, 1, 0, 1, 4, 2, 1, a, b);
+	seed_pair(s, 1, 1, 0, 4, 2, 1, a, b);
+	seed_cmd(s, 1, 0, nvme_cmd_compare, 4, 2, 0, 1, b, 128);
+	seed_cmd(s, 1, 0, nvme_cmd_compare, 4, 2, 0, 1, a, 128);
+	seed_write(dir, "fused-pairs", s);
+}
+
+/* Broken pairs: reserved FUSE, a FIRST followed by a plain command, a lone SECOND, a FIRST that is not a
+ * Compare, a SECOND that is not a Write, halves that differ in NSID, SLBA or NLB, out of range. */
+static void seeds_fused_broken(const char *dir, struct seed *s)
+{
+	const uint8_t *a = s->pattern;
+
+	seed_start(s, HB(0, 0, SETUP_IO, 0), 0);
+	seed_connect(s, 1, 0, 1, 31, 0, 0, 0, 0, 0, 0);
+	seed_fused(s, 1, 0, SQE_FUSE_MASK, nvme_cmd_compare, 1, 0, 7, a, 64);
+	seed_fused(s, 1, 0, SQE_FUSE_FIRST, nvme_cmd_compare, 1, 0, 7, a, 64);
+	seed_cmd(s, 1, 0, nvme_cmd_read, 1, 0, 0, 7, NULL, 0);
+	seed_fused(s, 1, 0, SQE_FUSE_SECOND, nvme_cmd_write, 1, 0, 7, a, 64);
+	seed_fused(s, 1, 0, SQE_FUSE_FIRST, nvme_cmd_write, 1, 0, 7, a, 64);
+	seed_fused(s, 1, 0, SQE_FUSE_SECOND, nvme_cmd_write, 1, 0, 7, a, 64);
+	seed_fused(s, 1, 0, SQE_FUSE_FIRST, nvme_cmd_compare, 1, 0, 7, a, 64);
+	seed_fused(s, 1, 0, SQE_FUSE_SECOND, nvme_cmd_read, 1, 0, 7, NULL, 0);
+	seed_fused(s, 1, 0, SQE_FUSE_FIRST, nvme_cmd_compare, 1, 0, 7, a, 64);
+	seed_fused(s, 1, 0, SQE_FUSE_SECOND, nvme_cmd_write, 1024, 0, 7, a, 64);
+	seed_fused(s, 1, 0, SQE_FUSE_FIRST, nvme_cmd_compare, 1, 0, 7, a, 64);
+	seed_fused(s, 1, 0, SQE_FUSE_SECOND, nvme_cmd_write, 1, 8, 7, a, 64);
+	seed_fused(s, 1, 0, SQE_FUSE_FIRST, nvme_cmd_compare, 1, 0, 7, a, 64);
+	seed_fused(s, 1, 0, SQE_FUSE_SECOND, nvme_cmd_write, 1, 0, 3, a, 64);
+	seed_fused(s, 1, 0, SQE_FUSE_FIRST, nvme_cmd_compare, 1, 2044, 7, a, 64);
+	seed_fused(s, 1, 0, SQE_FUSE_SECOND, nvme_cmd_write, 1, 2044, 7, a, 64);
+	seed_fused(s, 1, 0, SQE_FUSE_FIRST, nvme_cmd_compare, 1, 0, 7, a, 64);
+	seed_fused(s, 1, 0, SQE_FUSE_FIRST, nvme_cmd_compare, 1, 0, 7, a, 64);
+	seed_rec(s, KIND(ACT_CMD, 0, 0), &(struct nvme_command){ .opcode = nvme_admin_identify, .flags = 1,
+								 .cdw10 = 1 }, NULL, 0);
+	seed_rec(s, KIND(ACT_CMD, 0, 0), &(struct nvme_command){ .opcode = nvme_admin_identify, .flags = 2,
+								 .cdw10 = 1 }, NULL, 0);
+	seed_fused(s, 1, 0, SQE_FUSE_SECOND, nvme_cmd_write, 1, 0, 7, a, 64);
+	seed_write(dir, "fused-broken", s);
+}
+
+/* A pair split across two queues; a FIRST pending while its namespace goes away, while its queue
+ * closes (one with its data behind an R2T); pairs pipelined on two workers over one range. */
+static void seeds_fused_split(const char *dir, struct seed *s)
+{
+	const uint8_t *a = s->pattern, *b = s->pattern + 1;
+
+	seed_start(s, HB(0, 0, SETUP_IO, 0) | 0x40, 0);
+	seed_connect(s, 1, 0, 1, 31, 0, 0, 0, 0, 0, 0);
+	seed_connect(s, 2, 0, 2, 31, 0, 0, 0, 0, 0, 0);
+	seed_fused(s, 1, 0, SQE_FUSE_FIRST, nvme_cmd_compare, 1, 0, 7, NULL, 0);
+	seed_fused(s, 2, 0, SQE_FUSE_SECOND, nvme_cmd_write, 1, 0, 7, a, 64);
+	seed_cmd(s, 1, 0, nvme_cmd_write, 1, 0, 0, 7, NULL, 0);
+	for (int i = 0; i < 3; i++) {
+		seed_rec(s, KIND(ACT_CMD, 1, 0) | NOWAIT, &(struct nvme_command){ .opcode = nvme_cmd_compare,
+			 .flags = SQE_FUSE_FIRST, .nsid = 1, .cdw12 = 15 }, i & 1 ? b : a, 64);
+		seed_rec(s, KIND(ACT_CMD, 1, 1) | NOWAIT, &(struct nvme_command){ .opcode = nvme_cmd_write,
+			 .flags = SQE_FUSE_SECOND, .nsid = 1, .cdw12 = 15 }, i & 1 ? a : b, 64);
+		seed_rec(s, KIND(ACT_CMD, 2, 1) | NOWAIT, &(struct nvme_command){ .opcode = nvme_cmd_compare,
+			 .flags = SQE_FUSE_FIRST, .nsid = 1, .cdw12 = 15 }, i & 1 ? a : b, 64);
+		seed_rec(s, KIND(ACT_CMD, 2, 0) | NOWAIT, &(struct nvme_command){ .opcode = nvme_cmd_write,
+			 .flags = SQE_FUSE_SECOND, .nsid = 1, .cdw12 = 15 }, i & 1 ? b : a, 64);
+		seed_rec(s, KIND(ACT_CMD, 2, 0) | NOWAIT, &(struct nvme_command){ .opcode = nvme_cmd_write,
+			 .nsid = 1, .cdw10 = 4, .cdw12 = 3 }, a, 64);
+	}
+	seed_rec(s, KIND(ACT_SYNC, 0, 0), NULL, NULL, 0);
+	seed_fused(s, 1, 0, SQE_FUSE_FIRST, nvme_cmd_compare, 1, 0, 7, a, 64);
+	seed_rec(s, KIND(ACT_NS, 0, 0), &(uint8_t[64]){ 1 }, NULL, 0); /* remove nsid 1 under it */
+	seed_fused(s, 1, 0, SQE_FUSE_SECOND, nvme_cmd_write, 1, 0, 7, a, 64);
+	seed_fused(s, 2, 1, SQE_FUSE_FIRST, nvme_cmd_compare, 4, 0, 63, a, 64);
+	seed_rec(s, KIND(ACT_CLOSE, 2, 0), NULL, NULL, 0);
+	seed_fused(s, 1, 0, SQE_FUSE_FIRST, nvme_cmd_compare, 4, 0, 1, a, 64);
+	seed_rec(s, KIND(ACT_CLOSE, 0, 0), NULL, NULL, 0);
+	seed_write(dir, "fused-split", s);
+}
+
 static void (*const seed_builders[])(const char *dir, struct seed *s) = {
 	seeds_resv,
 	seeds_io,
@@ -525,6 +635,9 @@ static void (*const seed_builders[])(const char *dir, struct seed *s) = {
 	seeds_discovery,
 	seeds_io_raw_sgl_overrun,
 	seeds_auth,
+	seeds_fused_pairs,
+	seeds_fused_broken,
+	seeds_fused_split,
 };
 
 void fuzz_cmds_write_seeds(const char *dir)
