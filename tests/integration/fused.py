@@ -99,7 +99,7 @@ def st(a, b=None):
 def identify(a):
     d = a.admin.identify(1).data
     oncs, fuses = struct.unpack_from("<HH", d, 520)
-    acwu = struct.unpack_from("<H", d, 534)[0]
+    acwu = struct.unpack_from("<H", d, 532)[0]  # bytes 533:532 (535:534 are OCFS)
     ioccsz = struct.unpack_from("<I", d, 1792)[0]
     check("Identify Controller: ONCS says Compare (bit 0)", oncs & 1, f"oncs {oncs:#x}")
     check("Identify Controller: FUSES says Compare and Write (bit 0)", fuses & 1, f"fuses {fuses:#x}")
@@ -112,7 +112,7 @@ def compare_alone(q):
     put(q, RAM, 0, old)
     c = one(q, COMPARE, RAM, 0, 8, old)
     check("Compare of equal data: success", c.status == OK, st(c.status))
-    c = one(q, COMPARE, RAM, 0, 8, old[:-1] + b"\x00")
+    c = one(q, COMPARE, RAM, 0, 8, old[:-1] + b"\x01")
     check("Compare differing in the last byte: Compare Failure with DNR (0x285)", c.status == MISCOMPARE,
           st(c.status))
     c = one(q, COMPARE, RAM, 0, 64, old + bytes(28671) + b"\x01", incapsule=False)
