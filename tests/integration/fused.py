@@ -198,6 +198,9 @@ def broken_pairs(h, ro_q):
     s = pair(q, RAM, NSZE[RAM] - 4, 8, new, old)
     check("a pair past the namespace's end: FIRST LBA Out of Range, SECOND Failed Fused Command",
           s == (LBA_RANGE, FAILED_FUSED), st(*s))
+    s = pair(q, 9, 256, 8, new, old)
+    check("a pair on an inactive NSID: FIRST Invalid Namespace, SECOND Failed Fused Command",
+          s == (DNR | 0x00B, FAILED_FUSED), st(*s))
     s = pair(q, RAM, 256, 8, new, new, ops=(COMPARE, COMPARE))
     check("a SECOND that is a Compare: Invalid Field; its FIRST: Missing Fused Command",
           s == (MISSING_FUSED, INVALID_FIELD), st(*s))
@@ -234,6 +237,24 @@ def split_across_queues(h):
           st(got[c1].status))
     check("... and the Read succeeds with the data unchanged", got[c3].status == OK and got[c3].data == old,
           st(got[c3].status))
+
+
+def late_second(q):
+    """A FIRST has no timeout: its SECOND may come a second later, and the pair still runs."""
+    old, new = pattern(0x6500, 4096), pattern(0x6501, 4096)
+    put(q, RAM, 768, old)
+    c1 = rw(q, COMPARE, RAM, 768, 8, old, FIRST)
+    q.sock.settimeout(1.0)
+    try:
+        early = q.recv_pdu()
+    except socket.timeout:
+        early = None
+    q.sock.settimeout(10)
+    check("a FIRST alone on its queue: no answer within a second", early is None, f"{early}")
+    c2 = rw(q, WRITE, RAM, 768, 8, new, SECOND)
+    got = q.collect([c1, c2])
+    check("... its SECOND a second later: both succeed, written", (got[c1].status, got[c2].status) == (OK, OK)
+          and read(q, RAM, 768, 8) == new, st(got[c1].status, got[c2].status))
 
 
 def lone_first(h, other):
@@ -412,6 +433,7 @@ def main():
         good_and_miscompare(a.io[0], inline)
         broken_pairs(a, b.io[0])
         split_across_queues(a)
+        late_second(a.io[1])
         under_reservation(a, r)
         counter(a, b, RAM, "RAM")
         counter(a, b, FILE, "file")

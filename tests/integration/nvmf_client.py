@@ -344,7 +344,8 @@ class Queue:
     def rw_sqe(self, opcode, nsid, slba, nlb, lba_size=512, fuse=0, incapsule=False):
         """Read (02h), Write (01h) or Compare (05h) of nlb blocks; fuse goes into CDW0 bits 9:8."""
         b = sqe(opcode, self.alloc_cid(), nsid=nsid, cdw10=slba & 0xFFFFFFFF, cdw11=slba >> 32,
-                cdw12=(nlb - 1) & 0xFFFF, sgl_len=nlb * lba_size, sgl_type=SGL_INCAPSULE if incapsule else SGL_TRANSPORT)
+                cdw12=(nlb - 1) & 0xFFFF, sgl_len=nlb * lba_size,
+                sgl_type=SGL_INCAPSULE if incapsule else SGL_TRANSPORT)
         b[1] |= fuse
         return b
 
