@@ -589,9 +589,10 @@ static int submit(struct conn *c, struct nvme_command *sqe, const uint8_t *src, 
 	c->first_cid = p->cid;
 	p->parked = c->first_open;
 	if (trace)
-		fprintf(stderr, "slot %d (qid %u%s) > cid %u opcode %#x/%#x nsid %u cdw10 %#x SGL %#x/%u "
+		fprintf(stderr, "slot %d (qid %u%s) > cid %u opcode %#x/%#x%s nsid %u cdw10 %#x SGL %#x/%u "
 			"in-capsule %u\n", (int)(c - conns), c->qid, c->connected ? "" : ", no Connect", p->cid,
-			p->opcode, p->opcode == nvme_admin_fabrics ? p->fctype : 0, sqe->nsid, sqe->cdw10,
+			p->opcode, p->opcode == nvme_admin_fabrics ? p->fctype : 0,
+			(const char *const[]){ "", " FIRST", " SECOND", " FUSE=3" }[fuse], sqe->nsid, sqe->cdw10,
 			p->sgl_type, p->sgl_len, incapsule);
 	send_capsule(c, sqe, src, src_len, incapsule, bad_ddgst);
 	flush_out(c);
