@@ -195,9 +195,9 @@ uint16_t tgt_cmd_prepare(struct tgt_cmd *cmd, uint32_t incapsule_len)
 	/* Connect is parsed once its data is in; everything else is checked before data moves. */
 	if (!status && !cmd_parse_after_data(cmd))
 		status = cmd_parse(cmd);
-	/* Every other capsule passes the fused pairing, in the queue's order, whatever its status. */
-	if (cmd->sqe.opcode != nvme_admin_fabrics)
-		status = tgt_fused_arrive(cmd, status);
+	/* Every capsule passes the fused pairing, in the queue's order, whatever its status: a fabrics
+	 * command between a FIRST and its SECOND splits them too (it has no FUSE bits of its own). */
+	status = tgt_fused_arrive(cmd, status);
 	cmd->status = status;
 	return status;
 }

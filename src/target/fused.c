@@ -69,7 +69,7 @@ static uint16_t arrive_second(struct tgt_cmd *cmd, struct tgt_cmd *first, uint16
 uint16_t tgt_fused_arrive(struct tgt_cmd *cmd, uint16_t status)
 {
 	struct tgt_queue *q = cmd->queue;
-	uint8_t fuse = cmd->sqe.flags & NVME_CMD_FUSE_MASK;
+	uint8_t fuse = cmd->sqe.opcode == nvme_admin_fabrics ? 0 : cmd->sqe.flags & NVME_CMD_FUSE_MASK;
 	struct tgt_cmd *first = q->fused_first;
 	bool first_failed = q->fused_first_failed;
 

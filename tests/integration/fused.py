@@ -186,6 +186,15 @@ def broken_pairs(h, ro_q):
     check("FIRST then a Write without FUSE: FIRST 0x00A, the Write runs and lands",
           got[c1].status == MISSING_FUSED and got[c2].status == OK and read(q, RAM, 256, 8) == new,
           st(got[c1].status, got[c2].status))
+    c1 = rw(q, COMPARE, RAM, 256, 8, new, FIRST)
+    prop = nv.sqe(0x7F, q.alloc_cid(), fctype=0x04)  # Property Get (CSTS) on an I/O queue: refused
+    struct.pack_into("<BxxxI", prop, 40, 0, 0x1C)
+    c2 = q.start(prop)
+    c3 = rw(q, WRITE, RAM, 256, 8, old, SECOND)
+    got = q.collect([c1, c2, c3])
+    check("FIRST, a fabrics command, SECOND: not adjacent, so both halves Missing Fused Command, nothing written",
+          (got[c1].status, got[c3].status) == (MISSING_FUSED, MISSING_FUSED) and read(q, RAM, 256, 8) == new,
+          st(got[c1].status, got[c3].status))
     c = one(q, WRITE, RAM, 256, 8, old, fuse=SECOND)
     check("a SECOND with no FIRST before it: Missing Fused Command, nothing written",
           c.status == MISSING_FUSED and read(q, RAM, 256, 8) == new, st(c.status))
