@@ -21,7 +21,7 @@ from checks import check, stopped_clean, summary  # noqa: E402
 SUBNQN = "nqn.2026-12.io.tightrope:fused"
 # Below the ephemeral range (32768-60999): no client socket of this or another test can hold it.
 PORT = int(os.environ.get("FUSED_PORT", "24253"))
-HOSTS = {name: (f"nqn.2026-12.io.tightrope:fused-{name}", bytes([0xA0 + i]) * 16) for i, name in enumerate("abcdr")}
+HOSTS = {name: (f"nqn.2026-12.io.tightrope:fused-{name}", bytes([0xA0 + i]) * 16) for i, name in enumerate("abcdrx")}
 RAM, FILE, RO, RESV = 1, 2, 3, 4  # the namespaces, as main() starts the target
 NSZE = {RAM: 64 << 11, FILE: 64 << 11, RO: 16 << 11, RESV: 16 << 11}  # in 512-byte blocks
 COMPARE, WRITE, READ = 0x05, 0x01, 0x02
@@ -291,6 +291,35 @@ def lone_first(h, other):
           and c.data == pattern(0x6601, 4096), st(c.status))
 
 
+def stuck_reader(a, x):
+    """Host X pipelines 30 MiB of reads of the RAM namespace and does not read its socket, so their replies
+    (sent from namespace memory) stay unsent. A pair of host A's on other blocks must not wait for them:
+    only commands on overlapping blocks may hold a pair back."""
+    for _ in range(30):
+        rw(x.io[0], READ, RAM, 0, 2048)
+    time.sleep(0.3)
+    q = a.io[1]
+    old = pattern(0x6700, 4096)
+    put(q, RAM, 100000, old)
+    c1 = rw(q, COMPARE, RAM, 100000, 8, old, FIRST)
+    c2 = rw(q, WRITE, RAM, 100000, 8, pattern(0x6701, 4096), SECOND)
+    q.sock.settimeout(3)
+    try:
+        got = q.collect([c1, c2])
+        ok, why = (got[c1].status, got[c2].status) == (OK, OK), st(got[c1].status, got[c2].status)
+    except socket.timeout:
+        ok, why = False, "no answer within 3 s"
+    check("a host that does not read its socket (30 MiB of RAM reads unsent) does not hold up another host's "
+          "pair on other blocks", ok, why)
+    x.io[0].close()
+    x.io[0] = None
+    q.sock.settimeout(10)
+    if not ok:
+        got = q.collect([c1, c2])
+        check("... once that host's queue closes, the pair runs", (got[c1].status, got[c2].status) == (OK, OK),
+              st(got[c1].status, got[c2].status))
+
+
 def under_reservation(a, r):
     q, rq = a.io[0], r.io[0]
 
@@ -449,6 +478,7 @@ def main():
         torn(a, b, c, RAM, "RAM")
         torn(a, b, c, FILE, "file")
         lone_first(a, b)
+        stuck_reader(a, Host("x"))
         for h in (a, b, c, r):
             h.close()
     finally:
