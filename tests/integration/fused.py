@@ -1,10 +1,10 @@
 #!/usr/bin/env python3
 # Compare and fused Compare-and-Write from raw hosts (issue 16): the Identify fields, Compare alone, the
 # FUSE bits, every pair and every broken half of one (statuses and the data read back), in-capsule and
-# R2T data in any mix, split pairs across queues, a lone FIRST left pending when its queue closes, a pair
-# under another host's reservation; then two hosts racing compare-and-write as a counter on one range
-# (no lost update, never torn) and a third host's plain writes and reads racing pairs (never a torn
-# read), on a RAM and on a file namespace.
+# R2T data in any mix, split pairs across queues, a FIRST waiting for its SECOND or left pending when its
+# queue closes, a pair under another host's reservation; two hosts racing compare-and-write as a counter
+# on one range (no lost update, never torn) and a third host's plain writes and reads racing pairs (never
+# a torn read), on a RAM and on a file namespace; a host that does not read its socket holding up nobody.
 # usage: fused.py path/to/tightrope
 import os
 import socket
