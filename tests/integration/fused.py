@@ -344,14 +344,16 @@ def under_reservation(a, r):
 
 class Racer(threading.Thread):
     """Compare-and-write old -> old + step on each of ranges [(nsid, slba, nlb)] until the deadline, the
-    ranges' pairs pipelined on one queue: a read of every range, then every pair at once."""
+    ranges' pairs pipelined on one queue: a read of every range, then every pair at once. With shared (a
+    list, one value per range) it reads nothing: it compares with the value last written as far as the
+    racers and the writer know, and writes tag << 32 | n there after a success."""
 
-    def __init__(self, q, ranges, deadline, step=1, need_uniform=True):
+    def __init__(self, q, ranges, deadline, step=1, shared=None, tag=0):
         super().__init__()
         self.q, self.ranges, self.deadline, self.step = q, ranges, deadline, step
-        self.need_uniform = need_uniform
+        self.shared, self.tag = shared, tag
         self.wins = [0] * len(ranges)
-        self.misses = self.torn = 0
+        self.misses = 0
         self.error = None
 
     def run(self):
@@ -361,28 +363,35 @@ class Racer(threading.Thread):
         except Exception as e:  # reported by the main thread
             self.error = repr(e)
 
-    def round(self):
+    def values(self):
+        """(old, new) for each range."""
+        if self.shared is not None:
+            return [(v, self.tag << 32 | (sum(self.wins) + self.misses)) for v in self.shared]
         q = self.q
         cids = [rw(q, READ, n, s, l) for n, s, l in self.ranges]
         got = q.collect(cids)
-        pairs = []
-        for i, (n, s, l) in enumerate(self.ranges):
-            c = got[cids[i]]
+        out = []
+        for cid, (n, s, l) in zip(cids, self.ranges):
+            c = got[cid]
             assert c.status == 0, f"read {c}"
             v = uniform(c.data)
-            if v is None:
-                if self.need_uniform:
-                    raise AssertionError(f"torn read of nsid {n} LBA {s}+{l}: {c.data[:8].hex()} ... "
-                                         f"{c.data[-8:].hex()}")
-                self.torn += 1
-                continue
-            pairs.append((i, rw(q, COMPARE, n, s, l, c.data, FIRST),
-                          rw(q, WRITE, n, s, l, pattern(v + self.step, l * 512), SECOND)))
-        got = q.collect([c for _, c1, c2 in pairs for c in (c1, c2)])
-        for i, c1, c2 in pairs:
+            assert v is not None, f"torn read of nsid {n} LBA {s}+{l}: {c.data[:8].hex()} ... {c.data[-8:].hex()}"
+            out.append((v, v + self.step))
+        return out
+
+    def round(self):
+        q = self.q
+        pairs = []
+        for i, ((n, s, l), (old, new)) in enumerate(zip(self.ranges, self.values())):
+            pairs.append((i, new, rw(q, COMPARE, n, s, l, pattern(old, l * 512), FIRST),
+                          rw(q, WRITE, n, s, l, pattern(new, l * 512), SECOND)))
+        got = q.collect([c for _, _, c1, c2 in pairs for c in (c1, c2)])
+        for i, new, c1, c2 in pairs:
             s = (got[c1].status, got[c2].status)
             if s == (OK, OK):
                 self.wins[i] += 1
+                if self.shared is not None:
+                    self.shared[i] = new
             elif s == (MISCOMPARE, FAILED_FUSED):
                 self.misses += 1
             else:
@@ -416,15 +425,18 @@ def counter(a, b, nsid, name):
 def torn(a, b, c, nsid, name):
     """Host C writes whole-range patterns and reads the range back, one command at a time, while A and B
     compare-and-write it: C's reads overlap only pairs, which must not tear them; nor may a pair and one
-    of C's writes interleave (checked on the range at the end). Connections go round-robin over the
-    target's two workers, so A's queue and C's are served by different threads (main() makes them in
-    that order): without the range lock about 2 % of C's reads of the RAM namespace come back torn
-    (a plain writer in A's place), on the file namespace none."""
+    of C's writes interleave (checked on the range at the end). A and B read nothing (they take the value
+    to compare from what C and they wrote last): a plain read of theirs could overlap C's plain writes,
+    which may tear it (no order between plain commands), and would race in memory as ThreadSanitizer sees.
+    Connections go round-robin over the target's two workers, so A's queue and C's are served by
+    different threads (main() makes them in that order): without the range lock 2 to 19 % of C's reads
+    of the RAM namespace come back torn (a plain writer in A's place), on the file namespace none."""
     nlb, slba = 512, 8192  # 256 KiB
-    put(c.io[0], nsid, slba, pattern(1 << 40, nlb * 512))
+    shared = [1 << 40]
+    put(c.io[0], nsid, slba, pattern(shared[0], nlb * 512))
     deadline = time.monotonic() + RACE_SECONDS / 2
-    racers = [Racer(a.io[0], [(nsid, slba, nlb)], deadline, need_uniform=False),
-              Racer(b.io[0], [(nsid, slba, nlb)], deadline, step=1 << 20, need_uniform=False)]
+    racers = [Racer(a.io[0], [(nsid, slba, nlb)], deadline, shared=shared, tag=1),
+              Racer(b.io[0], [(nsid, slba, nlb)], deadline, shared=shared, tag=2)]
     for r in racers:
         r.start()
     writes, bad, k = 0, [], 1
@@ -433,6 +445,7 @@ def torn(a, b, c, nsid, name):
         while time.monotonic() < deadline:
             k += 1
             put(q, nsid, slba, pattern(k << 40, nlb * 512))
+            shared[0] = k << 40
             writes += 1
             for _ in range(3):
                 d = read(q, nsid, slba, nlb)
