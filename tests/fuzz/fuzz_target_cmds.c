@@ -556,7 +556,7 @@ static int submit(struct conn *c, struct nvme_command *sqe, const uint8_t *src, 
 	/* Looked up first: pending_new() may hand out a FIRST's entry once it is answered. */
 	struct pending *first = c->first_open ? pending_find(c, c->first_cid) : NULL;
 	struct pending *p = c->fd >= 0 ? pending_new(c) : NULL;
-	uint8_t fuse = sqe->flags & SQE_FUSE_MASK;
+	uint8_t fuse = sqe->opcode == nvme_admin_fabrics ? 0 : sqe->flags & SQE_FUSE_MASK; /* byte 1 is not FUSE there */
 
 	if (!p)
 		return -1;
