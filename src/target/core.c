@@ -271,7 +271,9 @@ void tgt_cmd_complete(struct tgt_cmd *cmd, uint16_t status)
 		cmd->c2h_data = NULL;
 	/* Done with its blocks - unless its reply is sent straight from namespace memory: then they are
 	 * read until the reply is out, and the slot lets go of them when it is retired. */
-	if (cmd->lba_hold && (!cmd->c2h_data || cmd->c2h_data == cmd->buf))
+	if (cmd->lba_hold == TGT_LBA_FAST && cmd->c2h_data && cmd->c2h_data != cmd->buf)
+		tgt_lba_sending(cmd);
+	else if (cmd->lba_hold)
 		tgt_lba_leave(cmd);
 	cqe->command_id = cmd->sqe.command_id;
 	cqe->sq_id = q->qid;

@@ -89,10 +89,11 @@ bool tgt_io_read_is_mapped(const struct tgt_cmd *cmd)
 	/* A RAM namespace maps reads in place, unless a data digest is to be sent: that must cover the
 	 * very bytes that leave, and a write from another queue may change mapped memory before the
 	 * socket takes it, so those reads get a copy taken under the backend's lock.
-	 * A read that took the LBA lock's list (a fused pair was about) is copied too: a mapped read keeps
-	 * its blocks until the reply is on the wire, and a slow reader would hold up the pair. */
+	 * Once a fused pair has been seen on the namespace its reads are copied too: a mapped read keeps
+	 * its blocks until the reply is on the wire, and a host that does not read its socket would
+	 * hold up every pair (lba_lock.h). */
 	return cmd->sqe.opcode == nvme_cmd_read && cmd->ns && cmd->ns->mem && !cmd->queue->c2h_must_copy &&
-	       cmd->lba_hold != TGT_LBA_LISTED;
+	       cmd->lba_hold != TGT_LBA_LISTED && tgt_lba_may_map_reads(cmd->ns->gate);
 }
 
 static void execute_rw(struct tgt_cmd *cmd)
@@ -363,7 +364,7 @@ uint16_t tgt_parse_io_cmd(struct tgt_cmd *cmd)
 	case nvme_cmd_resv_report:
 	case nvme_cmd_resv_acquire:
 	case nvme_cmd_resv_release:
-		status = tgt_resv_parse(cmd, ns);
+		status = tgt_resv_parse(cmd);
 		break;
 	default:
 		tr_warn("%s: unsupported I/O opcode %#x", q->peer, cmd->sqe.opcode);

@@ -10,6 +10,7 @@
 #include "target/cmd.h"
 #include "target/lba_lock.h"
 #include "target/worker.h"
+#include "util/clock.h"
 #include "util/log.h"
 
 static struct __kernel_timespec wait_tick = { .tv_nsec = 20000 }; /* look again after 20 µs */
@@ -26,9 +27,12 @@ struct tgt_lba_gate *tgt_lba_gate_new(int nr_workers)
 		free(g);
 		return NULL;
 	}
-	for (int i = 0; i < g->nr_shards; i++)
+	for (int i = 0; i < g->nr_shards; i++) {
 		atomic_init(&g->shards[i].inflight, 0);
+		atomic_init(&g->shards[i].sending, 0);
+	}
 	atomic_init(&g->fused, 0);
+	atomic_init(&g->copy_reads, false);
 	pthread_mutex_init(&g->lock, NULL);
 	return g;
 }
@@ -104,11 +108,30 @@ static void list_remove(struct tgt_lba_gate *g, struct tgt_lba_range *r)
 	r->prev = r->next = NULL;
 }
 
-static bool fast_path_empty(struct tgt_lba_gate *g)
+/* Replies from memory a pair waits for at most: a host that does not read its socket must not hold up
+ * another's pair for good. Only reads that started before the namespace's first pair can be such. */
+#define SENDING_WAIT_NS (500 * 1000 * 1000ull)
+
+static bool fast_path_empty(struct tgt_lba_gate *g, const struct tgt_lba_range *r)
 {
-	for (int i = 0; i < g->nr_shards; i++)
+	static struct tr_ratelimit rl = TR_RATELIMIT_INIT(5000, 5);
+	long sending = 0;
+	unsigned suppressed;
+
+	for (int i = 0; i < g->nr_shards; i++) {
+		/* sending first: a read moves from inflight to sending, never the other way */
+		sending += atomic_load_explicit(&g->shards[i].sending, memory_order_seq_cst);
 		if (atomic_load_explicit(&g->shards[i].inflight, memory_order_seq_cst))
 			return false;
+	}
+	if (!sending)
+		return true;
+	if (tr_now_ns() - r->since_ns < SENDING_WAIT_NS)
+		return false;
+	if (tr_ratelimit(&rl, &suppressed))
+		tr_warn("a fused pair at LBA %llu goes ahead of %ld read replies still unsent from namespace memory "
+			"after %llu ms (a host not reading its socket)", (unsigned long long)r->slba, sending,
+			SENDING_WAIT_NS / 1000000);
 	return true;
 }
 
@@ -119,7 +142,7 @@ static bool may_run(struct tgt_lba_gate *g, const struct tgt_lba_range *r)
 	for (const struct tgt_lba_range *e = g->head; e && e != r; e = e->next)
 		if ((e->fused || r->fused) && e->slba < r->end && r->slba < e->end)
 			return false;
-	return !r->fused || fast_path_empty(g);
+	return !r->fused || fast_path_empty(g, r);
 }
 
 /* ---- Waiting ---- */
@@ -179,8 +202,11 @@ static bool claim(struct tgt_lba_gate *g, struct tgt_cmd *cmd)
 	bool go;
 
 	pthread_mutex_lock(&g->lock);
-	if (cmd->lba.fused)
+	if (cmd->lba.fused) {
+		cmd->lba.since_ns = tr_now_ns();
+		atomic_store_explicit(&g->copy_reads, true, memory_order_relaxed);
 		atomic_fetch_add_explicit(&g->fused, 1, memory_order_seq_cst);
+	}
 	list_append(g, &cmd->lba);
 	cmd->lba_hold = TGT_LBA_LISTED;
 	go = may_run(g, &cmd->lba);
@@ -224,6 +250,8 @@ void tgt_lba_leave(struct tgt_cmd *cmd)
 
 	if (cmd->lba_hold == TGT_LBA_FAST) {
 		atomic_fetch_sub_explicit(&g->shards[cmd->lba_shard].inflight, 1, memory_order_seq_cst);
+	} else if (cmd->lba_hold == TGT_LBA_SENDING) {
+		atomic_fetch_sub_explicit(&g->shards[cmd->lba_shard].sending, 1, memory_order_seq_cst);
 	} else if (cmd->lba_hold == TGT_LBA_LISTED) {
 		pthread_mutex_lock(&g->lock);
 		list_remove(g, &cmd->lba);
@@ -232,4 +260,18 @@ void tgt_lba_leave(struct tgt_cmd *cmd)
 		pthread_mutex_unlock(&g->lock);
 	}
 	cmd->lba_hold = TGT_LBA_NONE;
+}
+
+void tgt_lba_sending(struct tgt_cmd *cmd)
+{
+	struct tgt_lba_shard *sh = &cmd->ns->gate->shards[cmd->lba_shard];
+
+	atomic_fetch_add_explicit(&sh->sending, 1, memory_order_seq_cst);
+	atomic_fetch_sub_explicit(&sh->inflight, 1, memory_order_seq_cst);
+	cmd->lba_hold = TGT_LBA_SENDING;
+}
+
+bool tgt_lba_may_map_reads(const struct tgt_lba_gate *g)
+{
+	return !atomic_load_explicit(&g->copy_reads, memory_order_relaxed);
 }

@@ -14,6 +14,7 @@ struct tgt_cmd;
 /* One command's claim on blocks [slba, end): it lives in the command. */
 struct tgt_lba_range {
 	uint64_t slba, end;
+	uint64_t since_ns; /* a pair's: when it claimed (it waits a bounded time for replies from memory) */
 	bool fused; /* a fused pair's: excludes every overlapping claim, not only other fused ones */
 	struct tgt_lba_range *prev, *next;
 };
@@ -23,18 +24,23 @@ enum tgt_lba_hold {
 	TGT_LBA_NONE,
 	TGT_LBA_FAST, /* counted in its worker's shard: no fused pair was registered when it started */
 	TGT_LBA_LISTED, /* its range is on the list (waiting or running) */
+	TGT_LBA_SENDING, /* a fast-path read done, its reply still being sent from namespace memory */
 };
 
 /* Commands let through the fast path, counted per worker so that workers touch lines of their own
  * (each shard is written by its worker only). */
 struct tgt_lba_shard {
 	_Atomic long inflight;
+	_Atomic long sending; /* reads done whose replies are sent from namespace memory (RAM), not yet out */
 } __attribute__((aligned(64)));
 
 struct tgt_lba_gate {
 	/* Fused pairs on the list: while any is, every command registers its range instead of taking the
 	 * fast path, and a pair starts only once the fast path has emptied. */
 	_Atomic int fused;
+	/* Set by the namespace's first fused pair, for good: a RAM namespace then copies its reads instead
+	 * of sending them from its memory, so no later pair waits for a host to read its socket. */
+	_Atomic bool copy_reads;
 	pthread_mutex_t lock; /* the list */
 	struct tgt_lba_range *head, *tail; /* in arrival order: a claim waits only for earlier ones */
 	int nr_shards;
@@ -55,5 +61,10 @@ bool tgt_lba_enter(struct tgt_cmd *cmd);
 bool tgt_lba_enter_pair(struct tgt_cmd *second, void (*run_pair)(struct tgt_cmd *second, uint16_t status));
 /* The command is done with its blocks. */
 void tgt_lba_leave(struct tgt_cmd *cmd);
+/* A fast-path read is done but its reply is sent straight from namespace memory: counted as sending
+ * until tgt_lba_leave, when the slot is retired. */
+void tgt_lba_sending(struct tgt_cmd *cmd);
+/* May reads of this namespace be sent from its memory (no fused pair has been seen on it)? */
+bool tgt_lba_may_map_reads(const struct tgt_lba_gate *g);
 
 #endif
