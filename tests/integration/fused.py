@@ -22,7 +22,7 @@ SUBNQN = "nqn.2026-12.io.tightrope:fused"
 # Below the ephemeral range (32768-60999): no client socket of this or another test can hold it.
 PORT = int(os.environ.get("FUSED_PORT", "24253"))
 HOSTS = {name: (f"nqn.2026-12.io.tightrope:fused-{name}", bytes([0xA0 + i]) * 16) for i, name in enumerate("abcdrx")}
-RAM, FILE, RO, RESV = 1, 2, 3, 4  # the namespaces, as main() starts the target
+RAM, FILE, RO, RESV, FRESH = 1, 2, 3, 4, 5  # the namespaces, as main() starts the target
 NSZE = {RAM: 64 << 11, FILE: 64 << 11, RO: 16 << 11, RESV: 16 << 11}  # in 512-byte blocks
 COMPARE, WRITE, READ = 0x05, 0x01, 0x02
 FIRST, SECOND = 1, 2
@@ -320,6 +320,26 @@ def stuck_reader(a, x):
               st(got[c1].status, got[c2].status))
 
 
+def stale_reply(a, d):
+    """A RAM namespace that has never seen a pair sends reads from its memory. Host D reads 30 MiB of it and
+    does not read its socket, so most replies wait unsent; host A's 1 MiB pair over the same blocks must not
+    tear any of them, however long it waits: each reply holds all old or all new data."""
+    old, new = pattern(0x6800, 1 << 20), pattern(0x6801, 1 << 20)
+    put(a.io[1], FRESH, 0, old)
+    cids = [rw(d.io[0], READ, FRESH, 0, 2048) for _ in range(30)]
+    time.sleep(0.3)
+    result = []
+    racer = threading.Thread(target=lambda: result.append(pair(a.io[1], FRESH, 0, 2048, old, new)))
+    racer.start()  # the pair's data go by R2T: served by its own thread while D does not read
+    time.sleep(1)
+    got = d.io[0].collect(cids)
+    racer.join()
+    seen = [{old: "old", new: "new"}.get(got[c].data, "TORN") for c in cids]
+    check("unsent read replies of 1 MiB overlapping a 1 MiB pair: none torn by it", "TORN" not in seen,
+          f"{seen}", detail_on_pass=True)
+    check("... and the pair succeeds", result == [(OK, OK)], f"{result}")
+
+
 def under_reservation(a, r):
     q, rq = a.io[0], r.io[0]
 
@@ -471,12 +491,13 @@ def main():
         f.truncate(64 << 20)
     env = dict(os.environ, TIGHTROPE_STATE_DIR=os.path.join(work, "state"))
     t = nv.Target(binary, ["-w", "2", "-l", f"127.0.0.1:{PORT}", "-n", SUBNQN, "-N", "mem:64M", "-N", disk,
-                           "-N", "mem:16M,ro", "-N", "mem:16M"],
+                           "-N", "mem:16M,ro", "-N", "mem:16M", "-N", "mem:16M"],
                   os.path.join(work, "target.log"), os.path.join(work, "ctl.sock"), env=env)
     started = time.monotonic()
     try:
         # In this order: A's first I/O queue on worker 1, B's and C's on worker 0 (see torn()).
         a, b, c, r = Host("a", 2), Host("b"), Host("c"), Host("r")
+        stale_reply(a, Host("d"))  # first: on a namespace that has seen no pair yet
         inline = identify(a)
         check("the I/O queues take 16 KiB in the capsule (IOCCSZ)", inline == 16384, f"{inline}")
         compare_alone(a.io[0])
