@@ -84,6 +84,12 @@ void nvme_id_ctrl_build(struct nvme_id_ctrl *id, const struct nvme_ctrl_facts *f
 	}
 	id->oncs = NVME_CTRL_ONCS_COMPARE | NVME_CTRL_ONCS_DSM | NVME_CTRL_ONCS_WRITE_ZEROES | NVME_CTRL_ONCS_RESERVATIONS;
 	id->vwc = f->volatile_write_cache ? NVME_CTRL_VWC_PRESENT : 0;
+	/* Fused Compare and Write, atomic for any size a command may move: ACWU (0's based, logical blocks)
+	 * says so for the smallest block (512 bytes) and MDTS bounds it for larger ones. */
+	if (!f->discovery) {
+		id->fuses = NVME_CTRL_FUSES_COMPARE_WRITE;
+		id->acwu = f->mdts ? (uint16_t)(((4096u << f->mdts) >> 9) - 1) : 0xffff;
+	}
 	id->awun = 0;
 	id->awupf = 0;
 	id->sgls = NVME_CTRL_SGLS_SUPPORTED | NVME_CTRL_SGLS_OFFSETS;

@@ -72,6 +72,10 @@ NVME_STATIC_OFFSET(struct nvmf_disc_log_entry, traddr, 512);
 
 #define NVME_CMD_PSDT_MASK 0xc0
 #define NVME_CMD_PSDT_SGL 0x40 /* SGLs for data, metadata is a contiguous buffer */
+/* FUSE (CDW0 bits 9:8): normal, the first or the second command of a fused operation; 3 is reserved. */
+#define NVME_CMD_FUSE_MASK 0x03
+#define NVME_CMD_FUSE_FIRST 0x01
+#define NVME_CMD_FUSE_SECOND 0x02
 
 /* Namespace IDs with a meaning of their own. */
 #define NVME_NSID_ALL 0xffffffffu /* broadcast: every namespace */
@@ -208,6 +212,8 @@ enum nvme_status {
 	NVME_SC_INTERNAL = 0x006,
 	NVME_SC_ABORT_REQ = 0x007,
 	NVME_SC_ABORT_QUEUE = 0x008,
+	NVME_SC_FUSED_FAIL = 0x009, /* Command Aborted due to Failed Fused Command */
+	NVME_SC_FUSED_MISSING = 0x00a, /* Command Aborted due to Missing Fused Command */
 	NVME_SC_INVALID_NS = 0x00b,
 	NVME_SC_CMD_SEQ_ERROR = 0x00c,
 	NVME_SC_SGL_INVALID_DATA = 0x00f, /* Data SGL Length Invalid */
@@ -310,6 +316,7 @@ enum {
 #define NVME_CTRL_LPA_CMD_EFFECTS (1u << 1)
 #define NVME_CTRL_LPA_EXTENDED (1u << 2)
 #define NVME_CTRL_ONCS_COMPARE (1u << 0)
+#define NVME_CTRL_FUSES_COMPARE_WRITE (1u << 0) /* FUSES: Compare and Write as a fused operation */
 #define NVME_CTRL_ONCS_DSM (1u << 2)
 #define NVME_CTRL_ONCS_WRITE_ZEROES (1u << 3)
 #define NVME_CTRL_ONCS_RESERVATIONS (1u << 5)

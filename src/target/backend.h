@@ -13,6 +13,7 @@
 struct tgt_worker;
 struct tgt_ns;
 struct tgt_resv;
+struct tgt_lba_gate;
 
 enum tgt_io_op { TGT_IO_READ, TGT_IO_WRITE, TGT_IO_FLUSH, TGT_IO_WRITE_ZEROES, TGT_IO_DISCARD };
 
@@ -99,6 +100,7 @@ struct tgt_ns {
 	_Atomic uint8_t resv_rtype;
 	_Atomic bool resv_in_use; /* set by the first registration: from then on commands are counted */
 	struct tgt_ns_shard *metrics; /* one per worker (metrics.h); NULL if none could be had */
+	struct tgt_lba_gate *gate; /* the LBA range lock that makes fused Compare and Write atomic */
 };
 
 int tgt_backend_mem_open(struct tgt_ns *ns, uint64_t size);

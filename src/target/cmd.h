@@ -4,6 +4,7 @@
 #ifndef TIGHTROPE_TARGET_CMD_H
 #define TIGHTROPE_TARGET_CMD_H
 
+#include "target/lba_lock.h"
 #include "target/queue.h"
 
 enum tgt_xfer { TGT_XFER_NONE, TGT_XFER_H2C, TGT_XFER_C2H };
@@ -44,6 +45,18 @@ struct tgt_cmd {
 	void (*resume)(struct tgt_cmd *cmd);
 	struct tgt_cmd *wait_next;
 	uint64_t start_ns; /* when its capsule was taken (the latency histogram's start) */
+	/* The namespace's LBA range lock (lba_lock.h): how it holds it, its worker's counter, its claim,
+	 * and what runs it once a waiting claim may go (NULL: cmd->execute). */
+	uint8_t lba_hold;
+	uint16_t lba_shard;
+	struct tgt_lba_range lba;
+	void (*lba_resume)(struct tgt_cmd *cmd, uint16_t status);
+	/* Fused operations (fused.c): its FUSE bits once accepted (0 = not fused), its other half once
+	 * paired, whether its data are in and it waits for that half, and whether the pair has started. */
+	uint8_t fuse;
+	bool fused_ready;
+	bool fused_running;
+	struct tgt_cmd *fused_peer;
 };
 
 /* core.c: the steps of a command's life, for transports to call in this order. */

@@ -134,7 +134,10 @@ void tgt_cmd_start(struct tgt_cmd *cmd, void (*next)(struct tgt_cmd *cmd))
 {
 	uint32_t need = cmd_buf_need(cmd);
 
-	if (need && (cmd->queue->buf_wait_head || !tgt_queue_buf_allowed(cmd->queue, need)))
+	/* A fused pair's second half is never held back: its first may already hold a buffer while it
+	 * waits for it, and firsts holding the whole budget would wait for ever. */
+	if (need && cmd->fuse != NVME_CMD_FUSE_SECOND &&
+	    (cmd->queue->buf_wait_head || !tgt_queue_buf_allowed(cmd->queue, need)))
 		buf_wait(cmd, next);
 	else
 		cmd_grant(cmd, need, next);

@@ -8,6 +8,7 @@
 
 #include "nvme/identify.h"
 #include "target/cmd.h"
+#include "target/fused.h"
 #include "target/resv.h"
 #include "util/clock.h"
 #include "util/log.h"
@@ -36,7 +37,7 @@ static const unsigned cmd_transitions[] = {
 	[TGT_CMD_WAIT_BUF] = TO(TGT_CMD_WAIT_H2C) | TO(TGT_CMD_EXECUTING) | TO(TGT_CMD_SENDING) | TO(TGT_CMD_FREE),
 	[TGT_CMD_WAIT_H2C] = TO(TGT_CMD_EXECUTING) | TO(TGT_CMD_SENDING) | TO(TGT_CMD_FREE),
 	[TGT_CMD_EXECUTING] = TO(TGT_CMD_WAIT_EVENT) | TO(TGT_CMD_SENDING) | TO(TGT_CMD_FREE),
-	[TGT_CMD_WAIT_EVENT] = TO(TGT_CMD_SENDING) | TO(TGT_CMD_FREE),
+	[TGT_CMD_WAIT_EVENT] = TO(TGT_CMD_EXECUTING) | TO(TGT_CMD_SENDING) | TO(TGT_CMD_FREE),
 	[TGT_CMD_SENDING] = TO(TGT_CMD_FREE),
 };
 #undef TO
@@ -171,6 +172,10 @@ void tgt_cmd_begin(struct tgt_cmd *cmd, const struct nvme_command *sqe)
 	cmd->c2h_data = NULL;
 	cmd->execute = NULL;
 	cmd->resv_parity = -1;
+	cmd->lba_hold = TGT_LBA_NONE;
+	cmd->fuse = 0;
+	cmd->fused_ready = cmd->fused_running = false;
+	cmd->fused_peer = NULL;
 	atomic_fetch_add_explicit(&q->stats.inflight, 1, memory_order_relaxed);
 	atomic_fetch_add_explicit(&q->stats.cmds, 1, memory_order_relaxed);
 	if (q->size > 1)
@@ -190,6 +195,9 @@ uint16_t tgt_cmd_prepare(struct tgt_cmd *cmd, uint32_t incapsule_len)
 	/* Connect is parsed once its data is in; everything else is checked before data moves. */
 	if (!status && !cmd_parse_after_data(cmd))
 		status = cmd_parse(cmd);
+	/* Every other capsule passes the fused pairing, in the queue's order, whatever its status. */
+	if (cmd->sqe.opcode != nvme_admin_fabrics)
+		status = tgt_fused_arrive(cmd, status);
 	cmd->status = status;
 	return status;
 }
@@ -202,6 +210,10 @@ void tgt_cmd_proceed(struct tgt_cmd *cmd)
 void tgt_cmd_execute(struct tgt_cmd *cmd)
 {
 	tgt_cmd_set_state(cmd, TGT_CMD_EXECUTING);
+	if (cmd->fuse) { /* a fused half: the pair runs once both have their data */
+		tgt_fused_ready(cmd);
+		return;
+	}
 	/* A namespace that ever had a registrant: the command is counted for Preempt and Abort and its
 	 * access checked again, now that its data is here (the reservation may have changed since). */
 	if (cmd->ns && atomic_load_explicit(&cmd->ns->resv_in_use, memory_order_relaxed)) {
@@ -212,6 +224,9 @@ void tgt_cmd_execute(struct tgt_cmd *cmd)
 			return;
 		}
 	}
+	/* Commands on blocks pass the namespace's LBA lock: a counter while no fused pair is about. */
+	if (cmd->ns && tgt_lba_cmd_needs_gate(cmd) && !tgt_lba_enter(cmd))
+		return; /* waits for a fused pair on its blocks */
 	cmd->execute(cmd);
 }
 
@@ -234,6 +249,8 @@ void tgt_cmd_complete(struct tgt_cmd *cmd, uint16_t status)
 
 	if (cmd->resv_parity >= 0)
 		tgt_resv_leave(cmd);
+	if (cmd->fuse && !cmd->fused_running)
+		tgt_fused_abandon(cmd); /* answered before its pair ran: the other half fails with it */
 	if (q->state == TGT_Q_CLOSING) { /* nobody to answer: the slot was waiting only for this */
 		tgt_cmd_retire(cmd);
 		tgt_queue_put(q);
@@ -252,6 +269,10 @@ void tgt_cmd_complete(struct tgt_cmd *cmd, uint16_t status)
 	}
 	if (cmd->xfer != TGT_XFER_C2H || !cmd->data_len)
 		cmd->c2h_data = NULL;
+	/* Done with its blocks - unless its reply is sent straight from namespace memory: then they are
+	 * read until the reply is out, and the slot lets go of them when it is retired. */
+	if (cmd->lba_hold && (!cmd->c2h_data || cmd->c2h_data == cmd->buf))
+		tgt_lba_leave(cmd);
 	cqe->command_id = cmd->sqe.command_id;
 	cqe->sq_id = q->qid;
 	cqe->sq_head = q->sqhd_disabled ? 0 : q->sqhd;
@@ -263,6 +284,10 @@ void tgt_cmd_retire(struct tgt_cmd *cmd)
 {
 	struct tgt_queue *q = cmd->queue;
 
+	if (cmd->lba_hold)
+		tgt_lba_leave(cmd);
+	if (cmd->fuse)
+		tgt_fused_forget(cmd);
 	if (cmd->ns) {
 		tgt_ns_put(cmd->ns);
 		cmd->ns = NULL;

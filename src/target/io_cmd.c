@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "target/cmd.h"
+#include "target/fused.h"
 #include "target/resv.h"
 #include "util/log.h"
 
@@ -87,8 +88,11 @@ bool tgt_io_read_is_mapped(const struct tgt_cmd *cmd)
 {
 	/* A RAM namespace maps reads in place, unless a data digest is to be sent: that must cover the
 	 * very bytes that leave, and a write from another queue may change mapped memory before the
-	 * socket takes it, so those reads get a copy taken under the backend's lock. */
-	return cmd->sqe.opcode == nvme_cmd_read && cmd->ns && cmd->ns->mem && !cmd->queue->c2h_must_copy;
+	 * socket takes it, so those reads get a copy taken under the backend's lock.
+	 * A read that took the LBA lock's list (a fused pair was about) is copied too: a mapped read keeps
+	 * its blocks until the reply is on the wire, and a slow reader would hold up the pair. */
+	return cmd->sqe.opcode == nvme_cmd_read && cmd->ns && cmd->ns->mem && !cmd->queue->c2h_must_copy &&
+	       cmd->lba_hold != TGT_LBA_LISTED;
 }
 
 static void execute_rw(struct tgt_cmd *cmd)
@@ -128,6 +132,86 @@ static void execute_compare(struct tgt_cmd *cmd)
 		return;
 	}
 	submit(cmd, TGT_IO_READ, cmd_slba(cmd) << cmd->ns->lba_shift, cmd->data_len, scratch, compare_done);
+}
+
+/* ---- Fused Compare and Write: the pair holds its blocks from the compare's read to the write's end ---- */
+
+static void fused_finish(struct tgt_cmd *first, struct tgt_cmd *second, uint16_t first_status,
+			 uint16_t second_status)
+{
+	/* The compare's answer first, as the pair was submitted; the second's drops the pair's claim. */
+	tgt_cmd_complete(first, first_status);
+	tgt_cmd_complete(second, second_status);
+}
+
+static void fused_written(struct tgt_io *io, int err)
+{
+	struct tgt_cmd *second = container_of(io, struct tgt_cmd, io);
+	uint16_t status = errno_to_status(err, true);
+
+	if (!status) {
+		atomic_fetch_add_explicit(&second->queue->stats.write_bytes, io->len, memory_order_relaxed);
+		atomic_fetch_add_explicit(&second->queue->stats.write_cmds, 1, memory_order_relaxed);
+	}
+	/* A failed write leaves the compare's success as it was (NVM Command Set 3.2.1.1). */
+	fused_finish(second->fused_peer, second, 0, status);
+}
+
+static void fused_compared(struct tgt_io *io, int err)
+{
+	struct tgt_cmd *first = container_of(io, struct tgt_cmd, io);
+	struct tgt_cmd *second = first->fused_peer;
+	const void *stored = io->mapped ? io->mapped : io->buf;
+	uint16_t status = errno_to_status(err, false);
+
+	if (!status && memcmp(stored, first->buf, first->data_len))
+		status = NVME_SC_COMPARE_FAILED | NVME_SC_DNR;
+	free(io->buf);
+	if (status) {
+		tr_debug("%s: fused compare at LBA %llu: %s", first->queue->peer, (unsigned long long)cmd_slba(first),
+			 status == (NVME_SC_COMPARE_FAILED | NVME_SC_DNR) ? "miscompare" : "read failed");
+		fused_finish(first, second, status, NVME_SC_FUSED_FAIL | NVME_SC_DNR);
+		return;
+	}
+	submit(second, TGT_IO_WRITE, cmd_slba(second) << second->ns->lba_shift, second->data_len, second->buf,
+	       fused_written);
+}
+
+/* The pair's blocks are ours (or it cannot wait: status). */
+static void fused_go(struct tgt_cmd *second, uint16_t status)
+{
+	struct tgt_cmd *first = second->fused_peer;
+	void *scratch = NULL;
+
+	if (!status && posix_memalign(&scratch, TGT_BUF_ALIGN, first->data_len))
+		status = NVME_SC_INTERNAL;
+	if (status) {
+		fused_finish(first, second, NVME_SC_FUSED_FAIL | NVME_SC_DNR, status);
+		return;
+	}
+	submit(first, TGT_IO_READ, cmd_slba(first) << first->ns->lba_shift, first->data_len, scratch, fused_compared);
+}
+
+void tgt_io_fused_run(struct tgt_cmd *first, struct tgt_cmd *second)
+{
+	uint16_t status;
+
+	/* The reservation may have changed since the halves were parsed: checked again, and both counted
+	 * for a Preempt and Abort, as every command is at execution. */
+	if (atomic_load_explicit(&first->ns->resv_in_use, memory_order_relaxed)) {
+		status = tgt_resv_enter(first);
+		if (status) {
+			fused_finish(first, second, status, NVME_SC_FUSED_FAIL | NVME_SC_DNR);
+			return;
+		}
+		status = tgt_resv_enter(second);
+		if (status) {
+			fused_finish(first, second, NVME_SC_FUSED_FAIL | NVME_SC_DNR, status);
+			return;
+		}
+	}
+	if (tgt_lba_enter_pair(second, fused_go))
+		fused_go(second, 0);
 }
 
 static void execute_flush(struct tgt_cmd *cmd)

@@ -29,6 +29,7 @@ void tgt_ns_put(struct tgt_ns *ns)
 		ns->ops->destroy(ns);
 	tr_info("namespace %u (%s) closed", ns->nsid, ns->path);
 	tgt_resv_free(ns->resv);
+	tgt_lba_gate_free(ns->gate);
 	free(ns->metrics);
 	free(ns->path);
 	free(ns);
@@ -86,7 +87,9 @@ struct tgt_ns *tgt_ns_open(const char *subnqn, const struct tgt_ns_params *p)
 	/* Counters for --metrics, one shard per worker; kept even when off, so turning them on needs
 	 * no walk over existing namespaces. */
 	ns->metrics = tgt_metrics_ns_alloc(tgt ? tgt->nr_workers : 1);
-	if (!ns->path || !ns->resv || !ns->metrics) {
+	ns->gate = tgt_lba_gate_new(tgt ? tgt->nr_workers : 1);
+	if (!ns->path || !ns->resv || !ns->metrics || !ns->gate) {
+		tgt_lba_gate_free(ns->gate);
 		tgt_resv_free(ns->resv);
 		free(ns->metrics);
 		free(ns->path);
@@ -110,6 +113,7 @@ struct tgt_ns *tgt_ns_open(const char *subnqn, const struct tgt_ns_params *p)
 	}
 	if (err) {
 		tr_err("namespace %u: cannot open %s: %s", p->nsid, p->path, strerror(-err));
+		tgt_lba_gate_free(ns->gate);
 		tgt_resv_free(ns->resv);
 		free(ns->metrics);
 		free(ns->path);

@@ -99,6 +99,10 @@ struct tgt_queue {
 	/* On the worker's list of queues to flush at the end of this loop turn. */
 	bool flush_pending;
 	struct tgt_queue *flush_next;
+	/* Fused operations: the FIRST command still waiting for its SECOND to arrive, or whether the FIRST
+	 * just before failed (then a SECOND is aborted with it). */
+	struct tgt_cmd *fused_first;
+	bool fused_first_failed;
 	uint64_t started_ms; /* when the connection was accepted: the handshake timeout runs from here */
 	int refs; /* 1 + slots with a handler or the backend + the worker's lists; worker-local */
 	struct tgt_queue *prev, *next; /* worker's list */

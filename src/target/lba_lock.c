@@ -1,0 +1,235 @@
+/* The LBA range lock of a namespace (lba_lock.h). While no fused pair is about, a command only bumps a
+ * counter of its worker's; a fused pair raises the namespace's flag, which sends every command that starts
+ * after it through the list of claims, and waits until the counters show that the commands that did not
+ * see the flag are done. Claims on the list wait for earlier overlapping ones where either side is a
+ * fused pair, in arrival order, so neither side starves. Waiting is a short timer on the command's own
+ * worker: fused commands are rare next to plain I/O and the wait is one backend round trip at most. */
+#include <liburing.h>
+#include <stdlib.h>
+
+#include "target/cmd.h"
+#include "target/lba_lock.h"
+#include "target/worker.h"
+#include "util/log.h"
+
+static struct __kernel_timespec wait_tick = { .tv_nsec = 20000 }; /* look again after 20 µs */
+
+struct tgt_lba_gate *tgt_lba_gate_new(int nr_workers)
+{
+	struct tgt_lba_gate *g = calloc(1, sizeof(*g));
+
+	if (!g)
+		return NULL;
+	g->nr_shards = nr_workers > 0 ? nr_workers : 1;
+	g->shards = aligned_alloc(_Alignof(struct tgt_lba_shard), sizeof(*g->shards) * (size_t)g->nr_shards);
+	if (!g->shards) {
+		free(g);
+		return NULL;
+	}
+	for (int i = 0; i < g->nr_shards; i++)
+		atomic_init(&g->shards[i].inflight, 0);
+	atomic_init(&g->fused, 0);
+	pthread_mutex_init(&g->lock, NULL);
+	return g;
+}
+
+void tgt_lba_gate_free(struct tgt_lba_gate *g)
+{
+	if (!g)
+		return;
+	pthread_mutex_destroy(&g->lock);
+	free(g->shards);
+	free(g);
+}
+
+bool tgt_lba_cmd_needs_gate(const struct tgt_cmd *cmd)
+{
+	switch (cmd->sqe.opcode) {
+	case nvme_cmd_read:
+	case nvme_cmd_write:
+	case nvme_cmd_compare:
+	case nvme_cmd_write_zeroes:
+	case nvme_cmd_dsm:
+		return true;
+	default: /* Flush and the Reservation commands touch no block */
+		return false;
+	}
+}
+
+static void cmd_range(struct tgt_cmd *cmd, bool fused)
+{
+	struct tgt_lba_range *r = &cmd->lba;
+
+	if (cmd->sqe.opcode == nvme_cmd_dsm) { /* up to 256 ranges: claim the whole namespace, it is rare */
+		r->slba = 0;
+		r->end = UINT64_MAX;
+	} else {
+		r->slba = cmd->sqe.cdw10 | ((uint64_t)cmd->sqe.cdw11 << 32);
+		r->end = r->slba + NVME_RW_NLB(cmd->sqe.cdw12); /* checked against the namespace's size at parse */
+	}
+	r->fused = fused;
+	r->prev = r->next = NULL;
+}
+
+static int shard_of(const struct tgt_lba_gate *g, const struct tgt_cmd *cmd)
+{
+	const struct tgt_worker *w = cmd->queue->worker;
+
+	return w ? w->id % g->nr_shards : 0;
+}
+
+/* ---- The list (under g->lock) ---- */
+
+static void list_append(struct tgt_lba_gate *g, struct tgt_lba_range *r)
+{
+	r->prev = g->tail;
+	r->next = NULL;
+	if (g->tail)
+		g->tail->next = r;
+	else
+		g->head = r;
+	g->tail = r;
+}
+
+static void list_remove(struct tgt_lba_gate *g, struct tgt_lba_range *r)
+{
+	if (r->prev)
+		r->prev->next = r->next;
+	else
+		g->head = r->next;
+	if (r->next)
+		r->next->prev = r->prev;
+	else
+		g->tail = r->prev;
+	r->prev = r->next = NULL;
+}
+
+static bool fast_path_empty(struct tgt_lba_gate *g)
+{
+	for (int i = 0; i < g->nr_shards; i++)
+		if (atomic_load_explicit(&g->shards[i].inflight, memory_order_seq_cst))
+			return false;
+	return true;
+}
+
+/* May this claim go now: nothing earlier on the list conflicts with it, and for a pair, no command of the
+ * fast path is still running? */
+static bool may_run(struct tgt_lba_gate *g, const struct tgt_lba_range *r)
+{
+	for (const struct tgt_lba_range *e = g->head; e && e != r; e = e->next)
+		if ((e->fused || r->fused) && e->slba < r->end && r->slba < e->end)
+			return false;
+	return !r->fused || fast_path_empty(g);
+}
+
+/* ---- Waiting ---- */
+
+static void wait_check(struct tgt_ring_op *op, struct tgt_worker *w, int res);
+
+static bool arm_wait(struct tgt_cmd *cmd, struct tgt_worker *w)
+{
+	struct io_uring_sqe *sqe;
+
+	cmd->io.ring_op.done = wait_check;
+	sqe = w ? tgt_worker_get_sqe(w, &cmd->io.ring_op) : NULL;
+	if (!sqe)
+		return false;
+	io_uring_prep_timeout(sqe, &wait_tick, 0, 0);
+	return true;
+}
+
+/* Go on with a command whose claim may run now (status 0), or fail it (its claim goes with it). */
+static void resume(struct tgt_cmd *cmd, uint16_t status)
+{
+	if (cmd->lba_resume)
+		cmd->lba_resume(cmd, status);
+	else if (status)
+		tgt_cmd_complete(cmd, status);
+	else
+		cmd->execute(cmd);
+}
+
+static void no_timer(struct tgt_cmd *cmd)
+{
+	tr_warn("%s: nsid %u: no timer to wait for a fused command on LBA %llu", cmd->queue->peer, cmd->ns->nsid,
+		(unsigned long long)cmd->lba.slba);
+	resume(cmd, NVME_SC_INTERNAL);
+}
+
+/* A queue that closed meanwhile still waits its turn: the command runs, and its answer goes nowhere. */
+static void wait_check(struct tgt_ring_op *op, struct tgt_worker *w, int res)
+{
+	struct tgt_cmd *cmd = (struct tgt_cmd *)((char *)op - offsetof(struct tgt_cmd, io.ring_op));
+	struct tgt_lba_gate *g = cmd->ns->gate;
+	bool go;
+
+	(void)res;
+	pthread_mutex_lock(&g->lock);
+	go = may_run(g, &cmd->lba);
+	pthread_mutex_unlock(&g->lock);
+	if (go)
+		resume(cmd, 0);
+	else if (!arm_wait(cmd, w))
+		no_timer(cmd);
+}
+
+/* Register the claim; true if it may run now, else it waits and lba_resume runs it later. */
+static bool claim(struct tgt_lba_gate *g, struct tgt_cmd *cmd)
+{
+	bool go;
+
+	pthread_mutex_lock(&g->lock);
+	if (cmd->lba.fused)
+		atomic_fetch_add_explicit(&g->fused, 1, memory_order_seq_cst);
+	list_append(g, &cmd->lba);
+	cmd->lba_hold = TGT_LBA_LISTED;
+	go = may_run(g, &cmd->lba);
+	pthread_mutex_unlock(&g->lock);
+	if (go)
+		return true;
+	if (!arm_wait(cmd, cmd->queue->worker))
+		no_timer(cmd);
+	return false;
+}
+
+bool tgt_lba_enter(struct tgt_cmd *cmd)
+{
+	struct tgt_lba_gate *g = cmd->ns->gate;
+	int shard = shard_of(g, cmd);
+
+	/* Counted first, checked second (both sequentially consistent): a pair that raises the flag after
+	 * this count waits for the command; one that raised it before is seen here. */
+	atomic_fetch_add_explicit(&g->shards[shard].inflight, 1, memory_order_seq_cst);
+	if (atomic_load_explicit(&g->fused, memory_order_seq_cst) == 0) {
+		cmd->lba_hold = TGT_LBA_FAST;
+		cmd->lba_shard = (uint16_t)shard;
+		return true;
+	}
+	atomic_fetch_sub_explicit(&g->shards[shard].inflight, 1, memory_order_seq_cst);
+	cmd_range(cmd, false);
+	cmd->lba_resume = NULL;
+	return claim(g, cmd);
+}
+
+bool tgt_lba_enter_pair(struct tgt_cmd *second, void (*run_pair)(struct tgt_cmd *second, uint16_t status))
+{
+	cmd_range(second, true);
+	second->lba_resume = run_pair;
+	return claim(second->ns->gate, second);
+}
+
+void tgt_lba_leave(struct tgt_cmd *cmd)
+{
+	struct tgt_lba_gate *g = cmd->ns->gate;
+
+	if (cmd->lba_hold == TGT_LBA_FAST) {
+		atomic_fetch_sub_explicit(&g->shards[cmd->lba_shard].inflight, 1, memory_order_seq_cst);
+	} else if (cmd->lba_hold == TGT_LBA_LISTED) {
+		pthread_mutex_lock(&g->lock);
+		list_remove(g, &cmd->lba);
+		if (cmd->lba.fused)
+			atomic_fetch_sub_explicit(&g->fused, 1, memory_order_seq_cst);
+		pthread_mutex_unlock(&g->lock);
+	}
+	cmd->lba_hold = TGT_LBA_NONE;
+}

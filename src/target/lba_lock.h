@@ -1,0 +1,59 @@
+/* A namespace's LBA range lock: what makes a fused Compare and Write atomic with respect to every other
+ * command on the overlapping blocks, from any queue or controller, at no lock cost while no fused
+ * operation is about. */
+#ifndef TIGHTROPE_TARGET_LBA_LOCK_H
+#define TIGHTROPE_TARGET_LBA_LOCK_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+struct tgt_cmd;
+
+/* One command's claim on blocks [slba, end): it lives in the command. */
+struct tgt_lba_range {
+	uint64_t slba, end;
+	bool fused; /* a fused pair's: excludes every overlapping claim, not only other fused ones */
+	struct tgt_lba_range *prev, *next;
+};
+
+/* How a command holds the lock, if at all. */
+enum tgt_lba_hold {
+	TGT_LBA_NONE,
+	TGT_LBA_FAST, /* counted in its worker's shard: no fused pair was registered when it started */
+	TGT_LBA_LISTED, /* its range is on the list (waiting or running) */
+};
+
+/* Commands let through the fast path, counted per worker so that workers touch lines of their own
+ * (each shard is written by its worker only). */
+struct tgt_lba_shard {
+	_Atomic long inflight;
+} __attribute__((aligned(64)));
+
+struct tgt_lba_gate {
+	/* Fused pairs on the list: while any is, every command registers its range instead of taking the
+	 * fast path, and a pair starts only once the fast path has emptied. */
+	_Atomic int fused;
+	pthread_mutex_t lock; /* the list */
+	struct tgt_lba_range *head, *tail; /* in arrival order: a claim waits only for earlier ones */
+	int nr_shards;
+	struct tgt_lba_shard *shards;
+};
+
+struct tgt_lba_gate *tgt_lba_gate_new(int nr_workers);
+void tgt_lba_gate_free(struct tgt_lba_gate *g);
+
+/* Does this command read or change blocks (and so pass the gate)? */
+bool tgt_lba_cmd_needs_gate(const struct tgt_cmd *cmd);
+/* An ordinary command about to run: true to run it now; false when it waits for a fused pair on its
+ * blocks (it then runs through cmd->execute once the pair is done, or completes with an error). */
+bool tgt_lba_enter(struct tgt_cmd *cmd);
+/* A fused pair, registered on the second command: true to run it now; false when it waits (run_pair is
+ * called with the second command once the blocks and the fast path are clear, status 0; or with an
+ * NVMe status when it cannot wait: then the pair fails, and the second's completion drops the claim). */
+bool tgt_lba_enter_pair(struct tgt_cmd *second, void (*run_pair)(struct tgt_cmd *second, uint16_t status));
+/* The command is done with its blocks. */
+void tgt_lba_leave(struct tgt_cmd *cmd);
+
+#endif
