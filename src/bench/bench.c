@@ -479,7 +479,8 @@ static int remote_open(const struct bench_target *t, const struct bench_cfg *cfg
 			snprintf(why, whylen, "the controller granted %d I/O queues for %d jobs",
 				 tr_ctrl_nr_io_queues(d->ctrl), cfg->numjobs);
 			err = -ENOSPC;
-		} else if (cfg->rw == BENCH_CAW && !(tr_ctrl_identify_data(d->ctrl)->fuses & 1)) {
+		} else if (cfg->rw == BENCH_CAW &&
+			   !(tr_ctrl_identify_data(d->ctrl)->fuses & NVME_CTRL_FUSES_COMPARE_WRITE)) {
 			snprintf(why, whylen, "the controller does not support fused compare-and-write (FUSES is %#x)",
 				 tr_ctrl_identify_data(d->ctrl)->fuses);
 			err = -EOPNOTSUPP;

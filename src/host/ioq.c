@@ -54,17 +54,17 @@ int tr_ioq_deallocate(struct tr_ioq *q, uint32_t nsid, uint64_t slba, uint32_t n
 int tr_ioq_compare_and_write(struct tr_ioq *q, uint32_t nsid, uint64_t slba, uint32_t nlb, const void *cmp,
 			     const void *data, uint32_t len, tr_io_cb cb, void *arg)
 {
-	struct nvme_command compare = { .opcode = nvme_cmd_compare, .flags = HQ_FUSE_FIRST, .nsid = nsid,
+	struct nvme_command compare = { .opcode = nvme_cmd_compare, .flags = NVME_CMD_FUSE_FIRST, .nsid = nsid,
 					.cdw10 = (uint32_t)slba, .cdw11 = (uint32_t)(slba >> 32),
 					.cdw12 = (nlb - 1) & 0xffff };
 	struct nvme_command write = compare;
 
 	if (nlb == 0 || nlb > 65536 || !len || len > tr_ctrl_max_xfer(q->ctrl))
 		return -EINVAL;
-	if (!(tr_ctrl_identify_data(q->ctrl)->fuses & HQ_FUSES_COMPARE_WRITE))
+	if (!(tr_ctrl_identify_data(q->ctrl)->fuses & NVME_CTRL_FUSES_COMPARE_WRITE))
 		return -EOPNOTSUPP; /* the controller would refuse the pair (Invalid Field) */
 	write.opcode = nvme_cmd_write;
-	write.flags = HQ_FUSE_SECOND;
+	write.flags = NVME_CMD_FUSE_SECOND;
 	/* Both buffers are only read; the queue keeps one pointer type for both directions. */
 	return hq_submit_fused(q->hq, &compare, (void *)(uintptr_t)cmp, &write, (void *)(uintptr_t)data, len, cb, arg);
 }

@@ -124,14 +124,11 @@ void hq_close(struct hq *q)
 	free(q);
 }
 
-/* Status Code 09h of the generic set, "Command Aborted due to Failed Fused Command". */
-#define HQ_SC_FUSED_FAIL 0x009
-
 int hq_fused_status(int first, int second)
 {
 	if (first < 0 || second < 0)
 		return first < 0 ? first : second;
-	if (first && (!second || nvme_status_code((uint16_t)first) != HQ_SC_FUSED_FAIL))
+	if (first && (!second || nvme_status_code((uint16_t)first) != NVME_SC_FUSED_FAIL))
 		return first;
 	return second;
 }

@@ -109,15 +109,13 @@ int hq_exec_tmo(struct hq *q, const struct nvme_command *cmd, void *buf, uint32_
 /* The same for a Dataset Management command: the range is copied into the request. */
 int hq_submit_dsm(struct hq *q, const struct nvme_command *cmd, const struct nvme_dsm_range *range, tr_io_cb cb,
 		  void *arg);
-/* A fused pair (FUSE bits of CDW0: HQ_FUSE_FIRST on 'first', HQ_FUSE_SECOND on 'second'), queued
- * back to back so that nothing goes between them on the wire, or not at all: 0, -EAGAIN when fewer
- * than two requests or too little send room are free, or q->error. Each half carries its own data
- * (first_buf, then second_buf, 'len' bytes each). 'cb' runs once, after both completions, with
- * hq_fused_status of the two. A failed queue (timeout, connection lost, hq_close) fails both halves
- * with its error and so the pair with one callback; nothing here ever sends a half again. */
-#define HQ_FUSE_FIRST 0x01
-#define HQ_FUSE_SECOND 0x02
-#define HQ_FUSES_COMPARE_WRITE 0x0001 /* Identify Controller FUSES bit 0: the controller takes such pairs */
+/* A fused pair (FUSE bits of CDW0: NVME_CMD_FUSE_FIRST on 'first', NVME_CMD_FUSE_SECOND on
+ * 'second'), queued back to back so that nothing goes between them on the wire, or not at all: 0,
+ * -EAGAIN when fewer than two requests or too little send room are free, or q->error. Each half
+ * carries its own data (first_buf, then second_buf, 'len' bytes each). 'cb' runs once, after both
+ * completions, with hq_fused_status of the two. A failed queue (timeout, connection lost, hq_close)
+ * fails both halves with its error and so the pair with one callback; nothing here ever sends a
+ * half again. */
 int hq_submit_fused(struct hq *q, const struct nvme_command *first, void *first_buf, const struct nvme_command *second,
 		    void *second_buf, uint32_t len, tr_io_cb cb, void *arg);
 /* The pair's one status: 0 when both succeeded; else the first half's failure (a Compare's

@@ -110,12 +110,12 @@ static void fx_close(struct fixture *f)
 /* Compare 05h with FUSE 01b and Write 01h with FUSE 10b, on 8 blocks at LBA 100 of namespace 1. */
 static int submit_pair(struct fixture *f)
 {
-	struct nvme_command cmp = { .opcode = nvme_cmd_compare, .flags = HQ_FUSE_FIRST, .nsid = 1, .cdw10 = 100,
+	struct nvme_command cmp = { .opcode = nvme_cmd_compare, .flags = NVME_CMD_FUSE_FIRST, .nsid = 1, .cdw10 = 100,
 				    .cdw12 = 7 };
 	struct nvme_command wr = cmp;
 
 	wr.opcode = nvme_cmd_write;
-	wr.flags = HQ_FUSE_SECOND;
+	wr.flags = NVME_CMD_FUSE_SECOND;
 	return hq_submit_fused(f->q, &cmp, f->cmp, &wr, f->data, LEN, pair_done, &f->cb);
 }
 
@@ -221,8 +221,8 @@ static void test_success_and_miscompare(void **state)
 	assert_int_equal(answer_pair(0, 0, true), 0);
 	assert_int_equal(answer_pair(0, 0, false), 0);
 	/* Miscompare: Compare Failure on the compare, Aborted due to Failed Fused Command on the write. */
-	assert_int_equal(answer_pair(DNR | NVME_SC_COMPARE_FAILED, DNR | 0x009, true), DNR | NVME_SC_COMPARE_FAILED);
-	assert_int_equal(answer_pair(DNR | NVME_SC_COMPARE_FAILED, DNR | 0x009, false), DNR | NVME_SC_COMPARE_FAILED);
+	assert_int_equal(answer_pair(DNR | NVME_SC_COMPARE_FAILED, DNR | NVME_SC_FUSED_FAIL, true), DNR | NVME_SC_COMPARE_FAILED);
+	assert_int_equal(answer_pair(DNR | NVME_SC_COMPARE_FAILED, DNR | NVME_SC_FUSED_FAIL, false), DNR | NVME_SC_COMPARE_FAILED);
 }
 
 static void test_lone_failure(void **state)
@@ -232,9 +232,9 @@ static void test_lone_failure(void **state)
 	assert_int_equal(answer_pair(0, NVME_SC_WRITE_FAULT, true), NVME_SC_WRITE_FAULT);
 	assert_int_equal(answer_pair(0, DNR | NVME_SC_LBA_RANGE, false), DNR | NVME_SC_LBA_RANGE);
 	/* The write was refused and the compare aborted for it: the write names the cause. */
-	assert_int_equal(answer_pair(DNR | 0x009, DNR | NVME_SC_INVALID_FIELD, true), DNR | NVME_SC_INVALID_FIELD);
+	assert_int_equal(answer_pair(DNR | NVME_SC_FUSED_FAIL, DNR | NVME_SC_INVALID_FIELD, true), DNR | NVME_SC_INVALID_FIELD);
 	/* The compare failed on its own (and the write then aborted): the compare's. */
-	assert_int_equal(answer_pair(DNR | NVME_SC_INVALID_NS, DNR | 0x009, false), DNR | NVME_SC_INVALID_NS);
+	assert_int_equal(answer_pair(DNR | NVME_SC_INVALID_NS, DNR | NVME_SC_FUSED_FAIL, false), DNR | NVME_SC_INVALID_NS);
 }
 
 static void test_status_rules(void **state)
@@ -243,8 +243,8 @@ static void test_status_rules(void **state)
 	assert_int_equal(hq_fused_status(0, 0), 0);
 	assert_int_equal(hq_fused_status(-ECONNRESET, 0), -ECONNRESET);
 	assert_int_equal(hq_fused_status(NVME_SC_COMPARE_FAILED, -ETIMEDOUT), -ETIMEDOUT);
-	assert_int_equal(hq_fused_status(0x009, 0x009), 0x009);
-	assert_int_equal(hq_fused_status(0x009, 0), 0x009);
+	assert_int_equal(hq_fused_status(NVME_SC_FUSED_FAIL, NVME_SC_FUSED_FAIL), NVME_SC_FUSED_FAIL);
+	assert_int_equal(hq_fused_status(NVME_SC_FUSED_FAIL, 0), NVME_SC_FUSED_FAIL);
 }
 
 /* Data behind R2Ts (nothing in the capsule): each half gets its own data, in the order asked. */
