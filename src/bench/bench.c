@@ -538,6 +538,10 @@ static int bench_open(const struct bench_target *t, const struct bench_cfg *cfg,
 		snprintf(why, whylen, "--rw caw keeps the generation of at most %llu blocks per job: give a smaller --size",
 			 BENCH_CAW_MAX_BLOCKS);
 		err = -EFBIG;
+	} else if (!err && cfg->rw == BENCH_CAW && d->len / cfg->bs < (uint64_t)cfg->numjobs) {
+		snprintf(why, whylen, "--rw caw gives each job a part of the region: %llu bytes are less than a block "
+			 "of %u for each of %d jobs", (unsigned long long)d->len, cfg->bs, cfg->numjobs);
+		err = -EINVAL;
 	}
 	res->capacity = d->capacity;
 	res->lba_size = d->lba_size;
