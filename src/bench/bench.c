@@ -355,6 +355,13 @@ static void *job_main(void *arg)
 			if (!next_io(j, s))
 				break;
 			err = engine_submit(j, s);
+			if (err == -EAGAIN && s->op == OP_CAW && j->inflight) {
+				/* The controller's MAXCMD left fewer than two entries per pair: take this one
+				 * back and wait for some to come back. */
+				bench_caw_done(&j->caw, s->off, false);
+				j->issued_bytes -= c->bs;
+				break;
+			}
 			if (err) {
 				j->error = err;
 				snprintf(j->why, sizeof(j->why), "submit: %s", tr_status_str(err));
