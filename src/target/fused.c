@@ -41,7 +41,8 @@ static void abort_half(struct tgt_cmd *cmd, uint16_t status)
 
 static bool same_blocks(const struct tgt_cmd *a, const struct tgt_cmd *b)
 {
-	return a->sqe.nsid == b->sqe.nsid && a->sqe.cdw10 == b->sqe.cdw10 && a->sqe.cdw11 == b->sqe.cdw11 &&
+	/* The same namespace object too: one replaced between the two capsules is not the same blocks. */
+	return a->ns == b->ns && a->sqe.nsid == b->sqe.nsid && a->sqe.cdw10 == b->sqe.cdw10 && a->sqe.cdw11 == b->sqe.cdw11 &&
 	       NVME_RW_NLB(a->sqe.cdw12) == NVME_RW_NLB(b->sqe.cdw12);
 }
 

@@ -2,8 +2,8 @@
  * transport: no sockets, no PDUs. Commands go in through the same core entry points the TCP
  * transport uses (tgt_cmd_begin/prepare/proceed/data_ready); replies come out through the fake's
  * queue_response. Covers Connect (admin and I/O), properties and enabling, Identify, Keep Alive,
- * writes by "R2T" and reads on a RAM namespace, the statuses for bad commands, and what --metrics
- * counts of them. */
+ * writes by "R2T" and reads on a RAM namespace, the statuses for bad commands, what --metrics
+ * counts of them, and fused Compare and Write with the statuses for halves that do not pair. */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -34,6 +34,8 @@ struct fake_queue {
 	/* The last reply. */
 	int responses;
 	struct nvme_completion cqe;
+	struct nvme_completion log[8]; /* the last replies, oldest first (fused pairs answer twice) */
+	int nlog;
 	uint8_t data[8192];
 	uint32_t data_len;
 	/* What the "host" sends when the core fetches a write's data. */
@@ -54,6 +56,8 @@ static void fake_queue_response(struct tgt_cmd *cmd)
 
 	f->responses++;
 	f->cqe = cmd->cqe;
+	if (f->nlog < (int)(sizeof(f->log) / sizeof(f->log[0])))
+		f->log[f->nlog++] = cmd->cqe;
 	f->data_len = 0;
 	if (cmd->c2h_data) {
 		f->data_len = cmd->data_len < sizeof(f->data) ? cmd->data_len : sizeof(f->data);
@@ -153,12 +157,11 @@ static void fake_init(struct fake_queue *f)
 	f->boot.queue = &f->q;
 }
 
-/* Run one command as a transport would; in-capsule data if incapsule, else data by "R2T". Returns
- * the status of the reply (the fake answers synchronously: RAM namespaces complete inline). */
-static uint16_t run(struct fake_queue *f, struct nvme_command sqe, const void *data, uint32_t len, bool incapsule)
+/* Hand one command to the core as a transport would; in-capsule data if incapsule, else data by "R2T". */
+static struct tgt_cmd *submit(struct fake_queue *f, struct nvme_command sqe, const void *data, uint32_t len,
+			      bool incapsule)
 {
 	struct tgt_cmd *cmd = &f->boot;
-	int before = f->responses;
 	uint16_t status;
 
 	if (f->slots) {
@@ -187,6 +190,16 @@ static uint16_t run(struct fake_queue *f, struct nvme_command sqe, const void *d
 	} else {
 		tgt_cmd_proceed(cmd);
 	}
+	return cmd;
+}
+
+/* Run one command; the status of its reply (the fake answers synchronously: RAM namespaces complete
+ * inline). */
+static uint16_t run(struct fake_queue *f, struct nvme_command sqe, const void *data, uint32_t len, bool incapsule)
+{
+	int before = f->responses;
+	struct tgt_cmd *cmd = submit(f, sqe, data, len, incapsule);
+
 	assert_int_equal(f->responses, before + 1);
 	assert_int_equal(cmd->state, TGT_CMD_FREE); /* the slot went back once its reply was "sent" */
 	assert_int_equal(f->cqe.command_id, sqe.command_id);
@@ -422,6 +435,120 @@ static void test_metrics(void **state)
 	free(text);
 }
 
+/* ---- Fused Compare and Write ---- */
+
+/* The status the reply to cid had, among the replies since nlog was reset; -1 if none. */
+static int status_of(const struct fake_queue *f, uint16_t cid)
+{
+	for (int i = 0; i < f->nlog; i++)
+		if (f->log[i].command_id == cid)
+			return nvme_cqe_status(f->log[i].status);
+	return -1;
+}
+
+static struct nvme_command fused_cmd(uint8_t opcode, uint8_t fuse, uint16_t cid, uint32_t slba)
+{
+	return (struct nvme_command){ .opcode = opcode, .flags = fuse, .command_id = cid, .nsid = 1, .cdw10 = slba,
+				      .cdw12 = 7 }; /* 8 blocks, 4 KiB */
+}
+
+/* A pair: compare with cmp, write new; first's data in-capsule or by "R2T", the second's the other way. */
+static void fused_pair(uint16_t cid, uint32_t slba, const void *cmp, const void *new, bool first_incapsule)
+{
+	ioq.nlog = 0;
+	submit(&ioq, fused_cmd(nvme_cmd_compare, NVME_CMD_FUSE_FIRST, cid, slba), cmp, 4096, first_incapsule);
+	assert_int_equal(ioq.nlog, 0); /* the first waits for its second */
+	submit(&ioq, fused_cmd(nvme_cmd_write, NVME_CMD_FUSE_SECOND, cid + 1, slba), new, 4096, !first_incapsule);
+	assert_int_equal(ioq.nlog, 2);
+	assert_int_equal(ioq.log[0].command_id, cid); /* the compare's answer first */
+}
+
+static void read_back(uint32_t slba, uint8_t *out)
+{
+	struct nvme_command r = { .opcode = nvme_cmd_read, .command_id = 49, .nsid = 1, .cdw10 = slba, .cdw12 = 7 };
+
+	assert_int_equal(run(&ioq, r, NULL, 4096, false), 0);
+	memcpy(out, ioq.data, 4096);
+}
+
+static void test_fused_compare_and_write(void **state)
+{
+	static uint8_t a[4096], b[4096], got[4096];
+	struct nvme_command w = { .opcode = nvme_cmd_write, .command_id = 40, .nsid = 1, .cdw10 = 200, .cdw12 = 7 };
+
+	(void)state;
+	memset(a, 0xa5, sizeof(a));
+	memset(b, 0x5b, sizeof(b));
+	assert_int_equal(run(&ioq, w, a, sizeof(a), true), 0);
+	/* Equal: both succeed and the write lands (data by R2T first, then in-capsule first). */
+	fused_pair(41, 200, a, b, false);
+	assert_int_equal(status_of(&ioq, 41), 0);
+	assert_int_equal(status_of(&ioq, 42), 0);
+	read_back(200, got);
+	assert_memory_equal(got, b, sizeof(b));
+	fused_pair(43, 200, b, a, true);
+	assert_int_equal(status_of(&ioq, 43) | status_of(&ioq, 44), 0);
+	/* Not equal: Compare Failure, the write aborted as Failed Fused Command, nothing written. */
+	fused_pair(45, 200, b, b, true);
+	assert_int_equal(status_of(&ioq, 45), NVME_SC_COMPARE_FAILED | NVME_SC_DNR);
+	assert_int_equal(status_of(&ioq, 46), NVME_SC_FUSED_FAIL | NVME_SC_DNR);
+	read_back(200, got);
+	assert_memory_equal(got, a, sizeof(a));
+	/* The lock is free again: nothing registered, plain I/O back on the counter. */
+	assert_int_equal(atomic_load(&ioq.q.ns_cache[1]->gate->fused), 0);
+	assert_null(ioq.q.ns_cache[1]->gate->head);
+	assert_int_equal(atomic_load(&ioq.q.stats.inflight), 0);
+}
+
+static void test_fused_halves_that_do_not_pair(void **state)
+{
+	static uint8_t a[4096];
+	struct nvme_command c;
+
+	(void)state;
+	/* A second with no first. */
+	ioq.nlog = 0;
+	submit(&ioq, fused_cmd(nvme_cmd_write, NVME_CMD_FUSE_SECOND, 50, 0), a, 4096, true);
+	assert_int_equal(status_of(&ioq, 50), NVME_SC_FUSED_MISSING | NVME_SC_DNR);
+	/* A first followed by a plain command: the first is aborted, the plain one runs. */
+	ioq.nlog = 0;
+	submit(&ioq, fused_cmd(nvme_cmd_compare, NVME_CMD_FUSE_FIRST, 51, 0), a, 4096, true);
+	c = fused_cmd(nvme_cmd_read, 0, 52, 0);
+	submit(&ioq, c, NULL, 4096, false);
+	assert_int_equal(status_of(&ioq, 51), NVME_SC_FUSED_MISSING | NVME_SC_DNR);
+	assert_int_equal(status_of(&ioq, 52), 0);
+	/* A first that is not a Compare; the second after it fails with it. */
+	ioq.nlog = 0;
+	submit(&ioq, fused_cmd(nvme_cmd_read, NVME_CMD_FUSE_FIRST, 53, 0), NULL, 4096, false);
+	submit(&ioq, fused_cmd(nvme_cmd_write, NVME_CMD_FUSE_SECOND, 54, 0), a, 4096, true);
+	assert_int_equal(status_of(&ioq, 53), NVME_SC_INVALID_FIELD | NVME_SC_DNR);
+	assert_int_equal(status_of(&ioq, 54), NVME_SC_FUSED_FAIL | NVME_SC_DNR);
+	/* A first past the namespace's end: its own status; the second fails with it. */
+	ioq.nlog = 0;
+	submit(&ioq, fused_cmd(nvme_cmd_compare, NVME_CMD_FUSE_FIRST, 55, NS_BYTES / 512), a, 4096, true);
+	submit(&ioq, fused_cmd(nvme_cmd_write, NVME_CMD_FUSE_SECOND, 56, NS_BYTES / 512), a, 4096, true);
+	assert_int_equal(status_of(&ioq, 55), NVME_SC_LBA_RANGE | NVME_SC_DNR);
+	assert_int_equal(status_of(&ioq, 56), NVME_SC_FUSED_FAIL | NVME_SC_DNR);
+	/* A second that is not a Write: Invalid Field; its first is aborted as missing its second. */
+	ioq.nlog = 0;
+	submit(&ioq, fused_cmd(nvme_cmd_compare, NVME_CMD_FUSE_FIRST, 57, 0), a, 4096, true);
+	submit(&ioq, fused_cmd(nvme_cmd_compare, NVME_CMD_FUSE_SECOND, 58, 0), a, 4096, true);
+	assert_int_equal(status_of(&ioq, 57), NVME_SC_FUSED_MISSING | NVME_SC_DNR);
+	assert_int_equal(status_of(&ioq, 58), NVME_SC_INVALID_FIELD | NVME_SC_DNR);
+	/* Halves naming different blocks: both Invalid Field. */
+	ioq.nlog = 0;
+	submit(&ioq, fused_cmd(nvme_cmd_compare, NVME_CMD_FUSE_FIRST, 59, 0), a, 4096, true);
+	submit(&ioq, fused_cmd(nvme_cmd_write, NVME_CMD_FUSE_SECOND, 60, 8), a, 4096, true);
+	assert_int_equal(status_of(&ioq, 59), NVME_SC_INVALID_FIELD | NVME_SC_DNR);
+	assert_int_equal(status_of(&ioq, 60), NVME_SC_INVALID_FIELD | NVME_SC_DNR);
+	/* The reserved FUSE value, and fused admin commands. */
+	assert_int_equal(run(&ioq, fused_cmd(nvme_cmd_write, 3, 61, 0), a, 4096, true),
+			 NVME_SC_INVALID_FIELD | NVME_SC_DNR);
+	c = (struct nvme_command){ .opcode = nvme_admin_keep_alive, .flags = NVME_CMD_FUSE_FIRST, .command_id = 62 };
+	assert_int_equal(run(&admin, c, NULL, 0, false), NVME_SC_INVALID_FIELD | NVME_SC_DNR);
+	assert_int_equal(atomic_load(&ioq.q.stats.inflight), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -431,6 +558,8 @@ int main(void)
 		cmocka_unit_test(test_bad_commands),
 		cmocka_unit_test(test_write_then_read),
 		cmocka_unit_test(test_metrics),
+		cmocka_unit_test(test_fused_compare_and_write),
+		cmocka_unit_test(test_fused_halves_that_do_not_pair),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
