@@ -519,8 +519,8 @@ static int bench_open(const struct bench_target *t, const struct bench_cfg *cfg,
 
 	*d = (struct bench_dev){ .fd = -1, .lba_size = 512 };
 	if (cfg->rw == BENCH_CAW && !t->remote) {
-		snprintf(why, whylen, "--rw caw (fused compare-and-write) is an NVMe command: it needs a remote namespace, "
-			 "not %s", t->filename);
+		snprintf(why, whylen, "--rw caw (fused compare-and-write) is an NVMe command: it needs a remote "
+			 "namespace, not %s", t->filename);
 		return -EINVAL;
 	}
 	if (t->remote) {
@@ -542,8 +542,8 @@ static int bench_open(const struct bench_target *t, const struct bench_cfg *cfg,
 		err = -EINVAL;
 	}
 	if (!err && cfg->rw == BENCH_CAW && d->len / cfg->bs / (uint64_t)cfg->numjobs > BENCH_CAW_MAX_BLOCKS) {
-		snprintf(why, whylen, "--rw caw keeps the generation of at most %llu blocks per job: give a smaller --size",
-			 BENCH_CAW_MAX_BLOCKS);
+		snprintf(why, whylen, "--rw caw keeps the generation of at most %llu blocks per job: give a smaller "
+			 "--size", BENCH_CAW_MAX_BLOCKS);
 		err = -EFBIG;
 	} else if (!err && cfg->rw == BENCH_CAW && d->len / cfg->bs < (uint64_t)cfg->numjobs) {
 		snprintf(why, whylen, "--rw caw gives each job a part of the region: %llu bytes are less than a block "

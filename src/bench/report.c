@@ -59,7 +59,8 @@ void bench_report_text(FILE *out, const struct bench_cfg *cfg, const struct benc
 	fprintf(out, "process cpu    : usr=%.2f%%, sys=%.2f%% (all threads of this process)\n", r->total.usr_cpu,
 		r->total.sys_cpu);
 	if (cfg->rw == BENCH_CAW)
-		fprintf(out, "compare-and-write: %llu pairs written (each counted above as one write of %u bytes), %llu miscompares%s\n",
+		fprintf(out, "compare-and-write: %llu pairs written (each counted above as one write of %u bytes), "
+			     "%llu miscompares%s\n",
 			(unsigned long long)r->total.write.ios, cfg->bs, (unsigned long long)r->total.miscompares,
 			r->total.miscompares ? " (FAILED: none were expected)" : "");
 	if (cfg->verify || cfg->verify_only) {

@@ -214,6 +214,8 @@ static int answer_pair(uint16_t cmp_status, uint16_t wr_status, bool compare_fir
 }
 
 #define DNR NVME_SC_DNR
+#define MISCOMPARE (DNR | NVME_SC_COMPARE_FAILED)
+#define FUSED_FAIL (DNR | NVME_SC_FUSED_FAIL)
 
 static void test_success_and_miscompare(void **state)
 {
@@ -221,8 +223,8 @@ static void test_success_and_miscompare(void **state)
 	assert_int_equal(answer_pair(0, 0, true), 0);
 	assert_int_equal(answer_pair(0, 0, false), 0);
 	/* Miscompare: Compare Failure on the compare, Aborted due to Failed Fused Command on the write. */
-	assert_int_equal(answer_pair(DNR | NVME_SC_COMPARE_FAILED, DNR | NVME_SC_FUSED_FAIL, true), DNR | NVME_SC_COMPARE_FAILED);
-	assert_int_equal(answer_pair(DNR | NVME_SC_COMPARE_FAILED, DNR | NVME_SC_FUSED_FAIL, false), DNR | NVME_SC_COMPARE_FAILED);
+	assert_int_equal(answer_pair(MISCOMPARE, FUSED_FAIL, true), MISCOMPARE);
+	assert_int_equal(answer_pair(MISCOMPARE, FUSED_FAIL, false), MISCOMPARE);
 }
 
 static void test_lone_failure(void **state)
@@ -232,9 +234,9 @@ static void test_lone_failure(void **state)
 	assert_int_equal(answer_pair(0, NVME_SC_WRITE_FAULT, true), NVME_SC_WRITE_FAULT);
 	assert_int_equal(answer_pair(0, DNR | NVME_SC_LBA_RANGE, false), DNR | NVME_SC_LBA_RANGE);
 	/* The write was refused and the compare aborted for it: the write names the cause. */
-	assert_int_equal(answer_pair(DNR | NVME_SC_FUSED_FAIL, DNR | NVME_SC_INVALID_FIELD, true), DNR | NVME_SC_INVALID_FIELD);
+	assert_int_equal(answer_pair(FUSED_FAIL, DNR | NVME_SC_INVALID_FIELD, true), DNR | NVME_SC_INVALID_FIELD);
 	/* The compare failed on its own (and the write then aborted): the compare's. */
-	assert_int_equal(answer_pair(DNR | NVME_SC_INVALID_NS, DNR | NVME_SC_FUSED_FAIL, false), DNR | NVME_SC_INVALID_NS);
+	assert_int_equal(answer_pair(DNR | NVME_SC_INVALID_NS, FUSED_FAIL, false), DNR | NVME_SC_INVALID_NS);
 }
 
 static void test_status_rules(void **state)
