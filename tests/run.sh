@@ -151,7 +151,7 @@ if ((!quick)); then
   tests/integration/tls_kernel_target.sh "$bin"; record "tls_kernel_target" $?
   step "ublk: tightrope connect as /dev/ublkbN in a Linux 6.12 guest (trixie), ext4, I/O held across a target restart (ASan)"
   tests/integration/ublk_host.sh "$bin"; record "ublk_host" $?
-  step "persistent reservations: nvme/054 with nvme-cli and two hosts, preempt and abort, Linux 6.1 and 6.12 guests (ASan)"
+  step "persistent reservations: nvme/054 with nvme-cli; two kernel hosts (Host IDs), preempt and abort, a PTPL restart; Linux 6.1 and 6.12 (ASan)"
   tests/integration/resv_kernel_host.sh "$bin" bookworm; record "resv_kernel_host_bookworm" $?
   tests/integration/resv_kernel_host.sh "$bin" trixie; record "resv_kernel_host_trixie" $?
   step "live resize seen by the Linux host without reconnecting, Linux 6.1 and 6.12 guests (ASan)"

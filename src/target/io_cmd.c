@@ -363,7 +363,7 @@ uint16_t tgt_parse_io_cmd(struct tgt_cmd *cmd)
 	case nvme_cmd_resv_report:
 	case nvme_cmd_resv_acquire:
 	case nvme_cmd_resv_release:
-		status = tgt_resv_parse(cmd, ns);
+		status = tgt_resv_parse(cmd);
 		break;
 	default:
 		tr_warn("%s: unsupported I/O opcode %#x", q->peer, cmd->sqe.opcode);

@@ -225,7 +225,7 @@ static void execute_report(struct tgt_cmd *cmd)
 	tgt_cmd_complete(cmd, status);
 }
 
-uint16_t tgt_resv_parse(struct tgt_cmd *cmd, struct tgt_ns *ns)
+uint16_t tgt_resv_parse(struct tgt_cmd *cmd)
 {
 	uint32_t need = cmd->sqe.opcode == nvme_cmd_resv_release ? 8 : 16;
 
@@ -245,7 +245,6 @@ uint16_t tgt_resv_parse(struct tgt_cmd *cmd, struct tgt_ns *ns)
 			cmd->xfer == TGT_XFER_H2C ? cmd->data_len : 0, need);
 		return NVME_SC_SGL_INVALID_DATA | NVME_SC_DNR;
 	}
-	(void)ns;
 	cmd->execute = execute_resv;
 	return 0;
 }

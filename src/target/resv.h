@@ -26,7 +26,7 @@ void tgt_resv_free(struct tgt_resv *r);
 
 /* Parse step of the Reservation commands (Register, Report, Acquire, Release): checks their data and
  * picks the handler; 0 or the status. */
-uint16_t tgt_resv_parse(struct tgt_cmd *cmd, struct tgt_ns *ns);
+uint16_t tgt_resv_parse(struct tgt_cmd *cmd);
 
 /* The access check of every other I/O command to 'ns' from this queue's host: 0, or Reservation
  * Conflict. Lock-free while the namespace has no reservation. */

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Persistent reservations against the real Linux host (QEMU guest, nvme-cli): blktests nvme/054's
-# sequence must give the kernel target's reports (tests/nvme/054.out); then two hosts: the guest holds
-# Write Exclusive, our raw client (another Host Identifier) has its reads served and its writes refused
-# with Reservation Conflict, preempts the guest with abort, and the guest's next write fails and does
-# not land. Both Debian guests: 12 (Linux 6.1) and 13 (6.12).
+# sequence must give the kernel target's reports (tests/nvme/054.out); then two hosts, both the guest's
+# kernel with different Host NQNs and Host Identifiers (two controllers): A holds Write Exclusive with
+# PTPL on, B has its reads served and its writes refused with Reservation Conflict, preempts A with abort,
+# and A's next write fails and does not land; the target is restarted under them, both controllers
+# reconnect, and the reservation is still B's. Both Debian guests: 12 (Linux 6.1) and 13 (6.12).
 # usage: resv_kernel_host.sh TIGHTROPE_BINARY [bookworm|trixie]
 set -euo pipefail
 bin=$(realpath "$1")
@@ -18,45 +19,39 @@ export TIGHTROPE_VM_SUITE=$suite
 "$vm/build.sh" >"$work/vm-build.log" 2>&1 || { cat "$work/vm-build.log"; bad "building the $suite guest"; give_up; }
 nqn=nqn.2026-12.io.tightrope:resv-interop
 port=$(free_port)
-"$bin" target -l "127.0.0.1:$port" -n "$nqn" -N mem:64M -S "$work/ctl.sock" >"$work/target.log" 2>&1 &
-tgt_pid=$!
-pids+=("$tgt_pid")
-wait_ready "$work/target.log" || { cat "$work/target.log"; bad "target did not start"; give_up; }
+export TIGHTROPE_STATE_DIR=$work/state # where PTPL keeps the reservations across the restart
+# start_target LOG: a target on $port; $tgt_pid.
+truncate -s 64M "$work/disk" # a file: what A tried to write before the restart is still there to check
+start_target() {
+  "$bin" target -l "127.0.0.1:$port" -n "$nqn" -N "$work/disk" -S "$work/ctl.sock" >"$1" 2>&1 &
+  tgt_pid=$!
+  pids+=("$tgt_pid")
+  wait_ready "$1" || { cat "$1"; bad "target did not start"; give_up; }
+}
+start_target "$work/target.log"
 
-# Host B: once the guest holds the reservation, read, write, preempt with abort, mark LBA 100.
-(
-  wait_log "$work/console.log" "GUEST: A holds Write Exclusive" 400 || exit 0
-  python3 - "$port" "$nqn" >"$work/hostb.log" 2>&1 <<'PY'
-import os, struct, sys
-sys.path.insert(0, os.environ["HERE"])
-import nvmf_client as nv
-port, nqn = int(sys.argv[1]), sys.argv[2]
-hostnqn, hostid = "nqn.2026-12.io.tightrope:host-b", b"\xbb" * 16
-admin = nv.admin_connect(nqn, port=port, hostnqn=hostnqn, hostid=hostid)
-io = nv.io_connect(admin, nqn, port=port, hostnqn=hostnqn, hostid=hostid)
-def resv(opcode, cdw10, data):
-    return io.submit(nv.sqe(opcode, io.alloc_cid(), nsid=1, cdw10=cdw10, sgl_len=len(data),
-                            sgl_type=nv.SGL_INCAPSULE), data).status
-r = io.read(1, 200, 1)
-print("B-READ", r.status, r.data[:8])
-print("B-WRITE", io.write(1, 0, b"B" * 512).status)
-print("B-REGISTER", resv(0x0D, 0, struct.pack("<QQ", 0, 11)))
-print("B-WRITE-REGISTERED", io.write(1, 0, b"B" * 512).status)
-print("B-PREEMPT-ABORT", resv(0x11, 2 | 1 << 8, struct.pack("<QQ", 11, 10)))
-print("B-MARK", io.write(1, 100, b"PREEMPTED-BY-B".ljust(512, b"\0")).status)
-PY
-) &
-b_pid=$!
-pids+=("$b_pid")
-
-if TIGHTROPE_VM_DATA_MB=1 TIGHTROPE_VM_TIMEOUT=400 TIGHTROPE_VM_LOG="$work/console.log" \
-  "$vm/kernel-host.sh" "$port" "$nqn" "$here/resv_kernel_host_guest.sh" >"$work/vm.log" 2>&1; then
+TIGHTROPE_VM_DATA_MB=1 TIGHTROPE_VM_TIMEOUT=400 TIGHTROPE_VM_LOG="$work/console.log" \
+  TIGHTROPE_VM_CONNECT_OPTS="--reconnect-delay=1" \
+  "$vm/kernel-host.sh" "$port" "$nqn" "$here/resv_kernel_host_guest.sh" >"$work/vm.log" 2>&1 &
+vm_pid=$!
+pids+=("$vm_pid")
+# When the guest asks (both hosts connected, B holding): stop the target, start it again, same port and state.
+until grep -q "GUEST: restart the target now" "$work/console.log" 2>/dev/null || grep -q "RESULT=" "$work/vm.log"; do
+  sleep 0.2
+done
+if grep -q "GUEST: restart the target now" "$work/console.log"; then
+  kill -TERM "$tgt_pid"; rc=0; wait "$tgt_pid" 2>/dev/null || rc=$?
+  [[ $rc == 0 ]] && ok "the first target exits 0 on SIGTERM, hosts connected" || bad "the first target's exit status $rc"
+  no_sanitizer_report "the first target" "$work/target.log"
+  start_target "$work/target2.log"
+  ok "the target started again, same port and state directory"
+fi
+if wait "$vm_pid"; then
   ok "$suite guest ($(grep -m1 -o 'boot: kernel [^,]*, nvme version [0-9.]*' "$work/vm.log" | sed 's/^boot: //')): the reservation script ran to the end"
 else
   bad "$suite guest: $(grep -E 'GUEST-FAIL|RESULT=' "$work/vm.log" | tail -2 | tr '\n' ' ')"
   tail -30 "$work/vm.log"
 fi
-wait "$b_pid" || true
 
 # nvme/054: what nvme-cli printed, as key/value pairs, against the kernel target's answers.
 python3 - "$work/vm.log" >"$work/054.cmp" 2>&1 <<'PY' && ok "blktests nvme/054: nvme-cli's reports match the kernel target's (tests/nvme/054.out)" || { bad "nvme/054 reports differ"; cat "$work/054.cmp"; }
@@ -132,15 +127,20 @@ if got != want:
     print("want:", want)
     sys.exit(1)
 PY
-grep -q "B-READ 0 b'HOLDER-A'" "$work/hostb.log" && ok "host B's read of the holder's data is served" || bad "host B's read: $(cat "$work/hostb.log")"
-grep -q "B-WRITE 16515" "$work/hostb.log" && ok "host B, unregistered: write refused with Reservation Conflict" || bad "host B's write: $(grep B-WRITE "$work/hostb.log")"
-grep -q "B-WRITE-REGISTERED 16515" "$work/hostb.log" && ok "host B, registered: write still refused under Write Exclusive" || bad "host B registered write: $(grep B-WRITE-REG "$work/hostb.log")"
-grep -q "B-PREEMPT-ABORT 0" "$work/hostb.log" && ok "host B preempts the kernel host with abort" || bad "preempt: $(grep B-PREEMPT "$work/hostb.log")"
-grep -q "GUEST: a write after the preemption failed" "$work/vm.log" && ok "the kernel host's write after the preemption failed ($(grep -o 'preemption failed: .*' "$work/vm.log" | head -1 | cut -c20-80))" || bad "the kernel host's write after the preemption"
-grep -q "GUEST: reads still served" "$work/vm.log" && ok "the kernel host's reads are still served under B's Write Exclusive" || bad "the kernel host's reads after the preemption"
+guest_ok() { grep -q "GUEST: $1" "$work/vm.log" && ok "$2" || bad "$2: not seen"; }
+guest_ok "host B is /dev/nvme" "a second controller of the guest's kernel as host B ($(grep -o 'host B is .*' "$work/vm.log" | head -1 | cut -c11-80))"
+guest_ok "B's read is served" "host B's read of the holder's data is served"
+guest_ok "B's write refused: " "host B, unregistered: write refused with Reservation Conflict"
+guest_ok "B's write refused, registered" "host B, registered: write still refused under Write Exclusive"
+guest_ok "B preempted A with abort" "host B preempts host A with abort"
+grep -q "GUEST: a write after the preemption failed" "$work/vm.log" && ok "host A's write after the preemption failed ($(grep -o 'preemption failed: .*' "$work/vm.log" | head -1 | cut -c20-80))" || bad "host A's write after the preemption"
+guest_ok "reads still served" "host A's reads are still served under B's Write Exclusive"
+guest_ok "both controllers reconnected" "both controllers reconnected by themselves"
 grep -q "GUEST-REPORT: rtype *: 1" "$work/vm.log" && grep -qE "GUEST-REPORT: +rkey *: (11|b|0xb)\s*$" "$work/vm.log" &&
-  ok "the kernel host's resv-report: B (key 11) holds Write Exclusive alone" || bad "report after the preemption: $(grep GUEST-REPORT "$work/vm.log" | tr '\n' ' ')"
-# Nothing the guest tried after the preemption landed: LBA 4096 is still zeros, from our side.
+  ! grep -qE "GUEST-REPORT: +rkey *: (10|a|0xa)\s*$" "$work/vm.log" &&
+  ok "PTPL: after the restart, resv-report says B (key 11) holds Write Exclusive alone" || bad "report after the restart: $(grep GUEST-REPORT "$work/vm.log" | tr '\n' ' ')"
+guest_ok "after the restart A's write still fails" "after the restart host A's writes are still refused"
+# Nothing A tried after the preemption landed (before or after the restart): LBA 4096 still zeros.
 python3 - "$port" "$nqn" >"$work/late.log" 2>&1 <<'PY' && ok "nothing of the kernel host's late write landed (LBA 4096, past the harness's data test, still zeros)" || bad "the late write landed: $(cat "$work/late.log")"
 import os, sys
 sys.path.insert(0, os.environ.get("HERE", "."))
@@ -152,7 +152,7 @@ r = io.read(1, 4096, 1)
 print("status", r.status, "data", r.data[:16])
 sys.exit(0 if r.status == 0 and r.data == bytes(512) else 1)
 PY
-kill -TERM "$tgt_pid"; rc=0; wait "$tgt_pid" || rc=$?; pids=()
+kill -TERM "$tgt_pid"; rc=0; wait "$tgt_pid" 2>/dev/null || rc=$?; pids=()
 [[ $rc == 0 ]] && ok "target exits 0 on SIGTERM" || bad "target exit status $rc"
-no_sanitizer_report "the target" "$work/target.log"
+no_sanitizer_report "the restarted target" "$work/target2.log"
 finish
