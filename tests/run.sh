@@ -81,6 +81,8 @@ step "live resize: ctl resize-ns, refusals, a file grown from outside, tightrope
 python3 tests/integration/resize.py "$bin"; record "resize" $?
 step "persistent reservations from raw hosts: nvme/054's sequence, two hosts, preempt and abort, notices (ASan target)"
 python3 tests/integration/reservations.py "$bin"; record "reservations" $?
+step "fused compare-and-write through the host library: tightrope bench --rw caw, one and two hosts, read back (ASan)"
+python3 tests/integration/caw_bench.py "$bin"; record "caw_bench" $?
 step "bench's live status line: on a terminal, piped, JSON, --eta (ASan)"
 python3 tests/integration/bench_progress.py "$bin"; record "bench_progress" $?
 step "the host library installed and used from outside: examples/read_block.c through pkg-config (ASan)"
