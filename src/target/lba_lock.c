@@ -10,7 +10,6 @@
 #include "target/cmd.h"
 #include "target/lba_lock_fast.h"
 #include "target/worker.h"
-#include "util/clock.h"
 #include "util/log.h"
 
 static struct __kernel_timespec wait_tick = { .tv_nsec = 20000 }; /* look again after 20 µs */
@@ -85,40 +84,22 @@ static void list_remove(struct tgt_lba_gate *g, struct tgt_lba_range *r)
 	r->prev = r->next = NULL;
 }
 
-/* How long a pair on a RAM namespace waits for the fast path at most. There a command holds its blocks
- * only while it runs (microseconds) or while its read's reply is sent from namespace memory: a host that
- * does not read its socket must not hold up another's pair for good. Only reads that started before the
- * namespace's first pair can be such (reads are copied from then on). Other backends' commands end when
- * their storage answers, and are waited for. */
-#define RAM_WAIT_NS (500 * 1000 * 1000ull)
-
-static bool fast_path_empty(struct tgt_lba_gate *g, const struct tgt_lba_range *r, bool ram)
+static bool fast_path_empty(struct tgt_lba_gate *g)
 {
-	static struct tr_ratelimit rl = TR_RATELIMIT_INIT(5000, 5);
-	long busy = 0;
-	unsigned suppressed;
-
 	for (int i = 0; i < g->nr_shards; i++)
-		busy += atomic_load_explicit(&g->shards[i].inflight, memory_order_seq_cst);
-	if (!busy)
-		return true;
-	if (!ram || tr_now_ns() - r->since_ns < RAM_WAIT_NS)
-		return false;
-	if (tr_ratelimit(&rl, &suppressed))
-		tr_warn("a fused pair at LBA %llu goes ahead of %ld reads whose replies are still unsent from "
-			"namespace memory after %llu ms (a host not reading its socket)", (unsigned long long)r->slba,
-			busy, RAM_WAIT_NS / 1000000);
+		if (atomic_load_explicit(&g->shards[i].inflight, memory_order_seq_cst))
+			return false;
 	return true;
 }
 
 /* May this claim go now: nothing earlier on the list conflicts with it, and for a pair, no command of the
  * fast path is still running? */
-static bool may_run(struct tgt_lba_gate *g, const struct tgt_lba_range *r, bool ram)
+static bool may_run(struct tgt_lba_gate *g, const struct tgt_lba_range *r)
 {
 	for (const struct tgt_lba_range *e = g->head; e && e != r; e = e->next)
 		if ((e->fused || r->fused) && e->slba < r->end && r->slba < e->end)
 			return false;
-	return !r->fused || fast_path_empty(g, r, ram);
+	return !r->fused || fast_path_empty(g);
 }
 
 /* ---- Waiting ---- */
@@ -164,7 +145,7 @@ static void wait_check(struct tgt_ring_op *op, struct tgt_worker *w, int res)
 
 	(void)res;
 	pthread_mutex_lock(&g->lock);
-	go = may_run(g, &cmd->lba, cmd->ns->mem != NULL);
+	go = may_run(g, &cmd->lba);
 	pthread_mutex_unlock(&g->lock);
 	if (go)
 		resume(cmd, 0);
@@ -175,18 +156,21 @@ static void wait_check(struct tgt_ring_op *op, struct tgt_worker *w, int res)
 /* Register the claim; true if it may run now, else it waits and lba_resume runs it later. */
 static bool claim(struct tgt_lba_gate *g, struct tgt_cmd *cmd)
 {
-	bool go;
+	bool go, first_pair = false;
 
 	pthread_mutex_lock(&g->lock);
 	if (cmd->lba.fused) {
-		cmd->lba.since_ns = tr_now_ns();
-		atomic_store_explicit(&g->copy_reads, true, memory_order_relaxed);
+		first_pair = !atomic_exchange_explicit(&g->copy_reads, true, memory_order_seq_cst);
 		atomic_fetch_add_explicit(&g->fused, 1, memory_order_seq_cst);
 	}
 	list_append(g, &cmd->lba);
 	cmd->lba_hold = TGT_LBA_LISTED;
-	go = may_run(g, &cmd->lba, cmd->ns->mem != NULL);
+	go = may_run(g, &cmd->lba);
 	pthread_mutex_unlock(&g->lock);
+	/* The namespace's first pair: reads are copied from now on, and the replies still being sent from
+	 * a RAM namespace's memory are copied by their workers, which lets go of their blocks. */
+	if (first_pair && cmd->ns->mem && !go)
+		tgt_workers_post_copy_replies(cmd->queue->target, cmd->ns);
 	if (go)
 		return true;
 	if (!arm_wait(cmd, cmd->queue->worker))

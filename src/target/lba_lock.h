@@ -14,7 +14,6 @@ struct tgt_cmd;
 /* One command's claim on blocks [slba, end): it lives in the command. */
 struct tgt_lba_range {
 	uint64_t slba, end;
-	uint64_t since_ns; /* a pair's: when it claimed (on RAM it waits a bounded time for replies) */
 	bool fused; /* a fused pair's: excludes every overlapping claim, not only other fused ones */
 	struct tgt_lba_range *prev, *next;
 };
@@ -28,7 +27,8 @@ enum tgt_lba_hold {
 
 /* Commands let through the fast path, counted per worker so that workers touch lines of their own:
  * each shard is written by its worker only (a locked add going in, for the check that follows it; a
- * plain store going out). A read of a RAM namespace sent from its memory counts until it is sent. */
+ * plain store going out). A read of a RAM namespace sent from its memory counts until it is sent, or
+ * until its worker copies it (tgt_workers_post_copy_replies). */
 struct tgt_lba_shard {
 	_Atomic long inflight;
 } __attribute__((aligned(64)));
@@ -38,7 +38,8 @@ struct tgt_lba_gate {
 	 * fast path, and a pair starts only once the fast path has emptied. */
 	_Atomic int fused;
 	/* Set by the namespace's first fused pair, for good: a RAM namespace then copies its reads instead
-	 * of sending them from its memory, so no later pair waits for a host to read its socket. */
+	 * of sending them from its memory (and the replies still being sent from it are copied by their
+	 * workers), so no pair waits for a host to read its socket. */
 	_Atomic bool copy_reads;
 	pthread_mutex_t lock; /* the list */
 	struct tgt_lba_range *head, *tail; /* in arrival order: a claim waits only for earlier ones */
