@@ -83,6 +83,8 @@ step "persistent reservations from raw hosts: nvme/054's sequence, two hosts, pr
 python3 tests/integration/reservations.py "$bin"; record "reservations" $?
 step "fused compare-and-write from raw hosts: every pair and broken half, split pairs, counters and torn-read races (ASan target)"
 python3 tests/integration/fused.py "$bin"; record "fused" $?
+step "fused compare-and-write through the host library: tightrope bench --rw caw, one and two hosts, read back (ASan)"
+python3 tests/integration/caw_bench.py "$bin"; record "caw_bench" $?
 step "bench's live status line: on a terminal, piped, JSON, --eta (ASan)"
 python3 tests/integration/bench_progress.py "$bin"; record "bench_progress" $?
 step "the host library installed and used from outside: examples/read_block.c through pkg-config (ASan)"

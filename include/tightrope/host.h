@@ -119,6 +119,19 @@ TR_API int tr_ioq_write_zeroes(struct tr_ioq *q, uint32_t nsid, uint64_t slba, u
 			       void *arg);
 TR_API int tr_ioq_deallocate(struct tr_ioq *q, uint32_t nsid, uint64_t slba, uint32_t nlb, tr_io_cb cb,
 			     void *arg);
+/* Fused Compare and Write (NVMe Base 2.0 6.2): a Compare of 'cmp' and a Write of 'data' to the same
+ * blocks ('len' bytes each), which the controller executes as one atomic operation: the write lands
+ * only if the blocks held exactly 'cmp'. Both commands are queued back to back or neither is
+ * (-EAGAIN when fewer than two entries are free; -EINVAL for a bad size; -EOPNOTSUPP when the
+ * controller does not announce fused compare-and-write in FUSES). 'cb' runs once for the
+ * pair: 0 when both succeeded; on a miscompare the Compare's status (Compare Failure, 0x285, with
+ * DNR: 0x4285); otherwise the failing half's status, or -errno for a transport failure.
+ * The library never sends a command again, and so never one half of a pair alone: when the queue
+ * fails under a pair (timeout, connection lost, tr_ctrl_teardown or a reconnect) the pair completes
+ * with the -errno and whether its write landed is unknown, as for any write that fails that way.
+ * Read the blocks back before trying again. */
+TR_API int tr_ioq_compare_and_write(struct tr_ioq *q, uint32_t nsid, uint64_t slba, uint32_t nlb, const void *cmp,
+				    const void *data, uint32_t len, tr_io_cb cb, void *arg);
 /* Send what is queued and run completions; waits up to timeout_ms (0 = don't wait, -1 = until
  * at least one completes). Returns completions run, or -errno once the queue has failed. */
 TR_API int tr_ioq_poll(struct tr_ioq *q, int timeout_ms);

@@ -1,10 +1,10 @@
 /* The workload engine behind `tightrope bench`: job threads each owning one I/O queue (remote) or
- * one io_uring (local), a fio-style offset generator, latency histograms and the verify pattern. */
+ * one io_uring (local), a fio-style offset generator, latency histograms, the verify pattern and
+ * fused compare-and-write pairs (caw.c). */
 #include <errno.h>
 #include <fcntl.h>
 #include <liburing.h>
 #include <linux/fs.h>
-#include <math.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,102 +15,11 @@
 #include <unistd.h>
 
 #include "bench/bench.h"
+#include "bench/caw.h"
 #include "bench/progress.h"
 #include "nvme/spec.h"
 #include "util/clock.h"
 #include "util/log.h"
-
-/* ---- Latency histogram ---- */
-
-static int hist_index(uint64_t ns)
-{
-	int msb;
-
-	if (ns < BENCH_HIST_SUB)
-		return (int)ns;
-	msb = 63 - __builtin_clzll(ns);
-	/* Bucket = power of two, then the next five bits below the leading one. */
-	return (msb - 4) * BENCH_HIST_SUB + (int)((ns >> (msb - 5)) & (BENCH_HIST_SUB - 1));
-}
-
-static uint64_t hist_value(int idx)
-{
-	int msb = idx / BENCH_HIST_SUB + 4;
-	uint64_t sub = (uint64_t)(idx % BENCH_HIST_SUB);
-
-	if (idx < BENCH_HIST_SUB)
-		return (uint64_t)idx;
-	/* The middle of the bucket; from 32 to 63 ns buckets are 1 ns wide and have none (a shift by
-	 * msb - 6 = -1 there was undefined, and reported 2^63, clamped to the largest sample). */
-	return (1ull << msb) + (sub << (msb - 5)) + (msb > 5 ? 1ull << (msb - 6) : 0);
-}
-
-void bench_lat_add(struct bench_lat *l, uint64_t ns, uint32_t bytes)
-{
-	int idx = hist_index(ns);
-
-	if (l->ios == 0 || ns < l->min_ns)
-		l->min_ns = ns;
-	if (ns > l->max_ns)
-		l->max_ns = ns;
-	l->ios++;
-	l->bytes += bytes;
-	l->sum_ns += (double)ns;
-	l->sumsq_ns += (double)ns * (double)ns;
-	l->hist[idx < BENCH_HIST_BUCKETS ? idx : BENCH_HIST_BUCKETS - 1]++;
-}
-
-void bench_lat_merge(struct bench_lat *into, const struct bench_lat *from)
-{
-	if (!from->ios)
-		return;
-	if (!into->ios || from->min_ns < into->min_ns)
-		into->min_ns = from->min_ns;
-	if (from->max_ns > into->max_ns)
-		into->max_ns = from->max_ns;
-	into->ios += from->ios;
-	into->bytes += from->bytes;
-	into->sum_ns += from->sum_ns;
-	into->sumsq_ns += from->sumsq_ns;
-	for (int i = 0; i < BENCH_HIST_BUCKETS; i++)
-		into->hist[i] += from->hist[i];
-}
-
-double bench_lat_mean(const struct bench_lat *l)
-{
-	return l->ios ? l->sum_ns / (double)l->ios : 0;
-}
-
-double bench_lat_stddev(const struct bench_lat *l)
-{
-	double mean = bench_lat_mean(l), var;
-
-	if (l->ios < 2)
-		return 0;
-	var = (l->sumsq_ns - (double)l->ios * mean * mean) / (double)(l->ios - 1);
-	return var > 0 ? sqrt(var) : 0;
-}
-
-uint64_t bench_lat_percentile(const struct bench_lat *l, double pct)
-{
-	uint64_t want, seen = 0;
-
-	if (!l->ios)
-		return 0;
-	want = (uint64_t)ceil(pct / 100.0 * (double)l->ios);
-	if (want == 0)
-		want = 1;
-	for (int i = 0; i < BENCH_HIST_BUCKETS; i++) {
-		seen += l->hist[i];
-		if (seen >= want) {
-			uint64_t v = hist_value(i);
-
-			/* Never report beyond what was actually seen. */
-			return v > l->max_ns ? l->max_ns : v < l->min_ns ? l->min_ns : v;
-		}
-	}
-	return l->max_ns;
-}
 
 /* ---- Verify pattern: every 512-byte block says where it belongs, the rest is seeded noise ---- */
 
@@ -156,7 +65,7 @@ static int64_t pattern_check(const uint8_t *buf, uint32_t len, uint64_t offset, 
 
 /* ---- Jobs ---- */
 
-enum slot_op { OP_READ, OP_WRITE, OP_FLUSH };
+enum slot_op { OP_READ, OP_WRITE, OP_FLUSH, OP_CAW };
 
 struct job;
 
@@ -196,6 +105,7 @@ struct job {
 	bool verify_phase_read;
 	uint64_t measure_from_ns, end_ns;
 	struct slot *slots;
+	struct bench_caw caw; /* --rw caw: the generation of each block of the area */
 	int error;
 	char why[200];
 	/* The live progress line (NULL without one): this job's counts, and who waits for it to end. */
@@ -211,6 +121,15 @@ static void slot_done(struct job *j, struct slot *s, int status)
 
 	j->inflight--;
 	s->busy = false;
+	if (s->op == OP_CAW) {
+		bool miscompare = status > 0 && nvme_status_code((uint16_t)status) == NVME_SC_COMPARE_FAILED;
+
+		bench_caw_done(&j->caw, s->off, status == 0);
+		if (miscompare) {
+			j->st->miscompares++; /* counted and reported, not the end of the job */
+			return;
+		}
+	}
 	if (status) {
 		if (!j->error) {
 			/* A transport failure says more in the queue's own words than as an errno. */
@@ -218,7 +137,8 @@ static void slot_done(struct job *j, struct slot *s, int status)
 
 			j->error = status < 0 ? status : -EIO;
 			snprintf(j->why, sizeof(j->why), "%s at byte %llu failed: %s",
-				 s->op == OP_READ ? "read" : s->op == OP_WRITE ? "write" : "flush",
+				 s->op == OP_READ ? "read" : s->op == OP_WRITE ? "write"
+				 : s->op == OP_CAW ? "compare-and-write" : "flush",
 				 (unsigned long long)s->off, cause ? cause : tr_status_str(status));
 		}
 		j->stop_issuing = true;
@@ -270,6 +190,9 @@ static int remote_submit(struct job *j, struct slot *s)
 		return tr_ioq_read(j->ioq, j->t->nsid, slba, nlb, s->buf, j->cfg->bs, remote_cb, s);
 	case OP_WRITE:
 		return tr_ioq_write(j->ioq, j->t->nsid, slba, nlb, s->buf, j->cfg->bs, false, remote_cb, s);
+	case OP_CAW: /* compare what the block holds (the buffer's first half), write the second */
+		return tr_ioq_compare_and_write(j->ioq, j->t->nsid, slba, nlb, s->buf, s->buf + j->cfg->bs, j->cfg->bs,
+						remote_cb, s);
 	default:
 		return tr_ioq_flush(j->ioq, j->t->nsid, remote_cb, s);
 	}
@@ -376,8 +299,12 @@ static bool next_io(struct job *j, struct slot *s)
 	} else {
 		if (!c->time_based && j->issued_bytes >= j->target_bytes)
 			return false;
-		s->op = next_op(j);
-		if (rw_is_random(c->rw)) {
+		s->op = c->rw == BENCH_CAW ? OP_CAW : next_op(j);
+		if (s->op == OP_CAW) {
+			/* Every block of the area with a pair out: wait for one to come back. */
+			if (!bench_caw_next(&j->caw, splitmix(&j->rng), &s->off, s->buf, s->buf + c->bs))
+				return false;
+		} else if (rw_is_random(c->rw)) {
 			s->off = j->area_start + (splitmix(&j->rng) % blocks) * c->bs;
 		} else {
 			if (j->seq_next + c->bs > blocks * c->bs)
@@ -428,6 +355,13 @@ static void *job_main(void *arg)
 			if (!next_io(j, s))
 				break;
 			err = engine_submit(j, s);
+			if (err == -EAGAIN && s->op == OP_CAW && j->inflight) {
+				/* The controller's MAXCMD left fewer than two entries per pair: take this one
+				 * back and wait for some to come back. */
+				bench_caw_done(&j->caw, s->off, false);
+				j->issued_bytes -= c->bs;
+				break;
+			}
 			if (err) {
 				j->error = err;
 				snprintf(j->why, sizeof(j->why), "submit: %s", tr_status_str(err));
@@ -504,7 +438,7 @@ static int local_open(const struct bench_target *t, bool write, uint64_t *capaci
 static bool cfg_writes(const struct bench_cfg *c)
 {
 	return (c->verify && !c->verify_only) || c->rw == BENCH_WRITE || c->rw == BENCH_RANDWRITE ||
-	       c->rw == BENCH_RANDRW || c->rw == BENCH_RW;
+	       c->rw == BENCH_RANDRW || c->rw == BENCH_RW || c->rw == BENCH_CAW;
 }
 
 void bench_result_free(struct bench_result *r)
@@ -532,8 +466,9 @@ static int remote_open(const struct bench_target *t, const struct bench_cfg *cfg
 	int err;
 
 	o.nr_io_queues = cfg->numjobs;
-	if (o.queue_size < cfg->iodepth + 1)
-		o.queue_size = cfg->iodepth + 1;
+	/* A compare-and-write pair takes two entries. */
+	if (o.queue_size < cfg->iodepth * (cfg->rw == BENCH_CAW ? 2 : 1) + 1)
+		o.queue_size = cfg->iodepth * (cfg->rw == BENCH_CAW ? 2 : 1) + 1;
 	err = id ? tr_ctrl_connect(&o, &d->ctrl, why, whylen) : -ENOMEM;
 	if (!err) {
 		err = tr_ctrl_identify(d->ctrl, NVME_ID_CNS_NS, t->nsid, id);
@@ -551,6 +486,11 @@ static int remote_open(const struct bench_target *t, const struct bench_cfg *cfg
 			snprintf(why, whylen, "the controller granted %d I/O queues for %d jobs",
 				 tr_ctrl_nr_io_queues(d->ctrl), cfg->numjobs);
 			err = -ENOSPC;
+		} else if (cfg->rw == BENCH_CAW &&
+			   !(tr_ctrl_identify_data(d->ctrl)->fuses & NVME_CTRL_FUSES_COMPARE_WRITE)) {
+			snprintf(why, whylen, "the controller does not support fused compare-and-write (FUSES is %#x)",
+				 tr_ctrl_identify_data(d->ctrl)->fuses);
+			err = -EOPNOTSUPP;
 		} else if (cfg->bs > tr_ctrl_max_xfer(d->ctrl)) {
 			snprintf(why, whylen, "bs %u exceeds the controller's largest transfer (%u)", cfg->bs,
 				 tr_ctrl_max_xfer(d->ctrl));
@@ -578,6 +518,11 @@ static int bench_open(const struct bench_target *t, const struct bench_cfg *cfg,
 	int err;
 
 	*d = (struct bench_dev){ .fd = -1, .lba_size = 512 };
+	if (cfg->rw == BENCH_CAW && !t->remote) {
+		snprintf(why, whylen, "--rw caw (fused compare-and-write) is an NVMe command: it needs a remote "
+			 "namespace, not %s", t->filename);
+		return -EINVAL;
+	}
 	if (t->remote) {
 		err = remote_open(t, cfg, d, res, why, whylen);
 	} else {
@@ -594,6 +539,15 @@ static int bench_open(const struct bench_target *t, const struct bench_cfg *cfg,
 	if (!err && (d->start % d->lba_size || d->start + d->len > d->capacity || d->len < cfg->bs)) {
 		snprintf(why, whylen, "the region %llu+%llu does not fit the %llu bytes there",
 			 (unsigned long long)d->start, (unsigned long long)d->len, (unsigned long long)d->capacity);
+		err = -EINVAL;
+	}
+	if (!err && cfg->rw == BENCH_CAW && d->len / cfg->bs / (uint64_t)cfg->numjobs > BENCH_CAW_MAX_BLOCKS) {
+		snprintf(why, whylen, "--rw caw keeps the generation of at most %llu blocks per job: give a smaller "
+			 "--size", BENCH_CAW_MAX_BLOCKS);
+		err = -EFBIG;
+	} else if (!err && cfg->rw == BENCH_CAW && d->len / cfg->bs < (uint64_t)cfg->numjobs) {
+		snprintf(why, whylen, "--rw caw gives each job a part of the region: %llu bytes are less than a block "
+			 "of %u for each of %d jobs", (unsigned long long)d->len, cfg->bs, cfg->numjobs);
 		err = -EINVAL;
 	}
 	res->capacity = d->capacity;
@@ -616,8 +570,9 @@ static int job_setup(struct job *j, int i, const struct bench_target *t, const s
 	j->st = &res->jobs[i];
 	j->fd = d->fd;
 	j->rng = cfg->seed * 0x9e3779b97f4a7c15ull + (uint64_t)i + 1;
-	/* fio: every job works on the whole region; a verify pass splits it so jobs don't race. */
-	if (cfg->verify || cfg->verify_only) {
+	/* fio: every job works on the whole region; a verify pass splits it so jobs don't race, and so
+	 * does compare-and-write, where each job must know what its blocks hold. */
+	if (cfg->verify || cfg->verify_only || cfg->rw == BENCH_CAW) {
 		uint64_t slice = d->len / (uint64_t)cfg->numjobs / cfg->bs * cfg->bs;
 
 		j->area_start = d->start + slice * (uint64_t)i;
@@ -627,12 +582,19 @@ static int job_setup(struct job *j, int i, const struct bench_target *t, const s
 		j->area_len = d->len;
 	}
 	j->target_bytes = d->len;
+	if (cfg->rw == BENCH_CAW) {
+		j->target_bytes = j->area_len;
+		err = bench_caw_init(&j->caw, j->area_start, j->area_len, cfg->bs);
+	}
 	j->slots = calloc((size_t)cfg->iodepth, sizeof(*j->slots));
 	if (!j->slots)
 		return -ENOMEM;
 	for (int k = 0; k < cfg->iodepth; k++) {
+		/* A compare-and-write slot holds what to compare, then what to write. */
+		size_t len = (size_t)cfg->bs * (cfg->rw == BENCH_CAW ? 2 : 1);
+
 		j->slots[k].job = j;
-		j->slots[k].buf = aligned_alloc(4096, (cfg->bs + 4095) / 4096 * 4096);
+		j->slots[k].buf = aligned_alloc(4096, (len + 4095) / 4096 * 4096);
 		if (!j->slots[k].buf)
 			err = -ENOMEM;
 		else
@@ -699,6 +661,8 @@ static int finish_jobs(struct job *jobs, const struct bench_cfg *cfg, struct ben
 		bench_lat_merge(&res->total.write, &res->jobs[i].write);
 		if (res->jobs[i].runtime_s > res->total.runtime_s)
 			res->total.runtime_s = res->jobs[i].runtime_s;
+		res->total.miscompares += res->jobs[i].miscompares;
+		bench_caw_free(&j->caw);
 		if (j->ring_ok)
 			io_uring_queue_exit(&j->ring);
 		for (int k = 0; j->slots && k < cfg->iodepth; k++)
@@ -714,7 +678,8 @@ static struct bench_live *live_setup(struct job *jobs, const struct bench_cfg *c
 {
 	/* fio's letters: upper case sequential, lower case random; m for a mix. */
 	static const char modes[] = { [BENCH_READ] = 'R', [BENCH_WRITE] = 'W', [BENCH_RANDREAD] = 'r',
-				      [BENCH_RANDWRITE] = 'w', [BENCH_RANDRW] = 'm', [BENCH_RW] = 'M' };
+				      [BENCH_RANDWRITE] = 'w', [BENCH_RANDRW] = 'm', [BENCH_RW] = 'M',
+				      [BENCH_CAW] = 'c' };
 	struct bench_live *live = calloc(1, sizeof(*live));
 
 	if (live)
@@ -766,9 +731,13 @@ int bench_run(const struct bench_target *t, const struct bench_cfg *cfg, struct 
 		bench_close(&d);
 		return -ENOMEM;
 	}
-	t0 = tr_now_ns();
 	for (int i = 0; i < cfg->numjobs && !err; i++)
 		err = job_setup(&jobs[i], i, t, cfg, res, &d);
+	/* --rw caw: every job's blocks at generation 0 (zeros) before the clock starts. */
+	for (int i = 0; i < cfg->numjobs && !err && cfg->rw == BENCH_CAW; i++)
+		err = bench_caw_zero(jobs[i].ioq, t->nsid, jobs[i].caw.start, jobs[i].caw.nblocks * cfg->bs,
+				     jobs[i].lba_shift, cfg->iodepth, why, whylen);
+	t0 = tr_now_ns();
 	if (!err && cfg->progress)
 		live = live_setup(jobs, cfg, t0);
 	rc = run_jobs(jobs, err ? 0 : cfg->numjobs, res, t0, live);
@@ -783,7 +752,7 @@ int bench_run(const struct bench_target *t, const struct bench_cfg *cfg, struct 
 
 const char *bench_rw_name(enum bench_rw rw)
 {
-	static const char *const names[] = { "read", "write", "randread", "randwrite", "randrw", "rw" };
+	static const char *const names[] = { "read", "write", "randread", "randwrite", "randrw", "rw", "caw" };
 
 	return names[rw];
 }

@@ -9,7 +9,9 @@
 
 #include "tightrope/host.h"
 
-enum bench_rw { BENCH_READ, BENCH_WRITE, BENCH_RANDREAD, BENCH_RANDWRITE, BENCH_RANDRW, BENCH_RW };
+/* BENCH_CAW: fused compare-and-write pairs at random blocks (remote only); each pair counts as one
+ * write of bs bytes. */
+enum bench_rw { BENCH_READ, BENCH_WRITE, BENCH_RANDREAD, BENCH_RANDWRITE, BENCH_RANDRW, BENCH_RW, BENCH_CAW };
 
 /* Latency histogram: 32 linear sub-buckets per power of two of nanoseconds (about 3% error). */
 #define BENCH_HIST_SUB 32
@@ -32,6 +34,7 @@ struct bench_job_stats {
 	struct bench_lat read, write;
 	double runtime_s; /* measured time, after ramp */
 	double usr_cpu, sys_cpu; /* percent of one core over the run: the job thread; in total, the whole process */
+	uint64_t miscompares; /* --rw caw: pairs whose compare failed (never expected: each job knows its blocks) */
 	int error;
 };
 

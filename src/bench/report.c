@@ -58,6 +58,11 @@ void bench_report_text(FILE *out, const struct bench_cfg *cfg, const struct benc
 	}
 	fprintf(out, "process cpu    : usr=%.2f%%, sys=%.2f%% (all threads of this process)\n", r->total.usr_cpu,
 		r->total.sys_cpu);
+	if (cfg->rw == BENCH_CAW)
+		fprintf(out, "compare-and-write: %llu pairs written (each counted above as one write of %u bytes), "
+			     "%llu miscompares%s\n",
+			(unsigned long long)r->total.write.ios, cfg->bs, (unsigned long long)r->total.miscompares,
+			r->total.miscompares ? " (FAILED: none were expected)" : "");
 	if (cfg->verify || cfg->verify_only) {
 		if (r->verify_failed)
 			fprintf(out, "verify: FAILED: bad data at byte offset %llu\n",
@@ -116,7 +121,7 @@ static void json_job(FILE *out, const struct bench_cfg *cfg, const char *name, c
 	fprintf(out, ",\n%s\"usr_cpu\" : %.6f,\n%s\"sys_cpu\" : %.6f\n%s}", ind2, j->usr_cpu, ind2, j->sys_cpu, ind);
 }
 
-/* The "jobs" array and tightrope's "total" and "verify" members of a fio-style object. */
+/* The "jobs" array and tightrope's "total", "verify" and "caw" members of a fio-style object. */
 void bench_report_json(FILE *out, const struct bench_cfg *cfg, const struct bench_result *r, bool last)
 {
 	fprintf(out, "  \"target\" : \"%s\",\n  \"jobs\" : [\n", r->what);
@@ -132,6 +137,9 @@ void bench_report_json(FILE *out, const struct bench_cfg *cfg, const struct benc
 	if (cfg->verify || cfg->verify_only)
 		fprintf(out, ",\n  \"verify\" : { \"ok\" : %s, \"bad_offset\" : %lld }", r->verify_failed ? "false" : "true",
 			r->verify_failed ? (long long)r->verify_offset : -1LL);
+	if (cfg->rw == BENCH_CAW)
+		fprintf(out, ",\n  \"caw\" : { \"pairs\" : %llu, \"miscompares\" : %llu }",
+			(unsigned long long)r->total.write.ios, (unsigned long long)r->total.miscompares);
 	fprintf(out, "%s\n", last ? "" : ",");
 }
 

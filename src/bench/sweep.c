@@ -144,6 +144,8 @@ int bench_session_run(const struct bench_session *s)
 			print_text_run(s, &cfg, ro);
 		if ((ro->has_local && ro->local.verify_failed) || (ro->has_remote && ro->remote.verify_failed))
 			rc = 1;
+		if (ro->has_remote && ro->remote.total.miscompares) /* --rw caw: a miscompare is a failure */
+			rc = 1;
 	}
 	if (s->json)
 		printf("  ]\n}\n");

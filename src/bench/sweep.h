@@ -28,7 +28,7 @@ struct bench_session {
 };
 
 /* Run it all and print the results on stdout (errors on stderr): the command's exit status, 0, or
- * 1 when a run failed or --verify found a mismatch. */
+ * 1 when a run failed, --verify found a mismatch or a --rw caw pair miscompared. */
 int bench_session_run(const struct bench_session *s);
 
 /* The comparison table: local, remote and remote/local for IOPS, bandwidth, latency and CPU. */

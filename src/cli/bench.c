@@ -17,13 +17,16 @@ static const char usage[] =
 	"                               [-k KATO] [--disable-sqflow] [-S DHCHAP_SECRET [-C DHCHAP_CTRL_SECRET]]\n"
 	"                               [--poll | --poll-us US]]\n"
 	"                       [local: --filename PATH [--buffered]]\n"
-	"                       [--rw randread|randwrite|randrw|read|write|rw] [--bs 4k] [--iodepth 1]\n"
+	"                       [--rw randread|randwrite|randrw|read|write|rw|caw] [--bs 4k] [--iodepth 1]\n"
 	"                       [--numjobs 1] [--rwmixread 50] [--size BYTES] [--offset BYTES]\n"
 	"                       [--runtime SEC] [--ramp_time SEC] [--time_based] [--verify] [--verify_only]\n"
 	"                       [--dsync] [--latency] [--compare LOCAL] [--sweep numjobs=1,2,4|iodepth=1,8,32]\n"
 	"                       [--plot FILE.svg] [--output-format normal|json] [--seed N] [--eta auto|always|never]\n"
 	"Measure a remote NVMe/TCP namespace and/or a local file or device with the same engine.\n"
 	"--compare LOCAL runs the job on LOCAL, then on the remote namespace, and prints remote/local.\n"
+	"--rw caw (or compare-and-write): fused Compare and Write pairs of --bs bytes at random blocks\n"
+	"(remote only); each job zeroes its own part of the region first and knows what every block holds,\n"
+	"so no compare should fail: miscompares are counted and fail the run. IOPS are pairs per second.\n"
 	"--poll-us US: a job waiting for completions spins on its socket for up to US microseconds before\n"
 	"it sleeps (lower latency at low depth, a busy core); --poll is --poll-us 50.\n"
 	"--eta: the live status line (elapsed share, MiB/s, IOPS, time left), redrawn each second: auto (the\n"
@@ -199,12 +202,14 @@ static int parse_int(const char *what, uint64_t min, uint64_t max, int *out)
 
 static int parse_rw(struct bench_cfg *cfg)
 {
-	static const char *const names[] = { "read", "write", "randread", "randwrite", "randrw", "rw" };
+	static const char *const names[] = { "read", "write", "randread", "randwrite", "randrw", "rw", "caw" };
 	int i;
 
-	for (i = 0; i < 6 && strcmp(optarg, names[i]); i++)
+	for (i = 0; i < 7 && strcmp(optarg, names[i]); i++)
 		;
-	if (i == 6)
+	if (!strcmp(optarg, "compare-and-write"))
+		i = BENCH_CAW;
+	if (i == 7)
 		return bad("rw", optarg);
 	cfg->rw = (enum bench_rw)i;
 	return 0;
@@ -284,11 +289,17 @@ static int settle(struct bench_args *a)
 	}
 	if (cfg->verify_only)
 		cfg->verify = true;
+	if (cfg->rw == BENCH_CAW && (cfg->verify || cfg->dsync))
+		return bad("--rw caw with", cfg->verify ? "--verify" : "--dsync");
 	if (cfg->runtime_s == 0 && cfg->time_based)
 		return bad("runtime", "0 (time_based needs --runtime)");
 	s->have_remote = s->remote.conn.traddr != NULL;
 	if (s->compare)
 		s->local.filename = s->compare;
+	/* A fused pair is an NVMe command: there is nothing to run it on in a file. */
+	if (cfg->rw == BENCH_CAW && s->local.filename)
+		return bad("--rw caw (fused compare-and-write runs on a remote namespace only) with a local file",
+			   s->local.filename);
 	if (s->have_remote && !s->remote.conn.subnqn)
 		return bad("remote target", "--nqn (-n) is required with --traddr");
 	if (!s->have_remote && !s->local.filename) {

@@ -20,6 +20,8 @@
  * answered with a path error (an ANA state, Host Path Error), which says nothing about the command. */
 #define BLKREQ_STATUS_FAILOVER (-EAGAIN)
 
+/* No kind here is a fused command: what goes again after a lost path (BLKREQ_RESUBMIT) is always a
+ * whole command. tr_ioq_compare_and_write's pairs are never resent (a failed queue fails the pair). */
 enum blkreq_kind { BLKREQ_READ, BLKREQ_WRITE, BLKREQ_FLUSH, BLKREQ_DEALLOCATE, BLKREQ_ZEROES };
 
 /* Data buffers kept for the next requests instead of freed: one list per power-of-two size from

@@ -1,6 +1,6 @@
 /* I/O on one of a host controller's I/O queues, for the library's users (tr_ioq_*): NVM reads,
- * writes, write zeroes, flush and deallocate as commands on the queue, and what a caller's event
- * loop needs to drive it. */
+ * writes, write zeroes, flush, deallocate and fused compare-and-write as commands on the queue, and
+ * what a caller's event loop needs to drive it. */
 #include <errno.h>
 #include <stdint.h>
 
@@ -49,6 +49,24 @@ int tr_ioq_deallocate(struct tr_ioq *q, uint32_t nsid, uint64_t slba, uint32_t n
 	struct nvme_command cmd = { .opcode = nvme_cmd_dsm, .nsid = nsid, .cdw10 = 0, .cdw11 = NVME_DSMGMT_AD };
 
 	return hq_submit_dsm(q->hq, &cmd, &range, cb, arg);
+}
+
+int tr_ioq_compare_and_write(struct tr_ioq *q, uint32_t nsid, uint64_t slba, uint32_t nlb, const void *cmp,
+			     const void *data, uint32_t len, tr_io_cb cb, void *arg)
+{
+	struct nvme_command compare = { .opcode = nvme_cmd_compare, .flags = NVME_CMD_FUSE_FIRST, .nsid = nsid,
+					.cdw10 = (uint32_t)slba, .cdw11 = (uint32_t)(slba >> 32),
+					.cdw12 = (nlb - 1) & 0xffff };
+	struct nvme_command write = compare;
+
+	if (nlb == 0 || nlb > 65536 || !len || len > tr_ctrl_max_xfer(q->ctrl))
+		return -EINVAL;
+	if (!(tr_ctrl_identify_data(q->ctrl)->fuses & NVME_CTRL_FUSES_COMPARE_WRITE))
+		return -EOPNOTSUPP; /* the controller would refuse the pair (Invalid Field) */
+	write.opcode = nvme_cmd_write;
+	write.flags = NVME_CMD_FUSE_SECOND;
+	/* Both buffers are only read; the queue keeps one pointer type for both directions. */
+	return hq_submit_fused(q->hq, &compare, (void *)(uintptr_t)cmp, &write, (void *)(uintptr_t)data, len, cb, arg);
 }
 
 int tr_ioq_poll(struct tr_ioq *q, int timeout_ms)

@@ -124,11 +124,32 @@ void hq_close(struct hq *q)
 	free(q);
 }
 
+int hq_fused_status(int first, int second)
+{
+	if (first < 0 || second < 0)
+		return first < 0 ? first : second;
+	if (first && (!second || nvme_status_code((uint16_t)first) != NVME_SC_FUSED_FAIL))
+		return first;
+	return second;
+}
+
 static void req_complete(struct hq *q, struct hq_req *r, int status, const struct nvme_completion *cqe)
 {
 	tr_io_cb cb = r->cb;
 	void *arg = r->arg;
 
+	if (r->fused_peer >= 0) {
+		/* The other half is still outstanding: it calls back for both. */
+		struct hq_req *peer = &q->reqs[r->fused_peer];
+
+		peer->fused_peer = -1;
+		peer->fused_peer_done = true;
+		peer->fused_peer_status = status;
+		cb = NULL;
+	} else if (r->fused_peer_done) {
+		status = r->fused_first ? hq_fused_status(status, r->fused_peer_status)
+					: hq_fused_status(r->fused_peer_status, status);
+	}
 	if (r->cqe_out && cqe)
 		*r->cqe_out = *cqe;
 	r->busy = false;
@@ -243,7 +264,7 @@ static int submit(struct hq *q, const struct nvme_command *cmd, void *buf, uint3
 	h2c = cmd->opcode == nvme_admin_fabrics ? (((const struct nvmf_common_command *)cmd)->fctype & 1)
 						: (cmd->opcode & 1);
 	*r = (struct hq_req){ .busy = true, .buf = buf, .len = len, .h2c = h2c && len, .cb = cb, .arg = arg,
-			      .cqe_out = cqe_out, .next_free = -1, .next_r2t = -1 };
+			      .cqe_out = cqe_out, .next_free = -1, .next_r2t = -1, .fused_peer = -1 };
 	if (dsm) {
 		r->dsm = *dsm;
 		r->buf = buf = (uint8_t *)&r->dsm;
@@ -293,6 +314,38 @@ int hq_submit_dsm(struct hq *q, const struct nvme_command *cmd, const struct nvm
 		  void *arg)
 {
 	return submit(q, cmd, NULL, 0, cb, arg, NULL, range, 0);
+}
+
+int hq_submit_fused(struct hq *q, const struct nvme_command *first, void *first_buf, const struct nvme_command *second,
+		    void *second_buf, uint32_t len, tr_io_cb cb, void *arg)
+{
+	struct hq_req *a, *b;
+	int err;
+
+	if (q->error)
+		return q->error;
+	/* Both or neither: each command takes a request and up to three send slots (header, data,
+	 * digest), and nothing else is queued between the two submits below. */
+	if (q->depth - q->inflight < 2 || ntcp_tx_room(&q->conn) < 6)
+		return -EAGAIN;
+	a = &q->reqs[q->free_head];
+	err = submit(q, first, first_buf, len, NULL, NULL, NULL, NULL, 0);
+	if (err)
+		return err;
+	b = &q->reqs[q->free_head];
+	err = submit(q, second, second_buf, len, cb, arg, NULL, NULL, 0);
+	if (err) {
+		/* Cannot happen after the checks above; were it to, no half may go out alone. */
+		hq_fail(q, -EIO, "a fused command's second half could not be queued");
+		return -EIO;
+	}
+	/* The callback may run on either half: the one completing last makes it. */
+	a->cb = cb;
+	a->arg = arg;
+	a->fused_first = true;
+	a->fused_peer = (int)(b - q->reqs);
+	b->fused_peer = (int)(a - q->reqs);
+	return 0;
 }
 
 /* ---- Receive ---- */

@@ -36,6 +36,12 @@ struct hq_req {
 	uint64_t deadline_ns;
 	uint32_t timeout_ms; /* the one it was given (a Keep Alive's is KATO), for the log line */
 	int next_free;
+	/* A fused pair (hq_submit_fused) calls back once, when its second completion arrives: the half
+	 * answered first frees its slot at once and leaves its status with the other one. */
+	int fused_peer; /* the other half, while both are outstanding; else -1 */
+	bool fused_first; /* this half is the pair's first command */
+	bool fused_peer_done; /* the other half has completed, with fused_peer_status */
+	int fused_peer_status;
 };
 
 struct hq {
@@ -103,6 +109,19 @@ int hq_exec_tmo(struct hq *q, const struct nvme_command *cmd, void *buf, uint32_
 /* The same for a Dataset Management command: the range is copied into the request. */
 int hq_submit_dsm(struct hq *q, const struct nvme_command *cmd, const struct nvme_dsm_range *range, tr_io_cb cb,
 		  void *arg);
+/* A fused pair (FUSE bits of CDW0: NVME_CMD_FUSE_FIRST on 'first', NVME_CMD_FUSE_SECOND on
+ * 'second'), queued back to back so that nothing goes between them on the wire, or not at all: 0,
+ * -EAGAIN when fewer than two requests or too little send room are free, or q->error. Each half
+ * carries its own data (first_buf, then second_buf, 'len' bytes each). 'cb' runs once, after both
+ * completions, with hq_fused_status of the two. A failed queue (timeout, connection lost, hq_close)
+ * fails both halves with its error and so the pair with one callback; nothing here ever sends a
+ * half again. */
+int hq_submit_fused(struct hq *q, const struct nvme_command *first, void *first_buf, const struct nvme_command *second,
+		    void *second_buf, uint32_t len, tr_io_cb cb, void *arg);
+/* The pair's one status: 0 when both succeeded; else the first half's failure (a Compare's
+ * miscompare), unless it only says "aborted due to a failed fused command" and the second half
+ * names the cause; a transport error (-errno) before either. */
+int hq_fused_status(int first, int second);
 /* Run one command to completion; returns the NVMe status or -errno. */
 int hq_exec(struct hq *q, const struct nvme_command *cmd, void *buf, uint32_t len, struct nvme_completion *cqe);
 int hq_poll(struct hq *q, int timeout_ms);

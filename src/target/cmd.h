@@ -46,16 +46,16 @@ struct tgt_cmd {
 	struct tgt_cmd *wait_next;
 	uint64_t start_ns; /* when its capsule was taken (the latency histogram's start) */
 	/* The namespace's LBA range lock (lba_lock.h): how it holds it, its worker's counter, its claim,
-	 * and what runs it once a waiting claim may go (NULL: cmd->execute). */
+	 * and what runs it once a waiting claim may go (NULL: cmd->execute). Fused operations (fused.c):
+	 * its FUSE bits once accepted (0 = not fused; the other fused fields are set when it is), its other
+	 * half once paired, whether its data are in and it waits for that half, whether the pair started. */
 	uint8_t lba_hold;
-	uint16_t lba_shard;
-	struct tgt_lba_range lba;
-	void (*lba_resume)(struct tgt_cmd *cmd, uint16_t status);
-	/* Fused operations (fused.c): its FUSE bits once accepted (0 = not fused), its other half once
-	 * paired, whether its data are in and it waits for that half, and whether the pair has started. */
 	uint8_t fuse;
 	bool fused_ready;
 	bool fused_running;
+	uint16_t lba_shard;
+	struct tgt_lba_range lba;
+	void (*lba_resume)(struct tgt_cmd *cmd, uint16_t status);
 	struct tgt_cmd *fused_peer;
 };
 

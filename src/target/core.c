@@ -9,6 +9,7 @@
 #include "nvme/identify.h"
 #include "target/cmd.h"
 #include "target/fused.h"
+#include "target/lba_lock_fast.h"
 #include "target/resv.h"
 #include "util/clock.h"
 #include "util/log.h"
@@ -174,8 +175,6 @@ void tgt_cmd_begin(struct tgt_cmd *cmd, const struct nvme_command *sqe)
 	cmd->resv_parity = -1;
 	cmd->lba_hold = TGT_LBA_NONE;
 	cmd->fuse = 0;
-	cmd->fused_ready = cmd->fused_running = false;
-	cmd->fused_peer = NULL;
 	atomic_fetch_add_explicit(&q->stats.inflight, 1, memory_order_relaxed);
 	atomic_fetch_add_explicit(&q->stats.cmds, 1, memory_order_relaxed);
 	if (q->size > 1)
@@ -196,8 +195,11 @@ uint16_t tgt_cmd_prepare(struct tgt_cmd *cmd, uint32_t incapsule_len)
 	if (!status && !cmd_parse_after_data(cmd))
 		status = cmd_parse(cmd);
 	/* Every capsule passes the fused pairing, in the queue's order, whatever its status: a fabrics
-	 * command between a FIRST and its SECOND splits them too (it has no FUSE bits of its own). */
-	status = tgt_fused_arrive(cmd, status);
+	 * command between a FIRST and its SECOND splits them too (it has no FUSE bits of its own). Inline
+	 * while no pair is about. */
+	if (__builtin_expect((cmd->sqe.flags & NVME_CMD_FUSE_MASK) || cmd->queue->fused_first ||
+			     cmd->queue->fused_first_failed, 0))
+		status = tgt_fused_arrive(cmd, status);
 	cmd->status = status;
 	return status;
 }
@@ -210,7 +212,7 @@ void tgt_cmd_proceed(struct tgt_cmd *cmd)
 void tgt_cmd_execute(struct tgt_cmd *cmd)
 {
 	tgt_cmd_set_state(cmd, TGT_CMD_EXECUTING);
-	if (cmd->fuse) { /* a fused half: the pair runs once both have their data */
+	if (__builtin_expect(cmd->fuse, 0)) { /* a fused half: the pair runs once both have their data */
 		tgt_fused_ready(cmd);
 		return;
 	}
@@ -225,7 +227,7 @@ void tgt_cmd_execute(struct tgt_cmd *cmd)
 		}
 	}
 	/* Commands on blocks pass the namespace's LBA lock: a counter while no fused pair is about. */
-	if (cmd->ns && tgt_lba_cmd_needs_gate(cmd) && !tgt_lba_enter(cmd))
+	if (cmd->ns && tgt_lba_opcode_needs_gate(cmd->sqe.opcode) && !tgt_lba_enter(cmd))
 		return; /* waits for a fused pair on its blocks */
 	cmd->execute(cmd);
 }
@@ -249,7 +251,7 @@ void tgt_cmd_complete(struct tgt_cmd *cmd, uint16_t status)
 
 	if (cmd->resv_parity >= 0)
 		tgt_resv_leave(cmd);
-	if (cmd->fuse && !cmd->fused_running)
+	if (__builtin_expect(cmd->fuse && !cmd->fused_running, 0))
 		tgt_fused_abandon(cmd); /* answered before its pair ran: the other half fails with it */
 	if (q->state == TGT_Q_CLOSING) { /* nobody to answer: the slot was waiting only for this */
 		tgt_cmd_retire(cmd);
@@ -271,9 +273,7 @@ void tgt_cmd_complete(struct tgt_cmd *cmd, uint16_t status)
 		cmd->c2h_data = NULL;
 	/* Done with its blocks - unless its reply is sent straight from namespace memory: then they are
 	 * read until the reply is out, and the slot lets go of them when it is retired. */
-	if (cmd->lba_hold == TGT_LBA_FAST && cmd->c2h_data && cmd->c2h_data != cmd->buf)
-		tgt_lba_sending(cmd);
-	else if (cmd->lba_hold)
+	if (cmd->lba_hold && (!cmd->c2h_data || cmd->c2h_data == cmd->buf))
 		tgt_lba_leave(cmd);
 	cqe->command_id = cmd->sqe.command_id;
 	cqe->sq_id = q->qid;

@@ -62,6 +62,7 @@ static uint16_t arrive_second(struct tgt_cmd *cmd, struct tgt_cmd *first, uint16
 		return status;
 	}
 	cmd->fuse = NVME_CMD_FUSE_SECOND;
+	cmd->fused_ready = cmd->fused_running = false;
 	cmd->fused_peer = first;
 	first->fused_peer = cmd;
 	return 0;
@@ -94,6 +95,8 @@ uint16_t tgt_fused_arrive(struct tgt_cmd *cmd, uint16_t status)
 			return status;
 		}
 		cmd->fuse = NVME_CMD_FUSE_FIRST;
+		cmd->fused_peer = NULL;
+		cmd->fused_ready = cmd->fused_running = false;
 		q->fused_first = cmd;
 		return 0;
 	}

@@ -93,7 +93,7 @@ bool tgt_io_read_is_mapped(const struct tgt_cmd *cmd)
 	 * its blocks until the reply is on the wire, and a host that does not read its socket would
 	 * hold up every pair (lba_lock.h). */
 	return cmd->sqe.opcode == nvme_cmd_read && cmd->ns && cmd->ns->mem && !cmd->queue->c2h_must_copy &&
-	       cmd->lba_hold != TGT_LBA_LISTED && tgt_lba_may_map_reads(cmd->ns->gate);
+	       tgt_lba_may_map_reads(cmd->ns->gate);
 }
 
 static void execute_rw(struct tgt_cmd *cmd)

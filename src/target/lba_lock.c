@@ -8,9 +8,8 @@
 #include <stdlib.h>
 
 #include "target/cmd.h"
-#include "target/lba_lock.h"
+#include "target/lba_lock_fast.h"
 #include "target/worker.h"
-#include "util/clock.h"
 #include "util/log.h"
 
 static struct __kernel_timespec wait_tick = { .tv_nsec = 20000 }; /* look again after 20 µs */
@@ -27,10 +26,8 @@ struct tgt_lba_gate *tgt_lba_gate_new(int nr_workers)
 		free(g);
 		return NULL;
 	}
-	for (int i = 0; i < g->nr_shards; i++) {
+	for (int i = 0; i < g->nr_shards; i++)
 		atomic_init(&g->shards[i].inflight, 0);
-		atomic_init(&g->shards[i].sending, 0);
-	}
 	atomic_init(&g->fused, 0);
 	atomic_init(&g->copy_reads, false);
 	pthread_mutex_init(&g->lock, NULL);
@@ -46,20 +43,6 @@ void tgt_lba_gate_free(struct tgt_lba_gate *g)
 	free(g);
 }
 
-bool tgt_lba_cmd_needs_gate(const struct tgt_cmd *cmd)
-{
-	switch (cmd->sqe.opcode) {
-	case nvme_cmd_read:
-	case nvme_cmd_write:
-	case nvme_cmd_compare:
-	case nvme_cmd_write_zeroes:
-	case nvme_cmd_dsm:
-		return true;
-	default: /* Flush and the Reservation commands touch no block */
-		return false;
-	}
-}
-
 static void cmd_range(struct tgt_cmd *cmd, bool fused)
 {
 	struct tgt_lba_range *r = &cmd->lba;
@@ -73,13 +56,6 @@ static void cmd_range(struct tgt_cmd *cmd, bool fused)
 	}
 	r->fused = fused;
 	r->prev = r->next = NULL;
-}
-
-static int shard_of(const struct tgt_lba_gate *g, const struct tgt_cmd *cmd)
-{
-	const struct tgt_worker *w = cmd->queue->worker;
-
-	return w ? w->id % g->nr_shards : 0;
 }
 
 /* ---- The list (under g->lock) ---- */
@@ -108,30 +84,11 @@ static void list_remove(struct tgt_lba_gate *g, struct tgt_lba_range *r)
 	r->prev = r->next = NULL;
 }
 
-/* Replies from memory a pair waits for at most: a host that does not read its socket must not hold up
- * another's pair for good. Only reads that started before the namespace's first pair can be such. */
-#define SENDING_WAIT_NS (500 * 1000 * 1000ull)
-
-static bool fast_path_empty(struct tgt_lba_gate *g, const struct tgt_lba_range *r)
+static bool fast_path_empty(struct tgt_lba_gate *g)
 {
-	static struct tr_ratelimit rl = TR_RATELIMIT_INIT(5000, 5);
-	long sending = 0;
-	unsigned suppressed;
-
-	for (int i = 0; i < g->nr_shards; i++) {
-		/* sending first: a read moves from inflight to sending, never the other way */
-		sending += atomic_load_explicit(&g->shards[i].sending, memory_order_seq_cst);
+	for (int i = 0; i < g->nr_shards; i++)
 		if (atomic_load_explicit(&g->shards[i].inflight, memory_order_seq_cst))
 			return false;
-	}
-	if (!sending)
-		return true;
-	if (tr_now_ns() - r->since_ns < SENDING_WAIT_NS)
-		return false;
-	if (tr_ratelimit(&rl, &suppressed))
-		tr_warn("a fused pair at LBA %llu goes ahead of %ld read replies still unsent from namespace memory "
-			"after %llu ms (a host not reading its socket)", (unsigned long long)r->slba, sending,
-			SENDING_WAIT_NS / 1000000);
 	return true;
 }
 
@@ -142,7 +99,7 @@ static bool may_run(struct tgt_lba_gate *g, const struct tgt_lba_range *r)
 	for (const struct tgt_lba_range *e = g->head; e && e != r; e = e->next)
 		if ((e->fused || r->fused) && e->slba < r->end && r->slba < e->end)
 			return false;
-	return !r->fused || fast_path_empty(g, r);
+	return !r->fused || fast_path_empty(g);
 }
 
 /* ---- Waiting ---- */
@@ -199,18 +156,21 @@ static void wait_check(struct tgt_ring_op *op, struct tgt_worker *w, int res)
 /* Register the claim; true if it may run now, else it waits and lba_resume runs it later. */
 static bool claim(struct tgt_lba_gate *g, struct tgt_cmd *cmd)
 {
-	bool go;
+	bool go, first_pair = false;
 
 	pthread_mutex_lock(&g->lock);
 	if (cmd->lba.fused) {
-		cmd->lba.since_ns = tr_now_ns();
-		atomic_store_explicit(&g->copy_reads, true, memory_order_relaxed);
+		first_pair = !atomic_exchange_explicit(&g->copy_reads, true, memory_order_seq_cst);
 		atomic_fetch_add_explicit(&g->fused, 1, memory_order_seq_cst);
 	}
 	list_append(g, &cmd->lba);
 	cmd->lba_hold = TGT_LBA_LISTED;
 	go = may_run(g, &cmd->lba);
 	pthread_mutex_unlock(&g->lock);
+	/* The namespace's first pair: reads are copied from now on, and the replies still being sent from
+	 * a RAM namespace's memory are copied by their workers, which lets go of their blocks. */
+	if (first_pair && cmd->ns->mem && !go)
+		tgt_workers_post_copy_replies(cmd->queue->target, cmd->ns);
 	if (go)
 		return true;
 	if (!arm_wait(cmd, cmd->queue->worker))
@@ -218,23 +178,11 @@ static bool claim(struct tgt_lba_gate *g, struct tgt_cmd *cmd)
 	return false;
 }
 
-bool tgt_lba_enter(struct tgt_cmd *cmd)
+bool tgt_lba_enter_slow(struct tgt_cmd *cmd)
 {
-	struct tgt_lba_gate *g = cmd->ns->gate;
-	int shard = shard_of(g, cmd);
-
-	/* Counted first, checked second (both sequentially consistent): a pair that raises the flag after
-	 * this count waits for the command; one that raised it before is seen here. */
-	atomic_fetch_add_explicit(&g->shards[shard].inflight, 1, memory_order_seq_cst);
-	if (atomic_load_explicit(&g->fused, memory_order_seq_cst) == 0) {
-		cmd->lba_hold = TGT_LBA_FAST;
-		cmd->lba_shard = (uint16_t)shard;
-		return true;
-	}
-	atomic_fetch_sub_explicit(&g->shards[shard].inflight, 1, memory_order_seq_cst);
 	cmd_range(cmd, false);
 	cmd->lba_resume = NULL;
-	return claim(g, cmd);
+	return claim(cmd->ns->gate, cmd);
 }
 
 bool tgt_lba_enter_pair(struct tgt_cmd *second, void (*run_pair)(struct tgt_cmd *second, uint16_t status))
@@ -244,15 +192,11 @@ bool tgt_lba_enter_pair(struct tgt_cmd *second, void (*run_pair)(struct tgt_cmd 
 	return claim(second->ns->gate, second);
 }
 
-void tgt_lba_leave(struct tgt_cmd *cmd)
+void tgt_lba_leave_slow(struct tgt_cmd *cmd)
 {
 	struct tgt_lba_gate *g = cmd->ns->gate;
 
-	if (cmd->lba_hold == TGT_LBA_FAST) {
-		atomic_fetch_sub_explicit(&g->shards[cmd->lba_shard].inflight, 1, memory_order_seq_cst);
-	} else if (cmd->lba_hold == TGT_LBA_SENDING) {
-		atomic_fetch_sub_explicit(&g->shards[cmd->lba_shard].sending, 1, memory_order_seq_cst);
-	} else if (cmd->lba_hold == TGT_LBA_LISTED) {
+	if (cmd->lba_hold == TGT_LBA_LISTED) {
 		pthread_mutex_lock(&g->lock);
 		list_remove(g, &cmd->lba);
 		if (cmd->lba.fused)
@@ -260,18 +204,4 @@ void tgt_lba_leave(struct tgt_cmd *cmd)
 		pthread_mutex_unlock(&g->lock);
 	}
 	cmd->lba_hold = TGT_LBA_NONE;
-}
-
-void tgt_lba_sending(struct tgt_cmd *cmd)
-{
-	struct tgt_lba_shard *sh = &cmd->ns->gate->shards[cmd->lba_shard];
-
-	atomic_fetch_add_explicit(&sh->sending, 1, memory_order_seq_cst);
-	atomic_fetch_sub_explicit(&sh->inflight, 1, memory_order_seq_cst);
-	cmd->lba_hold = TGT_LBA_SENDING;
-}
-
-bool tgt_lba_may_map_reads(const struct tgt_lba_gate *g)
-{
-	return !atomic_load_explicit(&g->copy_reads, memory_order_relaxed);
 }

@@ -47,6 +47,9 @@ struct tgt_transport_ops {
 	bool (*rx_waits_for_bufs)(const struct tgt_queue *q, uint32_t *need);
 	/* Free the transport's part once the last reference is gone. */
 	void (*destroy)(struct tgt_queue *q);
+	/* Replies still to be sent from namespace ns's memory: copy them into their commands' buffers and
+	 * send those instead, then let go of the blocks (tgt_lba_leave). On the queue's worker. May be NULL. */
+	void (*copy_replies)(struct tgt_queue *q, struct tgt_ns *ns);
 };
 
 struct tgt_queue_stats {

@@ -15,6 +15,7 @@
 
 #include "nvme/tcp_pdu.h"
 #include "target/cmd.h"
+#include "target/lba_lock_fast.h"
 #include "transport/tcp_conn.h"
 #include "transport/tls.h"
 #include "util/clock.h"
@@ -743,6 +744,36 @@ uint64_t tgt_conn_worst_bytes(void)
 	       TGT_MAX_XFER;
 }
 
+/* A RAM namespace's first fused pair is coming: the replies this queue still sends from the namespace's
+ * memory are copied into their commands' buffers, sent from there, and let go of their blocks, so the
+ * pair neither waits for a host that does not read its socket nor changes what such a reply carries. */
+static void tcp_copy_replies(struct tgt_queue *q, struct tgt_ns *ns)
+{
+	struct tcp_queue *tq = tcp_queue(q);
+
+	for (uint16_t i = 0; tq->cmds && i < q->size; i++) {
+		struct tgt_cmd *cmd = &tq->cmds[i].cmd;
+		const void *from = cmd->c2h_data;
+
+		if (cmd->state != TGT_CMD_SENDING || cmd->ns != ns || cmd->lba_hold != TGT_LBA_FAST || !from ||
+		    from == cmd->buf)
+			continue;
+		if (tgt_cmd_alloc_buf(cmd, cmd->data_len)) {
+			tr_warn("%s: out of memory to copy a reply of nsid %u: a fused pair waits until it is sent",
+				q->peer, ns->nsid);
+			continue;
+		}
+		memcpy(cmd->buf, from, cmd->data_len);
+		/* Its own piece, found by the slot's release cookie: on the data itself without SQ flow
+		 * control, else on the CapsuleResp just after it. Other replies may send the very same
+		 * namespace bytes, each from its own entry, released with its own slot. */
+		if (!ntcp_tx_rebase(&tq->conn, tcp_cmd(cmd), q->sqhd_disabled ? 0 : 1, from, cmd->data_len, cmd->buf))
+			tr_debug("%s: a reply of nsid %u has left already", q->peer, ns->nsid);
+		cmd->c2h_data = cmd->buf;
+		tgt_lba_leave(cmd);
+	}
+}
+
 static const struct tgt_transport_ops tcp_queue_ops = {
 	.name = "tcp",
 	.queue_response = tcp_queue_response,
@@ -756,4 +787,5 @@ static const struct tgt_transport_ops tcp_queue_ops = {
 	.resume_rx = tcp_resume_rx,
 	.rx_waits_for_bufs = tcp_rx_waits_for_bufs,
 	.destroy = tcp_destroy,
+	.copy_replies = tcp_copy_replies,
 };

@@ -18,13 +18,14 @@
 #define RING_ENTRIES 256
 #define TICK_MS 100 /* keep-alive checks run at least this often */
 
-enum tgt_msg_kind { TGT_MSG_CONN, TGT_MSG_AEN, TGT_MSG_NS_REFRESH };
+enum tgt_msg_kind { TGT_MSG_CONN, TGT_MSG_AEN, TGT_MSG_NS_REFRESH, TGT_MSG_COPY_REPLIES };
 
 struct tgt_msg {
 	enum tgt_msg_kind kind;
 	int fd;
 	struct tgt_listener *listener;
 	struct tgt_ctrl *ctrl;
+	struct tgt_ns *ns; /* TGT_MSG_COPY_REPLIES: a reference */
 	struct tgt_msg *next;
 };
 
@@ -85,6 +86,23 @@ void tgt_workers_post_ns_refresh(void)
 	}
 }
 
+void tgt_workers_post_copy_replies(struct tgt_target *t, struct tgt_ns *ns)
+{
+	for (int i = 0; t && i < t->nr_workers; i++) {
+		struct tgt_msg *m = calloc(1, sizeof(*m));
+
+		if (!m) {
+			tr_warn("nsid %u: out of memory to tell worker %d to copy its replies: a fused pair waits for "
+				"them to be sent", ns->nsid, i);
+			continue;
+		}
+		m->kind = TGT_MSG_COPY_REPLIES;
+		tgt_ns_get(ns);
+		m->ns = ns;
+		post(&t->workers[i], m);
+	}
+}
+
 static void drain_mbox(struct tgt_worker *w)
 {
 	struct tgt_msg *m, *rev = NULL;
@@ -116,6 +134,11 @@ static void drain_mbox(struct tgt_worker *w)
 		} else if (m->kind == TGT_MSG_AEN) {
 			tgt_ctrl_deliver_aens(m->ctrl);
 			tgt_ctrl_put(m->ctrl);
+		} else if (m->kind == TGT_MSG_COPY_REPLIES) {
+			for (struct tgt_queue *q = w->queues; q; q = q->next)
+				if (q->ops->copy_replies)
+					q->ops->copy_replies(q, m->ns);
+			tgt_ns_put(m->ns);
 		} else {
 			for (struct tgt_queue *q = w->queues; q; q = q->next)
 				tgt_queue_ns_refresh(q);

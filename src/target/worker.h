@@ -64,6 +64,9 @@ void tgt_worker_post_aen(struct tgt_worker *w, struct tgt_ctrl *ctrl);
 /* A namespace went: every worker refreshes its queues' caches now, so the backend closes when its
  * last command ends rather than when each queue next looks a namespace up. */
 void tgt_workers_post_ns_refresh(void);
+/* A RAM namespace's first fused pair: every worker copies the replies its queues still send from the
+ * namespace's memory (transport op copy_replies), which lets go of their blocks. */
+void tgt_workers_post_copy_replies(struct tgt_target *t, struct tgt_ns *ns);
 /* An SQE on the worker's io_uring (created on first use) whose completion runs op->done on this
  * worker; NULL if the ring cannot be had. Submitted at the next loop turn. */
 struct io_uring_sqe *tgt_worker_get_sqe(struct tgt_worker *w, struct tgt_ring_op *op);

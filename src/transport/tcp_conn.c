@@ -405,6 +405,28 @@ bool ntcp_tx_refers_to(const struct ntcp_conn *c, const void *base, size_t len)
 	return false;
 }
 
+bool ntcp_tx_rebase(struct ntcp_conn *c, const void *cookie, uint32_t back, const void *base, size_t len, void *to)
+{
+	const uint8_t *lo = base, *hi = lo + len;
+
+	for (uint32_t i = 0; i < c->tx_count; i++) {
+		struct iovec *v;
+		const uint8_t *p;
+
+		if (c->tx_cookie[(c->tx_head + i) % c->tx_cap] != cookie)
+			continue;
+		if (i < back)
+			return false; /* that piece is on the wire already */
+		v = &c->tx_iov[(c->tx_head + i - back) % c->tx_cap];
+		p = v->iov_base;
+		if (p < lo || p >= hi)
+			return false;
+		v->iov_base = (uint8_t *)to + (p - lo);
+		return true;
+	}
+	return false;
+}
+
 void ntcp_send_term(struct ntcp_conn *c, uint16_t fes, uint32_t fei)
 {
 	struct nvmf_tcp_fatal fatal = { .fes = fes, .fei = fei };

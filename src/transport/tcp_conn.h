@@ -144,6 +144,10 @@ int ntcp_tx_resize(struct ntcp_conn *c, uint32_t cap);
 void ntcp_tx_drop(struct ntcp_conn *c);
 /* Does anything queued overlap [base, base + len)? */
 bool ntcp_tx_refers_to(const struct ntcp_conn *c, const void *base, size_t len);
+/* The piece queued 'back' entries before the one pushed with 'cookie' lies in [base, base + len): send it
+ * from the same offset of 'to' instead (a copy of those bytes: the TLS session, which may have begun
+ * the piece, is offered the same bytes from the new place). False if no such piece is queued. */
+bool ntcp_tx_rebase(struct ntcp_conn *c, const void *cookie, uint32_t back, const void *base, size_t len, void *to);
 
 /* A fatal transport error: drop what is queued, send a TermReq quoting the header being received,
  * best effort, and shut the sending side down. The owner closes the socket. */

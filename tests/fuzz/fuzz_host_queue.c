@@ -1,5 +1,6 @@
 /* libFuzzer harness for the host's receive path: fuzz bytes play the controller's side of a queue
- * (CapsuleResp, C2HData, R2T, TermReq, digests) against a read, a write and a flush in flight. */
+ * (CapsuleResp, C2HData, R2T, TermReq, digests) against a read, a write, a flush and, when the selector
+ * says so, a fused Compare and Write pair in flight (which must call back once, however its halves end). */
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -14,12 +15,13 @@
 
 #define READ_LEN 8192
 #define WRITE_LEN 16384
-#define NR_CMDS 3
+#define CAW_LEN 4096
+#define NR_CMDS 4
 
 struct cmd_state {
 	int calls;
 	int status;
-	uint8_t *buf;
+	uint8_t *buf, *buf2; /* buf2: a fused pair's write data */
 };
 
 /* The buffer goes back to the caller with the completion, as an application would reuse it: a
@@ -31,7 +33,8 @@ static void cmd_done(void *arg, int status)
 	c->calls++;
 	c->status = status;
 	free(c->buf);
-	c->buf = NULL;
+	free(c->buf2);
+	c->buf = c->buf2 = NULL;
 }
 
 /* What the host sent (capsules, H2CData) is of no interest, but must not fill the socket. */
@@ -53,7 +56,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 }
 
 /* Input: one selector byte, then the controller's bytes. Selector bits: 0 header digest, 1 data
- * digest, 2 write data in the capsule instead of behind an R2T, 4-7 delivery: 0 = all at once,
+ * digest, 2 write data in the capsule instead of behind an R2T, 3 a fused pair too, 4-7 delivery: 0 = all at once,
  * else chunks of 2^(n+2) bytes with a poll after each, so the host's sends (H2CData) interleave
  * with its receives and PDUs straddle recv boundaries. */
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -63,6 +66,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct nvme_command rd = { .opcode = nvme_cmd_read, .nsid = 1, .cdw12 = READ_LEN / 512 - 1 };
 	struct nvme_command wr = { .opcode = nvme_cmd_write, .nsid = 1, .cdw12 = WRITE_LEN / 512 - 1 };
 	struct nvme_command fl = { .opcode = nvme_cmd_flush, .nsid = 1 };
+	struct nvme_command cmp = { .opcode = nvme_cmd_compare, .flags = NVME_CMD_FUSE_FIRST, .nsid = 1,
+				    .cdw12 = CAW_LEN / 512 - 1 };
+	struct nvme_command cw = { .opcode = nvme_cmd_write, .flags = NVME_CMD_FUSE_SECOND, .nsid = 1,
+				   .cdw12 = CAW_LEN / 512 - 1 };
+	bool fused;
 	char why[sizeof(((struct hq *)NULL)->why)];
 	size_t off = 0, chunk;
 	bool inline_write;
@@ -74,6 +82,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	p.hdgst = data[0] & 1;
 	p.ddgst = data[0] & 2;
 	inline_write = data[0] & 4;
+	fused = data[0] & 8;
 	chunk = data[0] >> 4 ? (size_t)1 << ((data[0] >> 4) + 2) : SIZE_MAX;
 	data++;
 	size--;
@@ -82,18 +91,26 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	/* Heap buffers of the exact transfer size, so ASan sees any byte written past them. */
 	cmds[0].buf = malloc(READ_LEN);
 	cmds[1].buf = malloc(WRITE_LEN);
-	if (!cmds[0].buf || !cmds[1].buf)
+	cmds[3].buf = malloc(CAW_LEN);
+	cmds[3].buf2 = malloc(CAW_LEN);
+	if (!cmds[0].buf || !cmds[1].buf || !cmds[3].buf || !cmds[3].buf2)
 		abort();
+	memset(cmds[3].buf, 0x11, CAW_LEN);
+	memset(cmds[3].buf2, 0x22, CAW_LEN);
 	memset(cmds[1].buf, 0xa5, WRITE_LEN);
 	/* maxh2cdata below the write's length, so one R2T window may take several H2CData PDUs. */
 	q = hq_attach(&p, sv[0], 4096);
 	if (!q)
 		abort();
 	q->inline_max = inline_write ? WRITE_LEN : 0;
-	/* A fresh queue of depth 8 has room for all three. */
+	/* A fresh queue of depth 8 has room for all five. */
 	if (hq_submit(q, &rd, cmds[0].buf, READ_LEN, cmd_done, &cmds[0], NULL) ||
 	    hq_submit(q, &wr, cmds[1].buf, WRITE_LEN, cmd_done, &cmds[1], NULL) ||
 	    hq_submit(q, &fl, NULL, 0, cmd_done, &cmds[2], NULL))
+		abort();
+	if (!fused)
+		cmd_done(&cmds[3], 0); /* not sent: counted as called back once */
+	else if (hq_submit_fused(q, &cmp, cmds[3].buf, &cw, cmds[3].buf2, CAW_LEN, cmd_done, &cmds[3]))
 		abort();
 
 	/* Whatever the socket cannot take is cut off, as by a controller that dies mid-PDU. */

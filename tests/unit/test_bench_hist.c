@@ -1,4 +1,4 @@
-/* cmocka tests of the bench latency histogram (src/bench/bench.c): mean, standard deviation and
+/* cmocka tests of the bench latency histogram (src/bench/hist.c): mean, standard deviation and
  * percentiles on known samples, the edges of its buckets, an empty one, and merging two. */
 #include <math.h>
 #include <setjmp.h>
