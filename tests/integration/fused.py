@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 # Compare and fused Compare-and-Write from raw hosts (issue 16): the Identify fields, Compare alone, the
 # FUSE bits, every pair and every broken half of one (statuses and the data read back), in-capsule and
-# R2T data in any mix, split pairs across queues, a FIRST waiting for its SECOND or left pending when its
-# queue closes, a pair under another host's reservation; two hosts racing compare-and-write as a counter
+# R2T data in any mix (also with digests), split pairs across queues, a FIRST waiting for its SECOND, not
+# aborted by Abort, or left pending when its queue closes, a pair under another host's reservation; two hosts racing compare-and-write as a counter
 # on one range (no lost update, never torn) and a third host's plain writes and reads racing pairs (never
 # a torn read), on a RAM and on a file namespace; a host that does not read its socket holding up nobody.
 # usage: fused.py path/to/tightrope
@@ -266,6 +266,31 @@ def late_second(q):
           and read(q, RAM, 768, 8) == new, st(got[c1].status, got[c2].status))
 
 
+def abort_and_digests(h):
+    """An Abort of a pending FIRST leaves it be (it says "not aborted"), and its pair still runs; pairs on
+    a queue with header and data digests, their data in the capsule and by R2T."""
+    q = h.io[1]
+    old, new = pattern(0x6900, 4096), pattern(0x6901, 4096)
+    put(q, RAM, 800, old)
+    c1 = rw(q, COMPARE, RAM, 800, 8, old, FIRST)
+    ab = h.admin.submit(nv.sqe(0x08, h.admin.alloc_cid(), cdw10=2 | c1 << 16))
+    check("Abort of a pending FIRST: success, not aborted (result bit 0)", ab.status == OK and ab.result & 1,
+          f"{ab}")
+    c2 = rw(q, WRITE, RAM, 800, 8, new, SECOND)
+    got = q.collect([c1, c2])
+    check("... and its pair then runs", (got[c1].status, got[c2].status) == (OK, OK)
+          and read(q, RAM, 800, 8) == new, st(got[c1].status, got[c2].status))
+    nqn, hostid = HOSTS["a"]
+    dq = nv.io_connect(h.admin, SUBNQN, qid=3, port=PORT, hostnqn=nqn, hostid=hostid, hdgst=True, ddgst=True)
+    for inc, n, lba in ((True, 16, 832), (False, 16, 832), (False, 64, 896)):
+        cur = read(dq, RAM, lba, n)
+        nxt = pattern(uniform(cur) + 1, n * 512)
+        s = pair(dq, RAM, lba, n, cur, nxt, cmp_inc=inc, wr_inc=inc)
+        check(f"digests on: a {n // 2} KiB pair {'in the capsule' if inc else 'by R2T'}: both succeed, written",
+              s == (OK, OK) and read(dq, RAM, lba, n) == nxt, st(*s))
+    dq.close()
+
+
 def lone_first(h, other):
     """A FIRST waits for its queue's next command; another host is not held up by it, and closing the
     queue with it pending leaves the target serving (the ASan build checks that nothing leaks)."""
@@ -506,6 +531,7 @@ def main():
         broken_pairs(a, b.io[0])
         split_across_queues(a)
         late_second(a.io[1])
+        abort_and_digests(a)
         under_reservation(a, r)
         counter(a, b, RAM, "RAM")
         counter(a, b, FILE, "file")
