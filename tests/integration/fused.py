@@ -2,9 +2,10 @@
 # Compare and fused Compare-and-Write from raw hosts (issue 16): the Identify fields, Compare alone, the
 # FUSE bits, every pair and every broken half of one (statuses and the data read back), in-capsule and
 # R2T data in any mix (also with digests), split pairs across queues, a FIRST waiting for its SECOND, not
-# aborted by Abort, or left pending when its queue closes, a pair under another host's reservation; two hosts racing compare-and-write as a counter
-# on one range (no lost update, never torn) and a third host's plain writes and reads racing pairs (never
-# a torn read), on a RAM and on a file namespace; a host that does not read its socket holding up nobody.
+# aborted by Abort, or left pending when its queue closes, a pair under another host's reservation; two
+# hosts racing compare-and-write as a counter on one range (no lost update, never torn) and a third
+# host's plain writes and reads racing pairs (never a torn read), on a RAM and on a file namespace; a host
+# that does not read its socket holding up nobody, and its unsent replies never torn by a pair.
 # usage: fused.py path/to/tightrope
 import os
 import socket
