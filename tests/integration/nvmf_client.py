@@ -256,7 +256,7 @@ class Queue:
         self.send_cmd(cmd, data if incapsule else b"")
         return cid
 
-    def collect(self, cids, limit=None):
+    def collect(self, cids):
         """Read PDUs until every cid in cids (sent by start()) has completed, in whatever order the
         completions come; returns {cid: Completion}. Completions of other started cids are kept for later."""
         out = {cid: self.early.pop(cid) for cid in list(cids) if cid in self.early}
