@@ -149,6 +149,8 @@ static void wait_check(struct tgt_ring_op *op, struct tgt_worker *w, int res)
 	pthread_mutex_unlock(&g->lock);
 	if (go)
 		resume(cmd, 0);
+	else if (atomic_load_explicit(&w->stopping, memory_order_relaxed))
+		resume(cmd, NVME_SC_ABORT_QUEUE); /* the target stops: what it waits for may never come */
 	else if (!arm_wait(cmd, w))
 		no_timer(cmd);
 }

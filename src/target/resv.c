@@ -103,7 +103,9 @@ static void drain_check(struct tgt_ring_op *op, struct tgt_worker *w, int res)
 	struct io_uring_sqe *sqe;
 
 	(void)res;
-	if (atomic_load_explicit(&r->inflight[cmd->resv_wait_parity], memory_order_seq_cst) == 0) {
+	/* Done waiting; or the target stops, and what it waits for may be on a worker already gone. */
+	if (atomic_load_explicit(&r->inflight[cmd->resv_wait_parity], memory_order_seq_cst) == 0 ||
+	    atomic_load_explicit(&w->stopping, memory_order_relaxed)) {
 		tgt_cmd_complete(cmd, 0);
 		return;
 	}

@@ -408,6 +408,10 @@ void tgt_worker_stop(struct tgt_worker *w)
 		}
 		struct io_uring_cqe *cqe;
 		while (io_uring_peek_cqe(w->ring, &cqe) == 0 || w->ring_inflight) {
+			if (w->ring_pending) { /* a completion just queued more (a timer of a waiting command) */
+				io_uring_submit(w->ring);
+				w->ring_pending = 0;
+			}
 			if (io_uring_wait_cqe(w->ring, &cqe))
 				break;
 			struct tgt_ring_op *op = io_uring_cqe_get_data(cqe);
