@@ -4,8 +4,13 @@
  * see the flag are done. Claims on the list wait for earlier overlapping ones where either side is a
  * fused pair, in arrival order, so neither side starves. Waiting is a short timer on the command's own
  * worker: fused commands are rare next to plain I/O and the wait is one backend round trip at most. */
+#include <errno.h>
+#include <linux/membarrier.h>
 #include <liburing.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include "target/cmd.h"
 #include "target/lba_lock_fast.h"
@@ -13,6 +18,25 @@
 #include "util/log.h"
 
 static struct __kernel_timespec wait_tick = { .tv_nsec = 20000 }; /* look again after 20 µs */
+
+_Atomic bool tgt_lba_asymmetric;
+
+void tgt_lba_init(void)
+{
+	atomic_store(&tgt_lba_asymmetric, syscall(SYS_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED, 0, 0) == 0);
+}
+
+/* The full barrier the fast path leaves out, run on every thread of ours that is running (lba_lock_fast.h):
+ * once it returns, every count made before it is seen here, and every check made after it sees the flag. */
+static void fence_fast_path(void)
+{
+	/* Registered, it does not fail; were it to, fast paths go locked from their next command on. */
+	if (atomic_load_explicit(&tgt_lba_asymmetric, memory_order_relaxed) &&
+	    syscall(SYS_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0)) {
+		tr_err("membarrier: %s; the LBA lock's fast path takes a locked add from now on", strerror(errno));
+		atomic_store(&tgt_lba_asymmetric, false);
+	}
+}
 
 struct tgt_lba_gate *tgt_lba_gate_new(int nr_workers)
 {
@@ -163,7 +187,10 @@ static bool claim(struct tgt_lba_gate *g, struct tgt_cmd *cmd)
 	pthread_mutex_lock(&g->lock);
 	if (cmd->lba.fused) {
 		first_pair = !atomic_exchange_explicit(&g->copy_reads, true, memory_order_seq_cst);
-		atomic_fetch_add_explicit(&g->fused, 1, memory_order_seq_cst);
+		/* The pair that raises the flag fences, under the lock: a later pair, or this one's checks
+		 * on its timer, see the fast path's counts only once that is done. */
+		if (atomic_fetch_add_explicit(&g->fused, 1, memory_order_seq_cst) == 0)
+			fence_fast_path();
 	}
 	list_append(g, &cmd->lba);
 	cmd->lba_hold = TGT_LBA_LISTED;

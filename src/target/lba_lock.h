@@ -47,6 +47,11 @@ struct tgt_lba_gate {
 	struct tgt_lba_shard *shards;
 };
 
+/* Whether pairs order themselves against the fast path with membarrier(2) (set by tgt_lba_init when the
+ * kernel offers MEMBARRIER_CMD_PRIVATE_EXPEDITED): then the fast path needs no locked instruction. */
+extern _Atomic bool tgt_lba_asymmetric;
+void tgt_lba_init(void);
+
 struct tgt_lba_gate *tgt_lba_gate_new(int nr_workers);
 void tgt_lba_gate_free(struct tgt_lba_gate *g);
 

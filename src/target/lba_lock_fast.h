@@ -14,15 +14,24 @@ static inline bool tgt_lba_enter(struct tgt_cmd *cmd)
 	const struct tgt_worker *w = cmd->queue->worker;
 	unsigned shard = w && (unsigned)w->id < (unsigned)g->nr_shards ? (unsigned)w->id : 0;
 
-	/* Counted first, checked second (both sequentially consistent): a pair that raises the flag after
-	 * this count waits for the command; one that raised it before is seen here. */
-	atomic_fetch_add_explicit(&g->shards[shard].inflight, 1, memory_order_seq_cst);
+	_Atomic long *n = &g->shards[shard].inflight;
+
+	/* Counted first, checked second: a pair that raises the flag after this count waits for the
+	 * command; one that raised it before is seen here. The order of the two needs a full barrier
+	 * between them: the pair's side supplies it (membarrier, lba_lock.c) where the kernel can, and
+	 * then this side is plain stores and loads; else a locked add here. */
+	if (__builtin_expect(atomic_load_explicit(&tgt_lba_asymmetric, memory_order_relaxed), 1)) {
+		atomic_store_explicit(n, atomic_load_explicit(n, memory_order_relaxed) + 1, memory_order_relaxed);
+		atomic_signal_fence(memory_order_seq_cst);
+	} else {
+		atomic_fetch_add_explicit(n, 1, memory_order_seq_cst);
+	}
 	if (__builtin_expect(atomic_load_explicit(&g->fused, memory_order_seq_cst) == 0, 1)) {
 		cmd->lba_hold = TGT_LBA_FAST;
 		cmd->lba_shard = (uint16_t)shard;
 		return true;
 	}
-	atomic_fetch_sub_explicit(&g->shards[shard].inflight, 1, memory_order_seq_cst);
+	atomic_store_explicit(n, atomic_load_explicit(n, memory_order_relaxed) - 1, memory_order_release);
 	return tgt_lba_enter_slow(cmd);
 }
 

@@ -590,6 +590,7 @@ int tgt_init(int nr_workers)
 	tgt = calloc(1, sizeof(*tgt));
 	if (!tgt)
 		return -ENOMEM;
+	tgt_lba_init();
 	pthread_mutex_init(&tgt->lock, NULL);
 	tgt->discovery = subsys_alloc(NVME_DISC_SUBSYS_NQN, NULL, "Discovery controller");
 	if (!tgt->discovery)
