@@ -110,29 +110,41 @@ static void execute_rw(struct tgt_cmd *cmd)
 	       io_done);
 }
 
+/* A Compare's first step, alone or as a pair's first half: its blocks read into a scratch buffer (even on a
+ * RAM namespace, which a write on another queue may change meanwhile); 0, or -ENOMEM. */
+static int compare_read(struct tgt_cmd *cmd, void (*done)(struct tgt_io *io, int err))
+{
+	void *scratch = NULL;
+
+	if (posix_memalign(&scratch, TGT_BUF_ALIGN, cmd->data_len))
+		return -ENOMEM;
+	submit(cmd, TGT_IO_READ, cmd_slba(cmd) << cmd->ns->lba_shift, cmd->data_len, scratch, done);
+	return 0;
+}
+
+/* Its second: the stored blocks against the command's data, the scratch buffer freed. */
+static uint16_t compare_status(struct tgt_cmd *cmd, struct tgt_io *io, int err)
+{
+	const void *stored = io->mapped ? io->mapped : io->buf;
+	uint16_t status = errno_to_status(err, false);
+
+	if (!status && memcmp(stored, cmd->buf, cmd->data_len))
+		status = NVME_SC_COMPARE_FAILED | NVME_SC_DNR;
+	free(io->buf);
+	return status;
+}
+
 static void compare_done(struct tgt_io *io, int err)
 {
 	struct tgt_cmd *cmd = container_of(io, struct tgt_cmd, io);
-	const void *theirs = io->mapped ? io->mapped : io->buf;
-	uint16_t status = errno_to_status(err, false);
 
-	if (!status && memcmp(theirs, cmd->buf, cmd->data_len))
-		status = NVME_SC_COMPARE_FAILED | NVME_SC_DNR;
-	if (io->buf != cmd->buf)
-		free(io->buf);
-	tgt_cmd_complete(cmd, status);
+	tgt_cmd_complete(cmd, compare_status(cmd, io, err));
 }
 
 static void execute_compare(struct tgt_cmd *cmd)
 {
-	void *scratch = NULL;
-
-	/* Compared from a copy even on a RAM namespace, which a write on another queue may change meanwhile. */
-	if (posix_memalign(&scratch, TGT_BUF_ALIGN, cmd->data_len)) {
+	if (compare_read(cmd, compare_done))
 		tgt_cmd_complete(cmd, NVME_SC_INTERNAL);
-		return;
-	}
-	submit(cmd, TGT_IO_READ, cmd_slba(cmd) << cmd->ns->lba_shift, cmd->data_len, scratch, compare_done);
 }
 
 /* ---- Fused Compare and Write: the pair holds its blocks from the compare's read to the write's end ---- */
@@ -162,12 +174,8 @@ static void fused_compared(struct tgt_io *io, int err)
 {
 	struct tgt_cmd *first = container_of(io, struct tgt_cmd, io);
 	struct tgt_cmd *second = first->fused_peer;
-	const void *stored = io->mapped ? io->mapped : io->buf;
-	uint16_t status = errno_to_status(err, false);
+	uint16_t status = compare_status(first, io, err);
 
-	if (!status && memcmp(stored, first->buf, first->data_len))
-		status = NVME_SC_COMPARE_FAILED | NVME_SC_DNR;
-	free(io->buf);
 	if (status) {
 		tr_debug("%s: fused compare at LBA %llu: %s", first->queue->peer, (unsigned long long)cmd_slba(first),
 			 status == (NVME_SC_COMPARE_FAILED | NVME_SC_DNR) ? "miscompare" : "read failed");
@@ -182,15 +190,11 @@ static void fused_compared(struct tgt_io *io, int err)
 static void fused_go(struct tgt_cmd *second, uint16_t status)
 {
 	struct tgt_cmd *first = second->fused_peer;
-	void *scratch = NULL;
 
-	if (!status && posix_memalign(&scratch, TGT_BUF_ALIGN, first->data_len))
+	if (!status && compare_read(first, fused_compared))
 		status = NVME_SC_INTERNAL;
-	if (status) {
+	if (status)
 		fused_finish(first, second, NVME_SC_FUSED_FAIL | NVME_SC_DNR, status);
-		return;
-	}
-	submit(first, TGT_IO_READ, cmd_slba(first) << first->ns->lba_shift, first->data_len, scratch, fused_compared);
 }
 
 void tgt_io_fused_run(struct tgt_cmd *first, struct tgt_cmd *second)
