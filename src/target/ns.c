@@ -21,6 +21,16 @@ void tgt_ns_get(struct tgt_ns *ns)
 	atomic_fetch_add_explicit(&ns->refs, 1, memory_order_relaxed);
 }
 
+/* What a namespace holds besides its backend (closed before, or never opened). */
+static void ns_free(struct tgt_ns *ns)
+{
+	tgt_lba_gate_free(ns->gate);
+	tgt_resv_free(ns->resv);
+	free(ns->metrics);
+	free(ns->path);
+	free(ns);
+}
+
 void tgt_ns_put(struct tgt_ns *ns)
 {
 	if (atomic_fetch_sub_explicit(&ns->refs, 1, memory_order_acq_rel) != 1)
@@ -28,11 +38,7 @@ void tgt_ns_put(struct tgt_ns *ns)
 	if (ns->ops)
 		ns->ops->destroy(ns);
 	tr_info("namespace %u (%s) closed", ns->nsid, ns->path);
-	tgt_resv_free(ns->resv);
-	tgt_lba_gate_free(ns->gate);
-	free(ns->metrics);
-	free(ns->path);
-	free(ns);
+	ns_free(ns);
 }
 
 /* Namespace identifiers: pinned by the config, or derived from this target's identity, the NQN, the
@@ -89,11 +95,7 @@ struct tgt_ns *tgt_ns_open(const char *subnqn, const struct tgt_ns_params *p)
 	ns->metrics = tgt_metrics_ns_alloc(tgt ? tgt->nr_workers : 1);
 	ns->gate = tgt_lba_gate_new(tgt ? tgt->nr_workers : 1);
 	if (!ns->path || !ns->resv || !ns->metrics || !ns->gate) {
-		tgt_lba_gate_free(ns->gate);
-		tgt_resv_free(ns->resv);
-		free(ns->metrics);
-		free(ns->path);
-		free(ns);
+		ns_free(ns);
 		return NULL;
 	}
 	if (!strncmp(p->path, TGT_MEM_PREFIX, strlen(TGT_MEM_PREFIX))) {
@@ -113,11 +115,7 @@ struct tgt_ns *tgt_ns_open(const char *subnqn, const struct tgt_ns_params *p)
 	}
 	if (err) {
 		tr_err("namespace %u: cannot open %s: %s", p->nsid, p->path, strerror(-err));
-		tgt_lba_gate_free(ns->gate);
-		tgt_resv_free(ns->resv);
-		free(ns->metrics);
-		free(ns->path);
-		free(ns);
+		ns_free(ns);
 		errno = -err;
 		return NULL;
 	}
