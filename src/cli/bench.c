@@ -203,13 +203,14 @@ static int parse_int(const char *what, uint64_t min, uint64_t max, int *out)
 static int parse_rw(struct bench_cfg *cfg)
 {
 	static const char *const names[] = { "read", "write", "randread", "randwrite", "randrw", "rw", "caw" };
+	const int nr = (int)(sizeof(names) / sizeof(names[0]));
 	int i;
 
-	for (i = 0; i < 7 && strcmp(optarg, names[i]); i++)
+	for (i = 0; i < nr && strcmp(optarg, names[i]); i++)
 		;
 	if (!strcmp(optarg, "compare-and-write"))
 		i = BENCH_CAW;
-	if (i == 7)
+	if (i == nr)
 		return bad("rw", optarg);
 	cfg->rw = (enum bench_rw)i;
 	return 0;

@@ -73,34 +73,37 @@ void tgt_worker_post_aen(struct tgt_worker *w, struct tgt_ctrl *ctrl)
 	post(w, m);
 }
 
+/* A message of 'kind' for worker w (with a reference to ns, if any); false when it could not be told
+ * (out of memory). */
+static bool post_kind(struct tgt_worker *w, enum tgt_msg_kind kind, struct tgt_ns *ns)
+{
+	struct tgt_msg *m = calloc(1, sizeof(*m));
+
+	if (!m)
+		return false;
+	m->kind = kind;
+	if (ns) {
+		tgt_ns_get(ns);
+		m->ns = ns;
+	}
+	post(w, m);
+	return true;
+}
+
 /* Uses the process's target: called by the control socket, not from a worker. */
 void tgt_workers_post_ns_refresh(void)
 {
-	for (int i = 0; i < tgt->nr_workers; i++) {
-		struct tgt_msg *m = calloc(1, sizeof(*m));
-
-		if (!m)
-			continue; /* the queues still refresh on their next namespace lookup */
-		m->kind = TGT_MSG_NS_REFRESH;
-		post(&tgt->workers[i], m);
-	}
+	/* A worker not told still refreshes its queues on their next namespace lookup. */
+	for (int i = 0; i < tgt->nr_workers; i++)
+		post_kind(&tgt->workers[i], TGT_MSG_NS_REFRESH, NULL);
 }
 
 void tgt_workers_post_copy_replies(struct tgt_target *t, struct tgt_ns *ns)
 {
-	for (int i = 0; t && i < t->nr_workers; i++) {
-		struct tgt_msg *m = calloc(1, sizeof(*m));
-
-		if (!m) {
+	for (int i = 0; t && i < t->nr_workers; i++)
+		if (!post_kind(&t->workers[i], TGT_MSG_COPY_REPLIES, ns))
 			tr_warn("nsid %u: out of memory to tell worker %d to copy its replies: a fused pair waits for "
 				"them to be sent", ns->nsid, i);
-			continue;
-		}
-		m->kind = TGT_MSG_COPY_REPLIES;
-		tgt_ns_get(ns);
-		m->ns = ns;
-		post(&t->workers[i], m);
-	}
 }
 
 static void drain_mbox(struct tgt_worker *w)
